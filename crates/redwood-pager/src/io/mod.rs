@@ -1,0 +1,96 @@
+//! The two narrow I/O traits every backend implements, and the backends themselves.
+//!
+//! `Storage` is one open file addressed by byte offset; `Vfs` is a flat namespace of such files
+//! plus directory durability. Only this module (and its backends) touch `std::fs`; everything
+//! above it goes through these traits, which is what lets the simulated disk (`SimVfs`) stand in
+//! for the real one in crash tests.
+//!
+//! The contracts below are written for the weakest storage we support (DESIGN.md §7): nothing is
+//! durable until `sync_data` (file contents) or `sync_dir` (directory entries) returns `Ok`, a
+//! failed sync may have lost any unsynced write, and writes are not atomic beyond one byte.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+mod mem;
+mod os;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use mem::MemVfs;
+pub use os::OsVfs;
+
+/// One open file of a [`Vfs`], addressed by byte offset.
+///
+/// Implementations are shared between threads (`&self` everywhere); concurrent calls on
+/// non-overlapping ranges must not interfere. Overlapping concurrent writes have no defined
+/// result, and callers never issue them.
+pub trait Storage: Send + Sync + std::fmt::Debug {
+    /// The current length of the file in bytes, as seen by this process.
+    ///
+    /// After a crash this length is not trustworthy: it may cover bytes that were never written
+    /// (they read as zeros) or miss bytes of writes that were never synced.
+    fn len(&self) -> io::Result<u64>;
+
+    /// Fills all of `buf` with the bytes at `offset..offset + buf.len()`.
+    ///
+    /// Reading any byte at or past [`Storage::len`] fails with
+    /// [`io::ErrorKind::UnexpectedEof`]; `buf` is then unspecified. A short read never succeeds.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// Writes all of `data` at `offset`, extending the file (with zeros in any gap) if needed.
+    ///
+    /// On `Ok` the bytes are visible to later reads through any handle of this file, but not
+    /// durable until [`Storage::sync_data`] returns `Ok`. On `Err`, any part of `data` may or may
+    /// not have been written.
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()>;
+
+    /// Truncates or extends (with zeros) the file to exactly `len` bytes; durable only after
+    /// [`Storage::sync_data`].
+    fn set_len(&self, len: u64) -> io::Result<()>;
+
+    /// Makes every completed `write_at` and `set_len` of this file durable (`fdatasync`).
+    ///
+    /// An `Err` means some of those writes may be lost *even if a later sync succeeds*, so the
+    /// caller must treat it as fatal for its in-memory state (the pager poisons its handle). It
+    /// does not make the file's directory entry durable; that is [`Vfs::sync_dir`].
+    fn sync_data(&self) -> io::Result<()>;
+}
+
+/// A namespace of files: the only way Redwood creates, opens, renames or removes them.
+///
+/// Paths are used as given; a backend may interpret them relative to its own root.
+pub trait Vfs: Send + Sync + std::fmt::Debug {
+    /// Opens an existing file for reading and writing; [`io::ErrorKind::NotFound`] if absent.
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Storage>>;
+
+    /// Creates a new, empty file; [`io::ErrorKind::AlreadyExists`] if one exists at `path`.
+    ///
+    /// The new directory entry is durable only after [`Vfs::sync_dir`] on its parent.
+    fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>>;
+
+    /// Removes a file; [`io::ErrorKind::NotFound`] if absent. Durable only after `sync_dir`.
+    /// Handles already open on the file keep working until dropped.
+    fn remove(&self, path: &Path) -> io::Result<()>;
+
+    /// Atomically replaces `to` (if present) with `from`. Durable only after `sync_dir` of the
+    /// parent directory (both paths must share one parent).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// Whether a file exists at `path`.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+
+    /// The paths of the files directly inside `dir`, sorted.
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+
+    /// Makes every completed `create`, `remove` and `rename` in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// The directory whose entry holds `path`, for [`Vfs::sync_dir`]: `"."` for a bare file name.
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}

@@ -1,0 +1,1 @@
+//! `SimVfs`: the deterministic fault-injecting simulated disk (being written).

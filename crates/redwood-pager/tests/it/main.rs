@@ -1,0 +1,1 @@
+//! Integration tests of `redwood-pager`: one binary, one module per scenario.
