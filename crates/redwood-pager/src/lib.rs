@@ -1,10 +1,34 @@
 //! Redwood pager: the crate every other Redwood engine crate stands on.
 //!
-//! It owns how bytes reach the disk and how a database file is laid out in pages:
+//! It owns how bytes reach the disk and how a database is laid out in pages:
 //! - `io`: the `Storage` (one file) and `Vfs` (a namespace of files) traits and their backends:
 //!   `OsVfs`, `MemVfs`, and `SimVfs` (feature `sim`), a seeded fault-injecting simulated disk.
+//! - `page`: the page header, CRC32C seeded with the page id, aligned page buffers.
+//! - `geometry`: which file and offset each page id lives at; segments `NAME.segN`.
+//! - `meta`: the two meta copies; `free_map`: the persisted free-space bitmap.
+//! - `page_file`: `PageFile`, the verified page array with allocate/free/sync and
+//!   `check_invariants`.
 //!
 //! What it does not do: it knows nothing of B+Trees, tables, overflow chains or the WAL format.
 //! Higher layers reach pages only through the types exported here.
 
+mod check;
+mod error;
+mod free_map;
+mod geometry;
+mod ids;
 pub mod io;
+pub mod limits;
+mod meta;
+mod page;
+mod page_file;
+
+pub use check::{PageClaims, Violation};
+pub use error::{Error, Result};
+pub use geometry::Geometry;
+pub use ids::{Lsn, PageId, SegmentId};
+pub use meta::{MAGIC, Meta};
+pub use page::{
+    FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageHeader, PageSize, PageType, page_checksum,
+};
+pub use page_file::{PageFile, PageFileCounters, PageFileOptions, PageFileStats, segment_path};

@@ -25,6 +25,10 @@ pub use os::OsVfs;
 /// Implementations are shared between threads (`&self` everywhere); concurrent calls on
 /// non-overlapping ranges must not interfere. Overlapping concurrent writes have no defined
 /// result, and callers never issue them.
+#[expect(
+    clippy::len_without_is_empty,
+    reason = "a file's emptiness is never a question the pager asks"
+)]
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// The current length of the file in bytes, as seen by this process.
     ///

@@ -1,1 +1,5 @@
 //! Integration tests of `redwood-pager`: one binary, one module per scenario.
+
+mod conformance;
+mod page_file;
+mod support;

@@ -1,0 +1,365 @@
+//! The free-space map: one bit per page id, 1 = in use (reserved by the pager or allocated),
+//! persisted in the map pages at the start of each segment.
+//!
+//! This module is pure: it loads from and encodes to page images, and reports which map pages
+//! changed, so whoever persists it (the page file directly today, the WAL in issue 3) decides how
+//! those images reach the disk.
+
+use std::collections::BTreeSet;
+
+use crate::error::{Error, Result};
+use crate::geometry::Geometry;
+use crate::page::{PageBuf, PageType};
+use crate::{Lsn, PageId, SegmentId, Violation};
+
+const WORD_BITS: u64 = u64::BITS as u64;
+
+/// Which pages are in use, with the map pages that changed since they were last taken.
+#[derive(Clone, Debug)]
+pub(crate) struct FreeMap {
+    geometry: Geometry,
+    page_count: u64,
+    /// Bit per page id for every page of every segment begun so far.
+    words: Vec<u64>,
+    free_count: u64,
+    /// No page below this index is free.
+    search_from: u64,
+    dirty: BTreeSet<PageId>,
+}
+
+/// The result of an allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Allocation {
+    /// The page handed out.
+    pub page_id: PageId,
+    /// Set when the allocation began a new segment, whose file must now be created.
+    pub new_segment: Option<SegmentId>,
+}
+
+impl FreeMap {
+    /// The map of a new database: only the base segment's reserved pages are in use.
+    pub fn new(geometry: Geometry) -> Self {
+        let mut map = Self {
+            geometry,
+            page_count: 0,
+            words: Vec::new(),
+            free_count: 0,
+            search_from: 0,
+            dirty: BTreeSet::new(),
+        };
+        map.begin_segment(SegmentId::BASE);
+        map
+    }
+
+    /// Loads the map of a database with `page_count` page ids, reading each map page through
+    /// `read_page` (which must verify checksums). Fails with `Corrupt` naming the map page if a
+    /// reserved page is marked free or a page beyond `page_count` is marked in use.
+    pub fn load(
+        geometry: Geometry,
+        page_count: u64,
+        mut read_page: impl FnMut(PageId) -> Result<PageBuf>,
+    ) -> Result<Self> {
+        let segment_count = geometry.segment_count(page_count);
+        let word_count = segment_count * geometry.segment_pages().div_ceil(WORD_BITS);
+        let mut map = Self {
+            geometry,
+            page_count,
+            words: vec![0; usize::try_from(word_count).expect("map fits in memory")],
+            free_count: 0,
+            search_from: 0,
+            dirty: BTreeSet::new(),
+        };
+        for segment in (0..segment_count).map(SegmentId::new) {
+            for map_page in geometry.map_pages(segment).map(PageId::new) {
+                let page = read_page(map_page)?;
+                map.decode_map_page(map_page, &page)?;
+            }
+        }
+        map.validate_loaded()?;
+        map.free_count = map.count_free();
+        Ok(map)
+    }
+
+    /// The number of page ids in use (the high-water mark).
+    pub fn page_count(&self) -> u64 {
+        self.page_count
+    }
+
+    /// Pages below the high-water mark that are free.
+    pub fn free_count(&self) -> u64 {
+        self.free_count
+    }
+
+    /// Whether `page_id` is allocated (in use and not reserved by the pager).
+    pub fn is_allocated(&self, page_id: PageId) -> bool {
+        page_id.get() < self.page_count
+            && self.bit(page_id.get())
+            && !self.geometry.is_reserved(page_id)
+    }
+
+    /// Hands out the lowest free page, growing the database (and beginning a new segment when
+    /// the last one is full) if none is free.
+    pub fn allocate(&mut self) -> Result<Allocation> {
+        if let Some(index) = self.find_free() {
+            self.set_bit(index, true);
+            self.free_count -= 1;
+            self.search_from = index + 1;
+            return Ok(Allocation { page_id: PageId::new(index), new_segment: None });
+        }
+        let page_count_max = self.geometry.page_count_max();
+        if self.page_count >= page_count_max {
+            return Err(Error::Full { page_count_max });
+        }
+        let mut new_segment = None;
+        if self.page_count % self.geometry.segment_pages() == 0 {
+            let segment = self.geometry.segment_of(PageId::new(self.page_count));
+            self.begin_segment(segment);
+            new_segment = Some(segment);
+        }
+        let index = self.page_count;
+        self.page_count += 1;
+        self.set_bit(index, true);
+        self.search_from = self.page_count;
+        Ok(Allocation { page_id: PageId::new(index), new_segment })
+    }
+
+    /// Returns an allocated page to the free pool.
+    pub fn free(&mut self, page_id: PageId) -> Result<()> {
+        self.check_user_page(page_id)?;
+        if !self.bit(page_id.get()) {
+            return Err(Error::NotAllocated { page_id });
+        }
+        self.set_bit(page_id.get(), false);
+        self.free_count += 1;
+        self.search_from = self.search_from.min(page_id.get());
+        Ok(())
+    }
+
+    /// Fails unless `page_id` is below the high-water mark and not reserved by the pager.
+    pub fn check_user_page(&self, page_id: PageId) -> Result<()> {
+        if page_id.get() >= self.page_count {
+            return Err(Error::PageOutOfRange { page_id, page_count: self.page_count });
+        }
+        if self.geometry.is_reserved(page_id) {
+            return Err(Error::ReservedPage { page_id });
+        }
+        Ok(())
+    }
+
+    /// The map pages changed since the last call, each encoded and sealed with `lsn`.
+    pub fn take_dirty(&mut self, lsn: Lsn) -> Vec<PageBuf> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty.into_iter().map(|map_page| self.encode_map_page(map_page, lsn)).collect()
+    }
+
+    /// Whether `map_page` changed since the last `take_dirty`.
+    pub fn is_dirty(&self, map_page: PageId) -> bool {
+        self.dirty.contains(&map_page)
+    }
+
+    /// The sealed image `map_page` should have on disk now.
+    pub fn encode_map_page(&self, map_page: PageId, lsn: Lsn) -> PageBuf {
+        let mut page = PageBuf::zeroed(self.geometry.page_size());
+        let (first, bits) = self.map_page_range(map_page);
+        let body = page.body_mut();
+        for offset in 0..bits {
+            if self.bit(first + offset) {
+                body[(offset / 8) as usize] |= 1 << (offset % 8);
+            }
+        }
+        page.seal(map_page, PageType::FREE_MAP, lsn);
+        page
+    }
+
+    /// Every inconsistency between the bits and the counters, with the map page at fault.
+    pub fn violations(&self) -> Vec<Violation> {
+        let mut violations = Vec::new();
+        if self.count_free() != self.free_count {
+            let message = format!("free count {} but {} free bits", self.free_count, self.count_free());
+            violations.push(Violation::new(None, message));
+        }
+        if let Err(Error::Corrupt { page_id, reason }) = self.validate_loaded() {
+            violations.push(Violation::new(Some(page_id), reason));
+        }
+        violations
+    }
+
+    /// Every allocated page id, in order.
+    pub fn allocated_pages(&self) -> impl Iterator<Item = PageId> + '_ {
+        (0..self.page_count).map(PageId::new).filter(|&page_id| self.is_allocated(page_id))
+    }
+
+    /// Marks a segment's reserved pages in use and grows the map to cover it.
+    fn begin_segment(&mut self, segment: SegmentId) {
+        let words_per_segment = self.geometry.segment_pages().div_ceil(WORD_BITS) as usize;
+        self.words.resize(self.words.len() + words_per_segment, 0);
+        let reserved = self.geometry.reserved_pages(segment);
+        assert_eq!(reserved.start, self.page_count, "segments begin in order");
+        for index in reserved.clone() {
+            self.set_bit(index, true);
+        }
+        self.page_count = reserved.end;
+        for map_page in self.geometry.map_pages(segment) {
+            self.dirty.insert(PageId::new(map_page));
+        }
+    }
+
+    /// The first page id and the number of bits `map_page` covers.
+    fn map_page_range(&self, map_page: PageId) -> (u64, u64) {
+        let segment = self.geometry.segment_of(map_page);
+        let map_index = map_page.get() - self.geometry.map_pages(segment).start;
+        let per_page = self.geometry.pages_per_map_page();
+        let in_segment = map_index * per_page;
+        let bits = per_page.min(self.geometry.segment_pages() - in_segment);
+        (self.geometry.first_page(segment).get() + in_segment, bits)
+    }
+
+    fn decode_map_page(&mut self, map_page: PageId, page: &PageBuf) -> Result<()> {
+        if page.page_type() != PageType::FREE_MAP {
+            let reason = format!("page type {} where a free-space map page belongs", page.page_type().get());
+            return Err(Error::Corrupt { page_id: map_page, reason });
+        }
+        let (first, bits) = self.map_page_range(map_page);
+        let body = page.body();
+        for offset in 0..bits {
+            if body[(offset / 8) as usize] & (1 << (offset % 8)) != 0 {
+                self.set_bit(first + offset, true);
+            }
+        }
+        let trailing = &body[bits.div_ceil(8) as usize..];
+        let stray_bits = bits % 8 != 0 && body[(bits / 8) as usize] >> (bits % 8) != 0;
+        if stray_bits || trailing.iter().any(|&byte| byte != 0) {
+            let reason = "bits set beyond the end of its segment".to_owned();
+            return Err(Error::Corrupt { page_id: map_page, reason });
+        }
+        Ok(())
+    }
+
+    /// Reserved pages must be in use, and nothing at or past the high-water mark may be.
+    fn validate_loaded(&self) -> Result<()> {
+        let segment_count = self.geometry.segment_count(self.page_count);
+        for segment in (0..segment_count).map(SegmentId::new) {
+            for index in self.geometry.reserved_pages(segment) {
+                if !self.bit(index) {
+                    let (map_page, _) = self.geometry.map_bit(PageId::new(index));
+                    let reason = format!("reserved page {index} is marked free");
+                    return Err(Error::Corrupt { page_id: map_page, reason });
+                }
+            }
+        }
+        let end = segment_count * self.geometry.segment_pages();
+        if let Some(index) = (self.page_count..end).find(|&index| self.bit(index)) {
+            let (map_page, _) = self.geometry.map_bit(PageId::new(index));
+            let reason = format!("page {index} beyond the page count {} is in use", self.page_count);
+            return Err(Error::Corrupt { page_id: map_page, reason });
+        }
+        Ok(())
+    }
+
+    fn find_free(&self) -> Option<u64> {
+        let mut index = self.search_from;
+        while index < self.page_count {
+            let word = self.words[(index / WORD_BITS) as usize] | ((1u64 << (index % WORD_BITS)) - 1);
+            if word == u64::MAX {
+                index = (index / WORD_BITS + 1) * WORD_BITS;
+                continue;
+            }
+            let found = (index / WORD_BITS) * WORD_BITS + u64::from(word.trailing_ones());
+            return (found < self.page_count).then_some(found);
+        }
+        None
+    }
+
+    /// Free pages below the high-water mark (bits past it are counted by `validate_loaded`).
+    fn count_free(&self) -> u64 {
+        let in_use: u64 = self.words.iter().map(|word| u64::from(word.count_ones())).sum();
+        self.page_count.saturating_sub(in_use)
+    }
+
+    fn bit(&self, index: u64) -> bool {
+        self.words.get((index / WORD_BITS) as usize).is_some_and(|word| word >> (index % WORD_BITS) & 1 == 1)
+    }
+
+    fn set_bit(&mut self, index: u64, in_use: bool) {
+        let word = &mut self.words[(index / WORD_BITS) as usize];
+        let mask = 1u64 << (index % WORD_BITS);
+        if in_use { *word |= mask } else { *word &= !mask }
+        let (map_page, _) = self.geometry.map_bit(PageId::new(index));
+        self.dirty.insert(map_page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::PageSize;
+
+    fn tiny() -> Geometry {
+        Geometry::new(PageSize::DEFAULT, 8).unwrap()
+    }
+
+    #[test]
+    fn a_new_map_reserves_meta_and_map_pages() {
+        let map = FreeMap::new(tiny());
+        assert_eq!(map.page_count(), 3);
+        assert_eq!(map.free_count(), 0);
+        assert!(!map.is_allocated(PageId::new(0)));
+        assert!(map.violations().is_empty());
+    }
+
+    #[test]
+    fn allocation_grows_into_new_segments_and_reuses_freed_pages() {
+        let mut map = FreeMap::new(tiny());
+        let pages: Vec<_> = (0..6).map(|_| map.allocate().unwrap()).collect();
+        let ids: Vec<u64> = pages.iter().map(|a| a.page_id.get()).collect();
+        // Base segment: 3..8; segment 1 reserves page 8 for its map, so data starts at 9.
+        assert_eq!(ids, [3, 4, 5, 6, 7, 9]);
+        assert_eq!(pages[5].new_segment, Some(SegmentId::new(1)));
+        assert!(pages[..5].iter().all(|a| a.new_segment.is_none()));
+        map.free(PageId::new(5)).unwrap();
+        map.free(PageId::new(4)).unwrap();
+        assert_eq!(map.free_count(), 2);
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(4));
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(5));
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(10));
+        assert!(map.violations().is_empty());
+    }
+
+    #[test]
+    fn freeing_twice_or_freeing_reserved_pages_is_an_error() {
+        let mut map = FreeMap::new(tiny());
+        let page = map.allocate().unwrap().page_id;
+        map.free(page).unwrap();
+        assert!(matches!(map.free(page), Err(Error::NotAllocated { .. })));
+        assert!(matches!(map.free(PageId::new(2)), Err(Error::ReservedPage { .. })));
+        assert!(matches!(map.free(PageId::new(99)), Err(Error::PageOutOfRange { .. })));
+    }
+
+    #[test]
+    fn encoded_pages_load_back_to_the_same_map() {
+        let mut map = FreeMap::new(tiny());
+        for _ in 0..20 {
+            map.allocate().unwrap();
+        }
+        map.free(PageId::new(6)).unwrap();
+        map.free(PageId::new(17)).unwrap();
+        let images: std::collections::BTreeMap<_, _> =
+            map.take_dirty(Lsn::ZERO).into_iter().map(|page| (page.page_id(), page)).collect();
+        let loaded = FreeMap::load(tiny(), map.page_count(), |id| Ok(images[&id].clone())).unwrap();
+        assert_eq!(loaded.free_count(), 2);
+        let allocated: Vec<_> = loaded.allocated_pages().collect();
+        assert_eq!(allocated, map.allocated_pages().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_map_page_with_a_reserved_page_marked_free_is_corrupt() {
+        let mut map = FreeMap::new(tiny());
+        let mut page = map.take_dirty(Lsn::ZERO).remove(0);
+        page.body_mut()[0] &= !0b001; // page 0, a meta copy, marked free
+        page.seal(PageId::new(2), PageType::FREE_MAP, Lsn::ZERO);
+        match FreeMap::load(tiny(), 3, |_| Ok(page.clone())) {
+            Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, PageId::new(2)),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! `SimVfs`: the deterministic fault-injecting simulated disk (being written).

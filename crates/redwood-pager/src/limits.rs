@@ -1,0 +1,32 @@
+//! Every limit of the pager, in one place, related to each other at compile time.
+
+/// The smallest page size a database may use, in bytes.
+pub const PAGE_SIZE_MIN_BYTES: u32 = 4096;
+/// The largest page size a database may use, in bytes.
+pub const PAGE_SIZE_MAX_BYTES: u32 = 65536;
+/// The page size of a new database unless the options say otherwise.
+pub const PAGE_SIZE_DEFAULT_BYTES: u32 = 4096;
+/// The unit of atomicity we *do not* assume beyond: storage writes 512-byte sectors.
+pub const SECTOR_BYTES: u32 = 512;
+
+/// The fewest pages a segment may hold (meta copies, one free-space-map page, one data page).
+pub const SEGMENT_PAGES_MIN: u64 = 4;
+/// The most pages one segment file may hold.
+pub const SEGMENT_PAGES_MAX: u64 = 1 << 32;
+/// Pages per segment unless the options say otherwise: 1 GiB segments with 4 KiB pages.
+pub const SEGMENT_PAGES_DEFAULT: u64 = 1 << 18;
+/// The most page ids a database may have (4 PiB of 4 KiB pages).
+pub const PAGE_COUNT_MAX: u64 = 1 << 40;
+/// How many root slots the meta page offers to higher layers.
+pub const ROOT_SLOTS: usize = 8;
+
+const _: () = assert!(PAGE_SIZE_MIN_BYTES.is_power_of_two());
+const _: () = assert!(PAGE_SIZE_MAX_BYTES.is_power_of_two());
+const _: () = assert!(PAGE_SIZE_MIN_BYTES <= PAGE_SIZE_DEFAULT_BYTES);
+const _: () = assert!(PAGE_SIZE_DEFAULT_BYTES <= PAGE_SIZE_MAX_BYTES);
+const _: () = assert!(PAGE_SIZE_MIN_BYTES % SECTOR_BYTES == 0);
+const _: () = assert!(SEGMENT_PAGES_MIN <= SEGMENT_PAGES_DEFAULT);
+const _: () = assert!(SEGMENT_PAGES_DEFAULT <= SEGMENT_PAGES_MAX);
+const _: () = assert!(SEGMENT_PAGES_MAX <= PAGE_COUNT_MAX);
+// Byte offsets of the largest database fit in a u64.
+const _: () = assert!(PAGE_COUNT_MAX.checked_mul(PAGE_SIZE_MAX_BYTES as u64).is_some());

@@ -1,0 +1,389 @@
+//! `PageFile`: a database's files as an array of verified pages, with its meta copies and
+//! free-space map.
+//!
+//! This is the pager's storage mechanism, not yet a transaction: `write_page` writes a page in
+//! place and `sync` makes everything written so far durable, free-space map and meta last. A
+//! crash *between* syncs may tear pages that were being overwritten (detected by their checksum,
+//! never returned as data); atomic multi-page commits come from the write-ahead log above
+//! (issue 3), which replays whole committed page images over these files. See
+//! `docs/RECOVERY.md`.
+//!
+//! After any failed write or sync the handle is poisoned: every call returns
+//! [`Error::Poisoned`] until the database is reopened (DESIGN.md §7).
+
+mod check;
+mod open;
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+use crate::free_map::FreeMap;
+use crate::geometry::Geometry;
+use crate::io::{Storage, Vfs, parent_dir};
+use crate::limits::{PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT};
+use crate::meta::Meta;
+use crate::page::{PageBuf, PageSize};
+use crate::{Lsn, PageId, SegmentId};
+
+/// How to create (and, for `counters`, open) a page file.
+#[derive(Clone, Debug)]
+pub struct PageFileOptions {
+    /// Page size of a new database; ignored on open (the file says).
+    pub page_size: PageSize,
+    /// Pages per segment file of a new database; ignored on open.
+    pub segment_pages: u64,
+    /// The database id of a new database; `None` picks a random one. Tests fix it so that the
+    /// same seed gives the same bytes. Ignored on open.
+    pub database_id: Option<u64>,
+    /// Where this handle counts its I/O; shared so the owner can read it.
+    pub counters: Arc<PageFileCounters>,
+}
+
+impl Default for PageFileOptions {
+    fn default() -> Self {
+        Self {
+            page_size: PageSize::new(PAGE_SIZE_DEFAULT_BYTES).expect("default page size is valid"),
+            segment_pages: SEGMENT_PAGES_DEFAULT,
+            database_id: None,
+            counters: Arc::default(),
+        }
+    }
+}
+
+/// I/O counters of one page file (relaxed atomics; not durable, reset on open).
+#[derive(Default, Debug)]
+pub struct PageFileCounters {
+    /// Pages read and verified (including meta and free-space-map pages).
+    pub pages_read: AtomicU64,
+    /// Pages written (including meta and free-space-map pages).
+    pub pages_written: AtomicU64,
+    /// `sync_data` calls that succeeded.
+    pub syncs: AtomicU64,
+    /// `sync_dir` calls that succeeded.
+    pub dir_syncs: AtomicU64,
+}
+
+impl PageFileCounters {
+    /// A plain copy of the counters.
+    pub fn snapshot(&self) -> PageFileStats {
+        PageFileStats {
+            pages_read: self.pages_read.load(Ordering::Relaxed),
+            pages_written: self.pages_written.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+            dir_syncs: self.dir_syncs.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of [`PageFileCounters`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct PageFileStats {
+    /// Pages read and verified.
+    pub pages_read: u64,
+    /// Pages written.
+    pub pages_written: u64,
+    /// Successful `sync_data` calls.
+    pub syncs: u64,
+    /// Successful `sync_dir` calls.
+    pub dir_syncs: u64,
+}
+
+/// A database's base file and segment files, seen as verified pages.
+#[derive(Debug)]
+pub struct PageFile {
+    vfs: Arc<dyn Vfs>,
+    path: PathBuf,
+    /// Index = segment id.
+    segments: Vec<Box<dyn Storage>>,
+    /// The meta data as last written (or read at open).
+    durable_meta: Meta,
+    /// Root slots and checkpoint LSN as they will be written by the next sync.
+    roots: [Option<PageId>; ROOT_SLOTS],
+    checkpoint_lsn: Lsn,
+    free_map: FreeMap,
+    /// Segments written since their last `sync_data`.
+    unsynced_segments: BTreeSet<SegmentId>,
+    /// A segment file was created since the last `sync_dir`.
+    dir_sync_needed: bool,
+    poisoned: AtomicBool,
+    counters: Arc<PageFileCounters>,
+}
+
+/// The path of `segment` of the database at `base`: the base itself, or `BASE.segN`.
+pub fn segment_path(base: &Path, segment: SegmentId) -> PathBuf {
+    if segment == SegmentId::BASE {
+        return base.to_path_buf();
+    }
+    let mut name = base.as_os_str().to_owned();
+    name.push(format!(".seg{}", segment.get()));
+    PathBuf::from(name)
+}
+
+impl PageFile {
+    /// The base file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Page size and segment size.
+    pub fn geometry(&self) -> Geometry {
+        self.durable_meta.geometry
+    }
+
+    /// The page size.
+    pub fn page_size(&self) -> PageSize {
+        self.geometry().page_size()
+    }
+
+    /// The number of page ids in use (the high-water mark).
+    pub fn page_count(&self) -> u64 {
+        self.free_map.page_count()
+    }
+
+    /// Free pages below the high-water mark.
+    pub fn free_page_count(&self) -> u64 {
+        self.free_map.free_count()
+    }
+
+    /// The number of segment files, base included.
+    pub fn segment_count(&self) -> u64 {
+        self.segments.len() as u64
+    }
+
+    /// The random id chosen when the database was created.
+    pub fn database_id(&self) -> u64 {
+        self.durable_meta.database_id
+    }
+
+    /// The generation of the meta copy last written or read.
+    pub fn generation(&self) -> u64 {
+        self.durable_meta.generation
+    }
+
+    /// The I/O counters of this handle.
+    pub fn counters(&self) -> &Arc<PageFileCounters> {
+        &self.counters
+    }
+
+    /// Whether an earlier failure poisoned this handle.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// The log position the data files reflect, as of the next sync.
+    pub fn checkpoint_lsn(&self) -> Lsn {
+        self.checkpoint_lsn
+    }
+
+    /// Records the log position the data files reflect; durable at the next sync.
+    pub fn set_checkpoint_lsn(&mut self, lsn: Lsn) {
+        assert!(lsn >= self.checkpoint_lsn, "the checkpoint LSN never moves backwards");
+        self.checkpoint_lsn = lsn;
+    }
+
+    /// The page a higher layer anchored in root `slot`, if any.
+    pub fn root(&self, slot: usize) -> Option<PageId> {
+        assert!(slot < ROOT_SLOTS, "root slot {slot} out of range");
+        self.roots[slot]
+    }
+
+    /// Anchors `page_id` (or nothing) in root `slot`; durable at the next sync. The page must be
+    /// allocated.
+    pub fn set_root(&mut self, slot: usize, page_id: Option<PageId>) -> Result<()> {
+        assert!(slot < ROOT_SLOTS, "root slot {slot} out of range");
+        self.ensure_healthy()?;
+        if let Some(page_id) = page_id {
+            self.ensure_allocated(page_id)?;
+        }
+        self.roots[slot] = page_id;
+        Ok(())
+    }
+
+    /// Whether `page_id` is allocated to a higher layer.
+    pub fn is_allocated(&self, page_id: PageId) -> bool {
+        self.free_map.is_allocated(page_id)
+    }
+
+    /// Allocates the lowest free page, growing the database (and creating the next segment file)
+    /// when none is free. The page's contents are undefined until written.
+    pub fn allocate(&mut self) -> Result<PageId> {
+        self.ensure_healthy()?;
+        let allocation = self.free_map.allocate()?;
+        if let Some(segment) = allocation.new_segment {
+            self.begin_segment_file(segment)?;
+        }
+        let segment = self.geometry().segment_of(allocation.page_id);
+        self.unsynced_segments.insert(segment);
+        Ok(allocation.page_id)
+    }
+
+    /// Frees an allocated page. Freeing a free or reserved page is an error, not a no-op.
+    pub fn free(&mut self, page_id: PageId) -> Result<()> {
+        self.ensure_healthy()?;
+        if self.roots.contains(&Some(page_id)) {
+            let reason = "cannot free a page a root slot points at".to_owned();
+            return Err(Error::InvalidOption(format!("{page_id}: {reason}")));
+        }
+        self.free_map.free(page_id)
+    }
+
+    /// Reads allocated page `page_id` into `page` and verifies it.
+    pub fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+        self.ensure_healthy()?;
+        self.ensure_allocated(page_id)?;
+        self.read_raw(page_id, page)?;
+        if page.page_type().is_pager_owned() {
+            let reason = format!("pager-owned page type {} in a data page", page.page_type().get());
+            return Err(Error::Corrupt { page_id, reason });
+        }
+        Ok(())
+    }
+
+    /// Writes a sealed page (see [`PageBuf::seal`]) to the allocated page its header names.
+    /// The page is verified right before the write; durable after the next [`PageFile::sync`].
+    pub fn write_page(&mut self, page: &PageBuf) -> Result<()> {
+        self.ensure_healthy()?;
+        assert_eq!(page.page_size(), self.page_size(), "page buffer of the wrong size");
+        let page_id = page.page_id();
+        self.ensure_allocated(page_id)?;
+        if page.page_type().is_pager_owned() {
+            let kind = page.page_type().get();
+            return Err(Error::InvalidOption(format!("page type {kind} is reserved for the pager")));
+        }
+        page.verify(page_id)?;
+        self.write_raw(page)
+    }
+
+    /// Makes every write, allocation, free and root change so far durable: free-space-map pages,
+    /// then all data, then new directory entries, then the meta copy of the next generation.
+    pub fn sync(&mut self) -> Result<()> {
+        self.ensure_healthy()?;
+        for page in self.free_map.take_dirty(self.checkpoint_lsn) {
+            self.write_raw(&page)?;
+        }
+        let page_count = self.page_count();
+        for segment in std::mem::take(&mut self.unsynced_segments) {
+            self.extend_segment(segment, page_count)?;
+            self.sync_segment(segment)?;
+        }
+        if self.dir_sync_needed {
+            let dir = parent_dir(&self.path).to_path_buf();
+            let result = self.vfs.sync_dir(&dir);
+            self.poison_on_error(result, "sync_dir", &dir)?;
+            self.counters.dir_syncs.fetch_add(1, Ordering::Relaxed);
+            self.dir_sync_needed = false;
+        }
+        let next = Meta {
+            generation: self.durable_meta.generation,
+            page_count,
+            checkpoint_lsn: self.checkpoint_lsn,
+            roots: self.roots,
+            ..self.durable_meta
+        };
+        if next != self.durable_meta {
+            self.write_meta(Meta { generation: next.generation + 1, ..next })?;
+        }
+        Ok(())
+    }
+
+    /// Writes `meta` to its slot and syncs the base file.
+    fn write_meta(&mut self, meta: Meta) -> Result<()> {
+        self.write_raw(&meta.encode())?;
+        self.sync_segment(SegmentId::BASE)?;
+        self.unsynced_segments.remove(&SegmentId::BASE);
+        self.durable_meta = meta;
+        Ok(())
+    }
+
+    fn ensure_healthy(&self) -> Result<()> {
+        if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    fn ensure_allocated(&self, page_id: PageId) -> Result<()> {
+        self.free_map.check_user_page(page_id)?;
+        if !self.free_map.is_allocated(page_id) {
+            return Err(Error::NotAllocated { page_id });
+        }
+        Ok(())
+    }
+
+    /// Reads and verifies any page, reserved ones included.
+    fn read_raw(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+        let segment = self.geometry().segment_of(page_id);
+        let offset = self.geometry().offset_in_segment(page_id);
+        let storage = &self.segments[segment.get() as usize];
+        match storage.read_at(offset, page.as_mut_bytes()) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                let path = segment_path(&self.path, segment);
+                let reason = format!("lies past the end of {}", path.display());
+                return Err(Error::Corrupt { page_id, reason });
+            }
+            Err(error) => return Err(Error::io("read", segment_path(&self.path, segment), error)),
+        }
+        self.counters.pages_read.fetch_add(1, Ordering::Relaxed);
+        page.verify(page_id)
+    }
+
+    /// Writes a sealed page at its home location; a failure poisons the handle.
+    fn write_raw(&mut self, page: &PageBuf) -> Result<()> {
+        let page_id = page.page_id();
+        let segment = self.geometry().segment_of(page_id);
+        let offset = self.geometry().offset_in_segment(page_id);
+        let result = self.segments[segment.get() as usize].write_at(offset, page.as_bytes());
+        self.poison_on_error(result, "write", &segment_path(&self.path, segment))?;
+        self.counters.pages_written.fetch_add(1, Ordering::Relaxed);
+        self.unsynced_segments.insert(segment);
+        Ok(())
+    }
+
+    /// Grows a segment file so every page below `page_count` lies inside it, so that a later
+    /// open can tell a truncated file from a short one.
+    fn extend_segment(&mut self, segment: SegmentId, page_count: u64) -> Result<()> {
+        let needed = self.geometry().segment_bytes_needed(segment, page_count);
+        let path = segment_path(&self.path, segment);
+        let storage = &self.segments[segment.get() as usize];
+        let length = storage.len().map_err(|error| Error::io("len", path.clone(), error))?;
+        if length < needed {
+            let result = storage.set_len(needed);
+            self.poison_on_error(result, "set_len", &path)?;
+        }
+        Ok(())
+    }
+
+    fn sync_segment(&self, segment: SegmentId) -> Result<()> {
+        let result = self.segments[segment.get() as usize].sync_data();
+        self.poison_on_error(result, "sync_data", &segment_path(&self.path, segment))?;
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Creates the file of a segment the free-space map just began. A leftover file from a
+    /// crash before that segment's meta was written holds nothing live, so it is replaced.
+    fn begin_segment_file(&mut self, segment: SegmentId) -> Result<()> {
+        assert_eq!(segment.get(), self.segments.len() as u64, "segments begin in order");
+        let path = segment_path(&self.path, segment);
+        let exists = self.vfs.exists(&path).map_err(|error| Error::io("exists", &path, error))?;
+        if exists {
+            let result = self.vfs.remove(&path);
+            self.poison_on_error(result, "remove", &path)?;
+        }
+        let result = self.vfs.create(&path);
+        let storage = self.poison_on_error(result, "create", &path)?;
+        self.segments.push(storage);
+        self.dir_sync_needed = true;
+        Ok(())
+    }
+
+    /// Passes `result` through, poisoning the handle if it failed.
+    fn poison_on_error<T>(&self, result: io::Result<T>, operation: &'static str, path: &Path) -> Result<T> {
+        result.map_err(|error| {
+            self.poisoned.store(true, Ordering::Release);
+            Error::io(operation, path, error)
+        })
+    }
+}

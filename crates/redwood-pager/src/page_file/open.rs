@@ -1,0 +1,212 @@
+//! Creating a page file, and opening one: choosing the newest valid meta copy, finding every
+//! segment, and loading the free-space map. Every way a file can be wrong ends in a typed error.
+
+use std::collections::BTreeSet;
+use std::hash::{BuildHasher, RandomState};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::{PageFile, PageFileOptions, segment_path};
+use crate::error::{Error, Result};
+use crate::free_map::FreeMap;
+use crate::geometry::Geometry;
+use crate::io::{Storage, Vfs, parent_dir};
+use crate::limits::ROOT_SLOTS;
+use crate::meta::{FORMAT_VERSION_OFFSET, MAGIC, MAGIC_OFFSET, Meta, PROBE_BYTES};
+use crate::page::{FORMAT_VERSION, PageBuf, PageSize};
+use crate::{Lsn, PageId, SegmentId};
+
+impl PageFile {
+    /// Creates a new database at `path`: the base file with both meta copies and the base
+    /// segment's free-space map, synced along with its directory entry. Fails with
+    /// [`Error::AlreadyExists`] rather than touch an existing file.
+    pub fn create(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
+        let geometry = Geometry::new(options.page_size, options.segment_pages)?;
+        let base = vfs.create(path).map_err(|error| match error.kind() {
+            io::ErrorKind::AlreadyExists => Error::AlreadyExists { path: path.to_path_buf() },
+            _ => Error::io("create", path, error),
+        })?;
+        let database_id = options.database_id.unwrap_or_else(|| RandomState::new().hash_one(path));
+        let free_map = FreeMap::new(geometry);
+        let meta = Meta {
+            geometry,
+            database_id,
+            generation: 0,
+            page_count: free_map.page_count(),
+            checkpoint_lsn: Lsn::ZERO,
+            roots: [None; ROOT_SLOTS],
+        };
+        let mut file = Self::assemble(vfs, path, vec![base], meta, free_map, options);
+        let result = file.initialize(meta);
+        if result.is_err() {
+            // Best effort: a half-created file is not a database; don't leave it behind.
+            let _ = file.vfs.remove(path);
+        }
+        result.map(|()| file)
+    }
+
+    /// Opens the database at `path`, taking the newest meta copy that verifies.
+    pub fn open(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
+        let base = vfs.open(path).map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => Error::NotFound { path: path.to_path_buf() },
+            _ => Error::io("open", path, error),
+        })?;
+        let meta = read_newest_meta(base.as_ref(), path)?;
+        let geometry = meta.geometry;
+        let mut segments = vec![base];
+        for segment in (1..geometry.segment_count(meta.page_count)).map(SegmentId::new) {
+            let segment_file = segment_path(path, segment);
+            let storage = vfs.open(&segment_file).map_err(|error| match error.kind() {
+                io::ErrorKind::NotFound => Error::SegmentMissing { segment, path: segment_file.clone() },
+                _ => Error::io("open", &segment_file, error),
+            })?;
+            segments.push(storage);
+        }
+        check_segment_lengths(&segments, path, &meta)?;
+        let free_map = FreeMap::new(geometry);
+        let mut file = Self::assemble(vfs, path, segments, meta, free_map, options);
+        let mut page = PageBuf::zeroed(geometry.page_size());
+        file.free_map = FreeMap::load(geometry, meta.page_count, |map_page| {
+            file.read_raw(map_page, &mut page)?;
+            Ok(page.clone())
+        })?;
+        for (slot, root) in meta.roots.iter().enumerate() {
+            if let Some(root) = root.filter(|&root| !file.free_map.is_allocated(root)) {
+                let reason = format!("root slot {slot} points at free {root}");
+                return Err(Error::Corrupt { page_id: meta.slot(), reason });
+            }
+        }
+        Ok(file)
+    }
+
+    fn assemble(
+        vfs: Arc<dyn Vfs>,
+        path: &Path,
+        segments: Vec<Box<dyn Storage>>,
+        meta: Meta,
+        free_map: FreeMap,
+        options: &PageFileOptions,
+    ) -> Self {
+        Self {
+            vfs,
+            path: path.to_path_buf(),
+            segments,
+            durable_meta: meta,
+            roots: meta.roots,
+            checkpoint_lsn: meta.checkpoint_lsn,
+            free_map,
+            unsynced_segments: BTreeSet::new(),
+            dir_sync_needed: false,
+            poisoned: AtomicBool::new(false),
+            counters: Arc::clone(&options.counters),
+        }
+    }
+
+    /// Writes a new database's first pages: the map, then generation 0 and 1 of the meta data
+    /// (one per slot, so both copies are valid from the start), then syncs file and directory.
+    fn initialize(&mut self, meta: Meta) -> Result<()> {
+        for page in self.free_map.take_dirty(Lsn::ZERO) {
+            self.write_raw(&page)?;
+        }
+        self.write_raw(&meta.encode())?;
+        self.write_meta(Meta { generation: 1, ..meta })?;
+        let dir = parent_dir(&self.path).to_path_buf();
+        let result = self.vfs.sync_dir(&dir);
+        self.poison_on_error(result, "sync_dir", &dir)?;
+        Ok(())
+    }
+}
+
+/// Reads both meta copies at every possible page size and returns the newest one that verifies.
+///
+/// Trying every size for both slots means a damaged page-size field in one copy cannot hide the
+/// other. With no valid copy the error distinguishes "not a Redwood file" (no magic anywhere),
+/// "written by a newer Redwood" and damage.
+fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
+    let length = base.len().map_err(|error| Error::io("len", path, error))?;
+    let mut probe = [0u8; PROBE_BYTES];
+    let probed = length >= PROBE_BYTES as u64 && base.read_at(0, &mut probe).is_ok();
+    if probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC {
+        let version_bytes = &probe[FORMAT_VERSION_OFFSET..FORMAT_VERSION_OFFSET + 4];
+        let version = u32::from_le_bytes(version_bytes.try_into().expect("4 bytes"));
+        if version > u32::from(FORMAT_VERSION) {
+            let supported = u32::from(FORMAT_VERSION);
+            return Err(Error::UnsupportedFormatVersion { found: version, supported });
+        }
+    }
+    let mut newest: Option<Meta> = None;
+    let mut first_error = None;
+    let mut any_magic = false;
+    for page_size in PageSize::all() {
+        for slot in [PageId::META_0, PageId::META_1] {
+            let Some((has_magic, decoded)) = read_meta_copy(base, page_size, slot, length) else {
+                continue;
+            };
+            any_magic |= has_magic;
+            match decoded {
+                Ok(meta) if newest.is_none_or(|best| meta.generation > best.generation) => {
+                    newest = Some(meta);
+                }
+                Ok(_) => {}
+                Err(error) if has_magic && first_error.is_none() => first_error = Some(error),
+                Err(_) => {}
+            }
+        }
+    }
+    if let Some(meta) = newest {
+        return Ok(meta);
+    }
+    let any_magic = any_magic || probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC;
+    let minimum_bytes = 2 * PageSize::DEFAULT.bytes() as u64;
+    match first_error {
+        _ if !any_magic => Err(Error::NotADatabase { path: path.to_path_buf() }),
+        Some(error @ Error::UnsupportedFormatVersion { .. }) => Err(error),
+        _ if length < minimum_bytes => Err(Error::Truncated {
+            path: path.to_path_buf(),
+            actual_bytes: length,
+            expected_bytes: minimum_bytes,
+        }),
+        error => {
+            let detail = error.map(|error| error.to_string()).unwrap_or_default();
+            let reason = format!("neither meta copy is valid ({detail})");
+            Err(Error::Corrupt { page_id: PageId::META_0, reason })
+        }
+    }
+}
+
+/// Reads and decodes one meta copy at one candidate page size: whether its magic number is
+/// there, and what decoding gave. `None` if the copy lies past the end of the file.
+fn read_meta_copy(
+    base: &dyn Storage,
+    page_size: PageSize,
+    slot: PageId,
+    length: u64,
+) -> Option<(bool, Result<Meta>)> {
+    let offset = slot.get() * page_size.bytes() as u64;
+    if offset + page_size.bytes() as u64 > length {
+        return None;
+    }
+    let mut page = PageBuf::zeroed(page_size);
+    if base.read_at(offset, page.as_mut_bytes()).is_err() {
+        return None;
+    }
+    let has_magic = page.as_bytes()[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC;
+    Some((has_magic, Meta::decode(&page, slot)))
+}
+
+/// Every segment must be long enough to hold the pages the meta data says it has; `sync` grows
+/// files before it writes the meta data, so a shorter file was truncated after the fact.
+fn check_segment_lengths(segments: &[Box<dyn Storage>], base: &Path, meta: &Meta) -> Result<()> {
+    for (index, storage) in segments.iter().enumerate() {
+        let segment = SegmentId::new(index as u64);
+        let path = segment_path(base, segment);
+        let actual_bytes = storage.len().map_err(|error| Error::io("len", &path, error))?;
+        let expected_bytes = meta.geometry.segment_bytes_needed(segment, meta.page_count);
+        if actual_bytes < expected_bytes {
+            return Err(Error::Truncated { path, actual_bytes, expected_bytes });
+        }
+    }
+    Ok(())
+}

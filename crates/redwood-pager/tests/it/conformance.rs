@@ -1,0 +1,104 @@
+//! One conformance suite for the `Storage` and `Vfs` contracts, run against every backend, so a
+//! backend that passes can stand in for any other under the pager.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use redwood_pager::io::{MemVfs, OsVfs, Vfs};
+
+/// Runs every contract check against `vfs`, with files named inside `dir`.
+pub fn check_vfs(vfs: &dyn Vfs, dir: &Path) {
+    reads_and_writes_at_offsets(vfs, dir);
+    short_reads_fail_with_unexpected_eof(vfs, dir);
+    set_len_truncates_and_extends_with_zeros(vfs, dir);
+    namespace_operations(vfs, dir);
+    removed_files_keep_working_through_open_handles(vfs, dir);
+}
+
+fn reads_and_writes_at_offsets(vfs: &dyn Vfs, dir: &Path) {
+    let path = dir.join("rw");
+    let file = vfs.create(&path).unwrap();
+    assert_eq!(file.len().unwrap(), 0);
+    file.write_at(10, b"hello").unwrap();
+    assert_eq!(file.len().unwrap(), 15, "a write past the end extends the file");
+    let mut buf = [0xffu8; 15];
+    file.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"\0\0\0\0\0\0\0\0\0\0hello", "the gap reads as zeros");
+    file.write_at(12, b"LL").unwrap();
+    let mut word = [0u8; 5];
+    file.read_at(10, &mut word).unwrap();
+    assert_eq!(&word, b"heLLo");
+    file.sync_data().unwrap();
+    let reopened = vfs.open(&path).unwrap();
+    reopened.read_at(10, &mut word).unwrap();
+    assert_eq!(&word, b"heLLo", "another handle sees completed writes");
+    file.read_at(15, &mut []).unwrap();
+}
+
+fn short_reads_fail_with_unexpected_eof(vfs: &dyn Vfs, dir: &Path) {
+    let file = vfs.create(&dir.join("short")).unwrap();
+    file.write_at(0, &[1; 100]).unwrap();
+    let mut buf = [0u8; 10];
+    let error = file.read_at(95, &mut buf).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedEof);
+    let error = file.read_at(1 << 40, &mut buf).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedEof);
+}
+
+fn set_len_truncates_and_extends_with_zeros(vfs: &dyn Vfs, dir: &Path) {
+    let file = vfs.create(&dir.join("len")).unwrap();
+    file.write_at(0, &[7; 64]).unwrap();
+    file.set_len(16).unwrap();
+    assert_eq!(file.len().unwrap(), 16);
+    file.set_len(32).unwrap();
+    let mut buf = [0xffu8; 32];
+    file.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..16], &[7; 16]);
+    assert_eq!(&buf[16..], &[0; 16], "bytes cut and regrown read as zeros");
+    file.sync_data().unwrap();
+}
+
+fn namespace_operations(vfs: &dyn Vfs, dir: &Path) {
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    assert_eq!(vfs.open(&a).unwrap_err().kind(), ErrorKind::NotFound);
+    assert!(!vfs.exists(&a).unwrap());
+    vfs.create(&a).unwrap().write_at(0, b"A").unwrap();
+    assert_eq!(vfs.create(&a).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    vfs.create(&b).unwrap().write_at(0, b"B").unwrap();
+    vfs.rename(&a, &b).unwrap();
+    assert!(!vfs.exists(&a).unwrap());
+    let mut byte = [0u8];
+    vfs.open(&b).unwrap().read_at(0, &mut byte).unwrap();
+    assert_eq!(&byte, b"A", "rename replaces the target");
+    let listed: Vec<PathBuf> = vfs.list(dir).unwrap();
+    assert!(listed.contains(&b) && !listed.contains(&a));
+    assert!(listed.windows(2).all(|pair| pair[0] < pair[1]), "list is sorted");
+    vfs.sync_dir(dir).unwrap();
+    vfs.remove(&b).unwrap();
+    assert_eq!(vfs.remove(&b).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(vfs.rename(&a, &b).unwrap_err().kind(), ErrorKind::NotFound);
+    vfs.sync_dir(dir).unwrap();
+}
+
+fn removed_files_keep_working_through_open_handles(vfs: &dyn Vfs, dir: &Path) {
+    let path = dir.join("gone");
+    let file = vfs.create(&path).unwrap();
+    vfs.remove(&path).unwrap();
+    file.write_at(0, b"still here").unwrap();
+    let mut buf = [0u8; 10];
+    file.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"still here");
+}
+
+#[test]
+fn os_vfs_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    check_vfs(&OsVfs::new(), dir.path());
+}
+
+#[test]
+fn mem_vfs_conforms() {
+    let vfs = MemVfs::new();
+    check_vfs(&vfs, Path::new("memdir"));
+    assert!(vfs.list(Path::new("elsewhere")).unwrap().is_empty());
+}

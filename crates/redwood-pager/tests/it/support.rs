@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests: seeds, options with tiny segments, sealed pages.
+
+use std::sync::Arc;
+
+use redwood_pager::io::Vfs;
+use redwood_pager::{Lsn, PageBuf, PageFile, PageFileOptions, PageId, PageSize, PageType};
+
+/// The page type the tests write: the first one the pager leaves to higher layers.
+pub const TEST_PAGE: u8 = PageType::FIRST_UNRESERVED;
+
+/// The seed of a randomized test: `REDWOOD_SEED` if set, otherwise a fresh one. Printed either
+/// way so a failure can be replayed.
+pub fn seed(test: &str) -> u64 {
+    let seed = match std::env::var("REDWOOD_SEED") {
+        Ok(value) => value.parse().expect("REDWOOD_SEED must be a u64"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos() as u64,
+    };
+    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
+    seed
+}
+
+/// Options with 8-page segments, so a few dozen pages span several segment files, and a fixed
+/// database id, so the same workload gives the same bytes.
+pub fn tiny_options() -> PageFileOptions {
+    PageFileOptions { segment_pages: 8, database_id: Some(0x5eed), ..PageFileOptions::default() }
+}
+
+/// A sealed page for `page_id` whose body is derived from `fill`, so every version differs.
+pub fn page_with(page_size: PageSize, page_id: PageId, fill: u64) -> PageBuf {
+    let mut page = PageBuf::zeroed(page_size);
+    for (index, chunk) in page.body_mut().chunks_mut(8).enumerate() {
+        let word = fill.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(index as u64);
+        chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
+    }
+    let page_type = PageType::user(TEST_PAGE).expect("user page type");
+    page.seal(page_id, page_type, Lsn::new(fill));
+    page
+}
+
+/// Reads `page_id` and returns the fill it was written with (its LSN), checking the body too.
+pub fn read_fill(file: &PageFile, page_id: PageId) -> redwood_pager::Result<u64> {
+    let mut page = PageBuf::zeroed(file.page_size());
+    file.read_page(page_id, &mut page)?;
+    let fill = page.lsn().get();
+    assert_eq!(page.body(), page_with(file.page_size(), page_id, fill).body());
+    Ok(fill)
+}
+
+/// Creates a database at `name` in `vfs` with tiny segments.
+pub fn create(vfs: &Arc<dyn Vfs>, name: &str) -> PageFile {
+    PageFile::create(Arc::clone(vfs), name.as_ref(), &tiny_options()).expect("create")
+}
+
+/// Opens the database at `name` in `vfs`.
+pub fn open(vfs: &Arc<dyn Vfs>, name: &str) -> redwood_pager::Result<PageFile> {
+    PageFile::open(Arc::clone(vfs), name.as_ref(), &tiny_options())
+}
