@@ -104,7 +104,10 @@ impl FreeMap {
             self.set_bit(index, true);
             self.free_count -= 1;
             self.search_from = index + 1;
-            return Ok(Allocation { page_id: PageId::new(index), new_segment: None });
+            return Ok(Allocation {
+                page_id: PageId::new(index),
+                new_segment: None,
+            });
         }
         let page_count_max = self.geometry.page_count_max();
         if self.page_count >= page_count_max {
@@ -120,7 +123,10 @@ impl FreeMap {
         self.page_count += 1;
         self.set_bit(index, true);
         self.search_from = self.page_count;
-        Ok(Allocation { page_id: PageId::new(index), new_segment })
+        Ok(Allocation {
+            page_id: PageId::new(index),
+            new_segment,
+        })
     }
 
     /// Returns an allocated page to the free pool.
@@ -138,7 +144,10 @@ impl FreeMap {
     /// Fails unless `page_id` is below the high-water mark and not reserved by the pager.
     pub fn check_user_page(&self, page_id: PageId) -> Result<()> {
         if page_id.get() >= self.page_count {
-            return Err(Error::PageOutOfRange { page_id, page_count: self.page_count });
+            return Err(Error::PageOutOfRange {
+                page_id,
+                page_count: self.page_count,
+            });
         }
         if self.geometry.is_reserved(page_id) {
             return Err(Error::ReservedPage { page_id });
@@ -149,7 +158,10 @@ impl FreeMap {
     /// The map pages changed since the last call, each encoded and sealed with `lsn`.
     pub fn take_dirty(&mut self, lsn: Lsn) -> Vec<PageBuf> {
         let dirty = std::mem::take(&mut self.dirty);
-        dirty.into_iter().map(|map_page| self.encode_map_page(map_page, lsn)).collect()
+        dirty
+            .into_iter()
+            .map(|map_page| self.encode_map_page(map_page, lsn))
+            .collect()
     }
 
     /// Whether `map_page` changed since the last `take_dirty`.
@@ -175,7 +187,11 @@ impl FreeMap {
     pub fn violations(&self) -> Vec<Violation> {
         let mut violations = Vec::new();
         if self.count_free() != self.free_count {
-            let message = format!("free count {} but {} free bits", self.free_count, self.count_free());
+            let message = format!(
+                "free count {} but {} free bits",
+                self.free_count,
+                self.count_free()
+            );
             violations.push(Violation::new(None, message));
         }
         if let Err(Error::Corrupt { page_id, reason }) = self.validate_loaded() {
@@ -186,7 +202,9 @@ impl FreeMap {
 
     /// Every allocated page id, in order.
     pub fn allocated_pages(&self) -> impl Iterator<Item = PageId> + '_ {
-        (0..self.page_count).map(PageId::new).filter(|&page_id| self.is_allocated(page_id))
+        (0..self.page_count)
+            .map(PageId::new)
+            .filter(|&page_id| self.is_allocated(page_id))
     }
 
     /// Marks a segment's reserved pages in use and grows the map to cover it.
@@ -216,8 +234,14 @@ impl FreeMap {
 
     fn decode_map_page(&mut self, map_page: PageId, page: &PageBuf) -> Result<()> {
         if page.page_type() != PageType::FREE_MAP {
-            let reason = format!("page type {} where a free-space map page belongs", page.page_type().get());
-            return Err(Error::Corrupt { page_id: map_page, reason });
+            let reason = format!(
+                "page type {} where a free-space map page belongs",
+                page.page_type().get()
+            );
+            return Err(Error::Corrupt {
+                page_id: map_page,
+                reason,
+            });
         }
         let (first, bits) = self.map_page_range(map_page);
         let body = page.body();
@@ -230,7 +254,10 @@ impl FreeMap {
         let stray_bits = bits % 8 != 0 && body[(bits / 8) as usize] >> (bits % 8) != 0;
         if stray_bits || trailing.iter().any(|&byte| byte != 0) {
             let reason = "bits set beyond the end of its segment".to_owned();
-            return Err(Error::Corrupt { page_id: map_page, reason });
+            return Err(Error::Corrupt {
+                page_id: map_page,
+                reason,
+            });
         }
         Ok(())
     }
@@ -243,15 +270,24 @@ impl FreeMap {
                 if !self.bit(index) {
                     let (map_page, _) = self.geometry.map_bit(PageId::new(index));
                     let reason = format!("reserved page {index} is marked free");
-                    return Err(Error::Corrupt { page_id: map_page, reason });
+                    return Err(Error::Corrupt {
+                        page_id: map_page,
+                        reason,
+                    });
                 }
             }
         }
         let end = segment_count * self.geometry.segment_pages();
         if let Some(index) = (self.page_count..end).find(|&index| self.bit(index)) {
             let (map_page, _) = self.geometry.map_bit(PageId::new(index));
-            let reason = format!("page {index} beyond the page count {} is in use", self.page_count);
-            return Err(Error::Corrupt { page_id: map_page, reason });
+            let reason = format!(
+                "page {index} beyond the page count {} is in use",
+                self.page_count
+            );
+            return Err(Error::Corrupt {
+                page_id: map_page,
+                reason,
+            });
         }
         Ok(())
     }
@@ -259,7 +295,8 @@ impl FreeMap {
     fn find_free(&self) -> Option<u64> {
         let mut index = self.search_from;
         while index < self.page_count {
-            let word = self.words[(index / WORD_BITS) as usize] | ((1u64 << (index % WORD_BITS)) - 1);
+            let word =
+                self.words[(index / WORD_BITS) as usize] | ((1u64 << (index % WORD_BITS)) - 1);
             if word == u64::MAX {
                 index = (index / WORD_BITS + 1) * WORD_BITS;
                 continue;
@@ -272,18 +309,28 @@ impl FreeMap {
 
     /// Free pages below the high-water mark (bits past it are counted by `validate_loaded`).
     fn count_free(&self) -> u64 {
-        let in_use: u64 = self.words.iter().map(|word| u64::from(word.count_ones())).sum();
+        let in_use: u64 = self
+            .words
+            .iter()
+            .map(|word| u64::from(word.count_ones()))
+            .sum();
         self.page_count.saturating_sub(in_use)
     }
 
     fn bit(&self, index: u64) -> bool {
-        self.words.get((index / WORD_BITS) as usize).is_some_and(|word| word >> (index % WORD_BITS) & 1 == 1)
+        self.words
+            .get((index / WORD_BITS) as usize)
+            .is_some_and(|word| word >> (index % WORD_BITS) & 1 == 1)
     }
 
     fn set_bit(&mut self, index: u64, in_use: bool) {
         let word = &mut self.words[(index / WORD_BITS) as usize];
         let mask = 1u64 << (index % WORD_BITS);
-        if in_use { *word |= mask } else { *word &= !mask }
+        if in_use {
+            *word |= mask
+        } else {
+            *word &= !mask
+        }
         let (map_page, _) = self.geometry.map_bit(PageId::new(index));
         self.dirty.insert(map_page);
     }
@@ -331,8 +378,14 @@ mod tests {
         let page = map.allocate().unwrap().page_id;
         map.free(page).unwrap();
         assert!(matches!(map.free(page), Err(Error::NotAllocated { .. })));
-        assert!(matches!(map.free(PageId::new(2)), Err(Error::ReservedPage { .. })));
-        assert!(matches!(map.free(PageId::new(99)), Err(Error::PageOutOfRange { .. })));
+        assert!(matches!(
+            map.free(PageId::new(2)),
+            Err(Error::ReservedPage { .. })
+        ));
+        assert!(matches!(
+            map.free(PageId::new(99)),
+            Err(Error::PageOutOfRange { .. })
+        ));
     }
 
     #[test]
@@ -343,8 +396,11 @@ mod tests {
         }
         map.free(PageId::new(6)).unwrap();
         map.free(PageId::new(17)).unwrap();
-        let images: std::collections::BTreeMap<_, _> =
-            map.take_dirty(Lsn::ZERO).into_iter().map(|page| (page.page_id(), page)).collect();
+        let images: std::collections::BTreeMap<_, _> = map
+            .take_dirty(Lsn::ZERO)
+            .into_iter()
+            .map(|page| (page.page_id(), page))
+            .collect();
         let loaded = FreeMap::load(tiny(), map.page_count(), |id| Ok(images[&id].clone())).unwrap();
         assert_eq!(loaded.free_count(), 2);
         let allocated: Vec<_> = loaded.allocated_pages().collect();

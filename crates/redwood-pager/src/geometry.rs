@@ -31,7 +31,10 @@ impl Geometry {
                  {SEGMENT_PAGES_MIN}..={SEGMENT_PAGES_MAX}"
             )));
         }
-        let geometry = Self { page_size, segment_pages };
+        let geometry = Self {
+            page_size,
+            segment_pages,
+        };
         if geometry.reserved_pages(SegmentId::BASE).end >= segment_pages {
             return Err(Error::InvalidOption(format!(
                 "segment size of {segment_pages} pages leaves no room for data"
@@ -78,13 +81,18 @@ impl Geometry {
     /// The page ids the pager reserves at the start of `segment` (meta copies and map pages).
     pub fn reserved_pages(&self, segment: SegmentId) -> Range<u64> {
         let first = self.first_page(segment).get();
-        let meta = if segment == SegmentId::BASE { META_PAGES } else { 0 };
+        let meta = if segment == SegmentId::BASE {
+            META_PAGES
+        } else {
+            0
+        };
         first..first + meta + self.map_pages_per_segment()
     }
 
     /// Whether the pager reserves `page_id` for itself.
     pub fn is_reserved(&self, page_id: PageId) -> bool {
-        self.reserved_pages(self.segment_of(page_id)).contains(&page_id.get())
+        self.reserved_pages(self.segment_of(page_id))
+            .contains(&page_id.get())
     }
 
     /// The map pages of `segment`, in order; map page `i` covers the segment's pages
@@ -158,7 +166,10 @@ mod tests {
     fn segment_lengths_cover_only_pages_in_use() {
         let geometry = Geometry::new(PageSize::DEFAULT, 8).unwrap();
         assert_eq!(geometry.segment_count(17), 3);
-        assert_eq!(geometry.segment_bytes_needed(SegmentId::new(0), 17), 8 * 4096);
+        assert_eq!(
+            geometry.segment_bytes_needed(SegmentId::new(0), 17),
+            8 * 4096
+        );
         assert_eq!(geometry.segment_bytes_needed(SegmentId::new(2), 17), 4096);
         assert_eq!(geometry.segment_bytes_needed(SegmentId::new(3), 17), 0);
     }

@@ -22,7 +22,11 @@ impl PageFile {
         self.check_claims(claims, &mut violations);
         self.check_map_pages_on_disk(&mut violations);
         self.check_meta_on_disk(&mut violations);
-        if violations.is_empty() { Ok(()) } else { Err(Error::InvariantViolation { violations }) }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvariantViolation { violations })
+        }
     }
 
     fn check_claims(&self, claims: &PageClaims, violations: &mut Vec<Violation>) {
@@ -40,7 +44,10 @@ impl PageFile {
         }
         for (slot, root) in self.roots.iter().enumerate() {
             if let Some(root) = root.filter(|&root| !self.free_map.is_allocated(root)) {
-                violations.push(Violation::new(Some(root), format!("root slot {slot} points at it, but it is not allocated")));
+                violations.push(Violation::new(
+                    Some(root),
+                    format!("root slot {slot} points at it, but it is not allocated"),
+                ));
             }
         }
     }
@@ -70,11 +77,16 @@ impl PageFile {
     fn check_meta_on_disk(&self, violations: &mut Vec<Violation>) {
         let slot = self.durable_meta.slot();
         let mut page = PageBuf::zeroed(self.page_size());
-        let decoded = self.read_raw(slot, &mut page).and_then(|()| Meta::decode(&page, slot));
+        let decoded = self
+            .read_raw(slot, &mut page)
+            .and_then(|()| Meta::decode(&page, slot));
         match decoded {
             Ok(meta) if meta == self.durable_meta => {}
             Ok(meta) => {
-                let message = format!("meta generation {} on disk, {} in memory", meta.generation, self.durable_meta.generation);
+                let message = format!(
+                    "meta generation {} on disk, {} in memory",
+                    meta.generation, self.durable_meta.generation
+                );
                 violations.push(Violation::new(Some(slot), message));
             }
             Err(error) => violations.push(Violation::new(Some(slot), error.to_string())),

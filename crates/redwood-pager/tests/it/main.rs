@@ -1,5 +1,7 @@
 //! Integration tests of `redwood-pager`: one binary, one module per scenario.
 
 mod conformance;
+mod model;
 mod page_file;
+mod sim;
 mod support;

@@ -297,6 +297,8 @@ impl SimState {
         self.epoch += 1;
         self.frozen = false;
         self.counters.crashes += 1;
+        self.debug_check_invariants();
+        debug_assert!(self.live_names == self.durable_names);
     }
 
     /// A failed `sync_data` ("fsyncgate"): each pending sector and `set_len` of the file is

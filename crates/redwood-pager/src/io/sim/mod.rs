@@ -78,6 +78,24 @@ pub struct SimCounters {
 }
 
 /// The simulated file system. Cloning it yields another handle on the same disk and RNG.
+///
+/// ```
+/// use std::path::Path;
+/// use redwood_pager::io::Vfs;
+/// use redwood_pager::io::sim::{CrashMode, SimVfs};
+///
+/// let vfs = SimVfs::new(7);
+/// let file = vfs.create(Path::new("db/data"))?;
+/// file.write_at(0, b"synced")?;
+/// file.sync_data()?;
+/// vfs.sync_dir(Path::new("db"))?;
+/// file.write_at(0, b"lost?!")?; // never synced: a crash may drop or tear it
+/// vfs.crash(CrashMode::all());
+/// assert!(file.len().is_err(), "handles from before the crash are stale");
+/// let reopened = vfs.open(Path::new("db/data"))?;
+/// assert_eq!(reopened.len()?, 6);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct SimVfs {
     state: Arc<Mutex<SimState>>,

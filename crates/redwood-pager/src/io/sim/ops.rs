@@ -21,17 +21,25 @@ impl SimState {
         offset: u64,
         buf: &mut [u8],
     ) -> io::Result<()> {
-        let (start, end) = checked_range(offset, buf.len())?;
         let effects = self.begin(OpKind::Read, path, offset, buf.len() as u64)?;
         if effects.eio {
             return Err(eio());
         }
-        let source = self.inode_mut(inode)?.live.get(start..end).ok_or_else(|| {
+        // Every byte past the length is "at or past len", however far: the contract wants
+        // `UnexpectedEof` there, not `InvalidInput`.
+        let eof = || {
             io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "read past the end of the file",
             )
-        })?;
+        };
+        let start = usize::try_from(offset).map_err(|_| eof())?;
+        let end = start.checked_add(buf.len()).ok_or_else(eof)?;
+        let source = self
+            .inode_mut(inode)?
+            .live
+            .get(start..end)
+            .ok_or_else(eof)?;
         buf.copy_from_slice(source);
         if effects.bit_rot && !buf.is_empty() {
             self.rot_one_bit(inode, start, buf)?;

@@ -225,6 +225,21 @@ impl SimState {
         }
     }
 
+    /// Checks, in debug builds, that every name refers to an inode, that images stay within
+    /// `FILE_BYTES_MAX`, and that the pending list is bounded.
+    pub(super) fn debug_check_invariants(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        assert!(self.pending.len() <= PENDING_OPS_MAX);
+        let mut named = self.live_names.values().chain(self.durable_names.values());
+        assert!(named.all(|inode| self.inodes.contains_key(inode)));
+        let within_limit = |bytes: &Vec<u8>| bytes.len() as u64 <= FILE_BYTES_MAX;
+        for file in self.inodes.values() {
+            assert!(within_limit(&file.live) && within_limit(&file.durable));
+        }
+    }
+
     /// Makes durable, in order, every pending operation `select` picks, and drops them from the
     /// list. With no failed sync in between, this leaves durable equal to live for what it
     /// covers.
@@ -237,6 +252,7 @@ impl SimState {
                 self.pending.push_back(op);
             }
         }
+        self.debug_check_invariants();
     }
 }
 
