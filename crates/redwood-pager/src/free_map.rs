@@ -1,20 +1,25 @@
 //! The free-space map: one bit per page id, 1 = in use (reserved by the pager or allocated),
-//! persisted in the map pages at the start of each segment.
+//! persisted in two copies of map pages at the start of each segment.
+//!
+//! Meta generation `g` uses map copy `g % 2`, so the next sync writes the *other* copy and only
+//! then the meta data that points at it: a crash at any point leaves the previous generation's
+//! map and meta intact together. A bit change must reach both copies eventually, so each copy
+//! keeps its own set of map pages changed since that copy was last written.
 //!
 //! This module is pure: it loads from and encodes to page images, and reports which map pages
-//! changed, so whoever persists it (the page file directly today, the WAL in issue 3) decides how
-//! those images reach the disk.
+//! changed; the page file decides how those images reach the disk. Map pages are named by their
+//! even-copy page id throughout; `Geometry::map_page_copy` gives the other copy's.
 
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::geometry::Geometry;
+use crate::geometry::{Geometry, MapCopy};
 use crate::page::{PageBuf, PageType};
 use crate::{Lsn, PageId, SegmentId, Violation};
 
 const WORD_BITS: u64 = u64::BITS as u64;
 
-/// Which pages are in use, with the map pages that changed since they were last taken.
+/// Which pages are in use, with the map pages each copy has yet to receive.
 #[derive(Clone, Debug)]
 pub(crate) struct FreeMap {
     geometry: Geometry,
@@ -24,7 +29,10 @@ pub(crate) struct FreeMap {
     free_count: u64,
     /// No page below this index is free.
     search_from: u64,
-    dirty: BTreeSet<PageId>,
+    /// Per copy: map pages changed since that copy was last written.
+    dirty: [BTreeSet<PageId>; 2],
+    /// A bit changed since the last `take_dirty`.
+    changed: bool,
 }
 
 /// The result of an allocation.
@@ -39,44 +47,49 @@ pub(crate) struct Allocation {
 impl FreeMap {
     /// The map of a new database: only the base segment's reserved pages are in use.
     pub fn new(geometry: Geometry) -> Self {
-        let mut map = Self {
-            geometry,
-            page_count: 0,
-            words: Vec::new(),
-            free_count: 0,
-            search_from: 0,
-            dirty: BTreeSet::new(),
-        };
+        let mut map = Self::empty(geometry, 0);
         map.begin_segment(SegmentId::BASE);
         map
     }
 
-    /// Loads the map of a database with `page_count` page ids, reading each map page through
-    /// `read_page` (which must verify checksums). Fails with `Corrupt` naming the map page if a
-    /// reserved page is marked free or a page beyond `page_count` is marked in use.
+    fn empty(geometry: Geometry, page_count: u64) -> Self {
+        let segment_count = geometry.segment_count(page_count);
+        let word_count = segment_count * geometry.segment_pages().div_ceil(WORD_BITS);
+        Self {
+            geometry,
+            page_count,
+            words: vec![0; usize::try_from(word_count).expect("the map fits in memory")],
+            free_count: 0,
+            search_from: 0,
+            dirty: Default::default(),
+            changed: false,
+        }
+    }
+
+    /// Loads `copy` of the map of a database with `page_count` page ids, reading each map page
+    /// through `read_page` (which must verify checksums). Fails with `Corrupt` naming the map
+    /// page if a reserved page is marked free or a page beyond `page_count` is marked in use.
+    ///
+    /// The other copy is assumed stale: every map page is dirty for it.
     pub fn load(
         geometry: Geometry,
         page_count: u64,
+        copy: MapCopy,
         mut read_page: impl FnMut(PageId) -> Result<PageBuf>,
     ) -> Result<Self> {
-        let segment_count = geometry.segment_count(page_count);
-        let word_count = segment_count * geometry.segment_pages().div_ceil(WORD_BITS);
-        let mut map = Self {
-            geometry,
-            page_count,
-            words: vec![0; usize::try_from(word_count).expect("map fits in memory")],
-            free_count: 0,
-            search_from: 0,
-            dirty: BTreeSet::new(),
-        };
-        for segment in (0..segment_count).map(SegmentId::new) {
+        let mut map = Self::empty(geometry, page_count);
+        for segment in (0..geometry.segment_count(page_count)).map(SegmentId::new) {
             for map_page in geometry.map_pages(segment).map(PageId::new) {
-                let page = read_page(map_page)?;
-                map.decode_map_page(map_page, &page)?;
+                let page = read_page(geometry.map_page_copy(map_page, copy))?;
+                map.decode_map_page(map_page, copy, &page)?;
+                map.dirty[copy.other().index()].insert(map_page);
             }
         }
-        map.validate_loaded()?;
+        map.validate_loaded(copy)?;
         map.free_count = map.count_free();
+        // Decoding set bits; the copy just read matches them, only the other one is stale.
+        map.dirty[copy.index()].clear();
+        map.changed = false;
         Ok(map)
     }
 
@@ -155,22 +168,29 @@ impl FreeMap {
         Ok(())
     }
 
-    /// The map pages changed since the last call, each encoded and sealed with `lsn`.
-    pub fn take_dirty(&mut self, lsn: Lsn) -> Vec<PageBuf> {
-        let dirty = std::mem::take(&mut self.dirty);
+    /// Whether any bit changed since the last `take_dirty`.
+    pub fn has_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The pages of `copy` that differ from the map now, each encoded and sealed with `lsn` at
+    /// its place in that copy. Afterwards `copy` counts as written.
+    pub fn take_dirty(&mut self, copy: MapCopy, lsn: Lsn) -> Vec<PageBuf> {
+        self.changed = false;
+        let dirty = std::mem::take(&mut self.dirty[copy.index()]);
         dirty
             .into_iter()
-            .map(|map_page| self.encode_map_page(map_page, lsn))
+            .map(|map_page| self.encode_map_page(map_page, copy, lsn))
             .collect()
     }
 
-    /// Whether `map_page` changed since the last `take_dirty`.
-    pub fn is_dirty(&self, map_page: PageId) -> bool {
-        self.dirty.contains(&map_page)
+    /// Whether `copy` of `map_page` is stale on disk.
+    pub fn is_dirty(&self, map_page: PageId, copy: MapCopy) -> bool {
+        self.dirty[copy.index()].contains(&map_page)
     }
 
-    /// The sealed image `map_page` should have on disk now.
-    pub fn encode_map_page(&self, map_page: PageId, lsn: Lsn) -> PageBuf {
+    /// The sealed image `copy` of `map_page` should have now.
+    pub fn encode_map_page(&self, map_page: PageId, copy: MapCopy, lsn: Lsn) -> PageBuf {
         let mut page = PageBuf::zeroed(self.geometry.page_size());
         let (first, bits) = self.map_page_range(map_page);
         let body = page.body_mut();
@@ -179,12 +199,17 @@ impl FreeMap {
                 body[(offset / 8) as usize] |= 1 << (offset % 8);
             }
         }
-        page.seal(map_page, PageType::FREE_MAP, lsn);
+        page.seal(
+            self.geometry.map_page_copy(map_page, copy),
+            PageType::FREE_MAP,
+            lsn,
+        );
         page
     }
 
-    /// Every inconsistency between the bits and the counters, with the map page at fault.
-    pub fn violations(&self) -> Vec<Violation> {
+    /// Every inconsistency between the bits and the counters, naming `copy`'s map page at
+    /// fault.
+    pub fn violations(&self, copy: MapCopy) -> Vec<Violation> {
         let mut violations = Vec::new();
         if self.count_free() != self.free_count {
             let message = format!(
@@ -194,7 +219,7 @@ impl FreeMap {
             );
             violations.push(Violation::new(None, message));
         }
-        if let Err(Error::Corrupt { page_id, reason }) = self.validate_loaded() {
+        if let Err(Error::Corrupt { page_id, reason }) = self.validate_loaded(copy) {
             violations.push(Violation::new(Some(page_id), reason));
         }
         violations
@@ -217,8 +242,8 @@ impl FreeMap {
             self.set_bit(index, true);
         }
         self.page_count = reserved.end;
-        for map_page in self.geometry.map_pages(segment) {
-            self.dirty.insert(PageId::new(map_page));
+        for map_page in self.geometry.map_pages(segment).map(PageId::new) {
+            self.mark_dirty(map_page);
         }
     }
 
@@ -232,16 +257,12 @@ impl FreeMap {
         (self.geometry.first_page(segment).get() + in_segment, bits)
     }
 
-    fn decode_map_page(&mut self, map_page: PageId, page: &PageBuf) -> Result<()> {
+    fn decode_map_page(&mut self, map_page: PageId, copy: MapCopy, page: &PageBuf) -> Result<()> {
+        let page_id = self.geometry.map_page_copy(map_page, copy);
         if page.page_type() != PageType::FREE_MAP {
-            let reason = format!(
-                "page type {} where a free-space map page belongs",
-                page.page_type().get()
-            );
-            return Err(Error::Corrupt {
-                page_id: map_page,
-                reason,
-            });
+            let kind = page.page_type().get();
+            let reason = format!("page type {kind} where a free-space map page belongs");
+            return Err(Error::Corrupt { page_id, reason });
         }
         let (first, bits) = self.map_page_range(map_page);
         let body = page.body();
@@ -254,40 +275,38 @@ impl FreeMap {
         let stray_bits = bits % 8 != 0 && body[(bits / 8) as usize] >> (bits % 8) != 0;
         if stray_bits || trailing.iter().any(|&byte| byte != 0) {
             let reason = "bits set beyond the end of its segment".to_owned();
-            return Err(Error::Corrupt {
-                page_id: map_page,
-                reason,
-            });
+            return Err(Error::Corrupt { page_id, reason });
         }
         Ok(())
     }
 
-    /// Reserved pages must be in use, and nothing at or past the high-water mark may be.
-    fn validate_loaded(&self) -> Result<()> {
+    /// Reserved pages must be in use, and nothing at or past the high-water mark may be; an
+    /// error names the page of `copy` holding the bad bit.
+    fn validate_loaded(&self, copy: MapCopy) -> Result<()> {
+        let corrupt = |index: u64, reason: String| {
+            let (map_page, _) = self.geometry.map_bit(PageId::new(index));
+            Error::Corrupt {
+                page_id: self.geometry.map_page_copy(map_page, copy),
+                reason,
+            }
+        };
         let segment_count = self.geometry.segment_count(self.page_count);
         for segment in (0..segment_count).map(SegmentId::new) {
-            for index in self.geometry.reserved_pages(segment) {
-                if !self.bit(index) {
-                    let (map_page, _) = self.geometry.map_bit(PageId::new(index));
-                    let reason = format!("reserved page {index} is marked free");
-                    return Err(Error::Corrupt {
-                        page_id: map_page,
-                        reason,
-                    });
-                }
+            let reserved = self.geometry.reserved_pages(segment);
+            if let Some(index) = reserved.clone().find(|&index| !self.bit(index)) {
+                return Err(corrupt(
+                    index,
+                    format!("reserved page {index} is marked free"),
+                ));
             }
         }
         let end = segment_count * self.geometry.segment_pages();
         if let Some(index) = (self.page_count..end).find(|&index| self.bit(index)) {
-            let (map_page, _) = self.geometry.map_bit(PageId::new(index));
             let reason = format!(
                 "page {index} beyond the page count {} is in use",
                 self.page_count
             );
-            return Err(Error::Corrupt {
-                page_id: map_page,
-                reason,
-            });
+            return Err(corrupt(index, reason));
         }
         Ok(())
     }
@@ -295,8 +314,8 @@ impl FreeMap {
     fn find_free(&self) -> Option<u64> {
         let mut index = self.search_from;
         while index < self.page_count {
-            let word =
-                self.words[(index / WORD_BITS) as usize] | ((1u64 << (index % WORD_BITS)) - 1);
+            let below = (1u64 << (index % WORD_BITS)) - 1;
+            let word = self.words[(index / WORD_BITS) as usize] | below;
             if word == u64::MAX {
                 index = (index / WORD_BITS + 1) * WORD_BITS;
                 continue;
@@ -307,7 +326,7 @@ impl FreeMap {
         None
     }
 
-    /// Free pages below the high-water mark (bits past it are counted by `validate_loaded`).
+    /// Free pages below the high-water mark (bits past it are caught by `validate_loaded`).
     fn count_free(&self) -> u64 {
         let in_use: u64 = self
             .words
@@ -318,9 +337,8 @@ impl FreeMap {
     }
 
     fn bit(&self, index: u64) -> bool {
-        self.words
-            .get((index / WORD_BITS) as usize)
-            .is_some_and(|word| word >> (index % WORD_BITS) & 1 == 1)
+        let word = self.words.get((index / WORD_BITS) as usize);
+        word.is_some_and(|word| word >> (index % WORD_BITS) & 1 == 1)
     }
 
     fn set_bit(&mut self, index: u64, in_use: bool) {
@@ -332,7 +350,15 @@ impl FreeMap {
             *word &= !mask
         }
         let (map_page, _) = self.geometry.map_bit(PageId::new(index));
-        self.dirty.insert(map_page);
+        self.mark_dirty(map_page);
+    }
+
+    /// Both copies of `map_page` are now stale.
+    fn mark_dirty(&mut self, map_page: PageId) {
+        self.changed = true;
+        for dirty in &mut self.dirty {
+            dirty.insert(map_page);
+        }
     }
 }
 
@@ -346,12 +372,15 @@ mod tests {
     }
 
     #[test]
-    fn a_new_map_reserves_meta_and_map_pages() {
+    fn a_new_map_reserves_meta_and_both_map_copies() {
         let map = FreeMap::new(tiny());
-        assert_eq!(map.page_count(), 3);
+        assert_eq!(map.page_count(), 4);
         assert_eq!(map.free_count(), 0);
         assert!(!map.is_allocated(PageId::new(0)));
-        assert!(map.violations().is_empty());
+        assert!(map.has_changed());
+        assert!(map.is_dirty(PageId::new(2), MapCopy::Even));
+        assert!(map.is_dirty(PageId::new(2), MapCopy::Odd));
+        assert!(map.violations(MapCopy::Even).is_empty());
     }
 
     #[test]
@@ -359,17 +388,17 @@ mod tests {
         let mut map = FreeMap::new(tiny());
         let pages: Vec<_> = (0..6).map(|_| map.allocate().unwrap()).collect();
         let ids: Vec<u64> = pages.iter().map(|a| a.page_id.get()).collect();
-        // Base segment: 3..8; segment 1 reserves page 8 for its map, so data starts at 9.
-        assert_eq!(ids, [3, 4, 5, 6, 7, 9]);
-        assert_eq!(pages[5].new_segment, Some(SegmentId::new(1)));
-        assert!(pages[..5].iter().all(|a| a.new_segment.is_none()));
+        // Base segment: data 4..8; segment 1 reserves pages 8 and 9 for its map copies.
+        assert_eq!(ids, [4, 5, 6, 7, 10, 11]);
+        assert_eq!(pages[4].new_segment, Some(SegmentId::new(1)));
+        assert!(pages.iter().filter(|a| a.new_segment.is_some()).count() == 1);
+        map.free(PageId::new(6)).unwrap();
         map.free(PageId::new(5)).unwrap();
-        map.free(PageId::new(4)).unwrap();
         assert_eq!(map.free_count(), 2);
-        assert_eq!(map.allocate().unwrap().page_id, PageId::new(4));
         assert_eq!(map.allocate().unwrap().page_id, PageId::new(5));
-        assert_eq!(map.allocate().unwrap().page_id, PageId::new(10));
-        assert!(map.violations().is_empty());
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(6));
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(12));
+        assert!(map.violations(MapCopy::Odd).is_empty());
     }
 
     #[test]
@@ -379,7 +408,7 @@ mod tests {
         map.free(page).unwrap();
         assert!(matches!(map.free(page), Err(Error::NotAllocated { .. })));
         assert!(matches!(
-            map.free(PageId::new(2)),
+            map.free(PageId::new(3)),
             Err(Error::ReservedPage { .. })
         ));
         assert!(matches!(
@@ -389,33 +418,63 @@ mod tests {
     }
 
     #[test]
+    fn each_copy_receives_every_change_once() {
+        let mut map = FreeMap::new(tiny());
+        assert_eq!(map.take_dirty(MapCopy::Odd, Lsn::ZERO).len(), 1);
+        assert!(!map.has_changed());
+        assert_eq!(
+            map.take_dirty(MapCopy::Even, Lsn::ZERO).len(),
+            1,
+            "still stale in copy 0"
+        );
+        assert!(map.take_dirty(MapCopy::Odd, Lsn::ZERO).is_empty());
+        map.allocate().unwrap();
+        let odd = map.take_dirty(MapCopy::Odd, Lsn::ZERO);
+        assert_eq!(
+            odd[0].page_id(),
+            PageId::new(3),
+            "the odd copy of map page 2"
+        );
+        assert_eq!(
+            map.take_dirty(MapCopy::Even, Lsn::ZERO)[0].page_id(),
+            PageId::new(2)
+        );
+    }
+
+    #[test]
     fn encoded_pages_load_back_to_the_same_map() {
         let mut map = FreeMap::new(tiny());
         for _ in 0..20 {
             map.allocate().unwrap();
         }
         map.free(PageId::new(6)).unwrap();
-        map.free(PageId::new(17)).unwrap();
+        map.free(PageId::new(18)).unwrap();
         let images: std::collections::BTreeMap<_, _> = map
-            .take_dirty(Lsn::ZERO)
+            .take_dirty(MapCopy::Odd, Lsn::ZERO)
             .into_iter()
             .map(|page| (page.page_id(), page))
             .collect();
-        let loaded = FreeMap::load(tiny(), map.page_count(), |id| Ok(images[&id].clone())).unwrap();
+        let read = |id| Ok(images[&id].clone());
+        let loaded = FreeMap::load(tiny(), map.page_count(), MapCopy::Odd, read).unwrap();
         assert_eq!(loaded.free_count(), 2);
         let allocated: Vec<_> = loaded.allocated_pages().collect();
         assert_eq!(allocated, map.allocated_pages().collect::<Vec<_>>());
+        assert!(
+            loaded.is_dirty(PageId::new(2), MapCopy::Even),
+            "the other copy is stale"
+        );
+        assert!(!loaded.is_dirty(PageId::new(2), MapCopy::Odd));
     }
 
     #[test]
     fn a_map_page_with_a_reserved_page_marked_free_is_corrupt() {
         let mut map = FreeMap::new(tiny());
-        let mut page = map.take_dirty(Lsn::ZERO).remove(0);
+        let mut page = map.take_dirty(MapCopy::Odd, Lsn::ZERO).remove(0);
         page.body_mut()[0] &= !0b001; // page 0, a meta copy, marked free
-        page.seal(PageId::new(2), PageType::FREE_MAP, Lsn::ZERO);
-        match FreeMap::load(tiny(), 3, |_| Ok(page.clone())) {
-            Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, PageId::new(2)),
-            other => panic!("expected Corrupt, got {other:?}"),
+        page.seal(PageId::new(3), PageType::FREE_MAP, Lsn::ZERO);
+        match FreeMap::load(tiny(), 4, MapCopy::Odd, |_| Ok(page.clone())) {
+            Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, PageId::new(3)),
+            other => panic!("expected Corrupt naming the odd copy, got {other:?}"),
         }
     }
 }

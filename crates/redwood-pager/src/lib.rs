@@ -25,7 +25,7 @@ mod page_file;
 
 pub use check::{PageClaims, Violation};
 pub use error::{Error, Result};
-pub use geometry::Geometry;
+pub use geometry::{Geometry, MapCopy};
 pub use ids::{Lsn, PageId, SegmentId};
 pub use meta::{MAGIC, Meta};
 pub use page::{

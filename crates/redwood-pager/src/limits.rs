@@ -9,8 +9,9 @@ pub const PAGE_SIZE_DEFAULT_BYTES: u32 = 4096;
 /// The unit of atomicity we *do not* assume beyond: storage writes 512-byte sectors.
 pub const SECTOR_BYTES: u32 = 512;
 
-/// The fewest pages a segment may hold (meta copies, one free-space-map page, one data page).
-pub const SEGMENT_PAGES_MIN: u64 = 4;
+/// The fewest pages a segment may hold (meta copies, two copies of one free-space-map page,
+/// data pages).
+pub const SEGMENT_PAGES_MIN: u64 = 8;
 /// The most pages one segment file may hold.
 pub const SEGMENT_PAGES_MAX: u64 = 1 << 32;
 /// Pages per segment unless the options say otherwise: 1 GiB segments with 4 KiB pages.

@@ -4,6 +4,7 @@
 use super::PageFile;
 use crate::check::{PageClaims, Violation};
 use crate::error::{Error, Result};
+use crate::geometry::MapCopy;
 use crate::meta::Meta;
 use crate::page::PageBuf;
 use crate::{PageId, SegmentId};
@@ -17,7 +18,7 @@ impl PageFile {
     /// is allocated. Returns [`Error::InvariantViolation`] listing everything wrong.
     pub fn check_invariants(&self, claims: &PageClaims) -> Result<()> {
         self.ensure_healthy()?;
-        let mut violations = self.free_map.violations();
+        let mut violations = self.free_map.violations(self.active_map_copy());
         violations.extend_from_slice(claims.double_claims());
         self.check_claims(claims, &mut violations);
         self.check_map_pages_on_disk(&mut violations);
@@ -52,23 +53,31 @@ impl PageFile {
         }
     }
 
-    /// Map pages without unsynced changes must read back exactly as memory encodes them.
+    /// The map copy the durable meta generation points at.
+    fn active_map_copy(&self) -> MapCopy {
+        MapCopy::of_generation(self.durable_meta.generation)
+    }
+
+    /// Pages of the active map copy without unsynced changes must read back exactly as memory
+    /// encodes them.
     fn check_map_pages_on_disk(&self, violations: &mut Vec<Violation>) {
         let geometry = self.geometry();
+        let copy = self.active_map_copy();
         let mut page = PageBuf::zeroed(geometry.page_size());
         for segment in (0..self.segment_count()).map(SegmentId::new) {
             for map_page in geometry.map_pages(segment).map(PageId::new) {
-                if self.free_map.is_dirty(map_page) {
+                if self.free_map.is_dirty(map_page, copy) {
                     continue;
                 }
-                if let Err(error) = self.read_raw(map_page, &mut page) {
-                    violations.push(Violation::new(Some(map_page), error.to_string()));
+                let page_id = geometry.map_page_copy(map_page, copy);
+                if let Err(error) = self.read_raw(page_id, &mut page) {
+                    violations.push(Violation::new(Some(page_id), error.to_string()));
                     continue;
                 }
-                let expected = self.free_map.encode_map_page(map_page, page.lsn());
+                let expected = self.free_map.encode_map_page(map_page, copy, page.lsn());
                 if expected.body() != page.body() {
                     let message = "free-space map on disk differs from memory";
-                    violations.push(Violation::new(Some(map_page), message));
+                    violations.push(Violation::new(Some(page_id), message));
                 }
             }
         }

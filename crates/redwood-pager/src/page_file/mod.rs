@@ -2,8 +2,10 @@
 //! free-space map.
 //!
 //! This is the pager's storage mechanism, not yet a transaction: `write_page` writes a page in
-//! place and `sync` makes everything written so far durable, free-space map and meta last. A
-//! crash *between* syncs may tear pages that were being overwritten (detected by their checksum,
+//! place and `sync` makes everything written so far durable. The allocation state, page count
+//! and roots change atomically at each sync (two map copies, switched by the meta write), so a
+//! crash at any point reopens to the last completed sync's allocation state. Data pages are
+//! overwritten in place, so a crash may tear a page being overwritten (detected by its checksum,
 //! never returned as data); atomic multi-page commits come from the write-ahead log above
 //! (issue 3), which replays whole committed page images over these files. See
 //! `docs/RECOVERY.md`.
@@ -22,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 use crate::free_map::FreeMap;
-use crate::geometry::Geometry;
+use crate::geometry::{Geometry, MapCopy};
 use crate::io::{Storage, Vfs, parent_dir};
 use crate::limits::{PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT};
 use crate::meta::Meta;
@@ -93,7 +95,6 @@ pub struct PageFileStats {
 }
 
 /// A database's base file and segment files, seen as verified pages.
-#[derive(Debug)]
 pub struct PageFile {
     vfs: Arc<dyn Vfs>,
     path: PathBuf,
@@ -121,6 +122,18 @@ pub fn segment_path(base: &Path, segment: SegmentId) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
     name.push(format!(".seg{}", segment.get()));
     PathBuf::from(name)
+}
+
+impl std::fmt::Debug for PageFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageFile")
+            .field("path", &self.path)
+            .field("meta", &self.durable_meta)
+            .field("page_count", &self.page_count())
+            .field("free_page_count", &self.free_page_count())
+            .field("poisoned", &self.is_poisoned())
+            .finish_non_exhaustive()
+    }
 }
 
 impl PageFile {
@@ -270,14 +283,31 @@ impl PageFile {
         self.write_raw(page)
     }
 
-    /// Makes every write, allocation, free and root change so far durable: free-space-map pages,
-    /// then all data, then new directory entries, then the meta copy of the next generation.
+    /// Makes every write, allocation, free and root change so far durable, atomically for the
+    /// allocation state and roots: the next generation's copy of the free-space map, then all
+    /// data, then new directory entries, then the meta copy of the next generation, which is
+    /// what switches to the new map copy. See `docs/RECOVERY.md`.
     pub fn sync(&mut self) -> Result<()> {
         self.ensure_healthy()?;
-        for page in self.free_map.take_dirty(self.checkpoint_lsn) {
-            self.write_raw(&page)?;
-        }
         let page_count = self.page_count();
+        let next = Meta {
+            generation: self.durable_meta.generation + 1,
+            page_count,
+            checkpoint_lsn: self.checkpoint_lsn,
+            roots: self.roots,
+            ..self.durable_meta
+        };
+        let meta_changed = self.free_map.has_changed()
+            || Meta {
+                generation: self.durable_meta.generation,
+                ..next
+            } != self.durable_meta;
+        if meta_changed {
+            let copy = MapCopy::of_generation(next.generation);
+            for page in self.free_map.take_dirty(copy, self.checkpoint_lsn) {
+                self.write_raw(&page)?;
+            }
+        }
         for segment in std::mem::take(&mut self.unsynced_segments) {
             self.extend_segment(segment, page_count)?;
             self.sync_segment(segment)?;
@@ -289,18 +319,8 @@ impl PageFile {
             self.counters.dir_syncs.fetch_add(1, Ordering::Relaxed);
             self.dir_sync_needed = false;
         }
-        let next = Meta {
-            generation: self.durable_meta.generation,
-            page_count,
-            checkpoint_lsn: self.checkpoint_lsn,
-            roots: self.roots,
-            ..self.durable_meta
-        };
-        if next != self.durable_meta {
-            self.write_meta(Meta {
-                generation: next.generation + 1,
-                ..next
-            })?;
+        if meta_changed {
+            self.write_meta(next)?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use super::{PageFile, PageFileOptions, segment_path};
 use crate::error::{Error, Result};
 use crate::free_map::FreeMap;
-use crate::geometry::Geometry;
+use crate::geometry::{Geometry, MapCopy};
 use crate::io::{Storage, Vfs, parent_dir};
 use crate::limits::ROOT_SLOTS;
 use crate::meta::{FORMAT_VERSION_OFFSET, MAGIC, MAGIC_OFFSET, Meta, PROBE_BYTES};
@@ -79,7 +79,8 @@ impl PageFile {
         let free_map = FreeMap::new(geometry);
         let mut file = Self::assemble(vfs, path, segments, meta, free_map, options);
         let mut page = PageBuf::zeroed(geometry.page_size());
-        file.free_map = FreeMap::load(geometry, meta.page_count, |map_page| {
+        let copy = MapCopy::of_generation(meta.generation);
+        file.free_map = FreeMap::load(geometry, meta.page_count, copy, |map_page| {
             file.read_raw(map_page, &mut page)?;
             Ok(page.clone())
         })?;
@@ -118,11 +119,14 @@ impl PageFile {
         }
     }
 
-    /// Writes a new database's first pages: the map, then generation 0 and 1 of the meta data
-    /// (one per slot, so both copies are valid from the start), then syncs file and directory.
+    /// Writes a new database's first pages: both map copies, then generation 0 and 1 of the
+    /// meta data (one per slot, so both are valid from the start), then syncs file and
+    /// directory.
     fn initialize(&mut self, meta: Meta) -> Result<()> {
-        for page in self.free_map.take_dirty(Lsn::ZERO) {
-            self.write_raw(&page)?;
+        for copy in MapCopy::BOTH {
+            for page in self.free_map.take_dirty(copy, Lsn::ZERO) {
+                self.write_raw(&page)?;
+            }
         }
         self.write_raw(&meta.encode())?;
         self.write_meta(Meta {

@@ -1,7 +1,9 @@
 //! Integration tests of `redwood-pager`: one binary, one module per scenario.
 
+mod arbitrary;
 mod conformance;
 mod model;
 mod page_file;
 mod sim;
+mod sim_faults;
 mod support;
