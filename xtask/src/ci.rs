@@ -63,10 +63,7 @@ pub(crate) struct StepFailed {
 impl StepFailed {
     /// The exit code to leave with: the child's own when it fits in 1..=255, else 1.
     pub(crate) fn exit_code(&self) -> u8 {
-        self.code
-            .and_then(|code| u8::try_from(code).ok())
-            .filter(|&code| code != 0)
-            .unwrap_or(1)
+        self.code.and_then(|code| u8::try_from(code).ok()).filter(|&code| code != 0).unwrap_or(1)
     }
 }
 
@@ -109,12 +106,7 @@ struct Step {
 fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
     let step = |name, action| Step { name, action };
     vec![
-        step(
-            "tools",
-            Action::Tools {
-                clippy: !options.quick,
-            },
-        ),
+        step("tools", Action::Tools { clippy: !options.quick }),
         step("fmt", Action::Cargo(vec!["fmt", "--all", "--", "--check"])),
         if options.quick {
             step("clippy", Action::Skip("--quick"))
@@ -133,29 +125,17 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
             )
         },
         if nextest {
-            step(
-                "doc-tests",
-                Action::Cargo(vec!["test", "--workspace", "--all-features", "--doc"]),
-            )
+            step("doc-tests", Action::Cargo(vec!["test", "--workspace", "--all-features", "--doc"]))
         } else {
             step("doc-tests", Action::Skip("`cargo test` below runs them"))
         },
         if nextest {
-            step(
-                "tests",
-                Action::Cargo(vec!["nextest", "run", "--workspace", "--all-features"]),
-            )
+            step("tests", Action::Cargo(vec!["nextest", "run", "--workspace", "--all-features"]))
         } else {
-            step(
-                "tests",
-                Action::Cargo(vec!["test", "--workspace", "--all-features"]),
-            )
+            step("tests", Action::Cargo(vec!["test", "--workspace", "--all-features"]))
         },
         if fuzz_crate {
-            step(
-                "fuzz",
-                Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]),
-            )
+            step("fuzz", Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]))
         } else {
             step("fuzz", Action::Skip("no fuzz/Cargo.toml"))
         },
@@ -173,19 +153,12 @@ enum Outcome {
 /// Runs `cargo xtask ci` in the workspace at `root`.
 pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
     let started = Instant::now();
-    let runner = Runner {
-        root,
-        cargo: crate::cargo(),
-    };
+    let runner = Runner { root, cargo: crate::cargo() };
     let nextest = runner.succeeds(&["nextest", "--version"]);
     let fuzz_crate = root.join("fuzz/Cargo.toml").is_file();
     say(&format!(
         "tests will run with {}",
-        if nextest {
-            "cargo nextest (found)"
-        } else {
-            "cargo test (cargo nextest not found)"
-        }
+        if nextest { "cargo nextest (found)" } else { "cargo test (cargo nextest not found)" }
     ));
     let steps = plan(options, nextest, fuzz_crate);
     let mut outcomes: Vec<(&'static str, Outcome)> = Vec::new();
@@ -214,11 +187,7 @@ pub(crate) fn run(root: &Path, options: Options) -> Result<()> {
             Outcome::Skipped(reason) => format!("{name} skipped: {reason}"),
         })
         .collect();
-    say(&format!(
-        "all steps ok in {} ({})",
-        secs(started.elapsed()),
-        timings.join(", ")
-    ));
+    say(&format!("all steps ok in {} ({})", secs(started.elapsed()), timings.join(", ")));
     Ok(())
 }
 
@@ -263,19 +232,12 @@ impl Runner<'_> {
             missing.push("clippy");
         }
         if missing.is_empty() {
-            let needed = if clippy {
-                "rustfmt and clippy"
-            } else {
-                "rustfmt"
-            };
+            let needed = if clippy { "rustfmt and clippy" } else { "rustfmt" };
             say(&format!("{label}: {needed} present"));
             return Ok(());
         }
         let command = "rustup component add rustfmt clippy";
-        say(&format!(
-            "{label}: {} missing: {command}",
-            missing.join(" and ")
-        ));
+        say(&format!("{label}: {} missing: {command}", missing.join(" and ")));
         let mut child = Command::new("rustup");
         child.args(["component", "add", "rustfmt", "clippy"]);
         self.check(step, command, child)
@@ -291,12 +253,7 @@ impl Runner<'_> {
         if status.success() {
             Ok(())
         } else {
-            Err(StepFailed {
-                step,
-                command: command.to_owned(),
-                code: status.code(),
-            }
-            .into())
+            Err(StepFailed { step, command: command.to_owned(), code: status.code() }.into())
         }
     }
 
@@ -326,11 +283,7 @@ fn secs(duration: Duration) -> String {
 
 /// Joins names with commas, or says "none".
 fn list_or_none(names: &[&str]) -> String {
-    if names.is_empty() {
-        "none".to_owned()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
 }
 
 #[cfg(test)]
@@ -357,18 +310,13 @@ mod tests {
         let expected = [
             ("tools", "tools clippy=true"),
             ("fmt", "cargo fmt --all -- --check"),
-            (
-                "clippy",
-                "cargo clippy --workspace --all-targets --all-features -- -D warnings",
-            ),
+            ("clippy", "cargo clippy --workspace --all-targets --all-features -- -D warnings"),
             ("doc-tests", "cargo test --workspace --all-features --doc"),
             ("tests", "cargo nextest run --workspace --all-features"),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
         ];
-        let expected: Vec<(&str, String)> = expected
-            .iter()
-            .map(|(name, what)| (*name, what.to_string()))
-            .collect();
+        let expected: Vec<(&str, String)> =
+            expected.iter().map(|(name, what)| (*name, what.to_string())).collect();
         assert_eq!(names_and_commands(&steps), expected);
     }
 
@@ -378,36 +326,20 @@ mod tests {
         let got = names_and_commands(&steps);
         assert_eq!(got[0].1, "tools clippy=false");
         assert_eq!(got[2].1, "skip: --quick");
-        assert!(
-            got[3].1.starts_with("skip:"),
-            "cargo test runs doc tests itself"
-        );
+        assert!(got[3].1.starts_with("skip:"), "cargo test runs doc tests itself");
         assert_eq!(got[4].1, "cargo test --workspace --all-features");
         assert_eq!(got[5].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]
     fn failed_step_names_itself_and_keeps_the_exit_code() {
-        let failed = StepFailed {
-            step: "clippy",
-            command: "cargo clippy".to_owned(),
-            code: Some(101),
-        };
+        let failed =
+            StepFailed { step: "clippy", command: "cargo clippy".to_owned(), code: Some(101) };
         assert_eq!(failed.exit_code(), 101);
-        assert_eq!(
-            failed.to_string(),
-            "step `clippy` failed (exit code 101): cargo clippy"
-        );
-        let killed = StepFailed {
-            code: None,
-            ..failed
-        };
+        assert_eq!(failed.to_string(), "step `clippy` failed (exit code 101): cargo clippy");
+        let killed = StepFailed { code: None, ..failed };
         assert_eq!(killed.exit_code(), 1);
-        let odd = StepFailed {
-            step: "fmt",
-            command: String::new(),
-            code: Some(-3),
-        };
+        let odd = StepFailed { step: "fmt", command: String::new(), code: Some(-3) };
         assert_eq!(odd.exit_code(), 1);
     }
 }

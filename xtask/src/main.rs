@@ -83,8 +83,7 @@ fn collect_args() -> Result<Vec<String>> {
     std::env::args_os()
         .skip(1)
         .map(|arg| {
-            arg.into_string()
-                .map_err(|arg| anyhow::anyhow!("argument {arg:?} is not UTF-8"))
+            arg.into_string().map_err(|arg| anyhow::anyhow!("argument {arg:?} is not UTF-8"))
         })
         .collect::<Result<Vec<_>>>()
         .context("reading the command line")

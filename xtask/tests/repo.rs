@@ -45,26 +45,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// Absences that DESIGN.md names outright, checked on their own (with the reason) even though
 /// [`ALLOWED`] already excludes them, so that widening the table cannot silently allow them.
 const FORBIDDEN: &[(&str, &str, &str)] = &[
-    (
-        "redwood-btree",
-        "redwood-wal",
-        "the B+Tree knows nothing of the WAL",
-    ),
-    (
-        "redwood-btree",
-        "redwood-bufpool",
-        "the B+Tree sees only the PageStore trait",
-    ),
-    (
-        "redwood-overflow",
-        "redwood-wal",
-        "overflow chains know nothing of the WAL",
-    ),
-    (
-        "redwood-overflow",
-        "redwood-bufpool",
-        "overflow chains see only the PageStore trait",
-    ),
+    ("redwood-btree", "redwood-wal", "the B+Tree knows nothing of the WAL"),
+    ("redwood-btree", "redwood-bufpool", "the B+Tree sees only the PageStore trait"),
+    ("redwood-overflow", "redwood-wal", "overflow chains know nothing of the WAL"),
+    ("redwood-overflow", "redwood-bufpool", "overflow chains see only the PageStore trait"),
 ];
 
 /// The embedded stores Redwood is benchmarked against: they belong to `benches/` only.
@@ -98,11 +82,7 @@ struct Edge {
 
 impl Edge {
     fn new(from: &str, to: &str, kind: Kind) -> Self {
-        Edge {
-            from: from.to_owned(),
-            to: to.to_owned(),
-            kind,
-        }
+        Edge { from: from.to_owned(), to: to.to_owned(), kind }
     }
 }
 
@@ -113,9 +93,7 @@ fn is_governed(name: &str) -> bool {
 
 /// Whether the allowed table permits `from -> to`.
 fn is_allowed(from: &str, to: &str) -> bool {
-    ALLOWED
-        .iter()
-        .any(|(crate_name, deps)| *crate_name == from && deps.contains(&to))
+    ALLOWED.iter().any(|(crate_name, deps)| *crate_name == from && deps.contains(&to))
 }
 
 /// Every way in which `edges` break the graph of DESIGN.md §3, as readable messages; empty when
@@ -176,9 +154,7 @@ fn metadata() -> Value {
 
 /// The workspace's packages, from `cargo metadata`.
 fn packages(metadata: &Value) -> &[Value] {
-    metadata["packages"]
-        .as_array()
-        .expect("`cargo metadata` has no `packages` array")
+    metadata["packages"].as_array().expect("`cargo metadata` has no `packages` array")
 }
 
 /// A string field of a JSON object, or a panic that names it.
@@ -236,10 +212,7 @@ fn btree_depending_on_the_wal_is_rejected() {
             .any(|v| v.contains("redwood-btree -> redwood-wal") && v.contains("forbidden")),
         "{violations:?}"
     );
-    assert!(
-        violations.iter().any(|v| v.contains("not an allowed edge")),
-        "{violations:?}"
-    );
+    assert!(violations.iter().any(|v| v.contains("not an allowed edge")), "{violations:?}");
 }
 
 #[test]
@@ -313,11 +286,8 @@ fn workspace_dependency_graph_holds() {
 
 /// The macros that must not be left in the code. Built by concatenation so that this file,
 /// which is itself scanned, does not contain them.
-const FORBIDDEN_MACROS: [&str; 3] = [
-    concat!("dbg", "!("),
-    concat!("todo", "!("),
-    concat!("unimplemented", "!("),
-];
+const FORBIDDEN_MACROS: [&str; 3] =
+    [concat!("dbg", "!("), concat!("todo", "!("), concat!("unimplemented", "!(")];
 
 /// Whether the first non-empty line of `text` is a `//!` inner doc comment.
 fn has_doc_header(text: &str) -> bool {
@@ -337,10 +307,8 @@ fn forbidden_macro_uses(text: &str) -> Vec<(usize, &'static str)> {
             let mut rest = 0;
             while let Some(found) = line[rest..].find(pattern) {
                 let at = rest + found;
-                let joined_to_identifier = line[..at]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+                let joined_to_identifier =
+                    line[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_');
                 if !joined_to_identifier {
                     uses.push((index + 1, pattern));
                 }
@@ -402,10 +370,7 @@ fn checked_rust_files(root: &Path) -> Vec<PathBuf> {
 
 /// `path` relative to the workspace root, for messages.
 fn shown(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
 }
 
 #[test]
@@ -422,10 +387,7 @@ fn doc_header_detection() {
 fn forbidden_macro_detection() {
     let debug = format!("fn f() {{\n    let x = {}1);\n}}\n", FORBIDDEN_MACROS[0]);
     assert_eq!(forbidden_macro_uses(&debug), vec![(2, FORBIDDEN_MACROS[0])]);
-    let both = format!(
-        "std::{}) {}\"later\")",
-        FORBIDDEN_MACROS[2], FORBIDDEN_MACROS[1]
-    );
+    let both = format!("std::{}) {}\"later\")", FORBIDDEN_MACROS[2], FORBIDDEN_MACROS[1]);
     assert_eq!(forbidden_macro_uses(&both).len(), 2);
     let other = format!("my_{}x)", FORBIDDEN_MACROS[0]);
     assert_eq!(forbidden_macro_uses(&other), vec![]);
@@ -467,11 +429,7 @@ fn no_debugging_or_placeholder_macros() {
             found.push(format!("{}:{line}: {pattern}", shown(&root, &path)));
         }
     }
-    assert!(
-        found.is_empty(),
-        "remove these before committing:\n  {}",
-        found.join("\n  ")
-    );
+    assert!(found.is_empty(), "remove these before committing:\n  {}", found.join("\n  "));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,8 +441,7 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
     let metadata = metadata();
     let workspace_root_of_metadata = PathBuf::from(string_field(&metadata, "workspace_root"));
     let canonical = |path: &Path| {
-        path.canonicalize()
-            .unwrap_or_else(|err| panic!("cannot resolve {}: {err}", path.display()))
+        path.canonicalize().unwrap_or_else(|err| panic!("cannot resolve {}: {err}", path.display()))
     };
     assert_eq!(
         canonical(&workspace_root_of_metadata),
@@ -501,10 +458,7 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
         .iter()
         .map(|package| {
             let manifest = PathBuf::from(string_field(package, "manifest_path"));
-            (
-                canonical(&manifest),
-                (string_field(package, "name"), string_field(package, "id")),
-            )
+            (canonical(&manifest), (string_field(package, "name"), string_field(package, "id")))
         })
         .collect();
 
@@ -512,10 +466,8 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
     let dirs = crate_dirs(&root);
     assert!(!dirs.is_empty(), "crates/ holds no crate");
     for dir in dirs {
-        let folder = dir
-            .file_name()
-            .and_then(|name| name.to_str())
-            .expect("a crate folder name is UTF-8");
+        let folder =
+            dir.file_name().and_then(|name| name.to_str()).expect("a crate folder name is UTF-8");
         let manifest = dir.join("Cargo.toml");
         if !manifest.is_file() {
             problems.push(format!("crates/{folder} has no Cargo.toml"));
@@ -527,9 +479,7 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
             )),
             Some((name, id)) => {
                 if !members.contains(id) {
-                    problems.push(format!(
-                        "crates/{folder} ({name}) is not a workspace member"
-                    ));
+                    problems.push(format!("crates/{folder} ({name}) is not a workspace member"));
                 }
                 if *name != folder {
                     problems.push(format!(
@@ -539,9 +489,5 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "the layout breaks DESIGN.md §2:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "the layout breaks DESIGN.md §2:\n  {}", problems.join("\n  "));
 }

@@ -12,11 +12,7 @@ fn main() -> Result<()> {
     let output = std::env::args().nth(1).expect("usage: fuzz_seed OUTPUT");
     let vfs = MemVfs::new();
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
-    let options = PageFileOptions {
-        segment_pages: 8,
-        database_id: Some(1),
-        ..Default::default()
-    };
+    let options = PageFileOptions { segment_pages: 8, database_id: Some(1), ..Default::default() };
     let mut file = PageFile::create(shared, Path::new("db"), &options)?;
     let pages: Vec<_> = (0..6).map(|_| file.allocate()).collect::<Result<_>>()?;
     for &page_id in &pages {

@@ -18,11 +18,7 @@ const PAGES: u64 = 20_000;
 const DEMO_PAGE_TYPE: u8 = PageType::FIRST_UNRESERVED;
 
 fn main() {
-    let path = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "demo.redwood".into()),
-    );
+    let path = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "demo.redwood".into()));
     if let Err(error) = run(&path) {
         eprintln!("pager_demo: {error}");
         std::process::exit(1);
@@ -31,18 +27,9 @@ fn main() {
 
 fn run(path: &Path) -> Result<()> {
     let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new());
-    let options = PageFileOptions {
-        segment_pages: 4096,
-        ..PageFileOptions::default()
-    };
-    if vfs
-        .exists(path)
-        .map_err(|error| redwood_pager::Error::InvalidOption(error.to_string()))?
-    {
-        println!(
-            "{} exists; verifying it instead of overwriting it",
-            path.display()
-        );
+    let options = PageFileOptions { segment_pages: 4096, ..PageFileOptions::default() };
+    if vfs.exists(path).map_err(|error| redwood_pager::Error::InvalidOption(error.to_string()))? {
+        println!("{} exists; verifying it instead of overwriting it", path.display());
         return verify_existing(vfs, path, &options);
     }
     let started = Instant::now();
@@ -108,10 +95,7 @@ fn verify_existing(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) ->
         }
     }
     file.check_invariants(&claims)?;
-    println!(
-        "verified every allocated page and the invariants in {:.2?}",
-        started.elapsed()
-    );
+    println!("verified every allocated page and the invariants in {:.2?}", started.elapsed());
     print_stats(&file);
     Ok(())
 }

@@ -22,10 +22,7 @@ pub struct Violation {
 impl Violation {
     /// A violation about `page_id` (or about the database as a whole).
     pub fn new(page_id: Option<PageId>, message: impl Into<String>) -> Self {
-        Self {
-            page_id,
-            message: message.into(),
-        }
+        Self { page_id, message: message.into() }
     }
 }
 
@@ -56,8 +53,7 @@ impl PageClaims {
     pub fn claim(&mut self, page_id: PageId, owner: &'static str) {
         if let Some(first) = self.owners.insert(page_id, owner) {
             let message = format!("owned twice: by {first} and by {owner}");
-            self.double_claims
-                .push(Violation::new(Some(page_id), message));
+            self.double_claims.push(Violation::new(Some(page_id), message));
             self.owners.insert(page_id, first);
         }
     }
@@ -69,9 +65,7 @@ impl PageClaims {
 
     /// Every claimed page with its owner, in page order.
     pub fn iter(&self) -> impl Iterator<Item = (PageId, &'static str)> + '_ {
-        self.owners
-            .iter()
-            .map(|(&page_id, &owner)| (page_id, owner))
+        self.owners.iter().map(|(&page_id, &owner)| (page_id, owner))
     }
 
     /// The pages claimed more than once.

@@ -137,11 +137,7 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the operation and path it happened on.
     pub(crate) fn io(operation: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io {
-            operation,
-            path: path.into(),
-            source,
-        }
+        Error::Io { operation, path: path.into(), source }
     }
 
     /// Whether this error means the data on disk is damaged (as opposed to I/O or misuse).

@@ -117,10 +117,7 @@ impl FreeMap {
             self.set_bit(index, true);
             self.free_count -= 1;
             self.search_from = index + 1;
-            return Ok(Allocation {
-                page_id: PageId::new(index),
-                new_segment: None,
-            });
+            return Ok(Allocation { page_id: PageId::new(index), new_segment: None });
         }
         let page_count_max = self.geometry.page_count_max();
         if self.page_count >= page_count_max {
@@ -136,10 +133,7 @@ impl FreeMap {
         self.page_count += 1;
         self.set_bit(index, true);
         self.search_from = self.page_count;
-        Ok(Allocation {
-            page_id: PageId::new(index),
-            new_segment,
-        })
+        Ok(Allocation { page_id: PageId::new(index), new_segment })
     }
 
     /// Returns an allocated page to the free pool.
@@ -157,10 +151,7 @@ impl FreeMap {
     /// Fails unless `page_id` is below the high-water mark and not reserved by the pager.
     pub fn check_user_page(&self, page_id: PageId) -> Result<()> {
         if page_id.get() >= self.page_count {
-            return Err(Error::PageOutOfRange {
-                page_id,
-                page_count: self.page_count,
-            });
+            return Err(Error::PageOutOfRange { page_id, page_count: self.page_count });
         }
         if self.geometry.is_reserved(page_id) {
             return Err(Error::ReservedPage { page_id });
@@ -178,10 +169,7 @@ impl FreeMap {
     pub fn take_dirty(&mut self, copy: MapCopy, lsn: Lsn) -> Vec<PageBuf> {
         self.changed = false;
         let dirty = std::mem::take(&mut self.dirty[copy.index()]);
-        dirty
-            .into_iter()
-            .map(|map_page| self.encode_map_page(map_page, copy, lsn))
-            .collect()
+        dirty.into_iter().map(|map_page| self.encode_map_page(map_page, copy, lsn)).collect()
     }
 
     /// Whether `copy` of `map_page` is stale on disk.
@@ -199,11 +187,7 @@ impl FreeMap {
                 body[(offset / 8) as usize] |= 1 << (offset % 8);
             }
         }
-        page.seal(
-            self.geometry.map_page_copy(map_page, copy),
-            PageType::FREE_MAP,
-            lsn,
-        );
+        page.seal(self.geometry.map_page_copy(map_page, copy), PageType::FREE_MAP, lsn);
         page
     }
 
@@ -212,11 +196,8 @@ impl FreeMap {
     pub fn violations(&self, copy: MapCopy) -> Vec<Violation> {
         let mut violations = Vec::new();
         if self.count_free() != self.free_count {
-            let message = format!(
-                "free count {} but {} free bits",
-                self.free_count,
-                self.count_free()
-            );
+            let message =
+                format!("free count {} but {} free bits", self.free_count, self.count_free());
             violations.push(Violation::new(None, message));
         }
         if let Err(Error::Corrupt { page_id, reason }) = self.validate_loaded(copy) {
@@ -227,9 +208,7 @@ impl FreeMap {
 
     /// Every allocated page id, in order.
     pub fn allocated_pages(&self) -> impl Iterator<Item = PageId> + '_ {
-        (0..self.page_count)
-            .map(PageId::new)
-            .filter(|&page_id| self.is_allocated(page_id))
+        (0..self.page_count).map(PageId::new).filter(|&page_id| self.is_allocated(page_id))
     }
 
     /// Marks a segment's reserved pages in use and grows the map to cover it.
@@ -285,27 +264,19 @@ impl FreeMap {
     fn validate_loaded(&self, copy: MapCopy) -> Result<()> {
         let corrupt = |index: u64, reason: String| {
             let (map_page, _) = self.geometry.map_bit(PageId::new(index));
-            Error::Corrupt {
-                page_id: self.geometry.map_page_copy(map_page, copy),
-                reason,
-            }
+            Error::Corrupt { page_id: self.geometry.map_page_copy(map_page, copy), reason }
         };
         let segment_count = self.geometry.segment_count(self.page_count);
         for segment in (0..segment_count).map(SegmentId::new) {
             let reserved = self.geometry.reserved_pages(segment);
             if let Some(index) = reserved.clone().find(|&index| !self.bit(index)) {
-                return Err(corrupt(
-                    index,
-                    format!("reserved page {index} is marked free"),
-                ));
+                return Err(corrupt(index, format!("reserved page {index} is marked free")));
             }
         }
         let end = segment_count * self.geometry.segment_pages();
         if let Some(index) = (self.page_count..end).find(|&index| self.bit(index)) {
-            let reason = format!(
-                "page {index} beyond the page count {} is in use",
-                self.page_count
-            );
+            let reason =
+                format!("page {index} beyond the page count {} is in use", self.page_count);
             return Err(corrupt(index, reason));
         }
         Ok(())
@@ -328,11 +299,7 @@ impl FreeMap {
 
     /// Free pages below the high-water mark (bits past it are caught by `validate_loaded`).
     fn count_free(&self) -> u64 {
-        let in_use: u64 = self
-            .words
-            .iter()
-            .map(|word| u64::from(word.count_ones()))
-            .sum();
+        let in_use: u64 = self.words.iter().map(|word| u64::from(word.count_ones())).sum();
         self.page_count.saturating_sub(in_use)
     }
 
@@ -407,14 +374,8 @@ mod tests {
         let page = map.allocate().unwrap().page_id;
         map.free(page).unwrap();
         assert!(matches!(map.free(page), Err(Error::NotAllocated { .. })));
-        assert!(matches!(
-            map.free(PageId::new(3)),
-            Err(Error::ReservedPage { .. })
-        ));
-        assert!(matches!(
-            map.free(PageId::new(99)),
-            Err(Error::PageOutOfRange { .. })
-        ));
+        assert!(matches!(map.free(PageId::new(3)), Err(Error::ReservedPage { .. })));
+        assert!(matches!(map.free(PageId::new(99)), Err(Error::PageOutOfRange { .. })));
     }
 
     #[test]
@@ -422,23 +383,12 @@ mod tests {
         let mut map = FreeMap::new(tiny());
         assert_eq!(map.take_dirty(MapCopy::Odd, Lsn::ZERO).len(), 1);
         assert!(!map.has_changed());
-        assert_eq!(
-            map.take_dirty(MapCopy::Even, Lsn::ZERO).len(),
-            1,
-            "still stale in copy 0"
-        );
+        assert_eq!(map.take_dirty(MapCopy::Even, Lsn::ZERO).len(), 1, "still stale in copy 0");
         assert!(map.take_dirty(MapCopy::Odd, Lsn::ZERO).is_empty());
         map.allocate().unwrap();
         let odd = map.take_dirty(MapCopy::Odd, Lsn::ZERO);
-        assert_eq!(
-            odd[0].page_id(),
-            PageId::new(3),
-            "the odd copy of map page 2"
-        );
-        assert_eq!(
-            map.take_dirty(MapCopy::Even, Lsn::ZERO)[0].page_id(),
-            PageId::new(2)
-        );
+        assert_eq!(odd[0].page_id(), PageId::new(3), "the odd copy of map page 2");
+        assert_eq!(map.take_dirty(MapCopy::Even, Lsn::ZERO)[0].page_id(), PageId::new(2));
     }
 
     #[test]
@@ -459,10 +409,7 @@ mod tests {
         assert_eq!(loaded.free_count(), 2);
         let allocated: Vec<_> = loaded.allocated_pages().collect();
         assert_eq!(allocated, map.allocated_pages().collect::<Vec<_>>());
-        assert!(
-            loaded.is_dirty(PageId::new(2), MapCopy::Even),
-            "the other copy is stale"
-        );
+        assert!(loaded.is_dirty(PageId::new(2), MapCopy::Even), "the other copy is stale");
         assert!(!loaded.is_dirty(PageId::new(2), MapCopy::Odd));
     }
 

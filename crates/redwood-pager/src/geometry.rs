@@ -30,11 +30,7 @@ pub enum MapCopy {
 impl MapCopy {
     /// The copy meta generation `generation` uses.
     pub fn of_generation(generation: u64) -> Self {
-        if generation % 2 == 0 {
-            MapCopy::Even
-        } else {
-            MapCopy::Odd
-        }
+        if generation % 2 == 0 { MapCopy::Even } else { MapCopy::Odd }
     }
 
     /// Both copies.
@@ -73,10 +69,7 @@ impl Geometry {
                  {SEGMENT_PAGES_MIN}..={SEGMENT_PAGES_MAX}"
             )));
         }
-        let geometry = Self {
-            page_size,
-            segment_pages,
-        };
+        let geometry = Self { page_size, segment_pages };
         if geometry.reserved_pages(SegmentId::BASE).end >= segment_pages {
             return Err(Error::InvalidOption(format!(
                 "segment size of {segment_pages} pages leaves no room for data"
@@ -124,18 +117,13 @@ impl Geometry {
     /// segment only) and both copies of its map pages.
     pub fn reserved_pages(&self, segment: SegmentId) -> Range<u64> {
         let first = self.first_page(segment).get();
-        let meta = if segment == SegmentId::BASE {
-            META_PAGES
-        } else {
-            0
-        };
+        let meta = if segment == SegmentId::BASE { META_PAGES } else { 0 };
         first..first + meta + 2 * self.map_pages_per_segment()
     }
 
     /// Whether the pager reserves `page_id` for itself.
     pub fn is_reserved(&self, page_id: PageId) -> bool {
-        self.reserved_pages(self.segment_of(page_id))
-            .contains(&page_id.get())
+        self.reserved_pages(self.segment_of(page_id)).contains(&page_id.get())
     }
 
     /// The map pages of `segment` in the even copy, in order; map page `i` covers the
@@ -191,15 +179,9 @@ mod tests {
         assert_eq!(geometry.reserved_pages(SegmentId::new(0)), 0..4);
         assert_eq!(geometry.reserved_pages(SegmentId::new(2)), 16..18);
         assert_eq!(geometry.map_bit(PageId::new(5)), (PageId::new(2), 5));
-        assert_eq!(
-            geometry.map_page_copy(PageId::new(2), MapCopy::Odd),
-            PageId::new(3)
-        );
+        assert_eq!(geometry.map_page_copy(PageId::new(2), MapCopy::Odd), PageId::new(3));
         assert_eq!(geometry.map_bit(PageId::new(21)), (PageId::new(16), 5));
-        assert_eq!(
-            geometry.map_page_copy(PageId::new(16), MapCopy::Odd),
-            PageId::new(17)
-        );
+        assert_eq!(geometry.map_page_copy(PageId::new(16), MapCopy::Odd), PageId::new(17));
         assert_eq!(geometry.segment_of(PageId::new(21)), SegmentId::new(2));
         assert_eq!(geometry.offset_in_segment(PageId::new(21)), 5 * 4096);
         assert!(geometry.is_reserved(PageId::new(17)));
@@ -215,10 +197,7 @@ mod tests {
         assert_eq!(geometry.reserved_pages(SegmentId::BASE), 0..20);
         let (map_page, bit) = geometry.map_bit(PageId::new(4064 * 8 + 1));
         assert_eq!((map_page, bit), (PageId::new(3), 1));
-        assert_eq!(
-            geometry.map_page_copy(map_page, MapCopy::Odd),
-            PageId::new(12)
-        );
+        assert_eq!(geometry.map_page_copy(map_page, MapCopy::Odd), PageId::new(12));
     }
 
     #[test]
@@ -231,10 +210,7 @@ mod tests {
     fn segment_lengths_cover_only_pages_in_use() {
         let geometry = Geometry::new(PageSize::DEFAULT, 8).unwrap();
         assert_eq!(geometry.segment_count(17), 3);
-        assert_eq!(
-            geometry.segment_bytes_needed(SegmentId::new(0), 17),
-            8 * 4096
-        );
+        assert_eq!(geometry.segment_bytes_needed(SegmentId::new(0), 17), 8 * 4096);
         assert_eq!(geometry.segment_bytes_needed(SegmentId::new(2), 17), 4096);
         assert_eq!(geometry.segment_bytes_needed(SegmentId::new(3), 17), 0);
     }

@@ -30,8 +30,4 @@ const _: () = assert!(SEGMENT_PAGES_MIN <= SEGMENT_PAGES_DEFAULT);
 const _: () = assert!(SEGMENT_PAGES_DEFAULT <= SEGMENT_PAGES_MAX);
 const _: () = assert!(SEGMENT_PAGES_MAX <= PAGE_COUNT_MAX);
 // Byte offsets of the largest database fit in a u64.
-const _: () = assert!(
-    PAGE_COUNT_MAX
-        .checked_mul(PAGE_SIZE_MAX_BYTES as u64)
-        .is_some()
-);
+const _: () = assert!(PAGE_COUNT_MAX.checked_mul(PAGE_SIZE_MAX_BYTES as u64).is_some());

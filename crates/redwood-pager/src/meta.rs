@@ -80,8 +80,7 @@ impl Meta {
             checkpoint_lsn: U64::new(self.checkpoint_lsn.get()),
             roots: self.roots.map(|root| U64::new(root.map_or(0, PageId::get))),
         };
-        body.write_to_prefix(page.body_mut())
-            .expect("meta body fits in a page");
+        body.write_to_prefix(page.body_mut()).expect("meta body fits in a page");
         page.seal(self.slot(), PageType::META, self.checkpoint_lsn);
         page
     }
@@ -89,15 +88,9 @@ impl Meta {
     /// Verifies and decodes the meta copy read from `slot`.
     pub fn decode(page: &PageBuf, slot: PageId) -> Result<Meta> {
         page.verify(slot)?;
-        let corrupt = |reason: String| Error::Corrupt {
-            page_id: slot,
-            reason,
-        };
+        let corrupt = |reason: String| Error::Corrupt { page_id: slot, reason };
         if page.page_type() != PageType::META {
-            return Err(corrupt(format!(
-                "page type {} is not meta",
-                page.page_type().get()
-            )));
+            return Err(corrupt(format!("page type {} is not meta", page.page_type().get())));
         }
         let (body, _) = MetaBody::ref_from_prefix(page.body()).expect("meta body fits");
         if body.magic != MAGIC {
@@ -106,17 +99,11 @@ impl Meta {
         let version = body.format_version.get();
         if version != u32::from(FORMAT_VERSION) {
             let supported = u32::from(FORMAT_VERSION);
-            return Err(Error::UnsupportedFormatVersion {
-                found: version,
-                supported,
-            });
+            return Err(Error::UnsupportedFormatVersion { found: version, supported });
         }
         let page_size = PageSize::new(body.page_size.get()).map_err(|e| corrupt(e.to_string()))?;
         if page_size != page.page_size() {
-            return Err(corrupt(format!(
-                "page size {} read at another size",
-                page_size.bytes()
-            )));
+            return Err(corrupt(format!("page size {} read at another size", page_size.bytes())));
         }
         let geometry = Geometry::new(page_size, body.segment_pages.get())
             .map_err(|error| corrupt(error.to_string()))?;
@@ -126,9 +113,7 @@ impl Meta {
             generation: body.generation.get(),
             page_count: body.page_count.get(),
             checkpoint_lsn: Lsn::new(body.checkpoint_lsn.get()),
-            roots: body
-                .roots
-                .map(|raw| (raw.get() != 0).then(|| PageId::new(raw.get()))),
+            roots: body.roots.map(|raw| (raw.get() != 0).then(|| PageId::new(raw.get()))),
         };
         meta.validate().map_err(corrupt)?;
         if meta.slot() != slot {
@@ -144,10 +129,7 @@ impl Meta {
     fn validate(&self) -> Result<(), String> {
         let reserved_end = self.geometry.reserved_pages(crate::SegmentId::BASE).end;
         if self.page_count < reserved_end {
-            return Err(format!(
-                "page count {} below the reserved pages",
-                self.page_count
-            ));
+            return Err(format!("page count {} below the reserved pages", self.page_count));
         }
         if self.page_count > self.geometry.page_count_max() {
             return Err(format!("page count {} above the limit", self.page_count));

@@ -87,11 +87,7 @@ impl PageType {
 
     /// A page type for a layer above the pager; `None` for values the pager reserves.
     pub const fn user(value: u8) -> Option<PageType> {
-        if value >= Self::FIRST_UNRESERVED {
-            Some(PageType(value))
-        } else {
-            None
-        }
+        if value >= Self::FIRST_UNRESERVED { Some(PageType(value)) } else { None }
     }
 
     /// The raw value stored on disk.
@@ -267,24 +263,14 @@ impl PageBuf {
         }
         let claimed = self.page_id();
         if claimed != page_id && page_checksum(claimed, self.as_bytes()) == stored {
-            return Error::Misdirected {
-                page_id,
-                found: claimed,
-            };
+            return Error::Misdirected { page_id, found: claimed };
         }
-        Error::ChecksumMismatch {
-            page_id,
-            expected: stored,
-            actual: computed,
-        }
+        Error::ChecksumMismatch { page_id, expected: stored, actual: computed }
     }
 }
 
 fn corrupt(page_id: PageId, reason: &str) -> Error {
-    Error::Corrupt {
-        page_id,
-        reason: reason.to_owned(),
-    }
+    Error::Corrupt { page_id, reason: reason.to_owned() }
 }
 
 #[cfg(test)]
@@ -356,9 +342,6 @@ mod tests {
     #[test]
     fn a_zeroed_page_is_corrupt_not_valid() {
         let page = PageBuf::zeroed(PageSize::DEFAULT);
-        assert!(matches!(
-            page.verify(PageId::new(4)),
-            Err(Error::Corrupt { .. })
-        ));
+        assert!(matches!(page.verify(PageId::new(4)), Err(Error::Corrupt { .. })));
     }
 }

@@ -62,10 +62,7 @@ impl Storage for MemFile {
         let (start, end) = offset_to_index(offset, buf.len())?;
         let bytes = self.bytes.read().unwrap_or_else(PoisonError::into_inner);
         let source = bytes.get(start..end).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "read past the end of the file",
-            )
+            io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
         })?;
         buf.copy_from_slice(source);
         Ok(())
@@ -97,9 +94,7 @@ impl Vfs for MemVfs {
     fn open(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
         let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let bytes = files.get(path).ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemFile {
-            bytes: Arc::clone(bytes),
-        }))
+        Ok(Box::new(MemFile { bytes: Arc::clone(bytes) }))
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
@@ -144,8 +139,5 @@ impl Vfs for MemVfs {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} does not exist", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{} does not exist", path.display()))
 }

@@ -58,11 +58,7 @@ impl Vfs for OsVfs {
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         self.sync_dir(parent_dir(path))?;
         Ok(Box::new(OsFile { file }))
     }

@@ -23,11 +23,7 @@ impl PageFile {
         self.check_claims(claims, &mut violations);
         self.check_map_pages_on_disk(&mut violations);
         self.check_meta_on_disk(&mut violations);
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::InvariantViolation { violations })
-        }
+        if violations.is_empty() { Ok(()) } else { Err(Error::InvariantViolation { violations }) }
     }
 
     fn check_claims(&self, claims: &PageClaims, violations: &mut Vec<Violation>) {
@@ -86,9 +82,7 @@ impl PageFile {
     fn check_meta_on_disk(&self, violations: &mut Vec<Violation>) {
         let slot = self.durable_meta.slot();
         let mut page = PageBuf::zeroed(self.page_size());
-        let decoded = self
-            .read_raw(slot, &mut page)
-            .and_then(|()| Meta::decode(&page, slot));
+        let decoded = self.read_raw(slot, &mut page).and_then(|()| Meta::decode(&page, slot));
         match decoded {
             Ok(meta) if meta == self.durable_meta => {}
             Ok(meta) => {

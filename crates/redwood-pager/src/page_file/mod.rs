@@ -194,10 +194,7 @@ impl PageFile {
 
     /// Records the log position the data files reflect; durable at the next sync.
     pub fn set_checkpoint_lsn(&mut self, lsn: Lsn) {
-        assert!(
-            lsn >= self.checkpoint_lsn,
-            "the checkpoint LSN never moves backwards"
-        );
+        assert!(lsn >= self.checkpoint_lsn, "the checkpoint LSN never moves backwards");
         self.checkpoint_lsn = lsn;
     }
 
@@ -253,10 +250,7 @@ impl PageFile {
         self.ensure_allocated(page_id)?;
         self.read_raw(page_id, page)?;
         if page.page_type().is_pager_owned() {
-            let reason = format!(
-                "pager-owned page type {} in a data page",
-                page.page_type().get()
-            );
+            let reason = format!("pager-owned page type {} in a data page", page.page_type().get());
             return Err(Error::Corrupt { page_id, reason });
         }
         Ok(())
@@ -266,11 +260,7 @@ impl PageFile {
     /// The page is verified right before the write; durable after the next [`PageFile::sync`].
     pub fn write_page(&mut self, page: &PageBuf) -> Result<()> {
         self.ensure_healthy()?;
-        assert_eq!(
-            page.page_size(),
-            self.page_size(),
-            "page buffer of the wrong size"
-        );
+        assert_eq!(page.page_size(), self.page_size(), "page buffer of the wrong size");
         let page_id = page.page_id();
         self.ensure_allocated(page_id)?;
         if page.page_type().is_pager_owned() {
@@ -298,10 +288,7 @@ impl PageFile {
             ..self.durable_meta
         };
         let meta_changed = self.free_map.has_changed()
-            || Meta {
-                generation: self.durable_meta.generation,
-                ..next
-            } != self.durable_meta;
+            || Meta { generation: self.durable_meta.generation, ..next } != self.durable_meta;
         if meta_changed {
             let copy = MapCopy::of_generation(next.generation);
             for page in self.free_map.take_dirty(copy, self.checkpoint_lsn) {
@@ -335,11 +322,7 @@ impl PageFile {
     }
 
     fn ensure_healthy(&self) -> Result<()> {
-        if self.is_poisoned() {
-            Err(Error::Poisoned)
-        } else {
-            Ok(())
-        }
+        if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
     }
 
     fn ensure_allocated(&self, page_id: PageId) -> Result<()> {
@@ -386,9 +369,7 @@ impl PageFile {
         let needed = self.geometry().segment_bytes_needed(segment, page_count);
         let path = segment_path(&self.path, segment);
         let storage = &self.segments[segment.get() as usize];
-        let length = storage
-            .len()
-            .map_err(|error| Error::io("len", path.clone(), error))?;
+        let length = storage.len().map_err(|error| Error::io("len", path.clone(), error))?;
         if length < needed {
             let result = storage.set_len(needed);
             self.poison_on_error(result, "set_len", &path)?;
@@ -406,16 +387,9 @@ impl PageFile {
     /// Creates the file of a segment the free-space map just began. A leftover file from a
     /// crash before that segment's meta was written holds nothing live, so it is replaced.
     fn begin_segment_file(&mut self, segment: SegmentId) -> Result<()> {
-        assert_eq!(
-            segment.get(),
-            self.segments.len() as u64,
-            "segments begin in order"
-        );
+        assert_eq!(segment.get(), self.segments.len() as u64, "segments begin in order");
         let path = segment_path(&self.path, segment);
-        let exists = self
-            .vfs
-            .exists(&path)
-            .map_err(|error| Error::io("exists", &path, error))?;
+        let exists = self.vfs.exists(&path).map_err(|error| Error::io("exists", &path, error))?;
         if exists {
             let result = self.vfs.remove(&path);
             self.poison_on_error(result, "remove", &path)?;

@@ -25,14 +25,10 @@ impl PageFile {
     pub fn create(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
         let geometry = Geometry::new(options.page_size, options.segment_pages)?;
         let base = vfs.create(path).map_err(|error| match error.kind() {
-            io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-                path: path.to_path_buf(),
-            },
+            io::ErrorKind::AlreadyExists => Error::AlreadyExists { path: path.to_path_buf() },
             _ => Error::io("create", path, error),
         })?;
-        let database_id = options
-            .database_id
-            .unwrap_or_else(|| RandomState::new().hash_one(path));
+        let database_id = options.database_id.unwrap_or_else(|| RandomState::new().hash_one(path));
         let free_map = FreeMap::new(geometry);
         let meta = Meta {
             geometry,
@@ -54,9 +50,7 @@ impl PageFile {
     /// Opens the database at `path`, taking the newest meta copy that verifies.
     pub fn open(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
         let base = vfs.open(path).map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => Error::NotFound {
-                path: path.to_path_buf(),
-            },
+            io::ErrorKind::NotFound => Error::NotFound { path: path.to_path_buf() },
             _ => Error::io("open", path, error),
         })?;
         let meta = read_newest_meta(base.as_ref(), path)?;
@@ -64,15 +58,12 @@ impl PageFile {
         let mut segments = vec![base];
         for segment in (1..geometry.segment_count(meta.page_count)).map(SegmentId::new) {
             let segment_file = segment_path(path, segment);
-            let storage = vfs
-                .open(&segment_file)
-                .map_err(|error| match error.kind() {
-                    io::ErrorKind::NotFound => Error::SegmentMissing {
-                        segment,
-                        path: segment_file.clone(),
-                    },
-                    _ => Error::io("open", &segment_file, error),
-                })?;
+            let storage = vfs.open(&segment_file).map_err(|error| match error.kind() {
+                io::ErrorKind::NotFound => {
+                    Error::SegmentMissing { segment, path: segment_file.clone() }
+                }
+                _ => Error::io("open", &segment_file, error),
+            })?;
             segments.push(storage);
         }
         check_segment_lengths(&segments, path, &meta)?;
@@ -87,10 +78,7 @@ impl PageFile {
         for (slot, root) in meta.roots.iter().enumerate() {
             if let Some(root) = root.filter(|&root| !file.free_map.is_allocated(root)) {
                 let reason = format!("root slot {slot} points at free {root}");
-                return Err(Error::Corrupt {
-                    page_id: meta.slot(),
-                    reason,
-                });
+                return Err(Error::Corrupt { page_id: meta.slot(), reason });
             }
         }
         Ok(file)
@@ -129,10 +117,7 @@ impl PageFile {
             }
         }
         self.write_raw(&meta.encode())?;
-        self.write_meta(Meta {
-            generation: 1,
-            ..meta
-        })?;
+        self.write_meta(Meta { generation: 1, ..meta })?;
         let dir = parent_dir(&self.path).to_path_buf();
         let result = self.vfs.sync_dir(&dir);
         self.poison_on_error(result, "sync_dir", &dir)?;
@@ -154,10 +139,7 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
         let version = u32::from_le_bytes(version_bytes.try_into().expect("4 bytes"));
         if version > u32::from(FORMAT_VERSION) {
             let supported = u32::from(FORMAT_VERSION);
-            return Err(Error::UnsupportedFormatVersion {
-                found: version,
-                supported,
-            });
+            return Err(Error::UnsupportedFormatVersion { found: version, supported });
         }
     }
     let mut newest: Option<Meta> = None;
@@ -185,9 +167,7 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
     let any_magic = any_magic || probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC;
     let minimum_bytes = 2 * PageSize::DEFAULT.bytes() as u64;
     match first_error {
-        _ if !any_magic => Err(Error::NotADatabase {
-            path: path.to_path_buf(),
-        }),
+        _ if !any_magic => Err(Error::NotADatabase { path: path.to_path_buf() }),
         Some(error @ Error::UnsupportedFormatVersion { .. }) => Err(error),
         _ if length < minimum_bytes => Err(Error::Truncated {
             path: path.to_path_buf(),
@@ -197,10 +177,7 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
         error => {
             let detail = error.map(|error| error.to_string()).unwrap_or_default();
             let reason = format!("neither meta copy is valid ({detail})");
-            Err(Error::Corrupt {
-                page_id: PageId::META_0,
-                reason,
-            })
+            Err(Error::Corrupt { page_id: PageId::META_0, reason })
         }
     }
 }
@@ -231,16 +208,10 @@ fn check_segment_lengths(segments: &[Box<dyn Storage>], base: &Path, meta: &Meta
     for (index, storage) in segments.iter().enumerate() {
         let segment = SegmentId::new(index as u64);
         let path = segment_path(base, segment);
-        let actual_bytes = storage
-            .len()
-            .map_err(|error| Error::io("len", &path, error))?;
+        let actual_bytes = storage.len().map_err(|error| Error::io("len", &path, error))?;
         let expected_bytes = meta.geometry.segment_bytes_needed(segment, meta.page_count);
         if actual_bytes < expected_bytes {
-            return Err(Error::Truncated {
-                path,
-                actual_bytes,
-                expected_bytes,
-            });
+            return Err(Error::Truncated { path, actual_bytes, expected_bytes });
         }
     }
     Ok(())

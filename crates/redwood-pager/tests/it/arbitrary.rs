@@ -16,14 +16,8 @@ use crate::support::{create, page_with, run_proptest, tiny_options};
 /// whether it opened.
 fn open_and_walk(base: &[u8], segment: &[u8]) -> bool {
     let vfs = MemVfs::new();
-    vfs.create(Path::new("db"))
-        .unwrap()
-        .write_at(0, base)
-        .unwrap();
-    vfs.create(Path::new("db.seg1"))
-        .unwrap()
-        .write_at(0, segment)
-        .unwrap();
+    vfs.create(Path::new("db")).unwrap().write_at(0, base).unwrap();
+    vfs.create(Path::new("db.seg1")).unwrap().write_at(0, segment).unwrap();
     let shared: Arc<dyn Vfs> = Arc::new(vfs);
     let Ok(file) = PageFile::open(shared, Path::new("db"), &PageFileOptions::default()) else {
         return false;
@@ -34,11 +28,7 @@ fn open_and_walk(base: &[u8], segment: &[u8]) -> bool {
         let page_id = PageId::new(index);
         match file.read_page(page_id, &mut page) {
             Ok(()) => {
-                assert_eq!(
-                    page.page_id(),
-                    page_id,
-                    "a verified page is the page asked for"
-                );
+                assert_eq!(page.page_id(), page_id, "a verified page is the page asked for");
                 claims.claim(page_id, "walk");
             }
             Err(
@@ -62,15 +52,11 @@ fn valid_image() -> (Vec<u8>, Vec<u8>) {
     let mut file = create(&shared, "db");
     for fill in 0..10 {
         let page_id = file.allocate().unwrap();
-        file.write_page(&page_with(file.page_size(), page_id, fill))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, fill)).unwrap();
     }
     file.sync().unwrap();
     let image = vfs.image();
-    (
-        image[Path::new("db")].clone(),
-        image[Path::new("db.seg1")].clone(),
-    )
+    (image[Path::new("db")].clone(), image[Path::new("db.seg1")].clone())
 }
 
 #[test]
@@ -79,15 +65,10 @@ fn arbitrary_bytes_never_panic() {
         proptest::collection::vec(any::<u8>(), 0..20_000),
         proptest::collection::vec(any::<u8>(), 0..100),
     );
-    run_proptest(
-        "arbitrary_bytes_never_panic",
-        128,
-        strategy,
-        |(base, segment)| {
-            assert!(!open_and_walk(&base, &segment) || base.len() >= 8192);
-            Ok(())
-        },
-    );
+    run_proptest("arbitrary_bytes_never_panic", 128, strategy, |(base, segment)| {
+        assert!(!open_and_walk(&base, &segment) || base.len() >= 8192);
+        Ok(())
+    });
 }
 
 #[test]
@@ -97,23 +78,18 @@ fn mangled_databases_never_panic() {
     let edits = proptest::collection::vec((0..base.len(), any::<u8>()), 1..8);
     let strategy = (edits, proptest::option::of(0..base.len()));
     let outcomes = [AtomicU32::new(0), AtomicU32::new(0)];
-    run_proptest(
-        "mangled_databases_never_panic",
-        256,
-        strategy,
-        |(edits, cut)| {
-            let mut mangled = base.clone();
-            for (offset, byte) in edits {
-                mangled[offset] = byte;
-            }
-            if let Some(cut) = cut {
-                mangled.truncate(cut);
-            }
-            let opened = open_and_walk(&mangled, &segment);
-            outcomes[usize::from(opened)].fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        },
-    );
+    run_proptest("mangled_databases_never_panic", 256, strategy, |(edits, cut)| {
+        let mut mangled = base.clone();
+        for (offset, byte) in edits {
+            mangled[offset] = byte;
+        }
+        if let Some(cut) = cut {
+            mangled.truncate(cut);
+        }
+        let opened = open_and_walk(&mangled, &segment);
+        outcomes[usize::from(opened)].fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    });
     let [refused, opened] = outcomes.map(AtomicU32::into_inner);
     assert!(
         refused > 0 && opened > 0,

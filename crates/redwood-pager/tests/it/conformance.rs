@@ -20,11 +20,7 @@ fn reads_and_writes_at_offsets(vfs: &dyn Vfs, dir: &Path) {
     let file = vfs.create(&path).unwrap();
     assert_eq!(file.len().unwrap(), 0);
     file.write_at(10, b"hello").unwrap();
-    assert_eq!(
-        file.len().unwrap(),
-        15,
-        "a write past the end extends the file"
-    );
+    assert_eq!(file.len().unwrap(), 15, "a write past the end extends the file");
     let mut buf = [0xffu8; 15];
     file.read_at(0, &mut buf).unwrap();
     assert_eq!(&buf, b"\0\0\0\0\0\0\0\0\0\0hello", "the gap reads as zeros");
@@ -76,10 +72,7 @@ fn namespace_operations(vfs: &dyn Vfs, dir: &Path) {
     assert_eq!(&byte, b"A", "rename replaces the target");
     let listed: Vec<PathBuf> = vfs.list(dir).unwrap();
     assert!(listed.contains(&b) && !listed.contains(&a));
-    assert!(
-        listed.windows(2).all(|pair| pair[0] < pair[1]),
-        "list is sorted"
-    );
+    assert!(listed.windows(2).all(|pair| pair[0] < pair[1]), "list is sorted");
     vfs.sync_dir(dir).unwrap();
     vfs.remove(&b).unwrap();
     assert_eq!(vfs.remove(&b).unwrap_err().kind(), ErrorKind::NotFound);

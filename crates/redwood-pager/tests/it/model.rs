@@ -66,10 +66,7 @@ fn apply(
     match *op {
         Op::Allocate => {
             let page_id = file.allocate().unwrap();
-            prop_assert!(
-                !model.pages.contains_key(&page_id),
-                "{page_id} handed out twice"
-            );
+            prop_assert!(!model.pages.contains_key(&page_id), "{page_id} handed out twice");
             model.pages.insert(page_id, None);
         }
         Op::Free(index) => {
@@ -89,8 +86,7 @@ fn apply(
             let Some(page_id) = model.pick(index) else {
                 return Ok(());
             };
-            file.write_page(&page_with(file.page_size(), page_id, fill))
-                .unwrap();
+            file.write_page(&page_with(file.page_size(), page_id, fill)).unwrap();
             model.pages.insert(page_id, Some(fill));
         }
         Op::Read(index) => {
@@ -157,9 +153,7 @@ fn reserved(file: &PageFile) -> u64 {
     let geometry = file.geometry();
     (0..file.segment_count())
         .map(|segment| {
-            geometry
-                .reserved_pages(redwood_pager::SegmentId::new(segment))
-                .count() as u64
+            geometry.reserved_pages(redwood_pager::SegmentId::new(segment)).count() as u64
         })
         .sum()
 }

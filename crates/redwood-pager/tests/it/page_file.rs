@@ -22,8 +22,7 @@ fn populated(vfs: &Arc<dyn Vfs>, name: &str, count: usize) -> Vec<PageId> {
     let mut file = create(vfs, name);
     let pages: Vec<PageId> = (0..count).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &pages {
-        file.write_page(&page_with(file.page_size(), page_id, page_id.get() + 1000))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, page_id.get() + 1000)).unwrap();
     }
     file.sync().unwrap();
     pages
@@ -42,15 +41,8 @@ fn pages_survive_reopen_across_segment_files() {
     let (mem_vfs, vfs) = mem();
     let pages = populated(&vfs, "db", 30);
     let file = open(&vfs, "db").unwrap();
-    assert!(
-        file.segment_count() >= 4,
-        "30 pages in 8-page segments span several files"
-    );
-    assert!(
-        mem_vfs
-            .image()
-            .contains_key(&segment_path("db".as_ref(), SegmentId::new(3)))
-    );
+    assert!(file.segment_count() >= 4, "30 pages in 8-page segments span several files");
+    assert!(mem_vfs.image().contains_key(&segment_path("db".as_ref(), SegmentId::new(3))));
     for &page_id in &pages {
         assert_eq!(read_fill(&file, page_id).unwrap(), page_id.get() + 1000);
     }
@@ -69,8 +61,7 @@ fn the_real_file_system_round_trips_with_large_pages() {
     let mut file = PageFile::create(Arc::clone(&vfs), &path, &options).unwrap();
     let pages: Vec<PageId> = (0..12).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &pages {
-        file.write_page(&page_with(file.page_size(), page_id, 7))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, 7)).unwrap();
     }
     file.set_root(0, Some(pages[0])).unwrap();
     file.sync().unwrap();
@@ -97,10 +88,7 @@ fn freed_pages_are_reused_and_persisted_as_free() {
         Err(Error::NotAllocated { .. })
     ));
     assert_eq!(file.allocate().unwrap(), pages[2]);
-    assert!(
-        matches!(file.free(pages[7]), Err(Error::NotAllocated { .. })),
-        "double free"
-    );
+    assert!(matches!(file.free(pages[7]), Err(Error::NotAllocated { .. })), "double free");
 }
 
 #[test]
@@ -133,17 +121,12 @@ fn creating_over_an_existing_database_is_refused() {
 #[test]
 fn files_that_are_not_databases_are_rejected() {
     let (mem_vfs, vfs) = mem();
-    for (name, bytes) in [
-        ("empty", vec![]),
-        ("text", b"hello, world".repeat(1000)),
-        ("zeros", vec![0; 16384]),
-    ] {
+    for (name, bytes) in
+        [("empty", vec![]), ("text", b"hello, world".repeat(1000)), ("zeros", vec![0; 16384])]
+    {
         let file = vfs.create(name.as_ref()).unwrap();
         file.write_at(0, &bytes).unwrap();
-        assert!(
-            matches!(open(&vfs, name), Err(Error::NotADatabase { .. })),
-            "{name}"
-        );
+        assert!(matches!(open(&vfs, name), Err(Error::NotADatabase { .. })), "{name}");
     }
     assert_eq!(mem_vfs.image().len(), 3);
 }
@@ -176,8 +159,7 @@ fn a_newer_format_version_is_refused_by_version() {
     populated(&vfs, "db", 1);
     let base = vfs.open("db".as_ref()).unwrap();
     for slot in 0..2u64 {
-        base.write_at(slot * 4096 + 40, &2u32.to_le_bytes())
-            .unwrap();
+        base.write_at(slot * 4096 + 40, &2u32.to_le_bytes()).unwrap();
     }
     match open(&vfs, "db") {
         Err(Error::UnsupportedFormatVersion { found, supported }) => {
@@ -241,8 +223,7 @@ fn one_damaged_meta_copy_falls_back_to_the_other() {
     assert_eq!(file.generation(), generation - 1, "the older copy wins");
     assert_eq!(file.root(0), None, "and with it the older roots");
     assert_eq!(read_fill(&file, pages[2]).unwrap(), pages[2].get() + 1000);
-    base.write_at((1 - newest_slot) * 4096 + 100, &[0xff; 4])
-        .unwrap();
+    base.write_at((1 - newest_slot) * 4096 + 100, &[0xff; 4]).unwrap();
     match open(&vfs, "db") {
         Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, PageId::META_0),
         other => panic!("expected Corrupt naming the meta page, got {other:?}"),
@@ -264,15 +245,10 @@ fn losing_the_newest_meta_copy_restores_the_previous_allocation_state() {
     let generation = file.generation();
     drop(file);
     let base = vfs.open("db".as_ref()).unwrap();
-    base.write_at((generation % 2) * 4096 + 100, &[0xff; 4])
-        .unwrap();
+    base.write_at((generation % 2) * 4096 + 100, &[0xff; 4]).unwrap();
     let mut file = open(&vfs, "db").unwrap();
     assert_eq!(file.generation(), generation - 1);
-    assert_eq!(
-        file.segment_count(),
-        2,
-        "the segments begun by the lost sync are not counted"
-    );
+    assert_eq!(file.segment_count(), 2, "the segments begun by the lost sync are not counted");
     file.check_invariants(&claims_of(&first)).unwrap();
     for &page_id in &first {
         assert_eq!(read_fill(&file, page_id).unwrap(), page_id.get() + 1000);
@@ -280,13 +256,11 @@ fn losing_the_newest_meta_copy_restores_the_previous_allocation_state() {
     // Growing again replaces the segment files the lost generation had begun.
     let regrown: Vec<PageId> = (0..12).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &regrown {
-        file.write_page(&page_with(file.page_size(), page_id, 5))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, 5)).unwrap();
     }
     file.sync().unwrap();
     let file = open(&vfs, "db").unwrap();
-    file.check_invariants(&claims_of(&[first, regrown].concat()))
-        .unwrap();
+    file.check_invariants(&claims_of(&[first, regrown].concat())).unwrap();
 }
 
 #[test]
@@ -308,27 +282,15 @@ fn misuse_is_a_typed_error() {
     let page = file.allocate().unwrap();
     let mut unsealed = page_with(file.page_size(), page, 1);
     unsealed.body_mut()[0] ^= 1;
-    assert!(matches!(
-        file.write_page(&unsealed),
-        Err(Error::ChecksumMismatch { .. })
-    ));
+    assert!(matches!(file.write_page(&unsealed), Err(Error::ChecksumMismatch { .. })));
     let stray = page_with(file.page_size(), PageId::new(500), 1);
-    assert!(matches!(
-        file.write_page(&stray),
-        Err(Error::PageOutOfRange { .. })
-    ));
-    assert!(matches!(
-        file.free(PageId::new(1)),
-        Err(Error::ReservedPage { .. })
-    ));
+    assert!(matches!(file.write_page(&stray), Err(Error::PageOutOfRange { .. })));
+    assert!(matches!(file.free(PageId::new(1)), Err(Error::ReservedPage { .. })));
     file.set_root(1, Some(page)).unwrap();
     assert!(file.free(page).is_err(), "a rooted page cannot be freed");
     let mut buffer = PageBuf::zeroed(file.page_size());
     assert!(
-        matches!(
-            file.read_page(page, &mut buffer),
-            Err(Error::Corrupt { .. })
-        ),
+        matches!(file.read_page(page, &mut buffer), Err(Error::Corrupt { .. })),
         "never written"
     );
 }

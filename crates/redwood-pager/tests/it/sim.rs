@@ -35,9 +35,7 @@ fn path(name: &str) -> PathBuf {
 
 /// The first seed of a test: `REDWOOD_SEED` if set, else a fixed one. Printed either way.
 fn base_seed(test: &str) -> u64 {
-    let seed = std::env::var("REDWOOD_SEED")
-        .ok()
-        .and_then(|text| text.parse().ok());
+    let seed = std::env::var("REDWOOD_SEED").ok().and_then(|text| text.parse().ok());
     let seed = seed.unwrap_or(0x5EED_0000);
     println!("{test}: base seed {seed} (set REDWOOD_SEED to change)");
     seed
@@ -59,11 +57,7 @@ fn find_seed(test: &str, mut shows: impl FnMut(u64) -> bool) -> u64 {
 /// Every crash mode: all eight combinations of drop, tear and reorder.
 fn all_modes() -> Vec<CrashMode> {
     (0..8u8)
-        .map(|bits| CrashMode {
-            drop: bits & 1 != 0,
-            tear: bits & 2 != 0,
-            reorder: bits & 4 != 0,
-        })
+        .map(|bits| CrashMode { drop: bits & 1 != 0, tear: bits & 2 != 0, reorder: bits & 4 != 0 })
         .collect()
 }
 
@@ -117,31 +111,16 @@ fn unsynced_write_may_be_lost_by_a_crash_with_drop() {
         let vfs = SimVfs::new(seed);
         let file = durable_file(&vfs, "f", &old);
         file.write_at(0, &new).unwrap();
-        assert_eq!(
-            live(&vfs, "f").unwrap(),
-            new,
-            "reads see the write before any sync"
-        );
-        assert_eq!(
-            durable(&vfs, "f").unwrap(),
-            old,
-            "nothing is durable before a sync"
-        );
+        assert_eq!(live(&vfs, "f").unwrap(), new, "reads see the write before any sync");
+        assert_eq!(durable(&vfs, "f").unwrap(), old, "nothing is durable before a sync");
         let report = vfs.crash(CrashMode::dropping());
         let after = durable(&vfs, "f").unwrap();
         // Without tearing, every sector is wholly old or wholly new, and the length is kept.
         assert_eq!(after.len(), old.len());
         for sector in after.chunks(SECTOR) {
-            assert!(
-                sector == &old[..SECTOR] || sector == &new[..SECTOR],
-                "seed {seed}"
-            );
+            assert!(sector == &old[..SECTOR] || sector == &new[..SECTOR], "seed {seed}");
         }
-        assert_eq!(
-            live(&vfs, "f").unwrap(),
-            after,
-            "after a crash live restarts from durable"
-        );
+        assert_eq!(live(&vfs, "f").unwrap(), after, "after a crash live restarts from durable");
         assert_eq!(report.sectors_torn, 0);
         lost_whole = after == old && report.sectors_dropped == 2;
         lost_whole
@@ -165,14 +144,8 @@ fn clean_crash_keeps_everything_pending() {
     assert_eq!(vfs.live_image(), before);
     assert_eq!(vfs.pending_op_count(), 0);
     assert_eq!(report.namespace_ops_kept, 2);
-    assert_eq!(
-        report.sectors_dropped + report.sectors_torn + report.resizes_dropped,
-        0
-    );
-    assert_eq!(
-        report.sectors_kept, 4,
-        "700..1600 touches sectors 1, 2, 3; abc touches one"
-    );
+    assert_eq!(report.sectors_dropped + report.sectors_torn + report.resizes_dropped, 0);
+    assert_eq!(report.sectors_kept, 4, "700..1600 touches sectors 1, 2, 3; abc touches one");
 }
 
 #[test]
@@ -189,12 +162,7 @@ fn synced_data_survives_every_crash_mode() {
             other.write_at(0, &[0xDD; 1500]).unwrap();
             vfs.crash(mode);
             let after = durable(&vfs, "f").expect("a dir-synced file survives");
-            assert_eq!(
-                &after[..3000],
-                &synced[..],
-                "mode {mode:?} seed {}",
-                vfs.seed()
-            );
+            assert_eq!(&after[..3000], &synced[..], "mode {mode:?} seed {}", vfs.seed());
             let reopened = vfs.open(&path("f")).unwrap();
             assert_eq!(read_all(reopened.as_ref())[..3000], synced[..]);
         }
@@ -208,10 +176,7 @@ fn created_file_needs_sync_dir_to_survive() {
         let file = vfs.create(&path("new")).unwrap();
         file.write_at(0, b"payload").unwrap();
         file.sync_data().unwrap();
-        assert!(
-            durable(&vfs, "new").is_none(),
-            "sync_data does not make the entry durable"
-        );
+        assert!(durable(&vfs, "new").is_none(), "sync_data does not make the entry durable");
         let report = vfs.crash(CrashMode::dropping());
         let vanished = !vfs.exists(&path("new")).unwrap();
         if vanished {
@@ -278,19 +243,12 @@ fn tearing_mixes_old_and_new_bytes_within_one_sector() {
     let new_prefix_len = torn.iter().take_while(|&&byte| byte == 0xBB).count();
     assert!(new_prefix_len > 0, "some new bytes landed");
     assert!(new_prefix_len < SECTOR, "some old bytes stayed");
-    assert!(
-        torn[new_prefix_len..].iter().all(|&byte| byte == 0xAA),
-        "old suffix: {torn:?}"
-    );
+    assert!(torn[new_prefix_len..].iter().all(|&byte| byte == 0xAA), "old suffix: {torn:?}");
 }
 
 #[test]
 fn reorder_can_persist_a_later_write_without_an_earlier_one() {
-    let mode = CrashMode {
-        drop: true,
-        tear: false,
-        reorder: true,
-    };
+    let mode = CrashMode { drop: true, tear: false, reorder: true };
     let workload = |seed: u64, mode: CrashMode| {
         let vfs = SimVfs::new(seed);
         let first = durable_file(&vfs, "a", &[]);
@@ -302,18 +260,12 @@ fn reorder_can_persist_a_later_write_without_an_earlier_one() {
         let later_persisted = durable(&vfs, "b").unwrap() == [0xB2; SECTOR];
         (earlier_persisted, later_persisted)
     };
-    find_seed("reorder_later_without_earlier", |seed| {
-        workload(seed, mode) == (false, true)
-    });
+    find_seed("reorder_later_without_earlier", |seed| workload(seed, mode) == (false, true));
     // Without reordering, persistence is an in-order prefix: never the later write alone.
     let base = base_seed("in_order_never_later_without_earlier");
     for step in 0..SEED_TRIES {
         let seed = base.wrapping_add(step);
-        assert_ne!(
-            workload(seed, CrashMode::dropping()),
-            (false, true),
-            "seed {seed}"
-        );
+        assert_ne!(workload(seed, CrashMode::dropping()), (false, true), "seed {seed}");
     }
 }
 
@@ -328,19 +280,10 @@ fn dropped_extending_write_may_still_grow_the_file() {
         grown = durable(&vfs, "f").unwrap();
         report.lengths_grown == 1
     });
-    assert_eq!(
-        grown.len(),
-        3 * SECTOR,
-        "the length covers the whole lost write"
-    );
+    assert_eq!(grown.len(), 3 * SECTOR, "the length covers the whole lost write");
     assert!(grown[..SECTOR].iter().all(|&byte| byte == 0x11));
-    let zero_sectors = grown[SECTOR..]
-        .chunks(SECTOR)
-        .filter(|s| s.iter().all(|&b| b == 0));
-    assert!(
-        zero_sectors.count() >= 1,
-        "some of the grown region reads as zeros"
-    );
+    let zero_sectors = grown[SECTOR..].chunks(SECTOR).filter(|s| s.iter().all(|&b| b == 0));
+    assert!(zero_sectors.count() >= 1, "some of the grown region reads as zeros");
 }
 
 #[test]
@@ -355,16 +298,8 @@ fn eio_once_fails_one_write_and_applies_nothing() {
     file.write_at(0, b"one").unwrap();
     let pending_before = vfs.pending_op_count();
     assert!(is_eio(&file.write_at(3, b"two").unwrap_err()));
-    assert_eq!(
-        vfs.pending_op_count(),
-        pending_before,
-        "a failed write records nothing"
-    );
-    assert_eq!(
-        live(&vfs, "f").unwrap(),
-        b"one",
-        "a failed write changes nothing"
-    );
+    assert_eq!(vfs.pending_op_count(), pending_before, "a failed write records nothing");
+    assert_eq!(live(&vfs, "f").unwrap(), b"one", "a failed write changes nothing");
     file.write_at(3, b"333").unwrap();
     file.write_at(6, b"4").unwrap();
     assert_eq!(read_all(file.as_ref()), b"one3334");
@@ -420,21 +355,12 @@ fn probability_and_predicate_triggers() {
         let fault = Fault::eio(OpKind::Read, Trigger::Probability(0.5), Repeat::Always);
         vfs.set_faults(FaultConfig::none().with(fault));
         let mut buf = [0; 8];
-        (0..200)
-            .map(|_| file.read_at(0, &mut buf).is_err())
-            .collect::<Vec<bool>>()
+        (0..200).map(|_| file.read_at(0, &mut buf).is_err()).collect::<Vec<bool>>()
     };
     let pattern = failures_with(seed);
     let failure_count = pattern.iter().filter(|&&failed| failed).count();
-    assert!(
-        (50..150).contains(&failure_count),
-        "{failure_count} of 200 reads failed"
-    );
-    assert_eq!(
-        failures_with(seed),
-        pattern,
-        "the same seed fails the same reads"
-    );
+    assert!((50..150).contains(&failure_count), "{failure_count} of 200 reads failed");
+    assert_eq!(failures_with(seed), pattern, "the same seed fails the same reads");
 
     let vfs = SimVfs::new(seed);
     let seen: Arc<Mutex<Vec<OpInfo>>> = Arc::default();
@@ -443,11 +369,7 @@ fn probability_and_predicate_triggers() {
         recorder.lock().unwrap().push(info.clone());
         info.path.ends_with("wal") && info.offset >= 4096
     };
-    let fault = Fault::eio(
-        OpKind::Write,
-        Trigger::When(Arc::new(predicate)),
-        Repeat::Always,
-    );
+    let fault = Fault::eio(OpKind::Write, Trigger::When(Arc::new(predicate)), Repeat::Always);
     vfs.set_faults(FaultConfig::none().with(fault));
     let wal = vfs.create(&path("wal")).unwrap();
     let data = vfs.create(&path("data")).unwrap();
@@ -456,15 +378,10 @@ fn probability_and_predicate_triggers() {
     assert!(is_eio(&wal.write_at(4096, &[1; 10]).unwrap_err()));
     assert!(is_eio(&wal.write_at(5000, &[1; 10]).unwrap_err()));
     let seen = seen.lock().unwrap();
-    let writes: Vec<(u64, u64, u64)> = seen
-        .iter()
-        .map(|info| (info.offset, info.len, info.op_index))
-        .collect();
+    let writes: Vec<(u64, u64, u64)> =
+        seen.iter().map(|info| (info.offset, info.len, info.op_index)).collect();
     // Indices count every admitted operation: the two creates were operations 0 and 1.
-    assert_eq!(
-        writes,
-        vec![(0, 10, 2), (8192, 10, 3), (4096, 10, 4), (5000, 10, 5)]
-    );
+    assert_eq!(writes, vec![(0, 10, 2), (8192, 10, 3), (4096, 10, 4), (5000, 10, 5)]);
     assert!(seen.iter().all(|info| info.kind == OpKind::Write));
 }
 
@@ -479,16 +396,8 @@ fn failed_sync_loses_data_for_good_fsyncgate() {
         let fault = Fault::eio(OpKind::Sync, Trigger::Nth(1), Repeat::Once);
         vfs.set_faults(FaultConfig::none().with(fault));
         assert!(is_eio(&file.sync_data().unwrap_err()));
-        assert_eq!(
-            vfs.pending_op_count(),
-            0,
-            "the failed sync consumed the pending write"
-        );
-        assert_eq!(
-            read_all(file.as_ref()),
-            new,
-            "reads still see the new bytes"
-        );
+        assert_eq!(vfs.pending_op_count(), 0, "the failed sync consumed the pending write");
+        assert_eq!(read_all(file.as_ref()), new, "reads still see the new bytes");
         file.sync_data().unwrap();
         let after_retry = durable(&vfs, "f").unwrap();
         for sector in after_retry.chunks(SECTOR) {
@@ -515,22 +424,10 @@ fn bit_rot_flips_exactly_one_bit_persistently() {
     vfs.set_faults(FaultConfig::none().with(Fault::bit_rot(Trigger::Nth(1), Repeat::Once)));
     let mut rotted = vec![0; 64];
     file.read_at(0, &mut rotted).unwrap();
-    let flipped_bits: u32 = original
-        .iter()
-        .zip(&rotted)
-        .map(|(a, b)| (a ^ b).count_ones())
-        .sum();
+    let flipped_bits: u32 = original.iter().zip(&rotted).map(|(a, b)| (a ^ b).count_ones()).sum();
     assert_eq!(flipped_bits, 1);
-    assert_eq!(
-        read_all(file.as_ref()),
-        rotted,
-        "the rot is on the media, not in one read"
-    );
-    assert_eq!(
-        durable(&vfs, "f").unwrap(),
-        rotted,
-        "the durable image rotted too"
-    );
+    assert_eq!(read_all(file.as_ref()), rotted, "the rot is on the media, not in one read");
+    assert_eq!(durable(&vfs, "f").unwrap(), rotted, "the durable image rotted too");
     assert_eq!(vfs.counters().bitrot_flips, 1);
     vfs.crash(CrashMode::all());
     assert_eq!(durable(&vfs, "f").unwrap(), rotted);
@@ -548,10 +445,7 @@ fn misdirected_write_lands_at_the_shifted_offset() {
     )));
     file.write_at(0, &[0xCC; SECTOR]).unwrap();
     let bytes = read_all(file.as_ref());
-    assert!(
-        bytes[..SECTOR].iter().all(|&byte| byte == 0),
-        "the intended place kept old bytes"
-    );
+    assert!(bytes[..SECTOR].iter().all(|&byte| byte == 0), "the intended place kept old bytes");
     assert!(bytes[SECTOR..2 * SECTOR].iter().all(|&byte| byte == 0xCC));
     assert_eq!(vfs.counters().misdirected_writes, 1);
     // A negative shift past the start of the file clamps at offset 0.
@@ -582,45 +476,22 @@ fn freeze_at_sync_stops_everything_until_the_crash() {
     assert!(is_other_with(&vfs.sync_dir(dir()).unwrap_err(), power_loss));
     assert!(vfs.is_frozen());
     let mut buf = [0; 5];
-    assert!(is_other_with(
-        &file.write_at(0, b"x").unwrap_err(),
-        power_loss
-    ));
-    assert!(is_other_with(
-        &file.read_at(0, &mut buf).unwrap_err(),
-        power_loss
-    ));
+    assert!(is_other_with(&file.write_at(0, b"x").unwrap_err(), power_loss));
+    assert!(is_other_with(&file.read_at(0, &mut buf).unwrap_err(), power_loss));
     assert!(is_other_with(&file.len().unwrap_err(), power_loss));
     assert!(is_other_with(&file.set_len(0).unwrap_err(), power_loss));
     assert!(is_other_with(&file.sync_data().unwrap_err(), power_loss));
-    assert!(is_other_with(
-        &vfs.open(&path("f")).unwrap_err(),
-        power_loss
-    ));
-    assert!(is_other_with(
-        &vfs.create(&path("g")).unwrap_err(),
-        power_loss
-    ));
-    assert!(is_other_with(
-        &vfs.exists(&path("f")).unwrap_err(),
-        power_loss
-    ));
+    assert!(is_other_with(&vfs.open(&path("f")).unwrap_err(), power_loss));
+    assert!(is_other_with(&vfs.create(&path("g")).unwrap_err(), power_loss));
+    assert!(is_other_with(&vfs.exists(&path("f")).unwrap_err(), power_loss));
     assert!(is_other_with(&vfs.list(dir()).unwrap_err(), power_loss));
-    assert_eq!(
-        vfs.pending_op_count(),
-        pending,
-        "a frozen disk records nothing"
-    );
+    assert_eq!(vfs.pending_op_count(), pending, "a frozen disk records nothing");
     assert_eq!(live(&vfs, "f").unwrap(), b"FIRST");
     assert_eq!(vfs.counters().syncs, 1);
     vfs.crash(CrashMode::clean());
     assert!(!vfs.is_frozen());
     let reopened = vfs.open(&path("f")).unwrap();
-    assert_eq!(
-        read_all(reopened.as_ref()),
-        b"FIRST",
-        "a clean crash kept what was pending"
-    );
+    assert_eq!(read_all(reopened.as_ref()), b"FIRST", "a clean crash kept what was pending");
     reopened.sync_data().unwrap();
 }
 
@@ -632,10 +503,7 @@ fn handles_from_before_a_crash_are_stale() {
     let stale = "stale handle";
     let mut buf = [0; 4];
     assert!(is_other_with(&file.len().unwrap_err(), stale));
-    assert!(is_other_with(
-        &file.read_at(0, &mut buf).unwrap_err(),
-        stale
-    ));
+    assert!(is_other_with(&file.read_at(0, &mut buf).unwrap_err(), stale));
     assert!(is_other_with(&file.write_at(0, b"x").unwrap_err(), stale));
     assert!(is_other_with(&file.set_len(0).unwrap_err(), stale));
     assert!(is_other_with(&file.sync_data().unwrap_err(), stale));
@@ -655,10 +523,7 @@ fn handle_of_a_removed_file_keeps_working() {
     file.write_at(4, b"more").unwrap();
     file.sync_data().unwrap();
     assert_eq!(read_all(file.as_ref()), b"datamore");
-    assert_eq!(
-        vfs.open(&path("f")).unwrap_err().kind(),
-        io::ErrorKind::NotFound
-    );
+    assert_eq!(vfs.open(&path("f")).unwrap_err().kind(), io::ErrorKind::NotFound);
     vfs.sync_dir(dir()).unwrap();
     vfs.crash(CrashMode::all());
     assert!(vfs.durable_image().is_empty());
@@ -671,58 +536,31 @@ fn out_of_range_arguments_are_errors_not_panics() {
     let invalid = io::ErrorKind::InvalidInput;
     let mut buf = [0; 4];
     assert_eq!(file.write_at(u64::MAX, b"x").unwrap_err().kind(), invalid);
-    assert_eq!(
-        file.write_at(FILE_BYTES_MAX, b"x").unwrap_err().kind(),
-        invalid
-    );
+    assert_eq!(file.write_at(FILE_BYTES_MAX, b"x").unwrap_err().kind(), invalid);
     assert_eq!(file.set_len(u64::MAX).unwrap_err().kind(), invalid);
     // Reads past the end, however far, are the contract's `UnexpectedEof`.
     let eof = io::ErrorKind::UnexpectedEof;
-    assert_eq!(
-        file.read_at(u64::MAX - 1, &mut buf).unwrap_err().kind(),
-        eof
-    );
+    assert_eq!(file.read_at(u64::MAX - 1, &mut buf).unwrap_err().kind(), eof);
     assert_eq!(file.read_at(0, &mut buf).unwrap_err().kind(), eof);
     assert_eq!(vfs.create(Path::new("")).unwrap_err().kind(), invalid);
-    let across = vfs
-        .rename(&path("f"), Path::new("elsewhere/f"))
-        .unwrap_err();
+    let across = vfs.rename(&path("f"), Path::new("elsewhere/f")).unwrap_err();
     assert_eq!(across.kind(), invalid);
-    assert_eq!(
-        vfs.create(&path("f")).unwrap_err().kind(),
-        io::ErrorKind::AlreadyExists
-    );
+    assert_eq!(vfs.create(&path("f")).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
     file.write_at(10, &[]).unwrap();
-    assert_eq!(
-        file.len().unwrap(),
-        0,
-        "an empty write does not extend the file"
-    );
+    assert_eq!(file.len().unwrap(), 0, "an empty write does not extend the file");
 }
 
 /// A workload mixing every kind of operation and some probabilistic faults, then a crash.
-fn replay(
-    sim_seed: u64,
-) -> (
-    BTreeMap<PathBuf, Vec<u8>>,
-    CrashReport,
-    SimCounters,
-    Vec<bool>,
-) {
+fn replay(sim_seed: u64) -> (BTreeMap<PathBuf, Vec<u8>>, CrashReport, SimCounters, Vec<bool>) {
     let vfs = SimVfs::new(sim_seed);
     let config = FaultConfig::none()
-        .with(Fault::eio(
-            OpKind::Write,
-            Trigger::Probability(0.05),
-            Repeat::Always,
-        ))
+        .with(Fault::eio(OpKind::Write, Trigger::Probability(0.05), Repeat::Always))
         .with(Fault::bit_rot(Trigger::Probability(0.02), Repeat::Always));
     vfs.set_faults(config);
     // The workload itself is fixed; only the simulator's seed varies.
     let mut workload = ChaCha8Rng::seed_from_u64(42);
-    let files: Vec<Box<dyn Storage>> = (0..3)
-        .map(|index| vfs.create(&path(&format!("file{index}"))).unwrap())
-        .collect();
+    let files: Vec<Box<dyn Storage>> =
+        (0..3).map(|index| vfs.create(&path(&format!("file{index}"))).unwrap()).collect();
     vfs.sync_dir(dir()).unwrap();
     let mut outcomes = Vec::new();
     for _ in 0..300 {
@@ -752,17 +590,11 @@ fn same_seed_replays_byte_identically_and_another_seed_differs() {
     let second = replay(seed);
     assert_eq!(first, second);
     let report = first.1;
-    assert!(
-        report.sectors_dropped > 0 && report.sectors_kept > 0,
-        "{report:?}"
-    );
+    assert!(report.sectors_dropped > 0 && report.sectors_kept > 0, "{report:?}");
     // Crash reports are mere counts and may coincide for two seeds; the bytes left do not.
     let other = replay(seed.wrapping_add(1));
     assert_ne!(first, other);
-    assert_ne!(
-        first.0, other.0,
-        "another seed leaves another durable image"
-    );
+    assert_ne!(first.0, other.0, "another seed leaves another durable image");
 }
 
 /// One file open on both the simulated and the in-memory file system.
@@ -780,10 +612,7 @@ fn live_view_matches_the_in_memory_model() {
         let name = names[rng.random_range(0..names.len())];
         match (handles.get(name), rng.random_range(0..10)) {
             (None, _) => {
-                let pair = (
-                    sim.create(&path(name)).unwrap(),
-                    mem.create(&path(name)).unwrap(),
-                );
+                let pair = (sim.create(&path(name)).unwrap(), mem.create(&path(name)).unwrap());
                 handles.insert(name, pair);
             }
             (Some(_), 0) => {

@@ -39,11 +39,7 @@ fn workload(vfs: &Arc<dyn Vfs>, rounds: u64) -> (Vec<Synced>, Option<Error>) {
         Ok(file) => file,
         Err(error) => return (Vec::new(), Some(error)),
     };
-    let mut state = Synced {
-        generation: file.generation(),
-        pages: BTreeMap::new(),
-        root: None,
-    };
+    let mut state = Synced { generation: file.generation(), pages: BTreeMap::new(), root: None };
     let mut synced = vec![state.clone()];
     let step = |file: &mut PageFile, state: &mut Synced, round: u64| -> Result<()> {
         for _ in 0..3 + round % 4 {
@@ -53,11 +49,7 @@ fn workload(vfs: &Arc<dyn Vfs>, rounds: u64) -> (Vec<Synced>, Option<Error>) {
             state.pages.insert(page_id, fill);
         }
         if round % 2 == 1 {
-            let victim = *state
-                .pages
-                .keys()
-                .find(|&&page| Some(page) != state.root)
-                .unwrap();
+            let victim = *state.pages.keys().find(|&&page| Some(page) != state.root).unwrap();
             file.free(victim)?;
             state.pages.remove(&victim);
         }
@@ -128,15 +120,8 @@ fn a_crash_at_every_sync_point_reopens_to_a_completed_sync() {
     let (full, error) = workload(&shared, 8);
     assert!(error.is_none());
     let sync_points = vfs.counters().syncs;
-    assert!(
-        sync_points >= 20,
-        "the workload has {sync_points} sync points"
-    );
-    let modes = [
-        CrashMode::dropping(),
-        CrashMode::tearing(),
-        CrashMode::all(),
-    ];
+    assert!(sync_points >= 20, "the workload has {sync_points} sync points");
+    let modes = [CrashMode::dropping(), CrashMode::tearing(), CrashMode::all()];
     let mut damage = [0u64; 3];
     for freeze_at in 1..=sync_points {
         for (mode_index, mode) in modes.iter().enumerate() {
@@ -145,10 +130,7 @@ fn a_crash_at_every_sync_point_reopens_to_a_completed_sync() {
                 let (vfs, shared) = sim(run_seed);
                 vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
                 let (synced, error) = workload(&shared, 8);
-                assert!(
-                    error.is_some(),
-                    "freezing at sync {freeze_at} stops the workload"
-                );
+                assert!(error.is_some(), "freezing at sync {freeze_at} stops the workload");
                 assert!(synced.len() <= full.len());
                 let report = vfs.crash(*mode);
                 damage[0] += report.sectors_dropped;
@@ -160,10 +142,7 @@ fn a_crash_at_every_sync_point_reopens_to_a_completed_sync() {
         }
     }
     let [dropped, torn, names_lost] = damage;
-    assert!(
-        dropped > 0 && torn > 0 && names_lost > 0,
-        "faults happened: {damage:?}"
-    );
+    assert!(dropped > 0 && torn > 0 && names_lost > 0, "faults happened: {damage:?}");
 }
 
 #[test]
@@ -172,31 +151,20 @@ fn a_failed_sync_poisons_the_handle_until_reopened() {
     let mut file = create(&shared, "db");
     let pages: Vec<PageId> = (0..10).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &pages[..5] {
-        file.write_page(&page_with(file.page_size(), page_id, 1))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, 1)).unwrap();
     }
     file.sync().unwrap();
     for &page_id in &pages[5..] {
-        file.write_page(&page_with(file.page_size(), page_id, 2))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, 2)).unwrap();
     }
     vfs.set_faults(FaultConfig::none().with(Fault::eio(
         OpKind::Sync,
         Trigger::Nth(1),
         Repeat::Once,
     )));
-    assert!(matches!(
-        file.sync(),
-        Err(Error::Io {
-            operation: "sync_data",
-            ..
-        })
-    ));
+    assert!(matches!(file.sync(), Err(Error::Io { operation: "sync_data", .. })));
     assert!(file.is_poisoned());
-    assert!(
-        matches!(file.sync(), Err(Error::Poisoned)),
-        "never retried: fsyncgate"
-    );
+    assert!(matches!(file.sync(), Err(Error::Poisoned)), "never retried: fsyncgate");
     assert!(matches!(read_fill(&file, pages[0]), Err(Error::Poisoned)));
     assert!(matches!(file.allocate(), Err(Error::Poisoned)));
     assert_eq!(vfs.counters().injected_eio, 1);
@@ -204,11 +172,7 @@ fn a_failed_sync_poisons_the_handle_until_reopened() {
     vfs.crash(CrashMode::all());
     let file = open(&shared, "db").unwrap();
     for &page_id in &pages[..5] {
-        assert_eq!(
-            read_fill(&file, page_id).unwrap(),
-            1,
-            "synced before the failure"
-        );
+        assert_eq!(read_fill(&file, page_id).unwrap(), 1, "synced before the failure");
     }
     for &page_id in &pages[5..] {
         match read_fill(&file, page_id) {
@@ -229,13 +193,7 @@ fn a_failed_write_poisons_the_handle() {
         Repeat::Once,
     )));
     let result = file.write_page(&page_with(file.page_size(), page_id, 3));
-    assert!(matches!(
-        result,
-        Err(Error::Io {
-            operation: "write",
-            ..
-        })
-    ));
+    assert!(matches!(result, Err(Error::Io { operation: "write", .. })));
     assert!(matches!(file.sync(), Err(Error::Poisoned)));
     drop(file);
     let file = open(&shared, "db").unwrap();
@@ -248,8 +206,7 @@ fn bit_rot_is_always_detected_and_never_returned() {
     let mut file = create(&shared, "db");
     let pages: Vec<PageId> = (0..40).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &pages {
-        file.write_page(&page_with(file.page_size(), page_id, page_id.get()))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, page_id.get())).unwrap();
     }
     file.sync().unwrap();
     let rot = Fault::bit_rot(Trigger::Probability(0.25), Repeat::Always);
@@ -267,10 +224,7 @@ fn bit_rot_is_always_detected_and_never_returned() {
     }
     let flips = vfs.counters().bitrot_flips;
     assert!(flips > 0, "the seed rotted no page");
-    assert_eq!(
-        detected, flips,
-        "every flipped bit was caught on the read that flipped it"
-    );
+    assert_eq!(detected, flips, "every flipped bit was caught on the read that flipped it");
 }
 
 #[test]
@@ -279,8 +233,7 @@ fn a_misdirected_write_is_detected_where_it_lands() {
     let mut file = create(&shared, "db");
     let pages: Vec<PageId> = (0..3).map(|_| file.allocate().unwrap()).collect();
     for &page_id in &pages {
-        file.write_page(&page_with(file.page_size(), page_id, 9))
-            .unwrap();
+        file.write_page(&page_with(file.page_size(), page_id, 9)).unwrap();
     }
     file.sync().unwrap();
     let page_bytes = file.page_size().bytes() as i64;
@@ -289,8 +242,7 @@ fn a_misdirected_write_is_detected_where_it_lands() {
         Trigger::Nth(1),
         Repeat::Once,
     )));
-    file.write_page(&page_with(file.page_size(), pages[0], 10))
-        .unwrap();
+    file.write_page(&page_with(file.page_size(), pages[0], 10)).unwrap();
     assert_eq!(vfs.counters().misdirected_writes, 1);
     match read_fill(&file, pages[1]) {
         Err(Error::Misdirected { page_id, found }) => {

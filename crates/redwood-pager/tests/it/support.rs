@@ -25,20 +25,14 @@ pub fn seed(test: &str) -> u64 {
 /// Options with 8-page segments, so a few dozen pages span several segment files, and a fixed
 /// database id, so the same workload gives the same bytes.
 pub fn tiny_options() -> PageFileOptions {
-    PageFileOptions {
-        segment_pages: 8,
-        database_id: Some(0x5eed),
-        ..PageFileOptions::default()
-    }
+    PageFileOptions { segment_pages: 8, database_id: Some(0x5eed), ..PageFileOptions::default() }
 }
 
 /// A sealed page for `page_id` whose body is derived from `fill`, so every version differs.
 pub fn page_with(page_size: PageSize, page_id: PageId, fill: u64) -> PageBuf {
     let mut page = PageBuf::zeroed(page_size);
     for (index, chunk) in page.body_mut().chunks_mut(8).enumerate() {
-        let word = fill
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .wrapping_add(index as u64);
+        let word = fill.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(index as u64);
         chunk.copy_from_slice(&word.to_le_bytes()[..chunk.len()]);
     }
     let page_type = PageType::user(TEST_PAGE).expect("user page type");
@@ -51,10 +45,7 @@ pub fn read_fill(file: &PageFile, page_id: PageId) -> redwood_pager::Result<u64>
     let mut page = PageBuf::zeroed(file.page_size());
     file.read_page(page_id, &mut page)?;
     let fill = page.lsn().get();
-    assert_eq!(
-        page.body(),
-        page_with(file.page_size(), page_id, fill).body()
-    );
+    assert_eq!(page.body(), page_with(file.page_size(), page_id, fill).body());
     Ok(fill)
 }
 
@@ -80,11 +71,7 @@ pub fn run_proptest<S: proptest::strategy::Strategy>(
     let seed = seed(test);
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let runs = std::sync::atomic::AtomicU32::new(0);

@@ -30,38 +30,22 @@ pub struct CrashMode {
 impl CrashMode {
     /// Everything pending persists: a clean shutdown that merely skipped the syncs.
     pub const fn clean() -> Self {
-        Self {
-            drop: false,
-            tear: false,
-            reorder: false,
-        }
+        Self { drop: false, tear: false, reorder: false }
     }
 
     /// Every kind of damage.
     pub const fn all() -> Self {
-        Self {
-            drop: true,
-            tear: true,
-            reorder: true,
-        }
+        Self { drop: true, tear: true, reorder: true }
     }
 
     /// Losses only, in order: an in-order prefix of the pending operations persists.
     pub const fn dropping() -> Self {
-        Self {
-            drop: true,
-            tear: false,
-            reorder: false,
-        }
+        Self { drop: true, tear: false, reorder: false }
     }
 
     /// Torn sectors only: the last pending data operation may be torn, the rest persists.
     pub const fn tearing() -> Self {
-        Self {
-            drop: false,
-            tear: true,
-            reorder: false,
-        }
+        Self { drop: false, tear: true, reorder: false }
     }
 }
 
@@ -116,9 +100,8 @@ fn sector_chunks(offset: usize, len: usize) -> impl Iterator<Item = (usize, usiz
 impl SimState {
     pub(super) fn crash(&mut self, mode: CrashMode) -> CrashReport {
         let mut report = CrashReport::default();
-        let (names, data): (Vec<PendingOp>, Vec<PendingOp>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .partition(|op| op.data_inode().is_none());
+        let (names, data): (Vec<PendingOp>, Vec<PendingOp>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|op| op.data_inode().is_none());
         self.crash_names(&names, mode, &mut report);
         if mode.reorder {
             for op in &data {
@@ -133,11 +116,7 @@ impl SimState {
 
     /// Namespace operations persist as an in-order prefix, cut at random when `drop` is set.
     fn crash_names(&mut self, names: &[PendingOp], mode: CrashMode, report: &mut CrashReport) {
-        let cut = if mode.drop {
-            self.rng.random_range(0..=names.len())
-        } else {
-            names.len()
-        };
+        let cut = if mode.drop { self.rng.random_range(0..=names.len()) } else { names.len() };
         for op in &names[..cut] {
             apply_name(&mut self.durable_names, op);
         }
@@ -178,11 +157,7 @@ impl SimState {
 
     fn lose(&mut self, op: &PendingOp, report: &mut CrashReport) {
         match op {
-            PendingOp::Write {
-                inode,
-                offset,
-                bytes,
-            } => {
+            PendingOp::Write { inode, offset, bytes } => {
                 report.sectors_dropped += sector_chunks(*offset, bytes.len()).count() as u64;
                 self.maybe_grow(*inode, offset + bytes.len(), report);
             }
@@ -194,11 +169,7 @@ impl SimState {
     /// Decides each sector of `op` on its own (a `set_len` is kept or dropped as a whole).
     fn persist_partially(&mut self, op: &PendingOp, mode: CrashMode, report: &mut CrashReport) {
         match op {
-            PendingOp::Write {
-                inode,
-                offset,
-                bytes,
-            } => {
+            PendingOp::Write { inode, offset, bytes } => {
                 let mut any_lost = false;
                 for (start, end) in sector_chunks(*offset, bytes.len()) {
                     let chunk = &bytes[start..end];
@@ -209,11 +180,7 @@ impl SimState {
                 }
             }
             PendingOp::SetLen { .. } => {
-                if self.choose_fate(CrashMode {
-                    tear: false,
-                    ..mode
-                }) == Fate::Keep
-                {
+                if self.choose_fate(CrashMode { tear: false, ..mode }) == Fate::Keep {
                     self.persist_fully(op, report);
                 } else {
                     report.resizes_dropped += 1;

@@ -141,29 +141,17 @@ pub struct Fault {
 impl Fault {
     /// Operations of kind `op` fail with EIO.
     pub fn eio(op: OpKind, trigger: Trigger, repeat: Repeat) -> Self {
-        Self {
-            kind: FaultKind::Eio(op),
-            trigger,
-            repeat,
-        }
+        Self { kind: FaultKind::Eio(op), trigger, repeat }
     }
 
     /// Reads flip one bit.
     pub fn bit_rot(trigger: Trigger, repeat: Repeat) -> Self {
-        Self {
-            kind: FaultKind::BitRot,
-            trigger,
-            repeat,
-        }
+        Self { kind: FaultKind::BitRot, trigger, repeat }
     }
 
     /// Writes land `shift_bytes` away from their offset.
     pub fn misdirect(shift_bytes: i64, trigger: Trigger, repeat: Repeat) -> Self {
-        Self {
-            kind: FaultKind::Misdirect { shift_bytes },
-            trigger,
-            repeat,
-        }
+        Self { kind: FaultKind::Misdirect { shift_bytes }, trigger, repeat }
     }
 }
 
@@ -216,11 +204,7 @@ pub(super) struct ArmedFault {
 
 impl ArmedFault {
     pub(super) fn new(fault: Fault) -> Self {
-        Self {
-            fault,
-            matched_count: 0,
-            spent: false,
-        }
+        Self { fault, matched_count: 0, spent: false }
     }
 }
 
@@ -232,11 +216,7 @@ pub(super) fn evaluate(armed: &mut [ArmedFault], info: &OpInfo, rng: &mut ChaCha
             continue;
         }
         armed_fault.matched_count = armed_fault.matched_count.saturating_add(1);
-        if !armed_fault
-            .fault
-            .trigger
-            .holds(armed_fault.matched_count, info, rng)
-        {
+        if !armed_fault.fault.trigger.holds(armed_fault.matched_count, info, rng) {
             continue;
         }
         armed_fault.spent = armed_fault.fault.repeat == Repeat::Once;

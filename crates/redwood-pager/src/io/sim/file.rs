@@ -26,22 +26,13 @@ impl SimFile {
         epoch: u64,
         path: &Path,
     ) -> Self {
-        Self {
-            state,
-            inode,
-            epoch,
-            path: path.to_path_buf(),
-        }
+        Self { state, inode, epoch, path: path.to_path_buf() }
     }
 
     /// The state, if this handle was opened since the last crash.
     fn lock(&self) -> io::Result<MutexGuard<'_, SimState>> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.epoch == self.epoch {
-            Ok(state)
-        } else {
-            Err(stale())
-        }
+        if state.epoch == self.epoch { Ok(state) } else { Err(stale()) }
     }
 }
 

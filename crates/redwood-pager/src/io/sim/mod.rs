@@ -104,9 +104,7 @@ pub struct SimVfs {
 impl SimVfs {
     /// An empty simulated disk whose every random decision derives from `seed`.
     pub fn new(seed: u64) -> Self {
-        Self {
-            state: Arc::new(Mutex::new(SimState::new(seed))),
-        }
+        Self { state: Arc::new(Mutex::new(SimState::new(seed))) }
     }
 
     /// The seed given to [`SimVfs::new`], to print when a test fails.
@@ -161,12 +159,7 @@ impl SimVfs {
     }
 
     fn handle(&self, state: &SimState, path: &Path, inode: state::InodeId) -> Box<dyn Storage> {
-        Box::new(SimFile::new(
-            Arc::clone(&self.state),
-            inode,
-            state.epoch,
-            path,
-        ))
+        Box::new(SimFile::new(Arc::clone(&self.state), inode, state.epoch, path))
     }
 }
 

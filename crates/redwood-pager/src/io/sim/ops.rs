@@ -27,19 +27,10 @@ impl SimState {
         }
         // Every byte past the length is "at or past len", however far: the contract wants
         // `UnexpectedEof` there, not `InvalidInput`.
-        let eof = || {
-            io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "read past the end of the file",
-            )
-        };
+        let eof = || io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file");
         let start = usize::try_from(offset).map_err(|_| eof())?;
         let end = start.checked_add(buf.len()).ok_or_else(eof)?;
-        let source = self
-            .inode_mut(inode)?
-            .live
-            .get(start..end)
-            .ok_or_else(eof)?;
+        let source = self.inode_mut(inode)?.live.get(start..end).ok_or_else(eof)?;
         buf.copy_from_slice(source);
         if effects.bit_rot && !buf.is_empty() {
             self.rot_one_bit(inode, start, buf)?;
@@ -91,11 +82,7 @@ impl SimState {
         };
         let (start, _) = checked_range(target, data.len())?;
         write_into(&mut self.inode_mut(inode)?.live, start, data);
-        self.push_pending(PendingOp::Write {
-            inode,
-            offset: start,
-            bytes: data.to_vec(),
-        });
+        self.push_pending(PendingOp::Write { inode, offset: start, bytes: data.to_vec() });
         self.counters.writes += 1;
         Ok(())
     }
@@ -107,10 +94,7 @@ impl SimState {
             return Err(eio());
         }
         self.inode_mut(inode)?.live.resize(len_bytes, 0);
-        self.push_pending(PendingOp::SetLen {
-            inode,
-            len: len_bytes,
-        });
+        self.push_pending(PendingOp::SetLen { inode, len: len_bytes });
         Ok(())
     }
 
@@ -130,10 +114,7 @@ impl SimState {
         if effects.eio {
             return Err(eio());
         }
-        self.live_names
-            .get(path)
-            .copied()
-            .ok_or_else(|| not_found(path))
+        self.live_names.get(path).copied().ok_or_else(|| not_found(path))
     }
 
     pub(super) fn create(&mut self, path: &Path) -> io::Result<InodeId> {
@@ -152,10 +133,7 @@ impl SimState {
         }
         let inode = self.new_inode();
         self.live_names.insert(path.to_path_buf(), inode);
-        self.push_pending(PendingOp::Create {
-            path: path.to_path_buf(),
-            inode,
-        });
+        self.push_pending(PendingOp::Create { path: path.to_path_buf(), inode });
         Ok(inode)
     }
 
@@ -165,12 +143,8 @@ impl SimState {
             return Err(eio());
         }
         // The inode lives on for open handles; a crash collects it once no name refers to it.
-        self.live_names
-            .remove(path)
-            .ok_or_else(|| not_found(path))?;
-        self.push_pending(PendingOp::Remove {
-            path: path.to_path_buf(),
-        });
+        self.live_names.remove(path).ok_or_else(|| not_found(path))?;
+        self.push_pending(PendingOp::Remove { path: path.to_path_buf() });
         Ok(())
     }
 
@@ -182,15 +156,9 @@ impl SimState {
         if effects.eio {
             return Err(eio());
         }
-        let inode = self
-            .live_names
-            .remove(from)
-            .ok_or_else(|| not_found(from))?;
+        let inode = self.live_names.remove(from).ok_or_else(|| not_found(from))?;
         self.live_names.insert(to.to_path_buf(), inode);
-        self.push_pending(PendingOp::Rename {
-            from: from.to_path_buf(),
-            to: to.to_path_buf(),
-        });
+        self.push_pending(PendingOp::Rename { from: from.to_path_buf(), to: to.to_path_buf() });
         Ok(())
     }
 

@@ -27,26 +27,11 @@ pub(super) struct Inode {
 /// `FILE_BYTES_MAX` when the operation was accepted, so they index images without overflow.
 #[derive(Debug, Clone)]
 pub(super) enum PendingOp {
-    Write {
-        inode: InodeId,
-        offset: usize,
-        bytes: Vec<u8>,
-    },
-    SetLen {
-        inode: InodeId,
-        len: usize,
-    },
-    Create {
-        path: PathBuf,
-        inode: InodeId,
-    },
-    Remove {
-        path: PathBuf,
-    },
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-    },
+    Write { inode: InodeId, offset: usize, bytes: Vec<u8> },
+    SetLen { inode: InodeId, len: usize },
+    Create { path: PathBuf, inode: InodeId },
+    Remove { path: PathBuf },
+    Rename { from: PathBuf, to: PathBuf },
 }
 
 impl PendingOp {
@@ -117,11 +102,7 @@ impl SimState {
 
     /// Copies of every file of one namespace, durable or live, by path.
     pub(super) fn image(&self, durable: bool) -> BTreeMap<PathBuf, Vec<u8>> {
-        let names = if durable {
-            &self.durable_names
-        } else {
-            &self.live_names
-        };
+        let names = if durable { &self.durable_names } else { &self.live_names };
         let mut image = BTreeMap::new();
         for (path, inode) in names {
             if let Some(file) = self.inodes.get(inode) {
@@ -133,11 +114,7 @@ impl SimState {
     }
 
     pub(super) fn check_not_frozen(&self) -> io::Result<()> {
-        if self.frozen {
-            Err(power_loss())
-        } else {
-            Ok(())
-        }
+        if self.frozen { Err(power_loss()) } else { Ok(()) }
     }
 
     /// Admits one operation: refuses it if frozen (or if it is the sync that freezes), gives it
@@ -162,13 +139,7 @@ impl SimState {
         if self.faults.is_empty() {
             return Ok(Effects::default());
         }
-        let info = OpInfo {
-            kind,
-            path: path.to_path_buf(),
-            offset,
-            len,
-            op_index,
-        };
+        let info = OpInfo { kind, path: path.to_path_buf(), offset, len, op_index };
         let effects = evaluate(&mut self.faults, &info, &mut self.rng);
         if effects.eio {
             self.counters.injected_eio += 1;
@@ -186,9 +157,7 @@ impl SimState {
     pub(super) fn inode_mut(&mut self, inode: InodeId) -> io::Result<&mut Inode> {
         // Inodes are only collected at a crash, after which older handles are stale, so a
         // missing inode means a bug in the simulator; report it rather than panic.
-        self.inodes
-            .get_mut(&inode)
-            .ok_or_else(|| io::Error::other("simulated inode vanished"))
+        self.inodes.get_mut(&inode).ok_or_else(|| io::Error::other("simulated inode vanished"))
     }
 
     /// Appends an operation, first writing the oldest one back if the list is full.
@@ -205,11 +174,7 @@ impl SimState {
     /// Applies one pending operation, whole, to the durable state.
     pub(super) fn make_durable(&mut self, op: &PendingOp) {
         match op {
-            PendingOp::Write {
-                inode,
-                offset,
-                bytes,
-            } => {
+            PendingOp::Write { inode, offset, bytes } => {
                 if let Some(file) = self.inodes.get_mut(inode) {
                     write_into(&mut file.durable, *offset, bytes);
                 }
@@ -288,10 +253,7 @@ pub(super) fn apply_name(names: &mut BTreeMap<PathBuf, InodeId>, op: &PendingOp)
 pub(super) fn checked_range(offset: u64, len: usize) -> io::Result<(usize, usize)> {
     let too_far = || invalid_input("range reaches past the simulated file size limit");
     let len = u64::try_from(len).map_err(|_| too_far())?;
-    let end = offset
-        .checked_add(len)
-        .filter(|&end| end <= FILE_BYTES_MAX)
-        .ok_or_else(too_far)?;
+    let end = offset.checked_add(len).filter(|&end| end <= FILE_BYTES_MAX).ok_or_else(too_far)?;
     let start = usize::try_from(offset).map_err(|_| too_far())?;
     let end = usize::try_from(end).map_err(|_| too_far())?;
     Ok((start, end))
@@ -317,8 +279,5 @@ pub(super) fn invalid_input(message: &'static str) -> io::Error {
 }
 
 pub(super) fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{} does not exist", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{} does not exist", path.display()))
 }
