@@ -13,6 +13,7 @@
 //! Higher layers reach pages only through the types exported here.
 
 mod check;
+mod durability;
 mod error;
 mod free_map;
 mod geometry;
@@ -24,6 +25,7 @@ mod page;
 mod page_file;
 
 pub use check::{PageClaims, Violation};
+pub use durability::Durability;
 pub use error::{Error, Result};
 pub use geometry::{Geometry, MapCopy};
 pub use ids::{Lsn, PageId, SegmentId};

@@ -1,8 +1,26 @@
-//! Redwood write-ahead log (issue 3, not built yet).
+//! Redwood write-ahead log: the page log beneath Redwood's transactions.
 //!
-//! Its role: the page log that the pager's transactional page store appends committed page images
-//! to, with checksummed frames chained from a per-log salt, durable commit, recovery of whole
-//! committed transactions, snapshot lookup for readers, checkpoints and restore-point markers.
+//! - `format`: the header copies and the 48-byte frame header, with checksums chained from a
+//!   per-generation salt (see `docs/FORMAT.md`).
+//! - `record`: commit records (allocation delta and meta fields) and restore points.
+//! - `wal`: `Wal`, which appends, commits (one `fdatasync` per durable commit), reads page
+//!   images back, and restarts after a complete checkpoint.
+//! - `recovery`: the longest valid prefix; a torn tail is truncated, damage to frames that had
+//!   been synced is reported as corruption, never skipped.
 //!
-//! What it does not do: it knows nothing of B+Trees, tables or the buffer pool, and it reaches
-//! files only through the pager's `Storage` and `Vfs` traits. Nothing is implemented here yet.
+//! What it does not do: it keeps no index of page versions and knows nothing of snapshots,
+//! B+Trees or the buffer pool; the pager's transactional layer (issue 3) builds those on top. It
+//! reaches files only through the pager's `Storage` and `Vfs` traits.
+
+mod error;
+mod format;
+pub mod limits;
+mod record;
+mod recovery;
+mod wal;
+
+pub use error::{Error, Result};
+pub use format::{FRAME_HEADER_BYTES, FrameType, WAL_FORMAT_VERSION, WalHeader, frame_bytes};
+pub use record::{CommitRecord, RestorePoint, TransactionChanges};
+pub use recovery::{FramePosition, RecoveredTransaction};
+pub use wal::{Recovery, Wal, WalCounters, WalOptions, WalStats};

@@ -1,0 +1,20 @@
+//! Every limit of the write-ahead log, in one place.
+
+/// Bytes of the two header copies at the start of the file; frames start here.
+pub const FRAMES_START_BYTES: u64 = 1024;
+/// Bytes of one header copy (one sector).
+pub const HEADER_COPY_BYTES: u64 = 512;
+/// Frames start on multiples of this many bytes.
+pub const FRAME_ALIGN_BYTES: u64 = 8;
+/// The largest payload a frame may carry: a commit record listing two million page ids.
+pub const FRAME_PAYLOAD_MAX_BYTES: u32 = 16 << 20;
+/// Appended frames are buffered in memory up to this many bytes before they are written.
+pub const APPEND_BUFFER_MAX_BYTES: usize = 1 << 20;
+/// The corruption scan past a bad frame reads the file in chunks of this many bytes.
+pub const SCAN_CHUNK_BYTES: usize = 4 << 20;
+/// The longest restore-point name, in bytes.
+pub const RESTORE_POINT_NAME_MAX_BYTES: usize = 1024;
+
+const _: () = assert!(FRAMES_START_BYTES == 2 * HEADER_COPY_BYTES);
+const _: () = assert!(FRAMES_START_BYTES % FRAME_ALIGN_BYTES == 0);
+const _: () = assert!(SCAN_CHUNK_BYTES as u64 % FRAME_ALIGN_BYTES == 0);

@@ -1,0 +1,173 @@
+//! Payloads of commit and restore-point frames: what a transaction changed besides page images
+//! (the allocation delta and the meta fields, see docs/DECISIONS.md ADR-2), and named markers.
+
+use redwood_pager::limits::ROOT_SLOTS;
+use redwood_pager::{Lsn, PageId};
+
+use crate::limits::RESTORE_POINT_NAME_MAX_BYTES;
+
+/// A commit frame's payload: where the transaction began, how much of the log was durable, and
+/// what it changed.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct CommitRecord {
+    /// LSN of the transaction's first frame (earlier frames without a commit are ignored).
+    pub first_lsn: Lsn,
+    /// Every frame up to this LSN had been fsynced when the commit was appended.
+    pub durable_lsn: Lsn,
+    /// What the transaction changed besides page images.
+    pub changes: TransactionChanges,
+}
+
+/// What a transaction changed besides writing page images: the allocation delta and the meta
+/// fields (docs/DECISIONS.md ADR-2).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct TransactionChanges {
+    /// Wall-clock time of the commit, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The database's page count after the transaction.
+    pub page_count: u64,
+    /// The root slots after the transaction.
+    pub roots: [Option<PageId>; ROOT_SLOTS],
+    /// Pages the transaction allocated.
+    pub allocated: Vec<PageId>,
+    /// Pages the transaction freed.
+    pub freed: Vec<PageId>,
+}
+
+/// Fixed bytes of a commit record before its page-id lists.
+const COMMIT_FIXED_BYTES: usize = 8 * 4 + 8 * ROOT_SLOTS + 4 + 4;
+
+fn u64_at(bytes: &[u8], offset: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(offset..offset + 8)?.try_into().ok()?))
+}
+
+fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(offset..offset + 4)?.try_into().ok()?))
+}
+
+impl CommitRecord {
+    /// The record's payload bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let changes = &self.changes;
+        let lists = changes.allocated.len() + changes.freed.len();
+        let mut bytes = Vec::with_capacity(COMMIT_FIXED_BYTES + 8 * lists);
+        let fixed = [
+            self.first_lsn.get(),
+            self.durable_lsn.get(),
+            changes.timestamp_ms,
+            changes.page_count,
+        ];
+        for value in fixed {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        }
+        for root in changes.roots {
+            bytes.extend_from_slice(&root.map_or(0, PageId::get).to_le_bytes());
+        }
+        let count = |list: &Vec<PageId>| u32::try_from(list.len()).expect("checked by the caller");
+        bytes.extend_from_slice(&count(&changes.allocated).to_le_bytes());
+        bytes.extend_from_slice(&count(&changes.freed).to_le_bytes());
+        for page_id in changes.allocated.iter().chain(&changes.freed) {
+            bytes.extend_from_slice(&page_id.get().to_le_bytes());
+        }
+        bytes
+    }
+
+    /// Decodes a payload; `None` if its lengths do not add up.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut roots = [None; ROOT_SLOTS];
+        for (slot, root) in roots.iter_mut().enumerate() {
+            let raw = u64_at(bytes, 32 + 8 * slot)?;
+            *root = (raw != 0).then_some(PageId::new(raw));
+        }
+        let allocated_count = u32_at(bytes, 32 + 8 * ROOT_SLOTS)? as usize;
+        let freed_count = u32_at(bytes, 36 + 8 * ROOT_SLOTS)? as usize;
+        if bytes.len() != COMMIT_FIXED_BYTES + 8 * (allocated_count + freed_count) {
+            return None;
+        }
+        let page_at =
+            |index: usize| PageId::new(u64_at(bytes, COMMIT_FIXED_BYTES + 8 * index).unwrap_or(0));
+        let changes = TransactionChanges {
+            timestamp_ms: u64_at(bytes, 16)?,
+            page_count: u64_at(bytes, 24)?,
+            roots,
+            allocated: (0..allocated_count).map(page_at).collect(),
+            freed: (allocated_count..allocated_count + freed_count).map(page_at).collect(),
+        };
+        let first_lsn = Lsn::new(u64_at(bytes, 0)?);
+        Some(CommitRecord { first_lsn, durable_lsn: Lsn::new(u64_at(bytes, 8)?), changes })
+    }
+}
+
+impl TransactionChanges {
+    /// Bytes a commit record carrying these changes takes.
+    pub fn encoded_bytes(&self) -> u64 {
+        (COMMIT_FIXED_BYTES + 8 * (self.allocated.len() + self.freed.len())) as u64
+    }
+}
+
+/// A named point in the log that point-in-time recovery can restore to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RestorePoint {
+    /// The name given when it was created.
+    pub name: String,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+impl RestorePoint {
+    /// The payload bytes; `None` if the name is longer than the limit.
+    pub fn encode(&self) -> Option<Vec<u8>> {
+        if self.name.len() > RESTORE_POINT_NAME_MAX_BYTES {
+            return None;
+        }
+        let mut bytes = self.timestamp_ms.to_le_bytes().to_vec();
+        bytes.extend_from_slice(&(self.name.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(self.name.as_bytes());
+        Some(bytes)
+    }
+
+    /// Decodes a payload; `None` if it is malformed.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let timestamp_ms = u64_at(bytes, 0)?;
+        let name_bytes = u32_at(bytes, 8)? as usize;
+        if name_bytes > RESTORE_POINT_NAME_MAX_BYTES || bytes.len() != 12 + name_bytes {
+            return None;
+        }
+        let name = String::from_utf8(bytes[12..].to_vec()).ok()?;
+        Some(RestorePoint { name, timestamp_ms })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_records_round_trip_and_reject_bad_lengths() {
+        let mut roots = [None; ROOT_SLOTS];
+        roots[2] = Some(PageId::new(40));
+        let changes = TransactionChanges {
+            timestamp_ms: 1_700_000_000_000,
+            page_count: 99,
+            roots,
+            allocated: vec![PageId::new(7), PageId::new(8)],
+            freed: vec![PageId::new(5)],
+        };
+        let record = CommitRecord { first_lsn: Lsn::new(3), durable_lsn: Lsn::new(2), changes };
+        let bytes = record.encode();
+        assert_eq!(bytes.len() as u64, record.changes.encoded_bytes());
+        assert_eq!(CommitRecord::decode(&bytes), Some(record));
+        assert_eq!(CommitRecord::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(CommitRecord::decode(&[]), None);
+    }
+
+    #[test]
+    fn restore_points_round_trip_and_limit_their_names() {
+        let point = RestorePoint { name: "before migration".into(), timestamp_ms: 5 };
+        assert_eq!(RestorePoint::decode(&point.encode().unwrap()), Some(point));
+        let long =
+            RestorePoint { name: "x".repeat(RESTORE_POINT_NAME_MAX_BYTES + 1), timestamp_ms: 0 };
+        assert!(long.encode().is_none());
+        assert_eq!(RestorePoint::decode(&[1, 2, 3]), None);
+    }
+}

@@ -1,0 +1,211 @@
+//! Recovery: read the longest valid prefix of frames, collect the committed transactions in it,
+//! and decide whether what follows is a torn tail (truncate) or corruption (report).
+//!
+//! The rule (docs/FORMAT.md): past the first invalid frame, a commit frame that is valid on its
+//! own and whose `durable_lsn` reaches the invalid frame's LSN proves that frame had been fsynced
+//! before, so it was damaged afterwards; anything else is a tail of unsynced appends.
+
+use std::path::Path;
+
+use redwood_pager::io::Storage;
+use redwood_pager::{Lsn, PageId, PageSize};
+
+use crate::error::{Error, Result};
+use crate::format::{
+    FRAME_HEADER_BYTES, FrameInfo, FrameType, WalHeader, frame_bytes, parse_frame_header,
+};
+use crate::limits::{FRAME_ALIGN_BYTES, FRAMES_START_BYTES, SCAN_CHUNK_BYTES};
+use crate::record::{CommitRecord, RestorePoint};
+
+/// Where a frame is in the log, so its page image can be read back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct FramePosition {
+    /// Byte offset of the frame in the log file.
+    pub offset: u64,
+    /// The frame's LSN.
+    pub lsn: Lsn,
+}
+
+/// One committed transaction found by recovery.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RecoveredTransaction {
+    /// The LSN of its commit frame.
+    pub commit_lsn: Lsn,
+    /// Its commit record.
+    pub record: CommitRecord,
+    /// The page images it wrote, in log order (a page may appear more than once).
+    pub pages: Vec<(PageId, FramePosition)>,
+    /// Restore points it recorded.
+    pub restore_points: Vec<(Lsn, RestorePoint)>,
+}
+
+/// The outcome of scanning a log generation.
+#[derive(Debug)]
+pub(crate) struct Scan {
+    pub transactions: Vec<RecoveredTransaction>,
+    /// The end of the last committed transaction: where appending continues.
+    pub committed_end: u64,
+    /// The LSN the next frame gets.
+    pub next_lsn: Lsn,
+    /// The checksum the next frame chains from.
+    pub last_checksum: u32,
+}
+
+/// The chain position while scanning.
+struct Cursor {
+    offset: u64,
+    lsn: Lsn,
+    checksum: u32,
+}
+
+/// Scans the frames of the generation `header` describes.
+pub(crate) fn scan(
+    storage: &dyn Storage,
+    path: &Path,
+    header: &WalHeader,
+    page_size: PageSize,
+) -> Result<Scan> {
+    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
+    let mut cursor =
+        Cursor { offset: FRAMES_START_BYTES, lsn: header.start_lsn, checksum: header.chain_seed() };
+    let mut committed = Scan {
+        transactions: Vec::new(),
+        committed_end: cursor.offset,
+        next_lsn: cursor.lsn,
+        last_checksum: cursor.checksum,
+    };
+    let mut open = RecoveredTransaction {
+        commit_lsn: Lsn::ZERO,
+        record: CommitRecord::default(),
+        pages: Vec::new(),
+        restore_points: Vec::new(),
+    };
+    while let Some((info, payload)) = read_frame(storage, cursor.offset, file_bytes, header.salt) {
+        if info.lsn != cursor.lsn || info.prev_checksum != cursor.checksum {
+            break;
+        }
+        let position = FramePosition { offset: cursor.offset, lsn: info.lsn };
+        let accepted = match info.frame_type {
+            FrameType::Page => {
+                open.pages.push((info.page_id, position));
+                payload.len() == page_size.bytes()
+            }
+            FrameType::RestorePoint => RestorePoint::decode(&payload)
+                .map(|point| open.restore_points.push((info.lsn, point)))
+                .is_some(),
+            FrameType::Commit => CommitRecord::decode(&payload)
+                .filter(|record| record.first_lsn <= info.lsn)
+                .map(|record| commit(&mut open, record, info.lsn, &mut committed.transactions))
+                .is_some(),
+        };
+        if !accepted {
+            break;
+        }
+        cursor = Cursor {
+            offset: cursor.offset + frame_bytes(payload.len()),
+            lsn: Lsn::new(info.lsn.get() + 1),
+            checksum: info.checksum,
+        };
+        if info.frame_type == FrameType::Commit {
+            committed.committed_end = cursor.offset;
+            committed.next_lsn = cursor.lsn;
+            committed.last_checksum = cursor.checksum;
+        }
+    }
+    if cursor.offset < file_bytes {
+        check_tail(storage, path, header.salt, &cursor, file_bytes)?;
+    }
+    Ok(committed)
+}
+
+/// Closes the open transaction with its commit record, keeping only the frames from its
+/// `first_lsn` on (earlier ones belong to an aborted transaction's spill).
+fn commit(
+    open: &mut RecoveredTransaction,
+    record: CommitRecord,
+    commit_lsn: Lsn,
+    transactions: &mut Vec<RecoveredTransaction>,
+) {
+    let first_lsn = record.first_lsn;
+    let mut transaction = std::mem::replace(
+        open,
+        RecoveredTransaction {
+            commit_lsn: Lsn::ZERO,
+            record: CommitRecord::default(),
+            pages: Vec::new(),
+            restore_points: Vec::new(),
+        },
+    );
+    transaction.pages.retain(|(_, position)| position.lsn >= first_lsn);
+    transaction.restore_points.retain(|(lsn, _)| *lsn >= first_lsn);
+    transaction.commit_lsn = commit_lsn;
+    transaction.record = record;
+    transactions.push(transaction);
+}
+
+/// Reads the frame at `offset` if it is valid on its own: its header and payload, checked by its
+/// own checksum. `None` for anything else, including a frame cut off by the end of the file.
+pub(crate) fn read_frame(
+    storage: &dyn Storage,
+    offset: u64,
+    file_bytes: u64,
+    salt: u64,
+) -> Option<(FrameInfo, Vec<u8>)> {
+    if offset + FRAME_HEADER_BYTES as u64 > file_bytes {
+        return None;
+    }
+    let mut header = [0u8; FRAME_HEADER_BYTES];
+    storage.read_at(offset, &mut header).ok()?;
+    let (view, payload_bytes) = parse_frame_header(&header, salt)?;
+    if offset + frame_bytes(payload_bytes) > file_bytes {
+        return None;
+    }
+    let mut payload = vec![0u8; payload_bytes];
+    storage.read_at(offset + FRAME_HEADER_BYTES as u64, &mut payload).ok()?;
+    let info = view.verify(&payload)?;
+    Some((info, payload))
+}
+
+/// Past the first invalid frame: corruption if a self-valid commit of this generation later in
+/// the file vouches that the frame at `bad.lsn` had been fsynced; otherwise a torn tail.
+fn check_tail(
+    storage: &dyn Storage,
+    path: &Path,
+    salt: u64,
+    bad: &Cursor,
+    file_bytes: u64,
+) -> Result<()> {
+    let header_bytes = FRAME_HEADER_BYTES as u64;
+    let mut window_start = bad.offset + FRAME_ALIGN_BYTES;
+    while window_start + header_bytes <= file_bytes {
+        let window_bytes = (file_bytes - window_start).min(SCAN_CHUNK_BYTES as u64);
+        let mut window = vec![0u8; window_bytes as usize];
+        storage
+            .read_at(window_start, &mut window)
+            .map_err(|error| Error::io("read", path, error))?;
+        for start in (0..window.len().saturating_sub(FRAME_HEADER_BYTES - 1))
+            .step_by(FRAME_ALIGN_BYTES as usize)
+        {
+            if parse_frame_header(&window[start..], salt).is_none() {
+                continue;
+            }
+            let offset = window_start + start as u64;
+            let Some((info, payload)) = read_frame(storage, offset, file_bytes, salt) else {
+                continue;
+            };
+            let vouches = info.frame_type == FrameType::Commit
+                && CommitRecord::decode(&payload)
+                    .is_some_and(|record| record.durable_lsn >= bad.lsn);
+            if vouches {
+                let reason = format!(
+                    "damaged frame, but the commit at byte {offset} ({}) says it had been synced",
+                    info.lsn
+                );
+                return Err(Error::Corrupt { offset: bad.offset, lsn: bad.lsn, reason });
+            }
+        }
+        let advanced = (window_bytes - header_bytes + 1).next_multiple_of(FRAME_ALIGN_BYTES);
+        window_start += advanced.max(FRAME_ALIGN_BYTES);
+    }
+    Ok(())
+}

@@ -1,0 +1,485 @@
+//! `Wal`: the write-ahead log of one database. Appends page images and commit records as
+//! checksummed frames, syncs them, reads page images back, recovers on open and restarts after
+//! a complete checkpoint.
+//!
+//! One transaction is open at a time (the pager's single writer). Frames are buffered in memory
+//! and written in one `write_at` at commit (or when the buffer fills, which is the spill path);
+//! `Durability::Immediate` then costs exactly one `fdatasync`.
+
+use std::hash::{BuildHasher, RandomState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redwood_pager::io::{Storage, Vfs, parent_dir};
+use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize};
+
+use crate::error::{Error, Result};
+use crate::format::{
+    FRAME_HEADER_BYTES, FrameType, HeaderProblem, WalHeader, encode_frame, frame_bytes,
+};
+use crate::limits::{
+    APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES, HEADER_COPY_BYTES,
+};
+use crate::record::{CommitRecord, RestorePoint, TransactionChanges};
+use crate::recovery::{FramePosition, RecoveredTransaction, read_frame, scan};
+
+/// How to open (or create) a log.
+#[derive(Clone, Debug)]
+pub struct WalOptions {
+    /// The database's page size; every page frame carries one page.
+    pub page_size: PageSize,
+    /// The database's id; a log of another database is refused.
+    pub database_id: u64,
+    /// The LSN of a new log's first frame (the database's checkpoint LSN + 1).
+    pub start_lsn: Lsn,
+    /// A new log's salt; `None` picks a random one. Tests fix it so runs are reproducible.
+    pub salt: Option<u64>,
+    /// Where this handle counts its work.
+    pub counters: Arc<WalCounters>,
+}
+
+/// Counters of one log handle (relaxed atomics; not durable).
+#[derive(Default, Debug)]
+pub struct WalCounters {
+    /// Frames appended.
+    pub frames: AtomicU64,
+    /// Bytes appended, headers and padding included.
+    pub bytes: AtomicU64,
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// `fdatasync` calls that succeeded.
+    pub syncs: AtomicU64,
+    /// Restarts after complete checkpoints.
+    pub restarts: AtomicU64,
+}
+
+impl WalCounters {
+    /// A plain copy of the counters.
+    pub fn snapshot(&self) -> WalStats {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        WalStats {
+            frames: load(&self.frames),
+            bytes: load(&self.bytes),
+            commits: load(&self.commits),
+            syncs: load(&self.syncs),
+            restarts: load(&self.restarts),
+        }
+    }
+}
+
+/// A snapshot of [`WalCounters`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct WalStats {
+    /// Frames appended.
+    pub frames: u64,
+    /// Bytes appended.
+    pub bytes: u64,
+    /// Transactions committed.
+    pub commits: u64,
+    /// Successful `fdatasync` calls.
+    pub syncs: u64,
+    /// Restarts.
+    pub restarts: u64,
+}
+
+/// Where the open transaction began, so an abort with nothing written can take it back.
+#[derive(Clone, Copy, Debug)]
+struct TransactionStart {
+    first_lsn: Lsn,
+    offset: u64,
+    checksum: u32,
+}
+
+/// The write-ahead log of one database.
+pub struct Wal {
+    path: PathBuf,
+    storage: Box<dyn Storage>,
+    page_size: PageSize,
+    header: WalHeader,
+    /// Where the next frame goes; buffered frames end here.
+    end_offset: u64,
+    /// Frames appended but not yet written; they start at `end_offset - buffer.len()`.
+    buffer: Vec<u8>,
+    next_lsn: Lsn,
+    last_checksum: u32,
+    /// Every frame up to this LSN is durable.
+    durable_lsn: Lsn,
+    transaction: Option<TransactionStart>,
+    poisoned: bool,
+    counters: Arc<WalCounters>,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("path", &self.path)
+            .field("header", &self.header)
+            .field("end_offset", &self.end_offset)
+            .field("next_lsn", &self.next_lsn)
+            .field("durable_lsn", &self.durable_lsn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What recovery found when a log was opened.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// Every committed transaction in the log, in commit order.
+    pub transactions: Vec<RecoveredTransaction>,
+    /// Bytes of torn or uncommitted tail that were truncated.
+    pub truncated_bytes: u64,
+}
+
+impl Wal {
+    /// Opens the log at `path`, creating it if absent, and recovers its committed transactions.
+    pub fn open(vfs: &dyn Vfs, path: &Path, options: &WalOptions) -> Result<(Wal, Recovery)> {
+        let exists = vfs.exists(path).map_err(|error| Error::io("exists", path, error))?;
+        if !exists {
+            let storage = vfs.create(path).map_err(|error| Error::io("create", path, error))?;
+            let wal = Self::initialize(storage, path, options)?;
+            vfs.sync_dir(parent_dir(path)).map_err(|error| Error::io("sync_dir", path, error))?;
+            return Ok((wal, Recovery::default()));
+        }
+        let storage = vfs.open(path).map_err(|error| Error::io("open", path, error))?;
+        let Some(header) = read_newest_header(storage.as_ref(), path)? else {
+            // No valid header and no frames: creating the log was interrupted. Start afresh.
+            return Ok((Self::initialize(storage, path, options)?, Recovery::default()));
+        };
+        check_belongs(&header, path, options)?;
+        let found = scan(storage.as_ref(), path, &header, options.page_size)?;
+        let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
+        let mut wal = Wal {
+            path: path.to_path_buf(),
+            storage,
+            page_size: options.page_size,
+            header,
+            end_offset: found.committed_end,
+            buffer: Vec::new(),
+            next_lsn: found.next_lsn,
+            last_checksum: found.last_checksum,
+            durable_lsn: Lsn::new(found.next_lsn.get() - 1),
+            transaction: None,
+            poisoned: false,
+            counters: Arc::clone(&options.counters),
+        };
+        let truncated_bytes = file_bytes.saturating_sub(found.committed_end);
+        if truncated_bytes > 0 {
+            let result = wal.storage.set_len(found.committed_end);
+            wal.poison_on_error(result, "set_len")?;
+            wal.sync_storage()?;
+        }
+        Ok((wal, Recovery { transactions: found.transactions, truncated_bytes }))
+    }
+
+    /// Writes both header copies of a new, empty log and syncs them.
+    fn initialize(storage: Box<dyn Storage>, path: &Path, options: &WalOptions) -> Result<Wal> {
+        assert!(options.start_lsn > Lsn::ZERO, "LSN 0 means 'before any frame'");
+        let salt = options.salt.unwrap_or_else(|| RandomState::new().hash_one(path));
+        let header = WalHeader {
+            page_size: options.page_size.bytes_u32(),
+            database_id: options.database_id,
+            salt,
+            start_lsn: options.start_lsn,
+            sequence: 1,
+        };
+        let mut wal = Wal {
+            path: path.to_path_buf(),
+            storage,
+            page_size: options.page_size,
+            header,
+            end_offset: FRAMES_START_BYTES,
+            buffer: Vec::new(),
+            next_lsn: options.start_lsn,
+            last_checksum: header.chain_seed(),
+            durable_lsn: Lsn::new(options.start_lsn.get() - 1),
+            transaction: None,
+            poisoned: false,
+            counters: Arc::clone(&options.counters),
+        };
+        wal.write_header(WalHeader { sequence: 0, ..header })?;
+        wal.write_header(header)?;
+        let result = wal.storage.set_len(FRAMES_START_BYTES);
+        wal.poison_on_error(result, "set_len")?;
+        wal.sync_storage()?;
+        Ok(wal)
+    }
+
+    /// The LSN the next frame will get.
+    pub fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    /// Every frame up to this LSN is on stable storage.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.durable_lsn
+    }
+
+    /// Bytes of the log file in use, buffered frames included.
+    pub fn size_bytes(&self) -> u64 {
+        self.end_offset
+    }
+
+    /// The header of the current generation.
+    pub fn header(&self) -> WalHeader {
+        self.header
+    }
+
+    /// The counters of this handle.
+    pub fn counters(&self) -> &Arc<WalCounters> {
+        &self.counters
+    }
+
+    /// Whether a transaction has appended frames that are not yet committed or aborted.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
+    /// Appends a sealed page image to the open transaction (opening one if needed).
+    pub fn append_page(&mut self, page: &PageBuf) -> Result<FramePosition> {
+        assert_eq!(page.page_size(), self.page_size, "page of the wrong size");
+        page.verify(page.page_id())?;
+        self.append(FrameType::Page, page.page_id(), page.as_bytes())
+    }
+
+    /// Appends a named restore point to the open transaction (opening one if needed).
+    pub fn append_restore_point(&mut self, point: &RestorePoint) -> Result<Lsn> {
+        let limit = crate::limits::RESTORE_POINT_NAME_MAX_BYTES as u64;
+        let too_large = Error::TooLarge { bytes: point.name.len() as u64, limit };
+        let payload = point.encode().ok_or(too_large)?;
+        Ok(self.append(FrameType::RestorePoint, PageId::new(0), &payload)?.lsn)
+    }
+
+    /// Ends the open transaction (or an empty one) with a commit record carrying `changes`,
+    /// writes it out, and with [`Durability::Immediate`] syncs the log once. Returns the commit
+    /// LSN, which is the snapshot readers of this state pin.
+    pub fn commit(&mut self, changes: TransactionChanges, durability: Durability) -> Result<Lsn> {
+        self.ensure_healthy()?;
+        let bytes = changes.encoded_bytes();
+        if bytes > u64::from(FRAME_PAYLOAD_MAX_BYTES) {
+            return Err(Error::TooLarge { bytes, limit: u64::from(FRAME_PAYLOAD_MAX_BYTES) });
+        }
+        let first_lsn = self.transaction.map_or(self.next_lsn, |start| start.first_lsn);
+        let record = CommitRecord { first_lsn, durable_lsn: self.durable_lsn, changes };
+        let commit_lsn = self.append(FrameType::Commit, PageId::new(0), &record.encode())?.lsn;
+        self.transaction = None;
+        self.flush()?;
+        if durability == Durability::Immediate {
+            self.sync_storage()?;
+        }
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(commit_lsn)
+    }
+
+    /// Abandons the open transaction. If none of its frames were written yet they are dropped;
+    /// otherwise they stay in the log, where recovery ignores them (no commit names them).
+    pub fn abort(&mut self) {
+        let Some(start) = self.transaction.take() else { return };
+        let buffered_from = self.end_offset - self.buffer.len() as u64;
+        if start.offset >= buffered_from {
+            self.buffer.truncate((start.offset - buffered_from) as usize);
+            self.end_offset = start.offset;
+            self.next_lsn = start.first_lsn;
+            self.last_checksum = start.checksum;
+        }
+    }
+
+    /// Writes buffered frames and syncs the log: every frame appended so far becomes durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.ensure_healthy()?;
+        self.flush()?;
+        self.sync_storage()
+    }
+
+    /// Reads the page image of the frame at `position` and verifies it (frame checksum, LSN and
+    /// page checksum).
+    pub fn read_page(&self, position: FramePosition, page: &mut PageBuf) -> Result<()> {
+        self.ensure_healthy()?;
+        let frame_length = frame_bytes(self.page_size.bytes());
+        let buffered_from = self.end_offset - self.buffer.len() as u64;
+        let damaged = |reason: &str| Error::Corrupt {
+            offset: position.offset,
+            lsn: position.lsn,
+            reason: reason.to_owned(),
+        };
+        if position.offset >= buffered_from {
+            let start = (position.offset - buffered_from) as usize + FRAME_HEADER_BYTES;
+            let bytes = self
+                .buffer
+                .get(start..start + self.page_size.bytes())
+                .ok_or_else(|| damaged("beyond the log"))?;
+            page.as_mut_bytes().copy_from_slice(bytes);
+        } else {
+            if position.offset + frame_length > buffered_from {
+                return Err(damaged("frame runs past the written log"));
+            }
+            let (info, payload) =
+                read_frame(self.storage.as_ref(), position.offset, buffered_from, self.header.salt)
+                    .ok_or_else(|| damaged("frame fails its checksum"))?;
+            if info.lsn != position.lsn
+                || info.frame_type != FrameType::Page
+                || payload.len() != page.as_bytes().len()
+            {
+                return Err(damaged("not the page frame expected here"));
+            }
+            page.as_mut_bytes().copy_from_slice(&payload);
+        }
+        page.verify(page.page_id())?;
+        Ok(())
+    }
+
+    /// Starts a new log generation after a complete checkpoint: every committed frame must be in
+    /// the data files, durably, and no reader may still need one. With `truncate`, the file is
+    /// cut back to its header too.
+    pub fn restart(&mut self, truncate: bool) -> Result<()> {
+        self.ensure_healthy()?;
+        assert!(self.transaction.is_none(), "restart with a transaction open");
+        self.flush()?;
+        let header = WalHeader {
+            salt: next_salt(self.header.salt, self.header.sequence),
+            start_lsn: self.next_lsn,
+            sequence: self.header.sequence + 1,
+            ..self.header
+        };
+        self.write_header(header)?;
+        self.sync_storage()?;
+        self.header = header;
+        self.end_offset = FRAMES_START_BYTES;
+        self.last_checksum = header.chain_seed();
+        if truncate {
+            let result = self.storage.set_len(FRAMES_START_BYTES);
+            self.poison_on_error(result, "set_len")?;
+            self.sync_storage()?;
+        }
+        self.counters.restarts.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Appends one frame to the buffer, writing the buffer out first if it would overflow.
+    fn append(
+        &mut self,
+        frame_type: FrameType,
+        page_id: PageId,
+        payload: &[u8],
+    ) -> Result<FramePosition> {
+        self.ensure_healthy()?;
+        if self.buffer.len() + frame_bytes(payload.len()) as usize > APPEND_BUFFER_MAX_BYTES {
+            self.flush()?;
+        }
+        let lsn = self.next_lsn;
+        let start = *self.transaction.get_or_insert(TransactionStart {
+            first_lsn: lsn,
+            offset: self.end_offset,
+            checksum: self.last_checksum,
+        });
+        debug_assert!(start.first_lsn <= lsn);
+        let (frame, checksum) =
+            encode_frame(frame_type, lsn, page_id, self.header.salt, self.last_checksum, payload);
+        let position = FramePosition { offset: self.end_offset, lsn };
+        self.end_offset += frame.len() as u64;
+        self.counters.frames.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
+        self.buffer.extend_from_slice(&frame);
+        self.next_lsn = Lsn::new(lsn.get() + 1);
+        self.last_checksum = checksum;
+        Ok(position)
+    }
+
+    /// Writes the buffered frames at their place in the file.
+    fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let offset = self.end_offset - self.buffer.len() as u64;
+        let result = self.storage.write_at(offset, &self.buffer);
+        self.poison_on_error(result, "write")?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn sync_storage(&mut self) -> Result<()> {
+        debug_assert!(self.buffer.is_empty(), "sync with frames still buffered");
+        let result = self.storage.sync_data();
+        self.poison_on_error(result, "sync_data")?;
+        self.durable_lsn = Lsn::new(self.next_lsn.get() - 1);
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn write_header(&mut self, header: WalHeader) -> Result<()> {
+        let result = self.storage.write_at(header.copy_offset(), &header.encode());
+        self.poison_on_error(result, "write")
+    }
+
+    fn ensure_healthy(&self) -> Result<()> {
+        if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    fn poison_on_error<T>(
+        &mut self,
+        result: std::io::Result<T>,
+        operation: &'static str,
+    ) -> Result<T> {
+        result.map_err(|error| {
+            self.poisoned = true;
+            Error::io(operation, &self.path, error)
+        })
+    }
+}
+
+/// The newest valid header copy; `None` if neither is valid and the file holds no frames (an
+/// interrupted creation). Damage with frames present is an error.
+fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHeader>> {
+    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
+    let mut sectors = vec![0u8; FRAMES_START_BYTES as usize];
+    let readable = file_bytes.min(FRAMES_START_BYTES) as usize;
+    storage.read_at(0, &mut sectors[..readable]).map_err(|error| Error::io("read", path, error))?;
+    let copies = sectors.chunks(HEADER_COPY_BYTES as usize).map(WalHeader::decode);
+    let mut newest: Option<WalHeader> = None;
+    let mut problem = None;
+    for copy in copies {
+        match copy {
+            Ok(header) if newest.is_none_or(|best| header.sequence > best.sequence) => {
+                newest = Some(header)
+            }
+            Ok(_) => {}
+            Err(HeaderProblem::Version(found)) => {
+                let supported = crate::format::WAL_FORMAT_VERSION;
+                return Err(Error::UnsupportedFormatVersion { found, supported });
+            }
+            Err(other) => problem = problem.or(Some(other)),
+        }
+    }
+    if newest.is_some() || file_bytes <= FRAMES_START_BYTES {
+        return Ok(newest);
+    }
+    let reason = format!("{problem:?}");
+    Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason })
+}
+
+fn check_belongs(header: &WalHeader, path: &Path, options: &WalOptions) -> Result<()> {
+    let mismatch = |reason: String| Err(Error::Mismatch { path: path.to_path_buf(), reason });
+    if header.database_id != options.database_id {
+        return mismatch(format!(
+            "database id {:#x}, expected {:#x}",
+            header.database_id, options.database_id
+        ));
+    }
+    if header.page_size != options.page_size.bytes_u32() {
+        return mismatch(format!(
+            "page size {}, expected {}",
+            header.page_size,
+            options.page_size.bytes()
+        ));
+    }
+    Ok(())
+}
+
+/// The next generation's salt: a bijective mix of the old salt and sequence (splitmix64), so
+/// consecutive generations never share a salt.
+fn next_salt(salt: u64, sequence: u64) -> u64 {
+    let mut mixed = salt ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    mixed ^ (mixed >> 31)
+}

@@ -1,0 +1,145 @@
+//! The log's ordinary life: commits are recovered with their pages, aborted transactions leave
+//! nothing, a durable commit costs exactly one fdatasync, restarts start a new generation, and
+//! a log of another database is refused.
+
+use std::path::Path;
+
+use redwood_pager::io::Vfs;
+use redwood_pager::io::sim::{CrashMode, Fault, FaultConfig, OpKind, Repeat, SimVfs, Trigger};
+use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize};
+use redwood_wal::{Error, RestorePoint, TransactionChanges, Wal, WalOptions};
+
+use crate::support::{open, options, page, transaction};
+
+#[test]
+fn committed_transactions_are_recovered_with_their_pages() {
+    let vfs = SimVfs::new(1);
+    let (mut wal, recovery) = open(&vfs).unwrap();
+    assert!(recovery.transactions.is_empty());
+    let commits: Vec<Lsn> =
+        (1..=5).map(|n| transaction(&mut wal, n, Durability::Immediate).unwrap()).collect();
+    drop(wal);
+    vfs.crash(CrashMode::all());
+    let (wal, recovery) = open(&vfs).unwrap();
+    let found: Vec<Lsn> = recovery.transactions.iter().map(|t| t.commit_lsn).collect();
+    assert_eq!(found, commits);
+    for (number, recovered) in (1..=5).zip(&recovery.transactions) {
+        assert_eq!(recovered.record.changes.timestamp_ms, number);
+        assert_eq!(recovered.pages.len() as u64, 1 + number % 3);
+        for (index, &(page_id, position)) in recovered.pages.iter().enumerate() {
+            assert_eq!(page_id, PageId::new(number * 10 + index as u64));
+            let mut read = PageBuf::zeroed(PageSize::DEFAULT);
+            wal.read_page(position, &mut read).unwrap();
+            assert_eq!(read.as_bytes(), page(page_id.get(), number).as_bytes());
+        }
+    }
+    assert_eq!(wal.next_lsn(), Lsn::new(commits[4].get() + 1));
+}
+
+#[test]
+fn a_durable_commit_costs_exactly_one_fdatasync() {
+    let vfs = SimVfs::new(2);
+    let (mut wal, _) = open(&vfs).unwrap();
+    let disk_syncs = || vfs.counters().syncs;
+    let (log_before, disk_before) = (wal.counters().snapshot().syncs, disk_syncs());
+    for number in 1..=10 {
+        transaction(&mut wal, number, Durability::Immediate).unwrap();
+    }
+    assert_eq!(wal.counters().snapshot().syncs - log_before, 10);
+    assert_eq!(disk_syncs() - disk_before, 10, "the disk saw one fdatasync per commit");
+    assert_eq!(wal.counters().snapshot().commits, 10);
+    for number in 11..=20 {
+        transaction(&mut wal, number, Durability::None).unwrap();
+    }
+    assert_eq!(disk_syncs() - disk_before, 10, "Durability::None syncs nothing");
+    assert_eq!(wal.counters().snapshot().commits, 20);
+}
+
+#[test]
+fn aborted_transactions_leave_nothing_whether_or_not_they_spilled() {
+    let vfs = SimVfs::new(3);
+    let (mut wal, _) = open(&vfs).unwrap();
+    wal.append_page(&page(1, 1)).unwrap();
+    wal.abort();
+    let first = transaction(&mut wal, 2, Durability::Immediate).unwrap();
+    // A large transaction overflows the append buffer, so some frames reach the file.
+    for index in 0..300 {
+        wal.append_page(&page(1000 + index, 3)).unwrap();
+    }
+    assert!(vfs.live_image()[Path::new("db.wal")].len() as u64 > wal.size_bytes() / 2);
+    wal.abort();
+    let second = transaction(&mut wal, 4, Durability::Immediate).unwrap();
+    drop(wal);
+    let (_, recovery) = open(&vfs).unwrap();
+    let found: Vec<(Lsn, usize)> =
+        recovery.transactions.iter().map(|t| (t.commit_lsn, t.pages.len())).collect();
+    assert_eq!(found, vec![(first, 3), (second, 2)], "the spilled frames belong to no commit");
+    assert!(recovery.transactions[1].pages.iter().all(|(page_id, _)| page_id.get() >= 40));
+}
+
+#[test]
+fn restore_points_are_recorded_in_their_transaction() {
+    let vfs = SimVfs::new(4);
+    let (mut wal, _) = open(&vfs).unwrap();
+    let point = RestorePoint { name: "before the migration".into(), timestamp_ms: 42 };
+    let marker = wal.append_restore_point(&point).unwrap();
+    wal.commit(TransactionChanges::default(), Durability::Immediate).unwrap();
+    drop(wal);
+    let (_, recovery) = open(&vfs).unwrap();
+    assert_eq!(recovery.transactions[0].restore_points, vec![(marker, point)]);
+}
+
+#[test]
+fn a_restart_begins_a_new_generation_and_old_frames_never_return() {
+    let vfs = SimVfs::new(5);
+    let (mut wal, _) = open(&vfs).unwrap();
+    for number in 1..=3 {
+        transaction(&mut wal, number, Durability::Immediate).unwrap();
+    }
+    let salt = wal.header().salt;
+    wal.restart(false).unwrap();
+    assert_ne!(wal.header().salt, salt);
+    let after = transaction(&mut wal, 4, Durability::Immediate).unwrap();
+    drop(wal);
+    let (mut wal, recovery) = open(&vfs).unwrap();
+    let found: Vec<Lsn> = recovery.transactions.iter().map(|t| t.commit_lsn).collect();
+    assert_eq!(found, vec![after], "frames of the old generation are not replayed");
+    wal.restart(true).unwrap();
+    assert_eq!(vfs.live_image()[Path::new("db.wal")].len(), 1024);
+    let lsn = transaction(&mut wal, 5, Durability::Immediate).unwrap();
+    assert!(lsn > after, "LSNs keep growing across generations");
+}
+
+#[test]
+fn a_failed_sync_poisons_the_log() {
+    let vfs = SimVfs::new(6);
+    let (mut wal, _) = open(&vfs).unwrap();
+    transaction(&mut wal, 1, Durability::Immediate).unwrap();
+    vfs.set_faults(FaultConfig::none().with(Fault::eio(
+        OpKind::Sync,
+        Trigger::Nth(1),
+        Repeat::Once,
+    )));
+    assert!(matches!(transaction(&mut wal, 2, Durability::Immediate), Err(Error::Io { .. })));
+    assert!(matches!(transaction(&mut wal, 3, Durability::Immediate), Err(Error::Poisoned)));
+    assert!(matches!(wal.sync(), Err(Error::Poisoned)), "a failed fsync is never retried");
+    drop(wal);
+    vfs.crash(CrashMode::all());
+    let (_, recovery) = open(&vfs).unwrap();
+    let count = recovery.transactions.len();
+    assert!(count == 1 || count == 2, "the failed commit is all there or not at all: {count}");
+}
+
+#[test]
+fn a_log_of_another_database_is_refused() {
+    let vfs = SimVfs::new(7);
+    let (mut wal, _) = open(&vfs).unwrap();
+    transaction(&mut wal, 1, Durability::Immediate).unwrap();
+    drop(wal);
+    let other = WalOptions { database_id: 8, ..options() };
+    let result = Wal::open(&vfs as &dyn Vfs, Path::new("db.wal"), &other);
+    assert!(matches!(result, Err(Error::Mismatch { .. })));
+    let larger = WalOptions { page_size: PageSize::new(8192).unwrap(), ..options() };
+    let result = Wal::open(&vfs as &dyn Vfs, Path::new("db.wal"), &larger);
+    assert!(matches!(result, Err(Error::Mismatch { .. })));
+}

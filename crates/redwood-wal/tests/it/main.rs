@@ -1,0 +1,6 @@
+//! Integration tests of `redwood-wal`: one binary, one module per scenario.
+
+mod arbitrary;
+mod crash;
+mod log;
+mod support;
