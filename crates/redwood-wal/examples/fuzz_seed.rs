@@ -1,0 +1,42 @@
+//! Writes a seed for the `wal_recovery` fuzz target: a log of database 7 (salt 0xfeed, the
+//! target's options) with three committed transactions and a restore point. Usage:
+//! `fuzz_seed OUTPUT`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redwood_pager::io::MemVfs;
+use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType};
+use redwood_wal::{RestorePoint, Result, TransactionChanges, Wal, WalOptions};
+
+fn main() -> Result<()> {
+    let output = std::env::args().nth(1).expect("usage: fuzz_seed OUTPUT");
+    let vfs = MemVfs::new();
+    let options = WalOptions {
+        page_size: PageSize::DEFAULT,
+        database_id: 7,
+        start_lsn: Lsn::new(1),
+        salt: Some(0xfeed),
+        counters: Arc::default(),
+    };
+    let (mut wal, _) = Wal::open(&vfs, Path::new("db.wal"), &options)?;
+    for number in 1..=3u64 {
+        let mut page = PageBuf::zeroed(PageSize::DEFAULT);
+        page.body_mut()[0] = number as u8;
+        page.seal(PageId::new(10 + number), PageType::user(16).expect("user type"), Lsn::ZERO);
+        wal.append_page(&page)?;
+        if number == 2 {
+            wal.append_restore_point(&RestorePoint { name: "seed".into(), timestamp_ms: 1 })?;
+        }
+        let changes = TransactionChanges {
+            page_count: 20,
+            allocated: vec![PageId::new(10 + number)],
+            ..Default::default()
+        };
+        wal.commit(changes, Durability::Immediate)?;
+    }
+    drop(wal);
+    std::fs::write(&output, &vfs.image()[Path::new("db.wal")]).expect("write the seed");
+    println!("wrote {output}");
+    Ok(())
+}
