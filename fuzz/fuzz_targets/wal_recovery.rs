@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use redwood_pager::io::{MemVfs, Vfs};
-use redwood_pager::{Durability, Lsn, PageBuf, PageSize};
-use redwood_wal::{TransactionChanges, Wal, WalOptions};
+use redwood_pager::{Durability, Lsn, PageBuf, PageSize, TransactionChanges};
+use redwood_wal::{Wal, WalOptions};
 
 fuzz_target!(|data: &[u8]| {
     let vfs = MemVfs::new();

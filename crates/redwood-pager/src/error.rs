@@ -3,7 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::{PageId, SegmentId};
+use crate::{Lsn, PageId, SegmentId};
 
 /// The result type of every fallible pager operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -123,6 +123,34 @@ pub enum Error {
         /// The limit that was reached.
         page_count_max: u64,
     },
+    /// The write-ahead log is damaged at a place that had been synced.
+    #[error("write-ahead log corrupt at byte {offset} ({lsn}): {reason}")]
+    LogCorrupt {
+        /// Byte offset of the damaged frame.
+        offset: u64,
+        /// The LSN the damaged frame should have had.
+        lsn: Lsn,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The write-ahead log belongs to another database, or one with another page size.
+    #[error("{} does not belong to this database: {reason}", path.display())]
+    LogMismatch {
+        /// The log file.
+        path: PathBuf,
+        /// Which field differs.
+        reason: String,
+    },
+    /// Something is larger than its limit.
+    #[error("{what} of {bytes} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// What was too large.
+        what: &'static str,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// An earlier write or sync failed, so on-disk state is unknown; reopen to recover.
     #[error("the database handle is poisoned by an earlier I/O failure; reopen it")]
     Poisoned,
@@ -149,6 +177,7 @@ impl Error {
                 | Error::Corrupt { .. }
                 | Error::Truncated { .. }
                 | Error::SegmentMissing { .. }
+                | Error::LogCorrupt { .. }
         )
     }
 }

@@ -148,6 +148,46 @@ impl FreeMap {
         Ok(())
     }
 
+    /// Sets whether `page_id` is in use, whatever it was: the idempotent form recovery replays
+    /// allocation deltas with and aborts undo them with.
+    pub fn set_in_use(&mut self, page_id: PageId, in_use: bool) -> Result<()> {
+        self.check_user_page(page_id)?;
+        if self.bit(page_id.get()) == in_use {
+            return Ok(());
+        }
+        self.set_bit(page_id.get(), in_use);
+        if in_use {
+            self.free_count -= 1;
+        } else {
+            self.free_count += 1;
+            self.search_from = self.search_from.min(page_id.get());
+        }
+        Ok(())
+    }
+
+    /// Grows the high-water mark to at least `page_count` (new pages are free), beginning
+    /// segments as needed; returns the segments begun.
+    pub fn grow_to(&mut self, page_count: u64) -> Result<Vec<SegmentId>> {
+        let page_count_max = self.geometry.page_count_max();
+        if page_count > page_count_max {
+            return Err(Error::Full { page_count_max });
+        }
+        let mut begun = Vec::new();
+        while self.page_count < page_count {
+            if self.page_count % self.geometry.segment_pages() == 0 {
+                let segment = self.geometry.segment_of(PageId::new(self.page_count));
+                self.begin_segment(segment);
+                begun.push(segment);
+            } else {
+                self.page_count += 1;
+                self.free_count += 1;
+                let (map_page, _) = self.geometry.map_bit(PageId::new(self.page_count - 1));
+                self.mark_dirty(map_page);
+            }
+        }
+        Ok(begun)
+    }
+
     /// Fails unless `page_id` is below the high-water mark and not reserved by the pager.
     pub fn check_user_page(&self, page_id: PageId) -> Result<()> {
         if page_id.get() >= self.page_count {

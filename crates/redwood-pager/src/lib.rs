@@ -20,17 +20,21 @@ mod geometry;
 mod ids;
 pub mod io;
 pub mod limits;
+mod log;
 mod meta;
 mod page;
 mod page_file;
+mod store;
 
 pub use check::{PageClaims, Violation};
 pub use durability::Durability;
 pub use error::{Error, Result};
 pub use geometry::{Geometry, MapCopy};
 pub use ids::{Lsn, PageId, SegmentId};
+pub use log::{LogPosition, LogReader, PageLog, RecoveredCommit, RestorePoint, TransactionChanges};
 pub use meta::{MAGIC, Meta};
 pub use page::{
     FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageHeader, PageSize, PageType, page_checksum,
 };
 pub use page_file::{PageFile, PageFileCounters, PageFileOptions, PageFileStats, segment_path};
+pub use store::{PageRead, PageWrite};

@@ -6,8 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use redwood_pager::io::MemVfs;
-use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType};
-use redwood_wal::{RestorePoint, Result, TransactionChanges, Wal, WalOptions};
+use redwood_pager::{
+    Durability, Lsn, PageBuf, PageId, PageSize, PageType, RestorePoint, TransactionChanges,
+};
+use redwood_wal::{Result, Wal, WalOptions};
 
 fn main() -> Result<()> {
     let output = std::env::args().nth(1).expect("usage: fuzz_seed OUTPUT");

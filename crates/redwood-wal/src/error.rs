@@ -79,3 +79,26 @@ impl Error {
         Error::Io { operation, path: path.into(), source }
     }
 }
+
+/// The pager speaks one error type; a log failure becomes the matching pager error.
+impl From<Error> for redwood_pager::Error {
+    fn from(error: Error) -> Self {
+        use redwood_pager::Error as Pager;
+        match error {
+            Error::Io { operation, path, source } => Pager::Io { operation, path, source },
+            Error::Corrupt { offset, lsn, reason } => Pager::LogCorrupt { offset, lsn, reason },
+            Error::HeaderCorrupt { path: _, reason } => {
+                Pager::LogCorrupt { offset: 0, lsn: Lsn::ZERO, reason }
+            }
+            Error::Mismatch { path, reason } => Pager::LogMismatch { path, reason },
+            Error::UnsupportedFormatVersion { found, supported } => {
+                Pager::UnsupportedFormatVersion { found, supported }
+            }
+            Error::TooLarge { bytes, limit } => {
+                Pager::TooLarge { what: "log record", bytes, limit }
+            }
+            Error::Poisoned => Pager::Poisoned,
+            Error::Page(error) => error,
+        }
+    }
+}

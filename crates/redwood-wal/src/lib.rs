@@ -2,9 +2,11 @@
 //!
 //! - `format`: the header copies and the 48-byte frame header, with checksums chained from a
 //!   per-generation salt (see `docs/FORMAT.md`).
-//! - `record`: commit records (allocation delta and meta fields) and restore points.
+//! - `record`: the byte forms of commit records (allocation delta and meta fields) and restore
+//!   points; the types themselves are the pager's (`TransactionChanges`, `RestorePoint`).
 //! - `wal`: `Wal`, which appends, commits (one `fdatasync` per durable commit), reads page
-//!   images back, and restarts after a complete checkpoint.
+//!   images back, and restarts after a complete checkpoint; it implements the pager's
+//!   `PageLog` trait, and `WalReader` its `LogReader`.
 //! - `recovery`: the longest valid prefix; a torn tail is truncated, damage to frames that had
 //!   been synced is reported as corruption, never skipped.
 //!
@@ -21,6 +23,5 @@ mod wal;
 
 pub use error::{Error, Result};
 pub use format::{FRAME_HEADER_BYTES, FrameType, WAL_FORMAT_VERSION, WalHeader, frame_bytes};
-pub use record::{CommitRecord, RestorePoint, TransactionChanges};
-pub use recovery::{FramePosition, RecoveredTransaction};
-pub use wal::{Recovery, Wal, WalCounters, WalOptions, WalStats};
+pub use record::CommitRecord;
+pub use wal::{Recovery, Wal, WalCounters, WalOptions, WalReader, WalStats};

@@ -2,7 +2,7 @@
 //! (the allocation delta and the meta fields, see docs/DECISIONS.md ADR-2), and named markers.
 
 use redwood_pager::limits::ROOT_SLOTS;
-use redwood_pager::{Lsn, PageId};
+use redwood_pager::{Lsn, PageId, RestorePoint, TransactionChanges};
 
 use crate::limits::RESTORE_POINT_NAME_MAX_BYTES;
 
@@ -16,22 +16,6 @@ pub struct CommitRecord {
     pub durable_lsn: Lsn,
     /// What the transaction changed besides page images.
     pub changes: TransactionChanges,
-}
-
-/// What a transaction changed besides writing page images: the allocation delta and the meta
-/// fields (docs/DECISIONS.md ADR-2).
-#[derive(Clone, PartialEq, Eq, Debug, Default)]
-pub struct TransactionChanges {
-    /// Wall-clock time of the commit, in milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
-    /// The database's page count after the transaction.
-    pub page_count: u64,
-    /// The root slots after the transaction.
-    pub roots: [Option<PageId>; ROOT_SLOTS],
-    /// Pages the transaction allocated.
-    pub allocated: Vec<PageId>,
-    /// Pages the transaction freed.
-    pub freed: Vec<PageId>,
 }
 
 /// Fixed bytes of a commit record before its page-id lists.
@@ -98,44 +82,31 @@ impl CommitRecord {
     }
 }
 
-impl TransactionChanges {
-    /// Bytes a commit record carrying these changes takes.
-    pub fn encoded_bytes(&self) -> u64 {
-        (COMMIT_FIXED_BYTES + 8 * (self.allocated.len() + self.freed.len())) as u64
-    }
+/// Bytes a commit record carrying `changes` takes.
+pub fn commit_record_bytes(changes: &TransactionChanges) -> u64 {
+    (COMMIT_FIXED_BYTES + 8 * (changes.allocated.len() + changes.freed.len())) as u64
 }
 
-/// A named point in the log that point-in-time recovery can restore to.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RestorePoint {
-    /// The name given when it was created.
-    pub name: String,
-    /// Wall-clock time, milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
+/// The payload of a restore-point frame; `None` if the name is longer than the limit.
+pub fn encode_restore_point(point: &RestorePoint) -> Option<Vec<u8>> {
+    if point.name.len() > RESTORE_POINT_NAME_MAX_BYTES {
+        return None;
+    }
+    let mut bytes = point.timestamp_ms.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&(point.name.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(point.name.as_bytes());
+    Some(bytes)
 }
 
-impl RestorePoint {
-    /// The payload bytes; `None` if the name is longer than the limit.
-    pub fn encode(&self) -> Option<Vec<u8>> {
-        if self.name.len() > RESTORE_POINT_NAME_MAX_BYTES {
-            return None;
-        }
-        let mut bytes = self.timestamp_ms.to_le_bytes().to_vec();
-        bytes.extend_from_slice(&(self.name.len() as u32).to_le_bytes());
-        bytes.extend_from_slice(self.name.as_bytes());
-        Some(bytes)
+/// Decodes a restore-point payload; `None` if it is malformed.
+pub fn decode_restore_point(bytes: &[u8]) -> Option<RestorePoint> {
+    let timestamp_ms = u64_at(bytes, 0)?;
+    let name_bytes = u32_at(bytes, 8)? as usize;
+    if name_bytes > RESTORE_POINT_NAME_MAX_BYTES || bytes.len() != 12 + name_bytes {
+        return None;
     }
-
-    /// Decodes a payload; `None` if it is malformed.
-    pub fn decode(bytes: &[u8]) -> Option<Self> {
-        let timestamp_ms = u64_at(bytes, 0)?;
-        let name_bytes = u32_at(bytes, 8)? as usize;
-        if name_bytes > RESTORE_POINT_NAME_MAX_BYTES || bytes.len() != 12 + name_bytes {
-            return None;
-        }
-        let name = String::from_utf8(bytes[12..].to_vec()).ok()?;
-        Some(RestorePoint { name, timestamp_ms })
-    }
+    let name = String::from_utf8(bytes[12..].to_vec()).ok()?;
+    Some(RestorePoint { name, timestamp_ms })
 }
 
 #[cfg(test)]
@@ -155,7 +126,7 @@ mod tests {
         };
         let record = CommitRecord { first_lsn: Lsn::new(3), durable_lsn: Lsn::new(2), changes };
         let bytes = record.encode();
-        assert_eq!(bytes.len() as u64, record.changes.encoded_bytes());
+        assert_eq!(bytes.len() as u64, commit_record_bytes(&record.changes));
         assert_eq!(CommitRecord::decode(&bytes), Some(record));
         assert_eq!(CommitRecord::decode(&bytes[..bytes.len() - 1]), None);
         assert_eq!(CommitRecord::decode(&[]), None);
@@ -164,10 +135,10 @@ mod tests {
     #[test]
     fn restore_points_round_trip_and_limit_their_names() {
         let point = RestorePoint { name: "before migration".into(), timestamp_ms: 5 };
-        assert_eq!(RestorePoint::decode(&point.encode().unwrap()), Some(point));
+        assert_eq!(decode_restore_point(&encode_restore_point(&point).unwrap()), Some(point));
         let long =
             RestorePoint { name: "x".repeat(RESTORE_POINT_NAME_MAX_BYTES + 1), timestamp_ms: 0 };
-        assert!(long.encode().is_none());
-        assert_eq!(RestorePoint::decode(&[1, 2, 3]), None);
+        assert!(encode_restore_point(&long).is_none());
+        assert_eq!(decode_restore_point(&[1, 2, 3]), None);
     }
 }

@@ -8,41 +8,19 @@
 use std::path::Path;
 
 use redwood_pager::io::Storage;
-use redwood_pager::{Lsn, PageId, PageSize};
+use redwood_pager::{LogPosition, Lsn, PageSize, RecoveredCommit};
 
 use crate::error::{Error, Result};
 use crate::format::{
     FRAME_HEADER_BYTES, FrameInfo, FrameType, WalHeader, frame_bytes, parse_frame_header,
 };
 use crate::limits::{FRAME_ALIGN_BYTES, FRAMES_START_BYTES, SCAN_CHUNK_BYTES};
-use crate::record::{CommitRecord, RestorePoint};
-
-/// Where a frame is in the log, so its page image can be read back.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct FramePosition {
-    /// Byte offset of the frame in the log file.
-    pub offset: u64,
-    /// The frame's LSN.
-    pub lsn: Lsn,
-}
-
-/// One committed transaction found by recovery.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct RecoveredTransaction {
-    /// The LSN of its commit frame.
-    pub commit_lsn: Lsn,
-    /// Its commit record.
-    pub record: CommitRecord,
-    /// The page images it wrote, in log order (a page may appear more than once).
-    pub pages: Vec<(PageId, FramePosition)>,
-    /// Restore points it recorded.
-    pub restore_points: Vec<(Lsn, RestorePoint)>,
-}
+use crate::record::{CommitRecord, decode_restore_point};
 
 /// The outcome of scanning a log generation.
 #[derive(Debug)]
 pub(crate) struct Scan {
-    pub transactions: Vec<RecoveredTransaction>,
+    pub transactions: Vec<RecoveredCommit>,
     /// The end of the last committed transaction: where appending continues.
     pub committed_end: u64,
     /// The LSN the next frame gets.
@@ -74,23 +52,18 @@ pub(crate) fn scan(
         next_lsn: cursor.lsn,
         last_checksum: cursor.checksum,
     };
-    let mut open = RecoveredTransaction {
-        commit_lsn: Lsn::ZERO,
-        record: CommitRecord::default(),
-        pages: Vec::new(),
-        restore_points: Vec::new(),
-    };
+    let mut open = empty_commit();
     while let Some((info, payload)) = read_frame(storage, cursor.offset, file_bytes, header.salt) {
         if info.lsn != cursor.lsn || info.prev_checksum != cursor.checksum {
             break;
         }
-        let position = FramePosition { offset: cursor.offset, lsn: info.lsn };
+        let position = LogPosition { offset: cursor.offset, lsn: info.lsn };
         let accepted = match info.frame_type {
             FrameType::Page => {
                 open.pages.push((info.page_id, position));
                 payload.len() == page_size.bytes()
             }
-            FrameType::RestorePoint => RestorePoint::decode(&payload)
+            FrameType::RestorePoint => decode_restore_point(&payload)
                 .map(|point| open.restore_points.push((info.lsn, point)))
                 .is_some(),
             FrameType::Commit => CommitRecord::decode(&payload)
@@ -118,28 +91,29 @@ pub(crate) fn scan(
     Ok(committed)
 }
 
+fn empty_commit() -> RecoveredCommit {
+    RecoveredCommit {
+        commit_lsn: Lsn::ZERO,
+        changes: Default::default(),
+        pages: Vec::new(),
+        restore_points: Vec::new(),
+    }
+}
+
 /// Closes the open transaction with its commit record, keeping only the frames from its
 /// `first_lsn` on (earlier ones belong to an aborted transaction's spill).
 fn commit(
-    open: &mut RecoveredTransaction,
+    open: &mut RecoveredCommit,
     record: CommitRecord,
     commit_lsn: Lsn,
-    transactions: &mut Vec<RecoveredTransaction>,
+    transactions: &mut Vec<RecoveredCommit>,
 ) {
     let first_lsn = record.first_lsn;
-    let mut transaction = std::mem::replace(
-        open,
-        RecoveredTransaction {
-            commit_lsn: Lsn::ZERO,
-            record: CommitRecord::default(),
-            pages: Vec::new(),
-            restore_points: Vec::new(),
-        },
-    );
+    let mut transaction = std::mem::replace(open, empty_commit());
     transaction.pages.retain(|(_, position)| position.lsn >= first_lsn);
     transaction.restore_points.retain(|(lsn, _)| *lsn >= first_lsn);
     transaction.commit_lsn = commit_lsn;
-    transaction.record = record;
+    transaction.changes = record.changes;
     transactions.push(transaction);
 }
 

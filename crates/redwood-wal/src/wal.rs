@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::{Storage, Vfs, parent_dir};
-use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize};
+use redwood_pager::{
+    Durability, LogPosition, LogReader, Lsn, PageBuf, PageId, PageLog, PageSize, RecoveredCommit,
+    RestorePoint, TransactionChanges,
+};
 
 use crate::error::{Error, Result};
 use crate::format::{
@@ -21,8 +24,8 @@ use crate::format::{
 use crate::limits::{
     APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES, HEADER_COPY_BYTES,
 };
-use crate::record::{CommitRecord, RestorePoint, TransactionChanges};
-use crate::recovery::{FramePosition, RecoveredTransaction, read_frame, scan};
+use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
+use crate::recovery::{read_frame, scan};
 
 /// How to open (or create) a log.
 #[derive(Clone, Debug)]
@@ -94,9 +97,11 @@ struct TransactionStart {
 /// The write-ahead log of one database.
 pub struct Wal {
     path: PathBuf,
-    storage: Box<dyn Storage>,
+    storage: Arc<dyn Storage>,
     page_size: PageSize,
     header: WalHeader,
+    /// The current generation's salt, shared with readers.
+    salt: Arc<AtomicU64>,
     /// Where the next frame goes; buffered frames end here.
     end_offset: u64,
     /// Frames appended but not yet written; they start at `end_offset - buffer.len()`.
@@ -126,7 +131,7 @@ impl std::fmt::Debug for Wal {
 #[derive(Debug, Default)]
 pub struct Recovery {
     /// Every committed transaction in the log, in commit order.
-    pub transactions: Vec<RecoveredTransaction>,
+    pub transactions: Vec<RecoveredCommit>,
     /// Bytes of torn or uncommitted tail that were truncated.
     pub truncated_bytes: u64,
 }
@@ -136,12 +141,14 @@ impl Wal {
     pub fn open(vfs: &dyn Vfs, path: &Path, options: &WalOptions) -> Result<(Wal, Recovery)> {
         let exists = vfs.exists(path).map_err(|error| Error::io("exists", path, error))?;
         if !exists {
-            let storage = vfs.create(path).map_err(|error| Error::io("create", path, error))?;
+            let storage: Arc<dyn Storage> =
+                vfs.create(path).map_err(|error| Error::io("create", path, error))?.into();
             let wal = Self::initialize(storage, path, options)?;
             vfs.sync_dir(parent_dir(path)).map_err(|error| Error::io("sync_dir", path, error))?;
             return Ok((wal, Recovery::default()));
         }
-        let storage = vfs.open(path).map_err(|error| Error::io("open", path, error))?;
+        let storage: Arc<dyn Storage> =
+            vfs.open(path).map_err(|error| Error::io("open", path, error))?.into();
         let Some(header) = read_newest_header(storage.as_ref(), path)? else {
             // No valid header and no frames: creating the log was interrupted. Start afresh.
             return Ok((Self::initialize(storage, path, options)?, Recovery::default()));
@@ -154,6 +161,7 @@ impl Wal {
             storage,
             page_size: options.page_size,
             header,
+            salt: Arc::new(AtomicU64::new(header.salt)),
             end_offset: found.committed_end,
             buffer: Vec::new(),
             next_lsn: found.next_lsn,
@@ -173,7 +181,7 @@ impl Wal {
     }
 
     /// Writes both header copies of a new, empty log and syncs them.
-    fn initialize(storage: Box<dyn Storage>, path: &Path, options: &WalOptions) -> Result<Wal> {
+    fn initialize(storage: Arc<dyn Storage>, path: &Path, options: &WalOptions) -> Result<Wal> {
         assert!(options.start_lsn > Lsn::ZERO, "LSN 0 means 'before any frame'");
         let salt = options.salt.unwrap_or_else(|| RandomState::new().hash_one(path));
         let header = WalHeader {
@@ -188,6 +196,7 @@ impl Wal {
             storage,
             page_size: options.page_size,
             header,
+            salt: Arc::new(AtomicU64::new(header.salt)),
             end_offset: FRAMES_START_BYTES,
             buffer: Vec::new(),
             next_lsn: options.start_lsn,
@@ -236,7 +245,7 @@ impl Wal {
     }
 
     /// Appends a sealed page image to the open transaction (opening one if needed).
-    pub fn append_page(&mut self, page: &PageBuf) -> Result<FramePosition> {
+    pub fn append_page(&mut self, page: &PageBuf) -> Result<LogPosition> {
         assert_eq!(page.page_size(), self.page_size, "page of the wrong size");
         page.verify(page.page_id())?;
         self.append(FrameType::Page, page.page_id(), page.as_bytes())
@@ -246,7 +255,7 @@ impl Wal {
     pub fn append_restore_point(&mut self, point: &RestorePoint) -> Result<Lsn> {
         let limit = crate::limits::RESTORE_POINT_NAME_MAX_BYTES as u64;
         let too_large = Error::TooLarge { bytes: point.name.len() as u64, limit };
-        let payload = point.encode().ok_or(too_large)?;
+        let payload = encode_restore_point(point).ok_or(too_large)?;
         Ok(self.append(FrameType::RestorePoint, PageId::new(0), &payload)?.lsn)
     }
 
@@ -255,7 +264,7 @@ impl Wal {
     /// LSN, which is the snapshot readers of this state pin.
     pub fn commit(&mut self, changes: TransactionChanges, durability: Durability) -> Result<Lsn> {
         self.ensure_healthy()?;
-        let bytes = changes.encoded_bytes();
+        let bytes = commit_record_bytes(&changes);
         if bytes > u64::from(FRAME_PAYLOAD_MAX_BYTES) {
             return Err(Error::TooLarge { bytes, limit: u64::from(FRAME_PAYLOAD_MAX_BYTES) });
         }
@@ -293,7 +302,7 @@ impl Wal {
 
     /// Reads the page image of the frame at `position` and verifies it (frame checksum, LSN and
     /// page checksum).
-    pub fn read_page(&self, position: FramePosition, page: &mut PageBuf) -> Result<()> {
+    pub fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()> {
         self.ensure_healthy()?;
         let frame_length = frame_bytes(self.page_size.bytes());
         let buffered_from = self.end_offset - self.buffer.len() as u64;
@@ -344,6 +353,7 @@ impl Wal {
         self.write_header(header)?;
         self.sync_storage()?;
         self.header = header;
+        self.salt.store(header.salt, Ordering::Release);
         self.end_offset = FRAMES_START_BYTES;
         self.last_checksum = header.chain_seed();
         if truncate {
@@ -361,7 +371,7 @@ impl Wal {
         frame_type: FrameType,
         page_id: PageId,
         payload: &[u8],
-    ) -> Result<FramePosition> {
+    ) -> Result<LogPosition> {
         self.ensure_healthy()?;
         if self.buffer.len() + frame_bytes(payload.len()) as usize > APPEND_BUFFER_MAX_BYTES {
             self.flush()?;
@@ -375,7 +385,7 @@ impl Wal {
         debug_assert!(start.first_lsn <= lsn);
         let (frame, checksum) =
             encode_frame(frame_type, lsn, page_id, self.header.salt, self.last_checksum, payload);
-        let position = FramePosition { offset: self.end_offset, lsn };
+        let position = LogPosition { offset: self.end_offset, lsn };
         self.end_offset += frame.len() as u64;
         self.counters.frames.fetch_add(1, Ordering::Relaxed);
         self.counters.bytes.fetch_add(frame.len() as u64, Ordering::Relaxed);
@@ -482,4 +492,83 @@ fn next_salt(salt: u64, sequence: u64) -> u64 {
     mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     mixed ^ (mixed >> 31)
+}
+
+/// Reads committed page images concurrently with the writer: shares the log file and follows the
+/// current generation's salt.
+#[derive(Clone, Debug)]
+pub struct WalReader {
+    storage: Arc<dyn Storage>,
+    salt: Arc<AtomicU64>,
+    page_size: PageSize,
+    path: PathBuf,
+}
+
+impl LogReader for WalReader {
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+        let damaged = |reason: &str| redwood_pager::Error::LogCorrupt {
+            offset: position.offset,
+            lsn: position.lsn,
+            reason: reason.to_owned(),
+        };
+        let file_bytes = self.storage.len().map_err(|error| Error::io("len", &self.path, error))?;
+        let salt = self.salt.load(Ordering::Acquire);
+        let (info, payload) = read_frame(self.storage.as_ref(), position.offset, file_bytes, salt)
+            .ok_or_else(|| damaged("frame fails its checksum"))?;
+        let expected = info.lsn == position.lsn && info.frame_type == FrameType::Page;
+        if !expected || payload.len() != self.page_size.bytes() {
+            return Err(damaged("not the page frame expected here"));
+        }
+        page.as_mut_bytes().copy_from_slice(&payload);
+        page.verify(page.page_id())
+    }
+}
+
+impl PageLog for Wal {
+    type Reader = WalReader;
+
+    fn reader(&self) -> WalReader {
+        WalReader {
+            storage: Arc::clone(&self.storage),
+            salt: Arc::clone(&self.salt),
+            page_size: self.page_size,
+            path: self.path.clone(),
+        }
+    }
+
+    fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    fn append_page(&mut self, page: &PageBuf) -> redwood_pager::Result<LogPosition> {
+        Ok(Wal::append_page(self, page)?)
+    }
+
+    fn append_restore_point(&mut self, point: &RestorePoint) -> redwood_pager::Result<Lsn> {
+        Ok(Wal::append_restore_point(self, point)?)
+    }
+
+    fn commit(
+        &mut self,
+        changes: TransactionChanges,
+        durability: Durability,
+    ) -> redwood_pager::Result<Lsn> {
+        Ok(Wal::commit(self, changes, durability)?)
+    }
+
+    fn abort(&mut self) {
+        Wal::abort(self);
+    }
+
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+        Ok(Wal::read_page(self, position, page)?)
+    }
+
+    fn restart(&mut self, truncate: bool) -> redwood_pager::Result<()> {
+        Ok(Wal::restart(self, truncate)?)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.end_offset
+    }
 }

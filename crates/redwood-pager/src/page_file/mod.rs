@@ -19,8 +19,8 @@ mod open;
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{Error, Result};
 use crate::free_map::FreeMap;
@@ -107,7 +107,7 @@ pub struct PageFile {
     checkpoint_lsn: Lsn,
     free_map: FreeMap,
     /// Segments written since their last `sync_data`.
-    unsynced_segments: BTreeSet<SegmentId>,
+    unsynced_segments: Mutex<BTreeSet<SegmentId>>,
     /// A segment file was created since the last `sync_dir`.
     dir_sync_needed: bool,
     poisoned: AtomicBool,
@@ -229,9 +229,32 @@ impl PageFile {
         if let Some(segment) = allocation.new_segment {
             self.begin_segment_file(segment)?;
         }
-        let segment = self.geometry().segment_of(allocation.page_id);
-        self.unsynced_segments.insert(segment);
+        self.mark_unsynced(self.geometry().segment_of(allocation.page_id));
         Ok(allocation.page_id)
+    }
+
+    /// Marks `page_id` allocated or free, whatever it was. Idempotent: recovery replays the
+    /// allocation deltas of committed transactions with it, and aborts undo theirs.
+    pub fn set_allocation(&mut self, page_id: PageId, allocated: bool) -> Result<()> {
+        self.ensure_healthy()?;
+        if !allocated && self.roots.contains(&Some(page_id)) {
+            let reason = "cannot free a page a root slot points at".to_owned();
+            return Err(Error::InvalidOption(format!("{page_id}: {reason}")));
+        }
+        self.free_map.set_in_use(page_id, allocated)
+    }
+
+    /// Grows the page count to at least `page_count` (the new pages are free), creating segment
+    /// files as needed. Recovery uses it to reach a committed transaction's page count.
+    pub fn ensure_page_count(&mut self, page_count: u64) -> Result<()> {
+        self.ensure_healthy()?;
+        for segment in self.free_map.grow_to(page_count)? {
+            self.begin_segment_file(segment)?;
+        }
+        if let Some(last) = self.page_count().checked_sub(1) {
+            self.mark_unsynced(self.geometry().segment_of(PageId::new(last)));
+        }
+        Ok(())
     }
 
     /// Frees an allocated page. Freeing a free or reserved page is an error, not a no-op.
@@ -244,10 +267,12 @@ impl PageFile {
         self.free_map.free(page_id)
     }
 
-    /// Reads allocated page `page_id` into `page` and verifies it.
+    /// Reads page `page_id` into `page` and verifies it. The page must lie below the page count
+    /// and not be reserved; whether it is allocated is the caller's concern (a snapshot may
+    /// still read a page freed since).
     pub fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
         self.ensure_healthy()?;
-        self.ensure_allocated(page_id)?;
+        self.free_map.check_user_page(page_id)?;
         self.read_raw(page_id, page)?;
         if page.page_type().is_pager_owned() {
             let reason = format!("pager-owned page type {} in a data page", page.page_type().get());
@@ -256,13 +281,16 @@ impl PageFile {
         Ok(())
     }
 
-    /// Writes a sealed page (see [`PageBuf::seal`]) to the allocated page its header names.
+    /// Writes a sealed page (see [`PageBuf::seal`]) to the page its header names, which must lie
+    /// below the page count and not be reserved (whether it is allocated is the caller's
+    /// concern: a checkpoint writes the version a snapshot sees, even of a page freed since).
     /// The page is verified right before the write; durable after the next [`PageFile::sync`].
-    pub fn write_page(&mut self, page: &PageBuf) -> Result<()> {
+    /// Takes `&self` so checkpoints can write while readers read.
+    pub fn write_page(&self, page: &PageBuf) -> Result<()> {
         self.ensure_healthy()?;
         assert_eq!(page.page_size(), self.page_size(), "page buffer of the wrong size");
         let page_id = page.page_id();
-        self.ensure_allocated(page_id)?;
+        self.free_map.check_user_page(page_id)?;
         if page.page_type().is_pager_owned() {
             let kind = page.page_type().get();
             return Err(Error::InvalidOption(format!(
@@ -295,7 +323,8 @@ impl PageFile {
                 self.write_raw(&page)?;
             }
         }
-        for segment in std::mem::take(&mut self.unsynced_segments) {
+        let unsynced = std::mem::take(&mut *self.unsynced_lock());
+        for segment in unsynced {
             self.extend_segment(segment, page_count)?;
             self.sync_segment(segment)?;
         }
@@ -316,7 +345,7 @@ impl PageFile {
     fn write_meta(&mut self, meta: Meta) -> Result<()> {
         self.write_raw(&meta.encode())?;
         self.sync_segment(SegmentId::BASE)?;
-        self.unsynced_segments.remove(&SegmentId::BASE);
+        self.unsynced_lock().remove(&SegmentId::BASE);
         self.durable_meta = meta;
         Ok(())
     }
@@ -351,15 +380,23 @@ impl PageFile {
         page.verify(page_id)
     }
 
+    fn unsynced_lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<SegmentId>> {
+        self.unsynced_segments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn mark_unsynced(&self, segment: SegmentId) {
+        self.unsynced_lock().insert(segment);
+    }
+
     /// Writes a sealed page at its home location; a failure poisons the handle.
-    fn write_raw(&mut self, page: &PageBuf) -> Result<()> {
+    fn write_raw(&self, page: &PageBuf) -> Result<()> {
         let page_id = page.page_id();
         let segment = self.geometry().segment_of(page_id);
         let offset = self.geometry().offset_in_segment(page_id);
         let result = self.segments[segment.get() as usize].write_at(offset, page.as_bytes());
         self.poison_on_error(result, "write", &segment_path(&self.path, segment))?;
         self.counters.pages_written.fetch_add(1, Ordering::Relaxed);
-        self.unsynced_segments.insert(segment);
+        self.mark_unsynced(segment);
         Ok(())
     }
 

@@ -1,12 +1,11 @@
 //! Creating a page file, and opening one: choosing the newest valid meta copy, finding every
 //! segment, and loading the free-space map. Every way a file can be wrong ends in a typed error.
 
-use std::collections::BTreeSet;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use super::{PageFile, PageFileOptions, segment_path};
 use crate::error::{Error, Result};
@@ -100,7 +99,7 @@ impl PageFile {
             roots: meta.roots,
             checkpoint_lsn: meta.checkpoint_lsn,
             free_map,
-            unsynced_segments: BTreeSet::new(),
+            unsynced_segments: Mutex::default(),
             dir_sync_needed: false,
             poisoned: AtomicBool::new(false),
             counters: Arc::clone(&options.counters),

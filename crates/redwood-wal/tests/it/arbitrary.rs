@@ -54,7 +54,7 @@ fn a_mangled_log_recovers_a_prefix_or_reports_corruption() {
             mangled.truncate(cut.unwrap_or(mangled.len()));
             if let Ok((_, recovery)) = open(&with_file(&mangled)) {
                 let numbers: Vec<u64> =
-                    recovery.transactions.iter().map(|t| t.record.changes.timestamp_ms).collect();
+                    recovery.transactions.iter().map(|t| t.changes.timestamp_ms).collect();
                 prop_assert_eq!(numbers.clone(), (1..=numbers.len() as u64).collect::<Vec<_>>());
             }
             Ok(())

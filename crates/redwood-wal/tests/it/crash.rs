@@ -34,8 +34,7 @@ fn check_recovery(
     context: &str,
 ) -> Result<()> {
     let (_, recovery) = open(vfs)?;
-    let numbers: Vec<u64> =
-        recovery.transactions.iter().map(|t| t.record.changes.timestamp_ms).collect();
+    let numbers: Vec<u64> = recovery.transactions.iter().map(|t| t.changes.timestamp_ms).collect();
     let expected_prefix: Vec<u64> = (1..=numbers.len() as u64).collect();
     assert_eq!(numbers, expected_prefix, "{context}: recovered transactions are a prefix");
     let last_durable = acknowledged.iter().rev().find(|(_, _, d)| *d == Durability::Immediate);
@@ -44,7 +43,7 @@ fn check_recovery(
         assert_eq!(recovery.transactions[*number as usize - 1].commit_lsn, *lsn);
     }
     for transaction in &recovery.transactions {
-        let number = transaction.record.changes.timestamp_ms;
+        let number = transaction.changes.timestamp_ms;
         assert_eq!(
             transaction.pages.len() as u64,
             1 + number % 3,

@@ -7,7 +7,8 @@ use std::path::Path;
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::{CrashMode, Fault, FaultConfig, OpKind, Repeat, SimVfs, Trigger};
 use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize};
-use redwood_wal::{Error, RestorePoint, TransactionChanges, Wal, WalOptions};
+use redwood_pager::{RestorePoint, TransactionChanges};
+use redwood_wal::{Error, Wal, WalOptions};
 
 use crate::support::{open, options, page, transaction};
 
@@ -24,7 +25,7 @@ fn committed_transactions_are_recovered_with_their_pages() {
     let found: Vec<Lsn> = recovery.transactions.iter().map(|t| t.commit_lsn).collect();
     assert_eq!(found, commits);
     for (number, recovered) in (1..=5).zip(&recovery.transactions) {
-        assert_eq!(recovered.record.changes.timestamp_ms, number);
+        assert_eq!(recovered.changes.timestamp_ms, number);
         assert_eq!(recovered.pages.len() as u64, 1 + number % 3);
         for (index, &(page_id, position)) in recovered.pages.iter().enumerate() {
             assert_eq!(page_id, PageId::new(number * 10 + index as u64));

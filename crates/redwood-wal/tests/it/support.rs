@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use redwood_pager::TransactionChanges;
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::SimVfs;
 use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType};
-use redwood_wal::{Recovery, Result, TransactionChanges, Wal, WalOptions};
+use redwood_wal::{Recovery, Result, Wal, WalOptions};
 
 /// The seed of a randomized test: `REDWOOD_SEED` if set, else fresh; printed either way.
 pub fn seed(test: &str) -> u64 {

@@ -1,0 +1,100 @@
+//! The page log as the pager sees it: the narrow traits a write-ahead log implements
+//! (`redwood-wal` does), and the vocabulary they speak. The pager defines them so the arrows
+//! point down: the log crate depends on the pager, never the reverse.
+
+use crate::limits::ROOT_SLOTS;
+use crate::{Durability, Lsn, PageBuf, PageId, Result};
+
+/// Where a page image is in the log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LogPosition {
+    /// Byte offset of its frame in the log file.
+    pub offset: u64,
+    /// The frame's LSN.
+    pub lsn: Lsn,
+}
+
+/// What a transaction changed besides page images: the allocation delta and the meta fields
+/// (docs/DECISIONS.md ADR-2). Recovery re-applies these over the checkpointed free-space map.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct TransactionChanges {
+    /// Wall-clock time of the commit, in milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The database's page count after the transaction.
+    pub page_count: u64,
+    /// The root slots after the transaction.
+    pub roots: [Option<PageId>; ROOT_SLOTS],
+    /// Pages the transaction allocated.
+    pub allocated: Vec<PageId>,
+    /// Pages the transaction freed.
+    pub freed: Vec<PageId>,
+}
+
+/// A named point in the log that point-in-time recovery can restore to.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RestorePoint {
+    /// The name given when it was created.
+    pub name: String,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// One committed transaction found in the log when it was opened.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RecoveredCommit {
+    /// The LSN of its commit frame: the snapshot that first sees it.
+    pub commit_lsn: Lsn,
+    /// What it changed besides page images.
+    pub changes: TransactionChanges,
+    /// The page images it wrote, in log order (a page may appear more than once; the last wins).
+    pub pages: Vec<(PageId, LogPosition)>,
+    /// Restore points it recorded.
+    pub restore_points: Vec<(Lsn, RestorePoint)>,
+}
+
+/// Reads committed page images out of the log. Shared by every reader; never blocks on the
+/// writer.
+pub trait LogReader: Send + Sync {
+    /// Reads and verifies the page image at `position`, which a commit published. The caller
+    /// guarantees the log has not restarted since (the pager holds its state lock across lookup
+    /// and read).
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
+}
+
+/// The write side of a page log: used by the single writer and by checkpoints only.
+///
+/// Contract: frames appended since the last `commit` or `abort` form one transaction; `commit`
+/// makes them visible to recovery atomically (all or nothing), durable before it returns when
+/// asked; a failed append or commit leaves the log poisoned.
+pub trait PageLog: Send {
+    /// The reader handle type.
+    type Reader: LogReader + 'static;
+
+    /// A reader for committed page images, usable concurrently with the writer.
+    fn reader(&self) -> Self::Reader;
+
+    /// The LSN the next appended frame gets (pages are sealed with it before they are appended).
+    fn next_lsn(&self) -> Lsn;
+
+    /// Appends a sealed page image to the open transaction.
+    fn append_page(&mut self, page: &PageBuf) -> Result<LogPosition>;
+
+    /// Appends a named restore point to the open transaction.
+    fn append_restore_point(&mut self, point: &RestorePoint) -> Result<Lsn>;
+
+    /// Commits the open transaction (possibly empty) with `changes`; returns the commit LSN.
+    fn commit(&mut self, changes: TransactionChanges, durability: Durability) -> Result<Lsn>;
+
+    /// Abandons the open transaction; recovery will never see it.
+    fn abort(&mut self);
+
+    /// Reads a page image this transaction or a committed one appended (the writer's view).
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
+
+    /// Starts a new, empty log generation. Only after a checkpoint put every committed page
+    /// image in the data files durably, with no transaction open and no reader needing the log.
+    fn restart(&mut self, truncate: bool) -> Result<()>;
+
+    /// Bytes of log in use.
+    fn size_bytes(&self) -> u64;
+}

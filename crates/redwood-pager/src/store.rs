@@ -1,0 +1,36 @@
+//! The capabilities the B+Tree and overflow chains get from a transaction: reading pages, and,
+//! for a write transaction only, allocating, writing and freeing them. A read transaction's type
+//! does not implement `PageWrite`, so it cannot allocate.
+
+use crate::limits::ROOT_SLOTS;
+use crate::{PageBuf, PageId, PageSize, Result};
+
+/// Read access to the pages of one snapshot.
+pub trait PageRead {
+    /// The database's page size.
+    fn page_size(&self) -> PageSize;
+
+    /// Reads the version of `page_id` this transaction sees into `page`, verified.
+    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()>;
+
+    /// The page anchored in root `slot` in this transaction's view.
+    fn root(&self, slot: usize) -> Option<PageId>;
+}
+
+/// Write access: only a write transaction has it.
+pub trait PageWrite: PageRead {
+    /// Allocates a page for this transaction; its contents are undefined until written.
+    fn allocate(&mut self) -> Result<PageId>;
+
+    /// Replaces the contents of allocated page `page_id` in this transaction. The page's header
+    /// must carry its page type; the transaction seals it at commit.
+    fn write_page(&mut self, page_id: PageId, page: PageBuf) -> Result<()>;
+
+    /// Frees an allocated page.
+    fn free(&mut self, page_id: PageId) -> Result<()>;
+
+    /// Anchors `page_id` (or nothing) in root `slot`.
+    fn set_root(&mut self, slot: usize, page_id: Option<PageId>) -> Result<()>;
+}
+
+const _: () = assert!(ROOT_SLOTS > 0);
