@@ -8,6 +8,10 @@
 //! - `meta`: the two meta copies; `free_map`: the persisted free-space bitmap.
 //! - `page_file`: `PageFile`, the verified page array with allocate/free/sync and
 //!   `check_invariants`.
+//! - `log`, `store`: the `PageLog`/`LogReader` traits a write-ahead log implements, and the
+//!   `PageRead`/`PageWrite` capabilities the B+Tree sees.
+//! - `pager`: `Pager`, the transactional page store: one writer, snapshot readers, recovery
+//!   replay and checkpoints, generic over the log.
 //!
 //! What it does not do: it knows nothing of B+Trees, tables, overflow chains or the WAL format.
 //! Higher layers reach pages only through the types exported here.
@@ -24,6 +28,7 @@ mod log;
 mod meta;
 mod page;
 mod page_file;
+mod pager;
 mod store;
 
 pub use check::{PageClaims, Violation};
@@ -37,4 +42,7 @@ pub use page::{
     FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageHeader, PageSize, PageType, page_checksum,
 };
 pub use page_file::{PageFile, PageFileCounters, PageFileOptions, PageFileStats, segment_path};
+pub use pager::{
+    CheckpointMode, CheckpointOutcome, Pager, PagerCounters, PagerStats, ReadTxn, WriteTxn,
+};
 pub use store::{PageRead, PageWrite};

@@ -234,13 +234,11 @@ impl PageFile {
     }
 
     /// Marks `page_id` allocated or free, whatever it was. Idempotent: recovery replays the
-    /// allocation deltas of committed transactions with it, and aborts undo theirs.
+    /// allocation deltas of committed transactions with it, and aborts undo theirs. Unlike
+    /// [`PageFile::free`] it does not look at the root slots: the transaction layer moves roots
+    /// and frees pages in one commit, and checks its own roots.
     pub fn set_allocation(&mut self, page_id: PageId, allocated: bool) -> Result<()> {
         self.ensure_healthy()?;
-        if !allocated && self.roots.contains(&Some(page_id)) {
-            let reason = "cannot free a page a root slot points at".to_owned();
-            return Err(Error::InvalidOption(format!("{page_id}: {reason}")));
-        }
         self.free_map.set_in_use(page_id, allocated)
     }
 

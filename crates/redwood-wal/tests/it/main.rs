@@ -3,4 +3,5 @@
 mod arbitrary;
 mod crash;
 mod log;
+mod pager;
 mod support;

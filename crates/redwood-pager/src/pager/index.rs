@@ -1,0 +1,146 @@
+//! The in-memory index of page versions in the log, and the history of root slots: what lets a
+//! reader find, for each page, the newest version at or before its snapshot.
+
+use std::collections::BTreeMap;
+
+use crate::limits::ROOT_SLOTS;
+use crate::{LogPosition, Lsn, PageId};
+
+/// The root slots as of one commit.
+pub(crate) type Roots = [Option<PageId>; ROOT_SLOTS];
+
+/// For each page with versions in the log since the last checkpoint: (commit LSN, position),
+/// ascending by commit LSN.
+#[derive(Default, Debug)]
+pub(crate) struct VersionIndex {
+    versions: BTreeMap<PageId, Vec<(Lsn, LogPosition)>>,
+}
+
+impl VersionIndex {
+    /// Records that the commit at `commit_lsn` wrote `page_id` at `position`. A second image of
+    /// the same page in the same commit (a spilled page written again) replaces the first.
+    pub fn insert(&mut self, page_id: PageId, commit_lsn: Lsn, position: LogPosition) {
+        let versions = self.versions.entry(page_id).or_default();
+        match versions.last_mut() {
+            Some((last, earlier)) if *last == commit_lsn => *earlier = position,
+            last => {
+                assert!(last.is_none_or(|(last, _)| *last < commit_lsn), "commits ascend");
+                versions.push((commit_lsn, position));
+            }
+        }
+    }
+
+    /// The newest version of `page_id` committed at or before `snapshot`, if the log has one.
+    pub fn lookup(&self, page_id: PageId, snapshot: Lsn) -> Option<LogPosition> {
+        let versions = self.versions.get(&page_id)?;
+        let visible = versions.partition_point(|(commit_lsn, _)| *commit_lsn <= snapshot);
+        visible.checked_sub(1).map(|index| versions[index].1)
+    }
+
+    /// For a checkpoint to `target`: each page's newest version at or before it.
+    pub fn plan(&self, target: Lsn) -> Vec<(PageId, LogPosition)> {
+        self.versions
+            .iter()
+            .filter_map(|(&page_id, _)| Some((page_id, self.lookup(page_id, target)?)))
+            .collect()
+    }
+
+    /// Forgets every version at or before `target`, now that the data files hold the newest of
+    /// them and no reader's snapshot is older.
+    pub fn prune(&mut self, target: Lsn) {
+        self.versions.retain(|_, versions| {
+            versions.retain(|(commit_lsn, _)| *commit_lsn > target);
+            !versions.is_empty()
+        });
+    }
+
+    /// How many page versions the index holds.
+    pub fn version_count(&self) -> usize {
+        self.versions.values().map(Vec::len).sum()
+    }
+
+    /// The oldest and newest commit LSN indexed, if any.
+    pub fn lsn_range(&self) -> Option<(Lsn, Lsn)> {
+        let all = self.versions.values().flatten().map(|(lsn, _)| *lsn);
+        let (min, max) = all.fold((None, None), |(min, max): (Option<Lsn>, Option<Lsn>), lsn| {
+            (Some(min.map_or(lsn, |m| m.min(lsn))), Some(max.map_or(lsn, |m| m.max(lsn))))
+        });
+        Some((min?, max?))
+    }
+}
+
+/// The root slots after each commit since the last checkpoint, plus the one in force at it.
+#[derive(Debug)]
+pub(crate) struct RootHistory {
+    /// Ascending by LSN; never empty.
+    entries: Vec<(Lsn, Roots)>,
+}
+
+impl RootHistory {
+    /// A history whose roots at `lsn` are `roots`.
+    pub fn new(lsn: Lsn, roots: Roots) -> Self {
+        Self { entries: vec![(lsn, roots)] }
+    }
+
+    /// The roots in force at `snapshot`.
+    pub fn at(&self, snapshot: Lsn) -> Roots {
+        let visible = self.entries.partition_point(|(lsn, _)| *lsn <= snapshot);
+        self.entries[visible.saturating_sub(1)].1
+    }
+
+    /// The newest roots.
+    pub fn latest(&self) -> Roots {
+        self.entries.last().expect("never empty").1
+    }
+
+    /// Records the roots after the commit at `lsn`.
+    pub fn push(&mut self, lsn: Lsn, roots: Roots) {
+        assert!(self.entries.last().is_none_or(|(last, _)| *last < lsn), "commits ascend");
+        self.entries.push((lsn, roots));
+    }
+
+    /// Keeps the entry in force at `target` and every later one.
+    pub fn prune(&mut self, target: Lsn) {
+        let in_force = self.entries.partition_point(|(lsn, _)| *lsn <= target).saturating_sub(1);
+        self.entries.drain(..in_force);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn position(lsn: u64) -> LogPosition {
+        LogPosition { offset: lsn * 100, lsn: Lsn::new(lsn) }
+    }
+
+    #[test]
+    fn lookup_finds_the_newest_version_at_or_before_the_snapshot() {
+        let mut index = VersionIndex::default();
+        let page = PageId::new(9);
+        index.insert(page, Lsn::new(5), position(4));
+        index.insert(page, Lsn::new(8), position(7));
+        assert_eq!(index.lookup(page, Lsn::new(4)), None);
+        assert_eq!(index.lookup(page, Lsn::new(5)), Some(position(4)));
+        assert_eq!(index.lookup(page, Lsn::new(7)), Some(position(4)));
+        assert_eq!(index.lookup(page, Lsn::new(99)), Some(position(7)));
+        assert_eq!(index.plan(Lsn::new(6)), vec![(page, position(4))]);
+        index.prune(Lsn::new(6));
+        assert_eq!(index.lookup(page, Lsn::new(6)), None, "now read from the data file");
+        assert_eq!(index.lookup(page, Lsn::new(8)), Some(position(7)));
+        assert_eq!(index.version_count(), 1);
+    }
+
+    #[test]
+    fn root_history_answers_for_every_snapshot() {
+        let mut roots = [None; ROOT_SLOTS];
+        let mut history = RootHistory::new(Lsn::new(2), roots);
+        roots[0] = Some(PageId::new(4));
+        history.push(Lsn::new(5), roots);
+        assert_eq!(history.at(Lsn::new(4))[0], None);
+        assert_eq!(history.at(Lsn::new(5))[0], Some(PageId::new(4)));
+        history.prune(Lsn::new(6));
+        assert_eq!(history.at(Lsn::new(6))[0], Some(PageId::new(4)));
+        assert_eq!(history.latest()[0], Some(PageId::new(4)));
+    }
+}

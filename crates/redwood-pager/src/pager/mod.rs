@@ -1,0 +1,348 @@
+//! `Pager`: the transactional page store. One writer at a time, any number of snapshot readers,
+//! atomic durable commits through a page log, recovery and checkpoints. Generic over the log
+//! (`PageLog`), so the B+Tree facade and the LSM spin-off compose it with `redwood-wal`.
+//!
+//! How a read finds a page (MVCC): a reader pins the last commit LSN when it begins. For each
+//! page, the version index maps commit LSNs to log positions of the page's images since the last
+//! checkpoint; the reader takes the newest at or before its snapshot, or else the data file.
+//! A checkpoint copies into the data files only versions at or before the oldest reader's
+//! snapshot, so a page a reader takes from the file is never overwritten under it.
+//!
+//! Locks: `state` (RwLock) is read-locked by readers across lookup and read, and write-locked
+//! briefly to publish a commit, to apply allocations, and to finish a checkpoint. `writer`
+//! (Mutex) owns the log and is held by the open write transaction and by checkpoints, so a
+//! checkpoint never sees a transaction's uncommitted allocations. `readers` registers snapshots;
+//! taking it around "read the last commit, register" makes a new reader's snapshot and the
+//! checkpoint's view of the oldest reader agree.
+
+mod index;
+mod read;
+mod write;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::{Error, Result};
+use crate::limits::ROOT_SLOTS;
+use crate::{
+    LogReader, Lsn, PageBuf, PageClaims, PageFile, PageId, PageLog, RecoveredCommit, Violation,
+};
+use index::{RootHistory, VersionIndex};
+pub use read::ReadTxn;
+pub use write::WriteTxn;
+
+/// How far a checkpoint goes (after SQLite's modes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CheckpointMode {
+    /// Copy every committed version no reader still needs into the data files.
+    Passive,
+    /// As passive, then restart the log if every committed version is in the data files.
+    Full,
+    /// As full, and also cut the log file back to its header.
+    Truncate,
+}
+
+/// What a checkpoint did.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct CheckpointOutcome {
+    /// Every commit up to this LSN is now in the data files.
+    pub checkpoint_lsn: Lsn,
+    /// Page images copied from the log into the data files.
+    pub pages_written: u64,
+    /// Whether the log restarted (full and truncate modes, when no reader held it back).
+    pub log_restarted: bool,
+}
+
+/// Counters of one pager (relaxed atomics; not durable).
+#[derive(Default, Debug)]
+pub struct PagerCounters {
+    /// Write transactions committed (empty ones included).
+    pub commits: AtomicU64,
+    /// Write transactions aborted or dropped.
+    pub aborts: AtomicU64,
+    /// Checkpoints run.
+    pub checkpoints: AtomicU64,
+    /// Page images copied into the data files by checkpoints.
+    pub pages_checkpointed: AtomicU64,
+}
+
+/// A consistent picture of the pager, for diagnostics and tests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PagerStats {
+    /// The newest commit; new readers pin it.
+    pub last_commit: Lsn,
+    /// Every commit up to here is in the data files.
+    pub checkpoint_lsn: Lsn,
+    /// Bytes of log in use (grows while readers hold back checkpoints).
+    pub log_bytes: u64,
+    /// Page versions indexed in the log.
+    pub log_versions: u64,
+    /// Open read transactions.
+    pub readers: u64,
+    /// The oldest open reader's snapshot.
+    pub oldest_reader: Option<Lsn>,
+    /// Commits committed since open.
+    pub commits: u64,
+    /// Checkpoints run since open.
+    pub checkpoints: u64,
+}
+
+/// What readers and the writer share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub file: PageFile,
+    pub index: VersionIndex,
+    pub roots: RootHistory,
+    pub last_commit: Lsn,
+    pub checkpoint_lsn: Lsn,
+}
+
+/// The transactional page store over a page file and a page log.
+pub struct Pager<L: PageLog> {
+    state: RwLock<State>,
+    reader: L::Reader,
+    writer: Mutex<L>,
+    readers: Mutex<BTreeMap<Lsn, u64>>,
+    poisoned: AtomicBool,
+    counters: Arc<PagerCounters>,
+    /// The log's size after the last commit or restart.
+    log_bytes: AtomicU64,
+}
+
+impl<L: PageLog> std::fmt::Debug for Pager<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pager").field("stats", &self.stats()).finish_non_exhaustive()
+    }
+}
+
+impl<L: PageLog> Pager<L> {
+    /// Assembles a pager from an opened page file and log, replaying the commits recovery found
+    /// in the log after the file's checkpoint: their allocation deltas and roots are applied to
+    /// the file's free-space map (idempotently) and their page images are indexed.
+    pub fn open(mut file: PageFile, log: L, recovered: Vec<RecoveredCommit>) -> Result<Self> {
+        let checkpoint_lsn = file.checkpoint_lsn();
+        if log.next_lsn() <= checkpoint_lsn {
+            let lsn = log.next_lsn();
+            let reason =
+                format!("the log continues at {lsn}, before the checkpoint at {checkpoint_lsn}");
+            return Err(Error::LogCorrupt { offset: 0, lsn, reason });
+        }
+        let mut index = VersionIndex::default();
+        let mut roots =
+            RootHistory::new(checkpoint_lsn, std::array::from_fn(|slot| file.root(slot)));
+        let mut last_commit = checkpoint_lsn;
+        for commit in recovered.into_iter().filter(|commit| commit.commit_lsn > checkpoint_lsn) {
+            replay(&mut file, &commit)?;
+            for &(page_id, position) in &commit.pages {
+                index.insert(page_id, commit.commit_lsn, position);
+            }
+            roots.push(commit.commit_lsn, commit.changes.roots);
+            last_commit = commit.commit_lsn;
+        }
+        let state = State { file, index, roots, last_commit, checkpoint_lsn };
+        let log_bytes = AtomicU64::new(log.size_bytes());
+        Ok(Pager {
+            log_bytes,
+            state: RwLock::new(state),
+            reader: log.reader(),
+            writer: Mutex::new(log),
+            readers: Mutex::default(),
+            poisoned: AtomicBool::new(false),
+            counters: Arc::default(),
+        })
+    }
+
+    /// Begins a read transaction on the newest committed state. It never blocks the writer and
+    /// is never blocked by it; it holds back checkpoints past its snapshot until dropped.
+    pub fn begin_read(&self) -> Result<ReadTxn<'_, L>> {
+        self.ensure_healthy()?;
+        let mut readers = self.readers_lock();
+        let snapshot = self.state_read().last_commit;
+        *readers.entry(snapshot).or_default() += 1;
+        Ok(ReadTxn::new(self, snapshot))
+    }
+
+    /// Begins the write transaction. There is one writer at a time: this blocks until the open
+    /// write transaction (or a running checkpoint) finishes.
+    pub fn begin_write(&self) -> Result<WriteTxn<'_, L>> {
+        self.ensure_healthy()?;
+        let log = self.writer_lock();
+        self.ensure_healthy()?;
+        let roots = self.state_read().roots.latest();
+        Ok(WriteTxn::new(self, log, roots))
+    }
+
+    /// Copies committed page versions from the log into the data files, up to the oldest
+    /// reader's snapshot, and makes them durable; with `Full` or `Truncate`, then restarts the
+    /// log if nothing in it is still needed. Waits for the open write transaction to finish.
+    /// A long-lived reader only makes the log grow; it never sees a wrong page.
+    pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
+        self.ensure_healthy()?;
+        let mut log = self.writer_lock();
+        let target = {
+            let readers = self.readers_lock();
+            let last_commit = self.state_read().last_commit;
+            readers.keys().next().map_or(last_commit, |&oldest| oldest.min(last_commit))
+        };
+        let pages_written = self.copy_to_files(target).inspect_err(|_| self.poison())?;
+        let state = self.state_write();
+        let restart = mode != CheckpointMode::Passive
+            && state.checkpoint_lsn == state.last_commit
+            && state.index.version_count() == 0;
+        if restart {
+            log.restart(mode == CheckpointMode::Truncate).inspect_err(|_| self.poison())?;
+            self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
+        }
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.counters.pages_checkpointed.fetch_add(pages_written, Ordering::Relaxed);
+        Ok(CheckpointOutcome {
+            checkpoint_lsn: state.checkpoint_lsn,
+            pages_written,
+            log_restarted: restart,
+        })
+    }
+
+    /// Writes each page's newest version at or before `target` into the data files (readers go
+    /// on meanwhile), then syncs them with the latest allocation state and roots, and forgets
+    /// the copied versions.
+    fn copy_to_files(&self, target: Lsn) -> Result<u64> {
+        let plan = {
+            let state = self.state_read();
+            if target <= state.checkpoint_lsn {
+                return Ok(0);
+            }
+            state.index.plan(target)
+        };
+        let mut page = PageBuf::zeroed(self.state_read().file.page_size());
+        for &(_, position) in &plan {
+            self.reader.read_page(position, &mut page)?;
+            self.state_read().file.write_page(&page)?;
+        }
+        let mut state = self.state_write();
+        let latest = state.roots.latest();
+        for (slot, root) in latest.into_iter().enumerate() {
+            state.file.set_root(slot, root)?;
+        }
+        state.file.set_checkpoint_lsn(target);
+        state.file.sync()?;
+        state.checkpoint_lsn = target;
+        state.index.prune(target);
+        state.roots.prune(target);
+        Ok(plan.len() as u64)
+    }
+
+    /// A consistent picture of the pager.
+    pub fn stats(&self) -> PagerStats {
+        let readers = self.readers_lock();
+        let state = self.state_read();
+        PagerStats {
+            last_commit: state.last_commit,
+            checkpoint_lsn: state.checkpoint_lsn,
+            log_bytes: self.log_bytes.load(Ordering::Relaxed),
+            log_versions: state.index.version_count() as u64,
+            readers: readers.values().sum(),
+            oldest_reader: readers.keys().next().copied(),
+            commits: self.counters.commits.load(Ordering::Relaxed),
+            checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The counters of this pager.
+    pub fn counters(&self) -> &Arc<PagerCounters> {
+        &self.counters
+    }
+
+    /// Whether an earlier failure poisoned this pager; reopen to recover.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Checks the page file against `claims` (see [`PageFile::check_invariants`]) and the log
+    /// index against the commit and checkpoint positions. Waits for the open write transaction.
+    pub fn check_invariants(&self, claims: &PageClaims) -> Result<()> {
+        let _writer = self.writer_lock();
+        let state = self.state_read();
+        let mut violations = match state.file.check_invariants(claims) {
+            Ok(()) => Vec::new(),
+            Err(Error::InvariantViolation { violations }) => violations,
+            Err(error) => return Err(error),
+        };
+        if let Some((oldest, newest)) = state.index.lsn_range() {
+            if oldest <= state.checkpoint_lsn || newest > state.last_commit {
+                let message = format!(
+                    "log versions {oldest}..={newest} outside the checkpoint {} and last commit {}",
+                    state.checkpoint_lsn, state.last_commit
+                );
+                violations.push(Violation::new(None, message));
+            }
+        }
+        if violations.is_empty() { Ok(()) } else { Err(Error::InvariantViolation { violations }) }
+    }
+
+    /// The newest commit.
+    pub fn last_commit(&self) -> Lsn {
+        self.state_read().last_commit
+    }
+
+    /// Reads the version of `page_id` visible at `snapshot`.
+    fn read_at(&self, snapshot: Lsn, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+        self.ensure_healthy()?;
+        let state = self.state_read();
+        match state.index.lookup(page_id, snapshot) {
+            Some(position) => self.reader.read_page(position, page),
+            None => state.file.read_page(page_id, page),
+        }
+    }
+
+    fn release_reader(&self, snapshot: Lsn) {
+        let mut readers = self.readers_lock();
+        if let Some(count) = readers.get_mut(&snapshot) {
+            *count -= 1;
+            if *count == 0 {
+                readers.remove(&snapshot);
+            }
+        }
+    }
+
+    fn ensure_healthy(&self) -> Result<()> {
+        if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    fn state_read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn state_write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn writer_lock(&self) -> MutexGuard<'_, L> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn readers_lock(&self) -> MutexGuard<'_, BTreeMap<Lsn, u64>> {
+        self.readers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Applies a recovered commit's changes to the page file, idempotently: grow, allocate, move the
+/// roots, free (in that order, so no root ever points at a free page).
+fn replay(file: &mut PageFile, commit: &RecoveredCommit) -> Result<()> {
+    let changes = &commit.changes;
+    file.ensure_page_count(changes.page_count)?;
+    for &page_id in &changes.allocated {
+        file.set_allocation(page_id, true)?;
+    }
+    for (slot, root) in changes.roots.into_iter().enumerate().take(ROOT_SLOTS) {
+        file.set_root(slot, root)?;
+    }
+    for &page_id in &changes.freed {
+        file.set_allocation(page_id, false)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! `ReadTxn`: a snapshot of the database as of the last commit when it began.
+
+use super::Pager;
+use crate::error::Result;
+use crate::{Lsn, PageBuf, PageId, PageLog, PageRead, PageSize};
+
+/// A read transaction: every read sees the database as of its snapshot, whatever commits or
+/// checkpoints happen meanwhile. Dropping it releases the snapshot.
+pub struct ReadTxn<'p, L: PageLog> {
+    pager: &'p Pager<L>,
+    snapshot: Lsn,
+}
+
+impl<'p, L: PageLog> ReadTxn<'p, L> {
+    pub(super) fn new(pager: &'p Pager<L>, snapshot: Lsn) -> Self {
+        Self { pager, snapshot }
+    }
+
+    /// The commit LSN this transaction sees.
+    pub fn snapshot(&self) -> Lsn {
+        self.snapshot
+    }
+}
+
+impl<L: PageLog> std::fmt::Debug for ReadTxn<'_, L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTxn").field("snapshot", &self.snapshot).finish()
+    }
+}
+
+impl<L: PageLog> PageRead for ReadTxn<'_, L> {
+    fn page_size(&self) -> PageSize {
+        self.pager.state_read().file.page_size()
+    }
+
+    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+        self.pager.read_at(self.snapshot, page_id, page)
+    }
+
+    fn root(&self, slot: usize) -> Option<PageId> {
+        self.pager.state_read().roots.at(self.snapshot)[slot]
+    }
+}
+
+impl<L: PageLog> Drop for ReadTxn<'_, L> {
+    fn drop(&mut self) {
+        self.pager.release_reader(self.snapshot);
+    }
+}

@@ -1,0 +1,270 @@
+//! The transactional page store (`Pager`) over the real log on the simulated disk: readers see
+//! exactly their snapshot through commits, aborts and checkpoints; reopening gives exactly the
+//! committed state; a crash at every sync point keeps every acknowledged commit and shows no
+//! part of any other; a failed fsync poisons the pager and reopening finds all of that
+//! transaction or none of it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use redwood_pager::io::Vfs;
+use redwood_pager::io::sim::{CrashMode, Fault, FaultConfig, OpKind, Repeat, SimVfs, Trigger};
+use redwood_pager::{
+    CheckpointMode, Durability, Error, Lsn, PageBuf, PageClaims, PageFile, PageFileOptions, PageId,
+    PageRead, PageWrite, Pager, Result,
+};
+use redwood_wal::{Wal, WalOptions};
+
+use crate::support::{page, seed};
+
+/// The committed contents the store should have: each live page's fill.
+pub type Model = BTreeMap<PageId, u64>;
+
+fn file_options() -> PageFileOptions {
+    PageFileOptions { segment_pages: 16, database_id: Some(0xd00d), ..PageFileOptions::default() }
+}
+
+/// Opens the store in `vfs` (creating it if absent), as the facade will: page file, then the log
+/// continuing after the file's checkpoint, then replay.
+pub fn open_store(vfs: &SimVfs) -> Result<Pager<Wal>> {
+    let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
+    let file = match PageFile::open(Arc::clone(&shared), Path::new("db"), &file_options()) {
+        Err(Error::NotFound { .. }) => PageFile::create(shared, Path::new("db"), &file_options())?,
+        opened => opened?,
+    };
+    let options = WalOptions {
+        page_size: file.page_size(),
+        database_id: file.database_id(),
+        start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
+        salt: Some(0xabc),
+        counters: Arc::default(),
+    };
+    let (wal, recovery) = Wal::open(vfs as &dyn Vfs, Path::new("db.wal"), &options)?;
+    Pager::open(file, wal, recovery.transactions)
+}
+
+/// Reads every page of `model` through `view` and compares fills.
+pub fn check_view(view: &impl PageRead, model: &Model, context: &str) {
+    let mut buffer = PageBuf::zeroed(view.page_size());
+    for (&page_id, &fill) in model {
+        view.read_page(page_id, &mut buffer)
+            .unwrap_or_else(|error| panic!("{context}: {page_id}: {error}"));
+        assert_eq!(buffer.body(), page(page_id.get(), fill).body(), "{context}: {page_id}");
+    }
+    assert_eq!(view.root(0), model.keys().next().copied(), "{context}: root");
+}
+
+pub fn claims(model: &Model) -> PageClaims {
+    let mut claims = PageClaims::new();
+    for &page_id in model.keys() {
+        claims.claim(page_id, "model");
+    }
+    claims
+}
+
+/// One write transaction: `new` pages, overwrite every `stride`-th page, free one; the root
+/// follows the lowest live page.
+pub fn mutate(
+    txn: &mut impl PageWrite,
+    model: &mut Model,
+    round: u64,
+    new: u64,
+    stride: usize,
+) -> Result<()> {
+    for _ in 0..new {
+        let page_id = txn.allocate()?;
+        txn.write_page(page_id, page(page_id.get(), round))?;
+        model.insert(page_id, round);
+    }
+    let existing: Vec<PageId> = model.keys().copied().step_by(stride.max(1)).collect();
+    for page_id in existing {
+        txn.write_page(page_id, page(page_id.get(), round * 1000 + page_id.get()))?;
+        model.insert(page_id, round * 1000 + page_id.get());
+    }
+    if round % 2 == 1 && model.len() > 2 {
+        let victim = *model.keys().nth(1).unwrap();
+        txn.free(victim)?;
+        model.remove(&victim);
+    }
+    txn.set_root(0, model.keys().next().copied())
+}
+
+#[test]
+fn readers_see_their_snapshot_through_commits_and_checkpoints() {
+    let vfs = SimVfs::new(21);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 6, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let first = model.clone();
+    let old_reader = pager.begin_read().unwrap();
+    for round in 2..=4 {
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 3, 2).unwrap();
+        check_view(&txn, &model, "the writer sees its own changes");
+        check_view(&old_reader, &first, "an old reader during a write");
+        txn.commit(Durability::Immediate).unwrap();
+    }
+    let outcome = pager.checkpoint(CheckpointMode::Full).unwrap();
+    assert_eq!(outcome.checkpoint_lsn, old_reader.snapshot(), "held back by the old reader");
+    assert!(!outcome.log_restarted);
+    check_view(&old_reader, &first, "an old reader after a checkpoint");
+    check_view(&pager.begin_read().unwrap(), &model, "a new reader");
+    drop(old_reader);
+    let outcome = pager.checkpoint(CheckpointMode::Truncate).unwrap();
+    assert!(outcome.log_restarted && outcome.pages_written > 0);
+    assert_eq!(vfs.live_image()[Path::new("db.wal")].len(), 1024);
+    check_view(&pager.begin_read().unwrap(), &model, "after a full checkpoint");
+    pager.check_invariants(&claims(&model)).unwrap();
+    drop(pager);
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "after reopening");
+    pager.check_invariants(&claims(&model)).unwrap();
+}
+
+#[test]
+fn an_aborted_transaction_leaves_nothing() {
+    let vfs = SimVfs::new(22);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 5, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let committed = model.clone();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 3, 4, 1).unwrap();
+    txn.abort();
+    {
+        let mut dropped = pager.begin_write().unwrap();
+        mutate(&mut dropped, &mut committed.clone(), 5, 2, 1).unwrap();
+    }
+    // Allocation hands out a free page, never a live one (the leak check below proves the
+    // aborted transactions' allocations were returned).
+    let mut txn = pager.begin_write().unwrap();
+    let reused = txn.allocate().unwrap();
+    assert!(!committed.contains_key(&reused), "{reused} is live");
+    txn.abort();
+    check_view(&pager.begin_read().unwrap(), &committed, "after aborts");
+    pager.check_invariants(&claims(&committed)).unwrap();
+    assert_eq!(pager.counters().aborts.load(std::sync::atomic::Ordering::Relaxed), 3);
+    drop(pager);
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &committed, "after reopening");
+}
+
+#[test]
+fn a_failed_fsync_in_commit_poisons_and_reopening_finds_all_or_nothing() {
+    let vfs = SimVfs::new(23);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 4, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let before = model.clone();
+    vfs.set_faults(FaultConfig::none().with(Fault::eio(
+        OpKind::Sync,
+        Trigger::Nth(1),
+        Repeat::Once,
+    )));
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 2, 3, 1).unwrap();
+    assert!(matches!(txn.commit(Durability::Immediate), Err(Error::Io { .. })));
+    assert!(pager.is_poisoned());
+    assert!(matches!(pager.begin_read(), Err(Error::Poisoned)));
+    drop(pager);
+    vfs.crash(CrashMode::all());
+    let pager = open_store(&vfs).unwrap();
+    let reader = pager.begin_read().unwrap();
+    let matches = |expected: &Model| {
+        let check = || check_view(&reader, expected, "recovered");
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_ok()
+    };
+    assert!(matches(&before) || matches(&model), "all of the failed transaction or none of it");
+}
+
+#[test]
+fn a_durable_commit_through_the_pager_costs_one_fdatasync() {
+    let vfs = SimVfs::new(24);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let before = vfs.counters().syncs;
+    for round in 1..=5 {
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 2, 3).unwrap();
+        txn.commit(Durability::Immediate).unwrap();
+    }
+    assert_eq!(vfs.counters().syncs - before, 5);
+}
+
+/// Commits rounds with a checkpoint every third round; returns the model after each commit that
+/// returned, and the models of every commit attempted (a crash may keep one that never returned).
+fn crash_workload(vfs: &SimVfs, rounds: u64) -> (Vec<Model>, Vec<Model>) {
+    let (mut acknowledged, mut attempted) = (vec![Model::new()], vec![Model::new()]);
+    let Ok(pager) = open_store(vfs) else { return (acknowledged, attempted) };
+    let mut model = Model::new();
+    for round in 1..=rounds {
+        let Ok(mut txn) = pager.begin_write() else { break };
+        if mutate(&mut txn, &mut model, round, 2, 3).is_err() {
+            break;
+        }
+        attempted.push(model.clone());
+        if txn.commit(Durability::Immediate).is_err() {
+            break;
+        }
+        acknowledged.push(model.clone());
+        if round % 3 == 0 {
+            let mode = [CheckpointMode::Passive, CheckpointMode::Full, CheckpointMode::Truncate]
+                [(round / 3 % 3) as usize];
+            if pager.checkpoint(mode).is_err() {
+                break;
+            }
+        }
+    }
+    (acknowledged, attempted)
+}
+
+#[test]
+fn a_crash_at_every_sync_point_keeps_every_acknowledged_commit() {
+    let base_seed = seed("a_crash_at_every_sync_point_keeps_every_acknowledged_commit");
+    let full = SimVfs::new(base_seed);
+    crash_workload(&full, 10);
+    let sync_points = full.counters().syncs;
+    assert!(sync_points > 20, "{sync_points} sync points");
+    for freeze_at in 1..=sync_points {
+        for (mode_index, mode) in
+            [CrashMode::dropping(), CrashMode::tearing(), CrashMode::all()].iter().enumerate()
+        {
+            let run_seed = base_seed ^ (freeze_at << 16) ^ mode_index as u64;
+            let vfs = SimVfs::new(run_seed);
+            vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
+            let (acknowledged, attempted) = crash_workload(&vfs, 10);
+            vfs.crash(*mode);
+            vfs.set_faults(FaultConfig::none());
+            let context = format!("seed {run_seed}, sync {freeze_at}, {mode:?}");
+            let pager = match open_store(&vfs) {
+                Ok(pager) => pager,
+                // Creating the database never completed: nothing was acknowledged.
+                Err(Error::NotADatabase { .. }) if acknowledged.len() == 1 => continue,
+                Err(error) if error.is_corruption() && acknowledged.len() == 1 => continue,
+                Err(error) => panic!("{context}: reopen: {error}"),
+            };
+            let reader = pager.begin_read().unwrap();
+            // The recovered state is the one after the last acknowledged commit, or after the
+            // one commit in flight when the disk froze.
+            let candidates = &attempted[acknowledged.len() - 1..];
+            let found = candidates.iter().position(|model| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    check_view(&reader, model, &context)
+                }))
+                .is_ok()
+            });
+            let found = found.unwrap_or_else(|| panic!("{context}: the state is no committed one"));
+            drop(reader);
+            pager
+                .check_invariants(&claims(&candidates[found]))
+                .unwrap_or_else(|error| panic!("{context}: {error}"));
+        }
+    }
+}
