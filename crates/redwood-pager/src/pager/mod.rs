@@ -30,7 +30,7 @@ use crate::{
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
-pub use write::WriteTxn;
+pub use write::{Savepoint, WriteTxn};
 
 /// How far a checkpoint goes (after SQLite's modes).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

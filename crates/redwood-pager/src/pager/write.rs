@@ -20,28 +20,71 @@ use crate::{
 pub struct WriteTxn<'p, L: PageLog> {
     pager: &'p Pager<L>,
     log: MutexGuard<'p, L>,
+    changes: Changes,
+    savepoints: Vec<Changes>,
+    finished: bool,
+}
+
+/// Everything a write transaction has changed so far; a savepoint is a copy of it.
+#[derive(Clone, Debug, Default)]
+struct Changes {
     dirty: BTreeMap<PageId, PageBuf>,
     allocated: BTreeSet<PageId>,
     freed: BTreeSet<PageId>,
     roots: Roots,
-    finished: bool,
+    restore_points: Vec<RestorePoint>,
+}
+
+/// A point inside a write transaction to roll back to (see [`WriteTxn::savepoint`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Savepoint {
+    depth: usize,
 }
 
 impl<'p, L: PageLog> WriteTxn<'p, L> {
     pub(super) fn new(pager: &'p Pager<L>, log: MutexGuard<'p, L>, roots: Roots) -> Self {
-        let (dirty, allocated, freed) = Default::default();
-        Self { pager, log, dirty, allocated, freed, roots, finished: false }
+        let changes = Changes { roots, ..Changes::default() };
+        Self { pager, log, changes, savepoints: Vec::new(), finished: false }
     }
 
-    /// Records a named restore point in this transaction.
-    pub fn restore_point(&mut self, name: &str, timestamp_ms: u64) -> Result<Lsn> {
+    /// Records a named restore point; it reaches the log with the commit.
+    pub fn restore_point(&mut self, name: &str, timestamp_ms: u64) {
         let point = RestorePoint { name: name.to_owned(), timestamp_ms };
-        self.log.append_restore_point(&point).inspect_err(|_| self.pager.poison())
+        self.changes.restore_points.push(point);
     }
 
     /// Pages changed so far in this transaction.
     pub fn dirty_page_count(&self) -> usize {
-        self.dirty.len()
+        self.changes.dirty.len()
+    }
+
+    /// Marks the current state of the transaction, to roll back to later. Savepoints nest:
+    /// rolling back to one discards every savepoint taken after it. It copies the changed
+    /// pages, so it costs memory proportional to them.
+    pub fn savepoint(&mut self) -> Savepoint {
+        self.savepoints.push(self.changes.clone());
+        Savepoint { depth: self.savepoints.len() }
+    }
+
+    /// Undoes everything since `savepoint` (which stays valid, so it can be rolled back to
+    /// again): page changes, allocations, frees, roots and restore points.
+    pub fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
+        self.pager.ensure_healthy()?;
+        let Some(marked) = self.savepoints.get(savepoint.depth - 1).cloned() else {
+            return Err(Error::InvalidOption("savepoint already discarded".to_owned()));
+        };
+        self.savepoints.truncate(savepoint.depth);
+        let mut state = self.pager.state_write();
+        let touched = self.changes.allocated.union(&self.changes.freed);
+        for &page_id in touched.chain(marked.allocated.union(&marked.freed)) {
+            // Allocated at the savepoint if it was then allocated by this transaction, or if it
+            // was allocated before the transaction and not yet freed by it.
+            let allocated_then = marked.allocated.contains(&page_id)
+                || (!marked.freed.contains(&page_id) && self.changes.freed.contains(&page_id));
+            state.file.set_allocation(page_id, allocated_then)?;
+        }
+        self.changes = marked;
+        Ok(())
     }
 
     /// Commits: appends every changed page and a commit record to the log, syncs it once with
@@ -51,10 +94,12 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     pub fn commit(mut self, durability: Durability) -> Result<Lsn> {
         self.pager.ensure_healthy()?;
         self.finished = true;
-        let unchanged = self.dirty.is_empty()
-            && self.allocated.is_empty()
-            && self.freed.is_empty()
-            && self.roots == self.pager.state_read().roots.latest();
+        let changes = &self.changes;
+        let unchanged = changes.dirty.is_empty()
+            && changes.allocated.is_empty()
+            && changes.freed.is_empty()
+            && changes.restore_points.is_empty()
+            && changes.roots == self.pager.state_read().roots.latest();
         if unchanged {
             self.log.abort();
             self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -78,8 +123,11 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         &mut self,
         durability: Durability,
     ) -> Result<(Lsn, Vec<(PageId, LogPosition)>)> {
-        let mut positions = Vec::with_capacity(self.dirty.len());
-        for (&page_id, page) in &mut self.dirty {
+        for point in &self.changes.restore_points {
+            self.log.append_restore_point(point)?;
+        }
+        let mut positions = Vec::with_capacity(self.changes.dirty.len());
+        for (&page_id, page) in &mut self.changes.dirty {
             let lsn = self.log.next_lsn();
             let page_type = page.page_type();
             page.seal(page_id, page_type, lsn);
@@ -88,9 +136,9 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         let changes = TransactionChanges {
             timestamp_ms: now_ms(),
             page_count: self.pager.state_read().file.page_count(),
-            roots: self.roots,
-            allocated: self.allocated.iter().copied().collect(),
-            freed: self.freed.iter().copied().collect(),
+            roots: self.changes.roots,
+            allocated: self.changes.allocated.iter().copied().collect(),
+            freed: self.changes.freed.iter().copied().collect(),
         };
         let commit_lsn = self.log.commit(changes, durability)?;
         Ok((commit_lsn, positions))
@@ -103,8 +151,8 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         for &(page_id, position) in positions {
             state.index.insert(page_id, commit_lsn, position);
         }
-        state.roots.push(commit_lsn, self.roots);
-        for (slot, root) in self.roots.into_iter().enumerate() {
+        state.roots.push(commit_lsn, self.changes.roots);
+        for (slot, root) in self.changes.roots.into_iter().enumerate() {
             state.file.set_root(slot, root)?;
         }
         state.last_commit = commit_lsn;
@@ -118,8 +166,9 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.finished = true;
         self.log.abort();
         let mut state = self.pager.state_write();
-        let undo = self.allocated.iter().map(|&page| (page, false));
-        for (page_id, allocated) in undo.chain(self.freed.iter().map(|&page| (page, true))) {
+        let undo = self.changes.allocated.iter().map(|&page| (page, false));
+        let redo = self.changes.freed.iter().map(|&page| (page, true));
+        for (page_id, allocated) in undo.chain(redo) {
             // Only fails on a poisoned file, after which nothing is used before a reopen.
             let _ = state.file.set_allocation(page_id, allocated);
         }
@@ -138,9 +187,10 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
 impl<L: PageLog> std::fmt::Debug for WriteTxn<'_, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteTxn")
-            .field("dirty", &self.dirty.len())
-            .field("allocated", &self.allocated.len())
-            .field("freed", &self.freed.len())
+            .field("dirty", &self.changes.dirty.len())
+            .field("allocated", &self.changes.allocated.len())
+            .field("freed", &self.changes.freed.len())
+            .field("savepoints", &self.savepoints.len())
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +201,7 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
     }
 
     fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
-        if let Some(dirty) = self.dirty.get(&page_id) {
+        if let Some(dirty) = self.changes.dirty.get(&page_id) {
             page.as_mut_bytes().copy_from_slice(dirty.as_bytes());
             return Ok(());
         }
@@ -159,7 +209,7 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
     }
 
     fn root(&self, slot: usize) -> Option<PageId> {
-        self.roots[slot]
+        self.changes.roots[slot]
     }
 }
 
@@ -168,8 +218,8 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         self.pager.ensure_healthy()?;
         let page_id = self.pager.state_write().file.allocate()?;
         // A page this transaction freed and takes back is simply still allocated.
-        if !self.freed.remove(&page_id) {
-            self.allocated.insert(page_id);
+        if !self.changes.freed.remove(&page_id) {
+            self.changes.allocated.insert(page_id);
         }
         Ok(page_id)
     }
@@ -187,20 +237,20 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
             return Err(Error::InvalidOption(format!("page type {kind} is not a user page type")));
         }
         self.ensure_allocated(page_id)?;
-        self.dirty.insert(page_id, page);
+        self.changes.dirty.insert(page_id, page);
         Ok(())
     }
 
     fn free(&mut self, page_id: PageId) -> Result<()> {
         self.pager.ensure_healthy()?;
-        if self.roots.contains(&Some(page_id)) {
+        if self.changes.roots.contains(&Some(page_id)) {
             return Err(Error::InvalidOption(format!("{page_id} is a root; move the root first")));
         }
         self.ensure_allocated(page_id)?;
         self.pager.state_write().file.set_allocation(page_id, false)?;
-        self.dirty.remove(&page_id);
-        if !self.allocated.remove(&page_id) {
-            self.freed.insert(page_id);
+        self.changes.dirty.remove(&page_id);
+        if !self.changes.allocated.remove(&page_id) {
+            self.changes.freed.insert(page_id);
         }
         Ok(())
     }
@@ -212,7 +262,7 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         if let Some(page_id) = page_id {
             self.ensure_allocated(page_id)?;
         }
-        self.roots[slot] = page_id;
+        self.changes.roots[slot] = page_id;
         Ok(())
     }
 }

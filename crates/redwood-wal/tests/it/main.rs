@@ -4,4 +4,5 @@ mod arbitrary;
 mod crash;
 mod log;
 mod pager;
+mod pager_model;
 mod support;
