@@ -7,9 +7,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use redwood_pager::io::sim::SimVfs;
-use redwood_pager::{
-    CheckpointMode, Durability, PageRead, PageWrite, Pager, ReadTxn, Savepoint, WriteTxn,
-};
+use redwood_pager::{CheckpointMode, Durability, PageWrite, Pager, ReadTxn, Savepoint, WriteTxn};
 use redwood_wal::Wal;
 
 use crate::pager::{Model, check_view, claims, open_store};
