@@ -18,6 +18,9 @@ pub const SEGMENT_PAGES_MAX: u64 = 1 << 32;
 pub const SEGMENT_PAGES_DEFAULT: u64 = 1 << 18;
 /// The most page ids a database may have (4 PiB of 4 KiB pages).
 pub const PAGE_COUNT_MAX: u64 = 1 << 40;
+/// Changed pages a write transaction keeps in memory before spilling to the log, unless the
+/// options say otherwise (16 MiB of 4 KiB pages).
+pub const DIRTY_PAGES_MAX_DEFAULT: usize = 4096;
 /// How many root slots the meta page offers to higher layers.
 pub const ROOT_SLOTS: usize = 8;
 

@@ -32,6 +32,20 @@ use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
 pub use write::{Savepoint, WriteTxn};
 
+/// How a pager behaves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PagerOptions {
+    /// The most changed pages a write transaction keeps in memory; beyond it, they spill to the
+    /// log as uncommitted frames.
+    pub dirty_pages_max: usize,
+}
+
+impl Default for PagerOptions {
+    fn default() -> Self {
+        Self { dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT }
+    }
+}
+
 /// How far a checkpoint goes (after SQLite's modes).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum CheckpointMode {
@@ -108,6 +122,7 @@ pub struct Pager<L: PageLog> {
     counters: Arc<PagerCounters>,
     /// The log's size after the last commit or restart.
     log_bytes: AtomicU64,
+    options: PagerOptions,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -120,7 +135,15 @@ impl<L: PageLog> Pager<L> {
     /// Assembles a pager from an opened page file and log, replaying the commits recovery found
     /// in the log after the file's checkpoint: their allocation deltas and roots are applied to
     /// the file's free-space map (idempotently) and their page images are indexed.
-    pub fn open(mut file: PageFile, log: L, recovered: Vec<RecoveredCommit>) -> Result<Self> {
+    pub fn open(
+        mut file: PageFile,
+        log: L,
+        recovered: Vec<RecoveredCommit>,
+        options: PagerOptions,
+    ) -> Result<Self> {
+        if options.dirty_pages_max == 0 {
+            return Err(Error::InvalidOption("dirty_pages_max must be at least 1".to_owned()));
+        }
         let checkpoint_lsn = file.checkpoint_lsn();
         if log.next_lsn() <= checkpoint_lsn {
             let lsn = log.next_lsn();
@@ -144,6 +167,7 @@ impl<L: PageLog> Pager<L> {
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
             log_bytes,
+            options,
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),

@@ -22,6 +22,10 @@ pub struct WriteTxn<'p, L: PageLog> {
     log: MutexGuard<'p, L>,
     changes: Changes,
     savepoints: Vec<Changes>,
+    /// The last frame appended for each spilled page, whatever savepoints undid since: recovery
+    /// takes the last frame of a page in a transaction, so commit re-appends any page whose
+    /// last frame is not its final image.
+    appended_last: BTreeMap<PageId, LogPosition>,
     finished: bool,
 }
 
@@ -29,6 +33,8 @@ pub struct WriteTxn<'p, L: PageLog> {
 #[derive(Clone, Debug, Default)]
 struct Changes {
     dirty: BTreeMap<PageId, PageBuf>,
+    /// Pages written out to the log before commit (spilled), at their latest image.
+    spilled: BTreeMap<PageId, LogPosition>,
     allocated: BTreeSet<PageId>,
     freed: BTreeSet<PageId>,
     roots: Roots,
@@ -44,7 +50,8 @@ pub struct Savepoint {
 impl<'p, L: PageLog> WriteTxn<'p, L> {
     pub(super) fn new(pager: &'p Pager<L>, log: MutexGuard<'p, L>, roots: Roots) -> Self {
         let changes = Changes { roots, ..Changes::default() };
-        Self { pager, log, changes, savepoints: Vec::new(), finished: false }
+        let appended_last = BTreeMap::new();
+        Self { pager, log, changes, savepoints: Vec::new(), appended_last, finished: false }
     }
 
     /// Records a named restore point; it reaches the log with the commit.
@@ -53,9 +60,60 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.changes.restore_points.push(point);
     }
 
-    /// Pages changed so far in this transaction.
+    /// Changed pages this transaction holds in memory (at most the pager's
+    /// `dirty_pages_max`; the rest are spilled to the log).
     pub fn dirty_page_count(&self) -> usize {
         self.changes.dirty.len()
+    }
+
+    /// Changed pages this transaction has spilled to the log as uncommitted frames.
+    pub fn spilled_page_count(&self) -> usize {
+        self.changes.spilled.len()
+    }
+
+    /// Appends every in-memory changed page to the log as uncommitted frames, so memory stays
+    /// bounded whatever the transaction's size; readers never see them, and a crash drops them.
+    fn spill(&mut self) -> Result<()> {
+        let dirty = std::mem::take(&mut self.changes.dirty);
+        for (page_id, mut page) in dirty {
+            let position = self.append_sealed(page_id, &mut page)?;
+            self.changes.spilled.insert(page_id, position);
+        }
+        Ok(())
+    }
+
+    /// Seals `page` with the LSN of the frame it is about to become, and appends it.
+    fn append_sealed(&mut self, page_id: PageId, page: &mut PageBuf) -> Result<LogPosition> {
+        let page_type = page.page_type();
+        page.seal(page_id, page_type, self.log.next_lsn());
+        let position = self.log.append_page(page).inspect_err(|_| self.pager.poison())?;
+        self.appended_last.insert(page_id, position);
+        Ok(position)
+    }
+
+    /// Re-appends the final image of every spilled-then-rolled-back page whose last frame in
+    /// the log is not that image (see `appended_last`).
+    fn repair_rolled_back_frames(&mut self) -> Result<()> {
+        let stale: Vec<(PageId, LogPosition)> =
+            self.appended_last.iter().map(|(&id, &at)| (id, at)).collect();
+        let mut page = PageBuf::zeroed(self.page_size());
+        for (page_id, last) in stale {
+            let current = self.changes.spilled.get(&page_id).copied();
+            if self.changes.dirty.contains_key(&page_id) || current == Some(last) {
+                continue;
+            }
+            match current {
+                Some(position) => self.log.read_page(position, &mut page)?,
+                // Allocated by this transaction and never written since the rollback (or
+                // freed): its contents are undefined, no image to restore.
+                None if self.changes.allocated.contains(&page_id) => continue,
+                None if !self.pager.state_read().file.is_allocated(page_id) => continue,
+                None => self.pager.read_at(self.pager.last_commit(), page_id, &mut page)?,
+            }
+            let position = self.append_sealed(page_id, &mut page)?;
+            self.changes.spilled.insert(page_id, position);
+        }
+        Ok(())
     }
 
     /// Marks the current state of the transaction, to roll back to later. Savepoints nest:
@@ -96,6 +154,8 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.finished = true;
         let changes = &self.changes;
         let unchanged = changes.dirty.is_empty()
+            && changes.spilled.is_empty()
+            && self.appended_last.is_empty()
             && changes.allocated.is_empty()
             && changes.freed.is_empty()
             && changes.restore_points.is_empty()
@@ -126,13 +186,10 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         for point in &self.changes.restore_points {
             self.log.append_restore_point(point)?;
         }
-        let mut positions = Vec::with_capacity(self.changes.dirty.len());
-        for (&page_id, page) in &mut self.changes.dirty {
-            let lsn = self.log.next_lsn();
-            let page_type = page.page_type();
-            page.seal(page_id, page_type, lsn);
-            positions.push((page_id, self.log.append_page(page)?));
-        }
+        self.repair_rolled_back_frames()?;
+        self.spill()?;
+        let positions: Vec<(PageId, LogPosition)> =
+            self.changes.spilled.iter().map(|(&page_id, &position)| (page_id, position)).collect();
         let changes = TransactionChanges {
             timestamp_ms: now_ms(),
             page_count: self.pager.state_read().file.page_count(),
@@ -205,6 +262,9 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
             page.as_mut_bytes().copy_from_slice(dirty.as_bytes());
             return Ok(());
         }
+        if let Some(&position) = self.changes.spilled.get(&page_id) {
+            return self.log.read_page(position, page);
+        }
         self.pager.read_at(self.pager.last_commit(), page_id, page)
     }
 
@@ -237,7 +297,11 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
             return Err(Error::InvalidOption(format!("page type {kind} is not a user page type")));
         }
         self.ensure_allocated(page_id)?;
+        self.changes.spilled.remove(&page_id);
         self.changes.dirty.insert(page_id, page);
+        if self.changes.dirty.len() > self.pager.options.dirty_pages_max {
+            self.spill()?;
+        }
         Ok(())
     }
 
@@ -249,6 +313,7 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         self.ensure_allocated(page_id)?;
         self.pager.state_write().file.set_allocation(page_id, false)?;
         self.changes.dirty.remove(&page_id);
+        self.changes.spilled.remove(&page_id);
         if !self.changes.allocated.remove(&page_id) {
             self.changes.freed.insert(page_id);
         }

@@ -258,16 +258,17 @@ fn a_misdirected_write_is_detected_where_it_lands() {
 #[test]
 fn the_same_seed_reproduces_the_same_bytes() {
     let base_seed = seed("the_same_seed_reproduces_the_same_bytes");
-    let images: Vec<_> = [base_seed, base_seed, base_seed + 1]
-        .into_iter()
-        .map(|run_seed| {
-            let (vfs, shared) = sim(run_seed);
-            vfs.set_faults(FaultConfig::none().with_freeze_at_sync(17));
-            let (synced, _) = workload(&shared, 8);
-            let report = vfs.crash(CrashMode::all());
-            (vfs.durable_image(), report, synced)
-        })
-        .collect();
-    assert_eq!(images[0], images[1], "same seed, same bytes, same crash");
-    assert_ne!(images[0].0, images[2].0, "another seed crashes differently");
+    let run = |run_seed: u64| {
+        let (vfs, shared) = sim(run_seed);
+        vfs.set_faults(FaultConfig::none().with_freeze_at_sync(17));
+        let (synced, _) = workload(&shared, 8);
+        let report = vfs.crash(CrashMode::all());
+        (vfs.durable_image(), report, synced)
+    };
+    let first = run(base_seed);
+    assert_eq!(first, run(base_seed), "same seed, same bytes, same crash");
+    // Two seeds may happen to crash alike; eight others all doing so would mean the seed is
+    // ignored.
+    let differs = (1..=8).any(|offset| run(base_seed.wrapping_add(offset)).0 != first.0);
+    assert!(differs, "other seeds crash differently");
 }

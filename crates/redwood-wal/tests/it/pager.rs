@@ -12,7 +12,7 @@ use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::{CrashMode, Fault, FaultConfig, OpKind, Repeat, SimVfs, Trigger};
 use redwood_pager::{
     CheckpointMode, Durability, Error, Lsn, PageBuf, PageClaims, PageFile, PageFileOptions, PageId,
-    PageRead, PageWrite, Pager, Result,
+    PageRead, PageWrite, Pager, PagerOptions, Result,
 };
 use redwood_wal::{Wal, WalOptions};
 
@@ -41,7 +41,7 @@ pub fn open_store(vfs: &SimVfs) -> Result<Pager<Wal>> {
         counters: Arc::default(),
     };
     let (wal, recovery) = Wal::open(vfs as &dyn Vfs, Path::new("db.wal"), &options)?;
-    Pager::open(file, wal, recovery.transactions)
+    Pager::open(file, wal, recovery.transactions, PagerOptions { dirty_pages_max: 3 })
 }
 
 /// Reads every page of `model` through `view` and compares fills.
@@ -267,4 +267,76 @@ fn a_crash_at_every_sync_point_keeps_every_acknowledged_commit() {
                 .unwrap_or_else(|error| panic!("{context}: {error}"));
         }
     }
+}
+
+#[test]
+fn a_large_transaction_spills_with_bounded_memory_and_a_crash_drops_it() {
+    let vfs = SimVfs::new(25);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 4, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let committed = model.clone();
+    let log_bytes = || vfs.live_image()[Path::new("db.wal")].len();
+    let before = log_bytes();
+    let reader = pager.begin_read().unwrap();
+    let mut txn = pager.begin_write().unwrap();
+    // 300 pages is more than the log's 1 MiB append buffer, so frames must reach the file.
+    for round in 0..300 {
+        let page_id = txn.allocate().unwrap();
+        txn.write_page(page_id, page(page_id.get(), round)).unwrap();
+        model.insert(page_id, round);
+        assert!(txn.dirty_page_count() <= 3, "memory stays within the budget");
+    }
+    assert!(txn.spilled_page_count() >= 297);
+    assert!(log_bytes() > before + 200 * 4096, "spilled frames reached the log file");
+    check_view(&txn, &model, "the writer reads its spilled pages back");
+    check_view(&reader, &committed, "a reader never sees spilled frames");
+    drop(reader);
+    std::mem::forget(txn); // the process dies with the transaction open
+    drop(pager);
+    vfs.crash(CrashMode::all());
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &committed, "a crash drops the spilled frames");
+    pager.check_invariants(&claims(&committed)).unwrap();
+}
+
+#[test]
+fn a_spilled_transaction_commits_whole_and_recovers_its_final_images() {
+    let vfs = SimVfs::new(26);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 6, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let pages: Vec<PageId> = model.keys().copied().collect();
+    let (kept, rolled_back) = (pages[0], pages[1]);
+    let mut txn = pager.begin_write().unwrap();
+    // `kept` is spilled with fill 500, then rewritten and spilled again after a savepoint;
+    // `rolled_back` (committed) is rewritten and spilled only after the savepoint.
+    txn.write_page(kept, page(kept.get(), 500)).unwrap();
+    for filler in 0..4 {
+        let page_id = txn.allocate().unwrap();
+        txn.write_page(page_id, page(page_id.get(), 600 + filler)).unwrap();
+        model.insert(page_id, 600 + filler);
+    }
+    assert!(txn.spilled_page_count() > 0);
+    let savepoint = txn.savepoint();
+    txn.write_page(kept, page(kept.get(), 501)).unwrap();
+    txn.write_page(rolled_back, page(rolled_back.get(), 502)).unwrap();
+    for filler in 0..4 {
+        let page_id = txn.allocate().unwrap();
+        txn.write_page(page_id, page(page_id.get(), 700)).unwrap();
+    }
+    txn.rollback_to(savepoint).unwrap();
+    model.insert(kept, 500);
+    check_view(&txn, &model, "after the rollback");
+    txn.commit(Durability::Immediate).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "after commit");
+    drop(pager);
+    vfs.crash(CrashMode::all());
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "recovered from the log");
+    pager.check_invariants(&claims(&model)).unwrap();
 }
