@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{Error, Result};
-use crate::limits::ROOT_SLOTS;
 use crate::{
     LogReader, Lsn, PageBuf, PageClaims, PageFile, PageId, PageLog, RecoveredCommit, Violation,
 };
@@ -162,6 +161,12 @@ impl<L: PageLog> Pager<L> {
             }
             roots.push(commit.commit_lsn, commit.changes.roots);
             last_commit = commit.commit_lsn;
+        }
+        // The checkpointed map may already be ahead of a replayed commit (a checkpoint held back
+        // by a reader persists the latest allocation state), so only the final roots are
+        // checked against it.
+        for (slot, root) in roots.latest().into_iter().enumerate() {
+            file.set_root(slot, root)?;
         }
         let state = State { file, index, roots, last_commit, checkpoint_lsn };
         let log_bytes = AtomicU64::new(log.size_bytes());
@@ -354,16 +359,14 @@ impl<L: PageLog> Pager<L> {
     }
 }
 
-/// Applies a recovered commit's changes to the page file, idempotently: grow, allocate, move the
-/// roots, free (in that order, so no root ever points at a free page).
+/// Applies a recovered commit's allocation changes to the page file, idempotently: absolute bit
+/// settings, so a commit the checkpointed map already reflects changes nothing. Roots are set
+/// once, after the last commit (see `Pager::open`).
 fn replay(file: &mut PageFile, commit: &RecoveredCommit) -> Result<()> {
     let changes = &commit.changes;
     file.ensure_page_count(changes.page_count)?;
     for &page_id in &changes.allocated {
         file.set_allocation(page_id, true)?;
-    }
-    for (slot, root) in changes.roots.into_iter().enumerate().take(ROOT_SLOTS) {
-        file.set_root(slot, root)?;
     }
     for &page_id in &changes.freed {
         file.set_allocation(page_id, false)?;

@@ -325,7 +325,7 @@ fn a_spilled_transaction_commits_whole_and_recovers_its_final_images() {
     let savepoint = txn.savepoint();
     txn.write_page(kept, page(kept.get(), 501)).unwrap();
     txn.write_page(rolled_back, page(rolled_back.get(), 502)).unwrap();
-    for filler in 0..4 {
+    for _ in 0..4 {
         let page_id = txn.allocate().unwrap();
         txn.write_page(page_id, page(page_id.get(), 700)).unwrap();
     }

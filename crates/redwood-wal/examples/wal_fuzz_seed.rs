@@ -1,6 +1,6 @@
 //! Writes a seed for the `wal_recovery` fuzz target: a log of database 7 (salt 0xfeed, the
 //! target's options) with three committed transactions and a restore point. Usage:
-//! `fuzz_seed OUTPUT`.
+//! `wal_fuzz_seed OUTPUT`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use redwood_pager::{
 use redwood_wal::{Result, Wal, WalOptions};
 
 fn main() -> Result<()> {
-    let output = std::env::args().nth(1).expect("usage: fuzz_seed OUTPUT");
+    let output = std::env::args().nth(1).expect("usage: wal_fuzz_seed OUTPUT");
     let vfs = MemVfs::new();
     let options = WalOptions {
         page_size: PageSize::DEFAULT,
