@@ -43,7 +43,7 @@ pub use page::{
 };
 pub use page_file::{PageFile, PageFileCounters, PageFileOptions, PageFileStats, segment_path};
 pub use pager::{
-    CheckpointMode, CheckpointOutcome, Pager, PagerCounters, PagerOptions, PagerStats, ReadTxn,
-    Savepoint, WriteTxn,
+    CheckpointInputs, CheckpointMode, CheckpointOutcome, CheckpointPolicy, CheckpointScheduler,
+    Pager, PagerCounters, PagerOptions, PagerStats, ReadTxn, Savepoint, WriteTxn,
 };
 pub use store::{PageRead, PageWrite};

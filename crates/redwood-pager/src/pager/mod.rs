@@ -17,6 +17,7 @@
 
 mod index;
 mod read;
+mod scheduler;
 mod write;
 
 use std::collections::BTreeMap;
@@ -29,6 +30,7 @@ use crate::{
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
+pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointScheduler};
 pub use write::{Savepoint, WriteTxn};
 
 /// How a pager behaves.

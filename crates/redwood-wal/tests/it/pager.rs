@@ -340,3 +340,48 @@ fn a_spilled_transaction_commits_whole_and_recovers_its_final_images() {
     check_view(&pager.begin_read().unwrap(), &model, "recovered from the log");
     pager.check_invariants(&claims(&model)).unwrap();
 }
+
+#[test]
+fn the_scheduler_checkpoints_when_its_policy_says_so() {
+    use redwood_pager::{CheckpointPolicy, CheckpointScheduler};
+    let vfs = SimVfs::new(27);
+    let pager = Arc::new(open_store(&vfs).unwrap());
+    let policy =
+        CheckpointPolicy { log_versions_max: 8, interval: None, ..CheckpointPolicy::default() };
+    let scheduler = CheckpointScheduler::new(Arc::clone(&pager), policy);
+    let mut model = Model::new();
+    let mut outcomes = Vec::new();
+    for round in 1..=6 {
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 2, 4).unwrap();
+        txn.commit(Durability::Immediate).unwrap();
+        let versions = pager.stats().log_versions;
+        match scheduler.tick().unwrap() {
+            Some(outcome) => {
+                assert!(versions >= 8, "fired at {versions} versions");
+                assert!(outcome.log_restarted);
+                assert_eq!(pager.stats().log_versions, 0);
+                outcomes.push(outcome);
+            }
+            None => assert!(versions < 8, "held at {versions} versions"),
+        }
+    }
+    assert!(!outcomes.is_empty(), "the policy fired");
+    check_view(&pager.begin_read().unwrap(), &model, "after scheduled checkpoints");
+    // On its own thread: commits until the thread has checkpointed (bounded wait, no timing).
+    let scheduler = scheduler.start(std::time::Duration::from_millis(2));
+    let before = pager.stats().checkpoints;
+    for round in 7..=500 {
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 1, 8).unwrap();
+        txn.commit(Durability::None).unwrap();
+        if pager.stats().checkpoints > before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(scheduler);
+    assert!(pager.stats().checkpoints > before, "the background thread checkpointed");
+    check_view(&pager.begin_read().unwrap(), &model, "after background checkpoints");
+    pager.check_invariants(&claims(&model)).unwrap();
+}
