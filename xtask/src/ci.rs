@@ -6,11 +6,13 @@
 //! 2. `fmt`: `cargo fmt --all -- --check`;
 //! 3. `clippy`: `cargo clippy --workspace --all-targets --all-features -- -D warnings`
 //!    (skipped by `--quick`);
-//! 4. `doc-tests`: `cargo test --workspace --all-features --doc`;
-//! 5. `tests`: `cargo nextest run --workspace --all-features` when `cargo nextest` is installed,
+//! 4. `loom`: the loom models, `RUSTFLAGS="--cfg loom" cargo test -p redwood-pager --lib loom`
+//!    in `target/loom`;
+//! 5. `doc-tests`: `cargo test --workspace --all-features --doc`;
+//! 6. `tests`: `cargo nextest run --workspace --all-features` when `cargo nextest` is installed,
 //!    else `cargo test --workspace --all-features` (which runs the doc tests itself, so step 4 is
 //!    then skipped);
-//! 6. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
+//! 7. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
 //!
 //! The doc tests run before the main test run, not after it, so that the last lines a CI log
 //! shows are the test runner's real summary rather than a doc-test run of zero tests.
@@ -89,6 +91,8 @@ enum Action {
     },
     /// Run `cargo` with these arguments.
     Cargo(Vec<&'static str>),
+    /// Run `cargo` with these environment variables and arguments.
+    CargoWithEnv(Vec<(&'static str, &'static str)>, Vec<&'static str>),
     /// Do nothing, for this reason.
     Skip(&'static str),
 }
@@ -124,6 +128,16 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
                 ]),
             )
         },
+        // The loom models rebuild the pager with `--cfg loom` in a target directory of their
+        // own, so the main build cache stays valid. They run before the main test step, so the
+        // last test summary in a log is the whole suite's.
+        step(
+            "loom",
+            Action::CargoWithEnv(
+                vec![("RUSTFLAGS", "--cfg loom"), ("CARGO_TARGET_DIR", "target/loom")],
+                vec!["test", "-p", "redwood-pager", "--lib", "loom"],
+            ),
+        ),
         if nextest {
             step("doc-tests", Action::Cargo(vec!["test", "--workspace", "--all-features", "--doc"]))
         } else {
@@ -209,17 +223,29 @@ impl Runner<'_> {
                 return Ok(Outcome::Skipped(reason));
             }
             Action::Tools { clippy } => self.ensure_tools(step.name, label, *clippy)?,
-            Action::Cargo(args) => {
-                let command = format!("cargo {}", args.join(" "));
-                say(&format!("{label}: {command}"));
-                let mut child = Command::new(&self.cargo);
-                child.args(args);
-                self.check(step.name, &command, child)?;
-            }
+            Action::Cargo(args) => self.cargo(step.name, label, &[], args)?,
+            Action::CargoWithEnv(env, args) => self.cargo(step.name, label, env, args)?,
         }
         let took = started.elapsed();
         say(&format!("{label}: ok in {}", secs(took)));
         Ok(Outcome::Passed(took))
+    }
+
+    /// Runs `cargo ARGS` with `env` set, printing the command first.
+    fn cargo(
+        &self,
+        step: &'static str,
+        label: &str,
+        env: &[(&'static str, &'static str)],
+        args: &[&'static str],
+    ) -> Result<()> {
+        let settings: Vec<String> =
+            env.iter().map(|(key, value)| format!("{key}=\"{value}\" ")).collect();
+        let command = format!("{}cargo {}", settings.concat(), args.join(" "));
+        say(&format!("{label}: {command}"));
+        let mut child = Command::new(&self.cargo);
+        child.args(args).envs(env.iter().copied());
+        self.check(step, &command, child)
     }
 
     /// The `tools` step: adds the rustfmt and clippy components if either is missing.
@@ -297,6 +323,11 @@ mod tests {
                 let what = match &step.action {
                     Action::Tools { clippy } => format!("tools clippy={clippy}"),
                     Action::Cargo(args) => format!("cargo {}", args.join(" ")),
+                    Action::CargoWithEnv(env, args) => {
+                        let settings: Vec<String> =
+                            env.iter().map(|(key, value)| format!("{key}=\"{value}\" ")).collect();
+                        format!("{}cargo {}", settings.concat(), args.join(" "))
+                    }
                     Action::Skip(reason) => format!("skip: {reason}"),
                 };
                 (step.name, what)
@@ -311,6 +342,10 @@ mod tests {
             ("tools", "tools clippy=true"),
             ("fmt", "cargo fmt --all -- --check"),
             ("clippy", "cargo clippy --workspace --all-targets --all-features -- -D warnings"),
+            (
+                "loom",
+                "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=\"target/loom\" cargo test -p redwood-pager --lib loom",
+            ),
             ("doc-tests", "cargo test --workspace --all-features --doc"),
             ("tests", "cargo nextest run --workspace --all-features"),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
@@ -326,9 +361,9 @@ mod tests {
         let got = names_and_commands(&steps);
         assert_eq!(got[0].1, "tools clippy=false");
         assert_eq!(got[2].1, "skip: --quick");
-        assert!(got[3].1.starts_with("skip:"), "cargo test runs doc tests itself");
-        assert_eq!(got[4].1, "cargo test --workspace --all-features");
-        assert_eq!(got[5].1, "skip: no fuzz/Cargo.toml");
+        assert!(got[4].1.starts_with("skip:"), "cargo test runs doc tests itself");
+        assert_eq!(got[5].1, "cargo test --workspace --all-features");
+        assert_eq!(got[6].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

@@ -18,9 +18,9 @@
 mod index;
 mod read;
 mod scheduler;
+mod snapshots;
 mod write;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -31,6 +31,7 @@ use crate::{
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
 pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointScheduler};
+use snapshots::Snapshots;
 pub use write::{Savepoint, WriteTxn};
 
 /// How a pager behaves.
@@ -109,7 +110,6 @@ pub(crate) struct State {
     pub file: PageFile,
     pub index: VersionIndex,
     pub roots: RootHistory,
-    pub last_commit: Lsn,
     pub checkpoint_lsn: Lsn,
 }
 
@@ -118,7 +118,7 @@ pub struct Pager<L: PageLog> {
     state: RwLock<State>,
     reader: L::Reader,
     writer: Mutex<L>,
-    readers: Mutex<BTreeMap<Lsn, u64>>,
+    snapshots: Snapshots,
     poisoned: AtomicBool,
     counters: Arc<PagerCounters>,
     /// The log's size after the last commit or restart.
@@ -170,7 +170,7 @@ impl<L: PageLog> Pager<L> {
         for (slot, root) in roots.latest().into_iter().enumerate() {
             file.set_root(slot, root)?;
         }
-        let state = State { file, index, roots, last_commit, checkpoint_lsn };
+        let state = State { file, index, roots, checkpoint_lsn };
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
             log_bytes,
@@ -178,7 +178,7 @@ impl<L: PageLog> Pager<L> {
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),
-            readers: Mutex::default(),
+            snapshots: Snapshots::new(last_commit),
             poisoned: AtomicBool::new(false),
             counters: Arc::default(),
         })
@@ -188,10 +188,7 @@ impl<L: PageLog> Pager<L> {
     /// is never blocked by it; it holds back checkpoints past its snapshot until dropped.
     pub fn begin_read(&self) -> Result<ReadTxn<'_, L>> {
         self.ensure_healthy()?;
-        let mut readers = self.readers_lock();
-        let snapshot = self.state_read().last_commit;
-        *readers.entry(snapshot).or_default() += 1;
-        Ok(ReadTxn::new(self, snapshot))
+        Ok(ReadTxn::new(self, self.snapshots.begin()))
     }
 
     /// Begins the write transaction. There is one writer at a time: this blocks until the open
@@ -211,15 +208,11 @@ impl<L: PageLog> Pager<L> {
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         self.ensure_healthy()?;
         let mut log = self.writer_lock();
-        let target = {
-            let readers = self.readers_lock();
-            let last_commit = self.state_read().last_commit;
-            readers.keys().next().map_or(last_commit, |&oldest| oldest.min(last_commit))
-        };
+        let target = self.snapshots.checkpoint_target();
         let pages_written = self.copy_to_files(target).inspect_err(|_| self.poison())?;
         let state = self.state_write();
         let restart = mode != CheckpointMode::Passive
-            && state.checkpoint_lsn == state.last_commit
+            && state.checkpoint_lsn == self.snapshots.last_commit()
             && state.index.version_count() == 0;
         if restart {
             log.restart(mode == CheckpointMode::Truncate).inspect_err(|_| self.poison())?;
@@ -265,15 +258,15 @@ impl<L: PageLog> Pager<L> {
 
     /// A consistent picture of the pager.
     pub fn stats(&self) -> PagerStats {
-        let readers = self.readers_lock();
+        let (readers, oldest_reader) = self.snapshots.readers();
         let state = self.state_read();
         PagerStats {
-            last_commit: state.last_commit,
+            last_commit: self.snapshots.last_commit(),
             checkpoint_lsn: state.checkpoint_lsn,
             log_bytes: self.log_bytes.load(Ordering::Relaxed),
             log_versions: state.index.version_count() as u64,
-            readers: readers.values().sum(),
-            oldest_reader: readers.keys().next().copied(),
+            readers,
+            oldest_reader,
             commits: self.counters.commits.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
         }
@@ -300,10 +293,12 @@ impl<L: PageLog> Pager<L> {
             Err(error) => return Err(error),
         };
         if let Some((oldest, newest)) = state.index.lsn_range() {
-            if oldest <= state.checkpoint_lsn || newest > state.last_commit {
+            let last_commit = self.snapshots.last_commit();
+            if oldest <= state.checkpoint_lsn || newest > last_commit {
                 let message = format!(
-                    "log versions {oldest}..={newest} outside the checkpoint {} and last commit {}",
-                    state.checkpoint_lsn, state.last_commit
+                    "log versions {oldest}..={newest} outside the checkpoint {} and last commit \
+                     {last_commit}",
+                    state.checkpoint_lsn
                 );
                 violations.push(Violation::new(None, message));
             }
@@ -313,7 +308,7 @@ impl<L: PageLog> Pager<L> {
 
     /// The newest commit.
     pub fn last_commit(&self) -> Lsn {
-        self.state_read().last_commit
+        self.snapshots.last_commit()
     }
 
     /// Reads the version of `page_id` visible at `snapshot`.
@@ -327,13 +322,7 @@ impl<L: PageLog> Pager<L> {
     }
 
     fn release_reader(&self, snapshot: Lsn) {
-        let mut readers = self.readers_lock();
-        if let Some(count) = readers.get_mut(&snapshot) {
-            *count -= 1;
-            if *count == 0 {
-                readers.remove(&snapshot);
-            }
-        }
+        self.snapshots.end(snapshot);
     }
 
     fn ensure_healthy(&self) -> Result<()> {
@@ -354,10 +343,6 @@ impl<L: PageLog> Pager<L> {
 
     fn writer_lock(&self) -> MutexGuard<'_, L> {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn readers_lock(&self) -> MutexGuard<'_, BTreeMap<Lsn, u64>> {
-        self.readers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -212,7 +212,9 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         for (slot, root) in self.changes.roots.into_iter().enumerate() {
             state.file.set_root(slot, root)?;
         }
-        state.last_commit = commit_lsn;
+        // Published while the state is write-locked: a reader that takes this snapshot reads
+        // only after the lock is released, with the index complete.
+        self.pager.snapshots.publish(commit_lsn);
         Ok(())
     }
 
