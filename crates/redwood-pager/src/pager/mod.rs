@@ -98,6 +98,9 @@ pub struct PagerStats {
     pub readers: u64,
     /// The oldest open reader's snapshot.
     pub oldest_reader: Option<Lsn>,
+    /// How far the oldest reader lags behind the last commit, in log frames (LSNs); 0 without
+    /// readers. While it is above 0, checkpoints cannot pass it and the log grows.
+    pub oldest_reader_lag: u64,
     /// Commits committed since open.
     pub commits: u64,
     /// Checkpoints run since open.
@@ -259,14 +262,16 @@ impl<L: PageLog> Pager<L> {
     /// A consistent picture of the pager.
     pub fn stats(&self) -> PagerStats {
         let (readers, oldest_reader) = self.snapshots.readers();
+        let last_commit = self.snapshots.last_commit();
         let state = self.state_read();
         PagerStats {
-            last_commit: self.snapshots.last_commit(),
+            last_commit,
             checkpoint_lsn: state.checkpoint_lsn,
             log_bytes: self.log_bytes.load(Ordering::Relaxed),
             log_versions: state.index.version_count() as u64,
             readers,
             oldest_reader,
+            oldest_reader_lag: oldest_reader.map_or(0, |oldest| last_commit.get() - oldest.get()),
             commits: self.counters.commits.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
         }

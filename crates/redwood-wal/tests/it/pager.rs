@@ -110,6 +110,9 @@ fn readers_see_their_snapshot_through_commits_and_checkpoints() {
     let outcome = pager.checkpoint(CheckpointMode::Full).unwrap();
     assert_eq!(outcome.checkpoint_lsn, old_reader.snapshot(), "held back by the old reader");
     assert!(!outcome.log_restarted);
+    let stats = pager.stats();
+    assert_eq!(stats.oldest_reader, Some(old_reader.snapshot()));
+    assert!(stats.oldest_reader_lag > 0 && stats.log_versions > 0, "the held log shows: {stats:?}");
     check_view(&old_reader, &first, "an old reader after a checkpoint");
     check_view(&pager.begin_read().unwrap(), &model, "a new reader");
     drop(old_reader);
@@ -223,6 +226,48 @@ fn crash_workload(vfs: &SimVfs, rounds: u64) -> (Vec<Model>, Vec<Model>) {
         }
     }
     (acknowledged, attempted)
+}
+
+/// The recovered state must be the last acknowledged commit's or the one in flight.
+fn verify_crash_recovery(vfs: &SimVfs, acknowledged: &[Model], attempted: &[Model], context: &str) {
+    let pager = match open_store(vfs) {
+        Ok(pager) => pager,
+        // Creating the database never completed: nothing was acknowledged.
+        Err(Error::NotADatabase { .. }) if acknowledged.len() == 1 => return,
+        Err(error) if error.is_corruption() && acknowledged.len() == 1 => return,
+        Err(error) => panic!("{context}: reopen: {error}"),
+    };
+    let reader = pager.begin_read().unwrap();
+    let candidates = &attempted[acknowledged.len() - 1..];
+    let found = candidates.iter().position(|model| {
+        let check = || check_view(&reader, model, context);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).is_ok()
+    });
+    let found = found.unwrap_or_else(|| panic!("{context}: the state is no committed one"));
+    drop(reader);
+    let checked = pager.check_invariants(&claims(&candidates[found]));
+    checked.unwrap_or_else(|error| panic!("{context}: {error}"));
+}
+
+#[test]
+fn a_crash_at_random_sync_points_of_a_larger_workload_keeps_every_acknowledged_commit() {
+    let base_seed = seed("a_crash_at_random_sync_points_of_a_larger_workload");
+    let full = SimVfs::new(base_seed);
+    crash_workload(&full, 40);
+    let sync_points = full.counters().syncs;
+    let modes = [CrashMode::dropping(), CrashMode::tearing(), CrashMode::all()];
+    for run in 0..30u64 {
+        let run_seed = base_seed.wrapping_add(run * 0x9e37_79b9);
+        let freeze_at = 1 + run_seed % sync_points;
+        let mode = modes[(run_seed / sync_points % 3) as usize];
+        let vfs = SimVfs::new(run_seed);
+        vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
+        let (acknowledged, attempted) = crash_workload(&vfs, 40);
+        vfs.crash(mode);
+        vfs.set_faults(FaultConfig::none());
+        let context = format!("seed {run_seed}, sync {freeze_at} of {sync_points}, {mode:?}");
+        verify_crash_recovery(&vfs, &acknowledged, &attempted, &context);
+    }
 }
 
 #[test]
