@@ -1,8 +1,25 @@
-//! Redwood buffer pool (issue 4, not built yet).
+//! Redwood buffer pool: a bounded cache of immutable committed page versions.
 //!
-//! Its role: a page cache with a memory budget fixed at open, RAII pin guards, latches, a pure
-//! eviction policy, hit/miss/eviction counters, thrash detection and a prefetch API, plugged under
-//! the pager's transactional page store through a narrow page-cache trait.
+//! - `pool`: `BufferPool`, a frame arena allocated once from a byte budget, a page table keyed
+//!   by page and version, RAII pins (`PageRef`), `get` / `get_or_load` / `invalidate`.
+//! - `clock`: `ClockPolicy`, the eviction decider (CLOCK), pure over the frames' states.
+//! - `thrash`: `ThrashDetector` and `ThrashReport` (a page evicted and reloaded again and again).
+//! - `counters`: `PoolCounters` and `PoolStats`.
 //!
-//! What it does not do: it never writes a dirty page around the write-ahead log, and it knows
-//! nothing of B+Trees or the WAL format. Nothing is implemented here yet.
+//! What it does not do: it holds no dirty pages (a write transaction's changes stay private
+//! until they are committed versions), so it never writes anything and cannot write around the
+//! write-ahead log. It knows nothing of the log's format or of B+Trees; loaders are the caller's.
+//! Not built yet (issue 4): the pager's use of it, prefetch, the io_uring backend, loom models.
+
+mod clock;
+mod counters;
+mod error;
+pub mod limits;
+mod pool;
+mod thrash;
+
+pub use clock::{ClockPolicy, FrameState};
+pub use counters::{PoolCounters, PoolStats};
+pub use error::{Error, Result};
+pub use pool::{BufferPool, CacheKey, PageRef, PoolOptions};
+pub use thrash::ThrashReport;
