@@ -63,6 +63,19 @@ impl PageId {
 impl Lsn {
     /// The position before any logged change.
     pub const ZERO: Lsn = Lsn(0);
+
+    /// The position just before this one (`ZERO` stays `ZERO`).
+    pub const fn previous(self) -> Lsn {
+        Lsn(self.0.saturating_sub(1))
+    }
+
+    /// The position just after this one, or `None` past the largest LSN.
+    pub const fn next(self) -> Option<Lsn> {
+        match self.0.checked_add(1) {
+            Some(next) => Some(Lsn(next)),
+            None => None,
+        }
+    }
 }
 
 impl SegmentId {

@@ -88,6 +88,10 @@ pub trait PageLog: Send {
     /// Abandons the open transaction; recovery will never see it.
     fn abort(&mut self);
 
+    /// Makes every committed frame durable. A checkpoint calls it first: it must never put in
+    /// the data files (or in a meta copy) a commit the log could still lose.
+    fn sync(&mut self) -> Result<()>;
+
     /// Reads a page image this transaction or a committed one appended (the writer's view).
     fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
 

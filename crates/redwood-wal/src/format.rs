@@ -109,6 +109,13 @@ impl WalHeader {
         if bytes.format_version.get() != WAL_FORMAT_VERSION {
             return Err(HeaderProblem::Version(bytes.format_version.get()));
         }
+        let plausible = |value: u64| value <= crate::limits::LSN_MAX;
+        if bytes.start_lsn.get() == 0
+            || !plausible(bytes.start_lsn.get())
+            || !plausible(bytes.sequence.get())
+        {
+            return Err(HeaderProblem::Damaged("start LSN or sequence out of range".to_owned()));
+        }
         Ok(WalHeader {
             page_size: bytes.page_size.get(),
             database_id: bytes.database_id.get(),

@@ -12,8 +12,11 @@ pub const FRAME_PAYLOAD_MAX_BYTES: u32 = 16 << 20;
 pub const APPEND_BUFFER_MAX_BYTES: usize = 1 << 20;
 /// The corruption scan past a bad frame reads the file in chunks of this many bytes.
 pub const SCAN_CHUNK_BYTES: usize = 4 << 20;
-/// The longest restore-point name, in bytes.
-pub const RESTORE_POINT_NAME_MAX_BYTES: usize = 1024;
+/// The longest restore-point name, in bytes (the pager checks it when one is recorded).
+pub const RESTORE_POINT_NAME_MAX_BYTES: usize = redwood_pager::limits::RESTORE_POINT_NAME_MAX_BYTES;
+/// The largest LSN or header sequence a valid log holds; larger values in a header are damage.
+/// At a million frames a second it lasts 146,000 years.
+pub const LSN_MAX: u64 = 1 << 62;
 
 const _: () = assert!(FRAMES_START_BYTES == 2 * HEADER_COPY_BYTES);
 const _: () = assert!(FRAMES_START_BYTES % FRAME_ALIGN_BYTES == 0);

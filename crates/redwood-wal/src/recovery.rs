@@ -74,9 +74,10 @@ pub(crate) fn scan(
         if !accepted {
             break;
         }
+        let Some(next_lsn) = info.lsn.next() else { break };
         cursor = Cursor {
             offset: cursor.offset + frame_bytes(payload.len()),
-            lsn: Lsn::new(info.lsn.get() + 1),
+            lsn: next_lsn,
             checksum: info.checksum,
         };
         if info.frame_type == FrameType::Commit {

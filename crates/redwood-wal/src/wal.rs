@@ -154,6 +154,7 @@ impl Wal {
             return Ok((Self::initialize(storage, path, options)?, Recovery::default()));
         };
         check_belongs(&header, path, options)?;
+        check_no_newer_generation(storage.as_ref(), path, &header)?;
         let found = scan(storage.as_ref(), path, &header, options.page_size)?;
         let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
         let mut wal = Wal {
@@ -166,7 +167,8 @@ impl Wal {
             buffer: Vec::new(),
             next_lsn: found.next_lsn,
             last_checksum: found.last_checksum,
-            durable_lsn: Lsn::new(found.next_lsn.get() - 1),
+            // Not trusted until the sync below.
+            durable_lsn: header.start_lsn.previous(),
             transaction: None,
             poisoned: false,
             counters: Arc::clone(&options.counters),
@@ -175,8 +177,10 @@ impl Wal {
         if truncated_bytes > 0 {
             let result = wal.storage.set_len(found.committed_end);
             wal.poison_on_error(result, "set_len")?;
-            wal.sync_storage()?;
         }
+        // Recovered frames may sit only in the page cache (the process exited without a power
+        // loss); the next commit record will vouch for them as durable, so make them so.
+        wal.sync_storage()?;
         Ok((wal, Recovery { transactions: found.transactions, truncated_bytes }))
     }
 
@@ -201,7 +205,7 @@ impl Wal {
             buffer: Vec::new(),
             next_lsn: options.start_lsn,
             last_checksum: header.chain_seed(),
-            durable_lsn: Lsn::new(options.start_lsn.get() - 1),
+            durable_lsn: options.start_lsn.previous(),
             transaction: None,
             poisoned: false,
             counters: Arc::clone(&options.counters),
@@ -344,6 +348,10 @@ impl Wal {
         self.ensure_healthy()?;
         assert!(self.transaction.is_none(), "restart with a transaction open");
         self.flush()?;
+        if self.end_offset == FRAMES_START_BYTES {
+            // Already an empty generation: rewriting the header would only wear the sector.
+            return if truncate { self.truncate_to_header() } else { Ok(()) };
+        }
         let header = WalHeader {
             salt: next_salt(self.header.salt, self.header.sequence),
             start_lsn: self.next_lsn,
@@ -356,13 +364,19 @@ impl Wal {
         self.salt.store(header.salt, Ordering::Release);
         self.end_offset = FRAMES_START_BYTES;
         self.last_checksum = header.chain_seed();
-        if truncate {
-            let result = self.storage.set_len(FRAMES_START_BYTES);
-            self.poison_on_error(result, "set_len")?;
-            self.sync_storage()?;
-        }
         self.counters.restarts.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        if truncate { self.truncate_to_header() } else { Ok(()) }
+    }
+
+    /// Cuts the file back to its header copies, if it is longer, and syncs.
+    fn truncate_to_header(&mut self) -> Result<()> {
+        let length = self.storage.len().map_err(|error| Error::io("len", &self.path, error))?;
+        if length <= FRAMES_START_BYTES {
+            return Ok(());
+        }
+        let result = self.storage.set_len(FRAMES_START_BYTES);
+        self.poison_on_error(result, "set_len")?;
+        self.sync_storage()
     }
 
     /// Appends one frame to the buffer, writing the buffer out first if it would overflow.
@@ -411,7 +425,7 @@ impl Wal {
         debug_assert!(self.buffer.is_empty(), "sync with frames still buffered");
         let result = self.storage.sync_data();
         self.poison_on_error(result, "sync_data")?;
-        self.durable_lsn = Lsn::new(self.next_lsn.get() - 1);
+        self.durable_lsn = self.next_lsn.previous();
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -465,6 +479,23 @@ fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHe
     }
     let reason = format!("{problem:?}");
     Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason })
+}
+
+/// A restart writes and syncs the next header before any frame of the next generation, so a
+/// valid first frame carrying the next generation's salt proves that header was durable: if it
+/// is not the newest valid copy now, it was damaged afterwards, and the frames after it hold
+/// commits that must not be silently dropped.
+fn check_no_newer_generation(storage: &dyn Storage, path: &Path, header: &WalHeader) -> Result<()> {
+    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
+    let successor = next_salt(header.salt, header.sequence);
+    if read_frame(storage, FRAMES_START_BYTES, file_bytes, successor).is_some() {
+        let reason = format!(
+            "the header of generation {} is damaged, but its frames are there",
+            header.sequence + 1
+        );
+        return Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason });
+    }
+    Ok(())
 }
 
 fn check_belongs(header: &WalHeader, path: &Path, options: &WalOptions) -> Result<()> {
@@ -558,6 +589,10 @@ impl PageLog for Wal {
 
     fn abort(&mut self) {
         Wal::abort(self);
+    }
+
+    fn sync(&mut self) -> redwood_pager::Result<()> {
+        Ok(Wal::sync(self)?)
     }
 
     fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {

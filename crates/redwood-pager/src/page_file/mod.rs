@@ -424,7 +424,9 @@ impl PageFile {
     fn begin_segment_file(&mut self, segment: SegmentId) -> Result<()> {
         assert_eq!(segment.get(), self.segments.len() as u64, "segments begin in order");
         let path = segment_path(&self.path, segment);
-        let exists = self.vfs.exists(&path).map_err(|error| Error::io("exists", &path, error))?;
+        // The free-space map already counts this segment: any failure here poisons the handle.
+        let exists = self.vfs.exists(&path);
+        let exists = self.poison_on_error(exists, "exists", &path)?;
         if exists {
             let result = self.vfs.remove(&path);
             self.poison_on_error(result, "remove", &path)?;

@@ -211,6 +211,9 @@ impl<L: PageLog> Pager<L> {
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         self.ensure_healthy()?;
         let mut log = self.writer_lock();
+        // The checkpoint persists the latest allocation state and copies commits into the data
+        // files: none of them may be one the log could still lose.
+        log.sync().inspect_err(|_| self.poison())?;
         let target = self.snapshots.checkpoint_target();
         let pages_written = self.copy_to_files(target).inspect_err(|_| self.poison())?;
         let state = self.state_write();
@@ -321,7 +324,15 @@ impl<L: PageLog> Pager<L> {
         self.ensure_healthy()?;
         let state = self.state_read();
         match state.index.lookup(page_id, snapshot) {
-            Some(position) => self.reader.read_page(position, page),
+            Some(position) => {
+                self.reader.read_page(position, page)?;
+                if page.page_id() != page_id {
+                    let reason =
+                        format!("the log frame at {} holds {}", position.lsn, page.page_id());
+                    return Err(Error::Corrupt { page_id, reason });
+                }
+                Ok(())
+            }
             None => state.file.read_page(page_id, page),
         }
     }

@@ -131,12 +131,20 @@ where
     pub fn start(mut self, poll: Duration) -> Self {
         let shared = Arc::clone(&self.shared);
         self.thread = Some(std::thread::spawn(move || {
-            while !shared.stop.load(Ordering::Acquire) {
+            loop {
                 if shared.tick().is_err() {
                     return;
                 }
+                // `stop` is set under `sleeping`, so it cannot slip in between this check and
+                // the wait.
                 let guard = shared.sleeping.lock().unwrap_or_else(PoisonError::into_inner);
+                if shared.stop.load(Ordering::Acquire) {
+                    return;
+                }
                 let _ = shared.wake.wait_timeout(guard, poll);
+                if shared.stop.load(Ordering::Acquire) {
+                    return;
+                }
             }
         }));
         self
@@ -145,7 +153,10 @@ where
 
 impl<L: PageLog> Drop for CheckpointScheduler<L> {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
+        {
+            let _sleeping = self.shared.sleeping.lock().unwrap_or_else(PoisonError::into_inner);
+            self.shared.stop.store(true, Ordering::Release);
+        }
         self.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -21,7 +21,10 @@ pub struct WriteTxn<'p, L: PageLog> {
     pager: &'p Pager<L>,
     log: MutexGuard<'p, L>,
     changes: Changes,
-    savepoints: Vec<Changes>,
+    /// Each savepoint's identity and the changes it marks.
+    savepoints: Vec<(u64, Changes)>,
+    /// Identities handed out so far, so a handle whose savepoint was discarded is refused.
+    savepoints_taken: u64,
     /// The last frame appended for each spilled page, whatever savepoints undid since: recovery
     /// takes the last frame of a page in a transaction, so commit re-appends any page whose
     /// last frame is not its final image.
@@ -45,19 +48,36 @@ struct Changes {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Savepoint {
     depth: usize,
+    id: u64,
 }
 
 impl<'p, L: PageLog> WriteTxn<'p, L> {
     pub(super) fn new(pager: &'p Pager<L>, log: MutexGuard<'p, L>, roots: Roots) -> Self {
         let changes = Changes { roots, ..Changes::default() };
         let appended_last = BTreeMap::new();
-        Self { pager, log, changes, savepoints: Vec::new(), appended_last, finished: false }
+        let savepoints = Vec::new();
+        Self {
+            pager,
+            log,
+            changes,
+            savepoints,
+            savepoints_taken: 0,
+            appended_last,
+            finished: false,
+        }
     }
 
-    /// Records a named restore point; it reaches the log with the commit.
-    pub fn restore_point(&mut self, name: &str, timestamp_ms: u64) {
+    /// Records a named restore point; it reaches the log with the commit. A name longer than
+    /// `RESTORE_POINT_NAME_MAX_BYTES` is refused here, before anything is written.
+    pub fn restore_point(&mut self, name: &str, timestamp_ms: u64) -> Result<()> {
+        let limit = crate::limits::RESTORE_POINT_NAME_MAX_BYTES;
+        if name.len() > limit {
+            let (bytes, limit) = (name.len() as u64, limit as u64);
+            return Err(Error::TooLarge { what: "restore-point name", bytes, limit });
+        }
         let point = RestorePoint { name: name.to_owned(), timestamp_ms };
         self.changes.restore_points.push(point);
+        Ok(())
     }
 
     /// Changed pages this transaction holds in memory (at most the pager's
@@ -120,16 +140,19 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     /// rolling back to one discards every savepoint taken after it. It copies the changed
     /// pages, so it costs memory proportional to them.
     pub fn savepoint(&mut self) -> Savepoint {
-        self.savepoints.push(self.changes.clone());
-        Savepoint { depth: self.savepoints.len() }
+        self.savepoints_taken += 1;
+        let id = self.savepoints_taken;
+        self.savepoints.push((id, self.changes.clone()));
+        Savepoint { depth: self.savepoints.len(), id }
     }
 
     /// Undoes everything since `savepoint` (which stays valid, so it can be rolled back to
     /// again): page changes, allocations, frees, roots and restore points.
     pub fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {
         self.pager.ensure_healthy()?;
-        let Some(marked) = self.savepoints.get(savepoint.depth - 1).cloned() else {
-            return Err(Error::InvalidOption("savepoint already discarded".to_owned()));
+        let marked = match self.savepoints.get(savepoint.depth - 1) {
+            Some((id, marked)) if *id == savepoint.id => marked.clone(),
+            _ => return Err(Error::InvalidOption("savepoint already discarded".to_owned())),
         };
         self.savepoints.truncate(savepoint.depth);
         let mut state = self.pager.state_write();
@@ -165,8 +188,19 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
             return Ok(self.pager.last_commit());
         }
-        let result = self.write_to_log(durability);
-        let (commit_lsn, positions) = result.inspect_err(|_| self.pager.poison())?;
+        let (commit_lsn, positions) = match self.write_to_log(durability) {
+            Ok(written) => written,
+            // Too large a transaction or bad input: nothing is lost, the transaction is rolled
+            // back (when dropped) and the pager goes on.
+            Err(error @ (Error::TooLarge { .. } | Error::InvalidOption(_))) => {
+                self.finished = false;
+                return Err(error);
+            }
+            Err(error) => {
+                self.pager.poison();
+                return Err(error);
+            }
+        };
         self.pager.log_bytes.store(self.log.size_bytes(), Ordering::Relaxed);
         self.publish(commit_lsn, &positions).inspect_err(|_| self.pager.poison())?;
         self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
