@@ -9,7 +9,8 @@
 //! What it does not do: it holds no dirty pages (a write transaction's changes stay private
 //! until they are committed versions), so it never writes anything and cannot write around the
 //! write-ahead log. It knows nothing of the log's format or of B+Trees; loaders are the caller's.
-//! Not built yet (issue 4): the pager's use of it, prefetch, the io_uring backend, loom models.
+//! `BufferPool` implements the pager's `PageCache` trait, so `Pager::with_cache` puts it under
+//! every page read. Not built yet (issue 4): prefetch, the io_uring backend, loom models.
 
 mod clock;
 mod counters;
@@ -21,5 +22,6 @@ mod thrash;
 pub use clock::{ClockPolicy, FrameState};
 pub use counters::{PoolCounters, PoolStats};
 pub use error::{Error, Result};
-pub use pool::{BufferPool, CacheKey, PageRef, PoolOptions};
+pub use pool::{BufferPool, PageRef, PoolOptions};
+pub use redwood_pager::CacheKey;
 pub use thrash::ThrashReport;

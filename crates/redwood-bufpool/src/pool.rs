@@ -6,7 +6,7 @@ use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 
-use redwood_pager::{PageBuf, PageId, PageSize};
+use redwood_pager::{CacheKey, PageBuf, PageCache, PageSize};
 
 use crate::clock::{ClockPolicy, FrameState};
 use crate::counters::{PoolCounters, PoolStats, bump, load};
@@ -15,16 +15,6 @@ use crate::limits::{
     FRAMES_MIN, LOAD_RETRIES_MAX, THRASH_RELOADS_MIN_DEFAULT, THRASH_WINDOW_MISSES_DEFAULT,
 };
 use crate::thrash::{ThrashDetector, ThrashReport};
-
-/// One cached version of one page: the page id and the caller's version tag. Two keys with the
-/// same page and tag must always stand for the same bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct CacheKey {
-    /// The page.
-    pub page_id: PageId,
-    /// The caller's version tag (for the pager: a commit LSN, or a data-file epoch).
-    pub version: u64,
-}
 
 /// How to build a pool.
 #[derive(Clone, Debug)]
@@ -347,5 +337,29 @@ impl BufferPool {
 
     fn thrash_lock(&self) -> MutexGuard<'_, ThrashDetector> {
         self.thrash.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The pager's read path through the pool: a hit copies the cached version out; a miss loads it
+/// into a frame first; with every frame pinned the page is read around the cache.
+impl PageCache for BufferPool {
+    fn read_through(
+        &self,
+        key: CacheKey,
+        page: &mut PageBuf,
+        load: &mut dyn FnMut(&mut PageBuf) -> redwood_pager::Result<()>,
+    ) -> redwood_pager::Result<()> {
+        match self.get_or_load(key, |buffer| load(buffer)) {
+            Ok(cached) => {
+                page.as_mut_bytes().copy_from_slice(cached.as_bytes());
+                Ok(())
+            }
+            Err(Error::Load(error)) => Err(error),
+            Err(_) => load(page),
+        }
+    }
+
+    fn invalidate(&self, key: CacheKey) {
+        BufferPool::invalidate(self, key);
     }
 }

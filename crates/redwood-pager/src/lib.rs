@@ -36,7 +36,10 @@ pub use durability::Durability;
 pub use error::{Error, Result};
 pub use geometry::{Geometry, MapCopy};
 pub use ids::{Lsn, PageId, SegmentId};
-pub use log::{LogPosition, LogReader, PageLog, RecoveredCommit, RestorePoint, TransactionChanges};
+pub use log::{
+    CacheKey, LogPosition, LogReader, PageCache, PageLog, RecoveredCommit, RestorePoint,
+    TransactionChanges,
+};
 pub use meta::{MAGIC, Meta};
 pub use page::{
     FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageHeader, PageSize, PageType, page_checksum,

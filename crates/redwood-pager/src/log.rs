@@ -102,3 +102,35 @@ pub trait PageLog: Send {
     /// Bytes of log in use.
     fn size_bytes(&self) -> u64;
 }
+
+/// One cached version of one page: the page and a version tag. Two keys with the same page and
+/// tag always stand for the same bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct CacheKey {
+    /// The page.
+    pub page_id: PageId,
+    /// The version tag: the LSN of the log frame holding the version, or [`CacheKey::DATA_FILE`].
+    pub version: u64,
+}
+
+impl CacheKey {
+    /// The tag of the version in the data files. Only checkpoints change it, and they invalidate
+    /// exactly the pages they rewrite.
+    pub const DATA_FILE: u64 = u64::MAX;
+}
+
+/// A cache of immutable page versions under the pager's read path (`redwood-bufpool`
+/// implements it). Shared by every reader and the writer.
+pub trait PageCache: Send + Sync {
+    /// Copies version `key` into `page`: from the cache, or loaded by `load` (which fills and
+    /// verifies a buffer) and kept. A cache with no room may load straight into `page`.
+    fn read_through(
+        &self,
+        key: CacheKey,
+        page: &mut PageBuf,
+        load: &mut dyn FnMut(&mut PageBuf) -> Result<()>,
+    ) -> Result<()>;
+
+    /// Forgets version `key`, whose bytes are about to change (a checkpoint rewrote the page).
+    fn invalidate(&self, key: CacheKey);
+}

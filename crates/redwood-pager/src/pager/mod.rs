@@ -26,7 +26,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use crate::error::{Error, Result};
 use crate::{
-    LogReader, Lsn, PageBuf, PageClaims, PageFile, PageId, PageLog, RecoveredCommit, Violation,
+    CacheKey, LogReader, Lsn, PageBuf, PageCache, PageClaims, PageFile, PageId, PageLog,
+    RecoveredCommit, Violation,
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
@@ -127,6 +128,8 @@ pub struct Pager<L: PageLog> {
     /// The log's size after the last commit or restart.
     log_bytes: AtomicU64,
     options: PagerOptions,
+    /// Where committed page versions are cached, if anywhere.
+    cache: Option<Arc<dyn PageCache>>,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -178,6 +181,7 @@ impl<L: PageLog> Pager<L> {
         Ok(Pager {
             log_bytes,
             options,
+            cache: None,
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),
@@ -185,6 +189,12 @@ impl<L: PageLog> Pager<L> {
             poisoned: AtomicBool::new(false),
             counters: Arc::default(),
         })
+    }
+
+    /// Puts `cache` under every page read (readers and the writer alike).
+    pub fn with_cache(mut self, cache: Arc<dyn PageCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Begins a read transaction on the newest committed state. It never blocks the writer and
@@ -257,6 +267,13 @@ impl<L: PageLog> Pager<L> {
         state.file.set_checkpoint_lsn(target);
         state.file.sync()?;
         state.checkpoint_lsn = target;
+        if let Some(cache) = &self.cache {
+            // Still under the state write lock: no reader can take the rewritten data-file
+            // versions from the cache before they are gone from it.
+            for &(page_id, _) in &plan {
+                cache.invalidate(CacheKey { page_id, version: CacheKey::DATA_FILE });
+            }
+        }
         state.index.prune(target);
         state.roots.prune(target);
         Ok(plan.len() as u64)
@@ -323,18 +340,22 @@ impl<L: PageLog> Pager<L> {
     fn read_at(&self, snapshot: Lsn, page_id: PageId, page: &mut PageBuf) -> Result<()> {
         self.ensure_healthy()?;
         let state = self.state_read();
-        match state.index.lookup(page_id, snapshot) {
+        let position = state.index.lookup(page_id, snapshot);
+        let mut load = |buffer: &mut PageBuf| match position {
             Some(position) => {
-                self.reader.read_page(position, page)?;
-                if page.page_id() != page_id {
+                self.reader.read_page(position, buffer)?;
+                if buffer.page_id() != page_id {
                     let reason =
-                        format!("the log frame at {} holds {}", position.lsn, page.page_id());
+                        format!("the log frame at {} holds {}", position.lsn, buffer.page_id());
                     return Err(Error::Corrupt { page_id, reason });
                 }
                 Ok(())
             }
-            None => state.file.read_page(page_id, page),
-        }
+            None => state.file.read_page(page_id, buffer),
+        };
+        let Some(cache) = &self.cache else { return load(page) };
+        let version = position.map_or(CacheKey::DATA_FILE, |position| position.lsn.get());
+        cache.read_through(CacheKey { page_id, version }, page, &mut load)
     }
 
     fn release_reader(&self, snapshot: Lsn) {

@@ -28,6 +28,14 @@ fn file_options() -> PageFileOptions {
 /// Opens the store in `vfs` (creating it if absent), as the facade will: page file, then the log
 /// continuing after the file's checkpoint, then replay.
 pub fn open_store(vfs: &SimVfs) -> Result<Pager<Wal>> {
+    open_store_with(vfs, None)
+}
+
+/// As [`open_store`], with `cache` under the pager's reads.
+pub fn open_store_with(
+    vfs: &SimVfs,
+    cache: Option<Arc<dyn redwood_pager::PageCache>>,
+) -> Result<Pager<Wal>> {
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
     let file = match PageFile::open(Arc::clone(&shared), Path::new("db"), &file_options()) {
         Err(Error::NotFound { .. }) => PageFile::create(shared, Path::new("db"), &file_options())?,
@@ -41,7 +49,11 @@ pub fn open_store(vfs: &SimVfs) -> Result<Pager<Wal>> {
         counters: Arc::default(),
     };
     let (wal, recovery) = Wal::open(vfs as &dyn Vfs, Path::new("db.wal"), &options)?;
-    Pager::open(file, wal, recovery.transactions, PagerOptions { dirty_pages_max: 3 })
+    let pager = Pager::open(file, wal, recovery.transactions, PagerOptions { dirty_pages_max: 3 })?;
+    Ok(match cache {
+        Some(cache) => pager.with_cache(cache),
+        None => pager,
+    })
 }
 
 /// Reads every page of `model` through `view` and compares fills.

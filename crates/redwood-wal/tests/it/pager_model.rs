@@ -10,7 +10,12 @@ use redwood_pager::io::sim::SimVfs;
 use redwood_pager::{CheckpointMode, Durability, PageWrite, Pager, ReadTxn, Savepoint, WriteTxn};
 use redwood_wal::Wal;
 
-use crate::pager::{Model, check_view, claims, open_store};
+use std::sync::Arc;
+
+use redwood_bufpool::{BufferPool, PoolOptions};
+use redwood_pager::PageSize;
+
+use crate::pager::{Model, check_view, claims, open_store_with};
 use crate::support::{page, seed};
 
 #[derive(Clone, Debug)]
@@ -130,8 +135,14 @@ fn run_transaction(
 }
 
 /// Runs ops until a reopen (or the end); returns how many ops it consumed.
-fn run_epoch(vfs: &SimVfs, committed: &mut Model, ops: &[Op]) -> Result<usize, TestCaseError> {
-    let pager = open_store(vfs).unwrap();
+fn run_epoch(
+    vfs: &SimVfs,
+    committed: &mut Model,
+    ops: &[Op],
+    cache: Option<&Arc<BufferPool>>,
+) -> Result<usize, TestCaseError> {
+    let cache = cache.map(|pool| Arc::clone(pool) as Arc<dyn redwood_pager::PageCache>);
+    let pager = open_store_with(vfs, cache).unwrap();
     check_view(&pager.begin_read().unwrap(), committed, "after opening");
     let mut readers: Vec<(ReadTxn<'_, Wal>, Model)> = Vec::new();
     for (index, op) in ops.iter().enumerate() {
@@ -160,22 +171,58 @@ fn run_epoch(vfs: &SimVfs, committed: &mut Model, ops: &[Op]) -> Result<usize, T
     Ok(ops.len())
 }
 
-#[test]
-fn the_pager_matches_a_model() {
+/// Runs the model over `cases` random programs, each epoch (between reopens) with a fresh pool
+/// of `cache_frames` frames under the pager if given; returns the pools' total hits.
+fn run_model(test: &str, cases: u32, cache_frames: Option<u64>) -> u64 {
     let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed("the_pager_matches_a_model").to_le_bytes());
-    let config = Config { cases: 48, failure_persistence: None, ..Config::default() };
+    seed_bytes[..8].copy_from_slice(&seed(test).to_le_bytes());
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    let hits = std::sync::atomic::AtomicU64::new(0);
     runner
         .run(&proptest::collection::vec(op(), 1..40), |ops| {
             let vfs = SimVfs::new(1);
             let mut committed = Model::new();
             let mut done = 0;
             while done < ops.len() {
-                done += run_epoch(&vfs, &mut committed, &ops[done..])?;
+                let pool = cache_frames.map(|frames| {
+                    Arc::new(
+                        BufferPool::new(PoolOptions::new(frames * 4096, PageSize::DEFAULT))
+                            .unwrap(),
+                    )
+                });
+                done += run_epoch(&vfs, &mut committed, &ops[done..], pool.as_ref())?;
+                if let Some(pool) = pool {
+                    hits.fetch_add(pool.stats().hits, std::sync::atomic::Ordering::Relaxed);
+                    pool.check_invariants().map_err(TestCaseError::fail)?;
+                }
             }
             Ok(())
         })
         .unwrap();
+    hits.into_inner()
+}
+
+#[test]
+fn the_pager_matches_a_model() {
+    run_model("the_pager_matches_a_model", 48, None);
+}
+
+/// The same with a four-frame buffer pool under every read: constant eviction, and every
+/// checkpoint invalidating the data-file versions it rewrites. A stale cached version would show
+/// as a reader seeing the wrong bytes.
+#[test]
+fn the_pager_over_a_small_cache_matches_a_model() {
+    let hits = run_model("the_pager_over_a_small_cache_matches_a_model", 48, Some(4));
+    assert!(hits > 0, "the cache served reads");
+}
+
+/// With a pool that holds every page, cached versions live long: a data-file version that a
+/// checkpoint rewrote and did not invalidate would be served stale.
+#[test]
+fn the_pager_over_a_cache_holding_everything_matches_a_model() {
+    let hits =
+        run_model("the_pager_over_a_cache_holding_everything_matches_a_model", 48, Some(256));
+    assert!(hits > 0, "the cache served reads");
 }
