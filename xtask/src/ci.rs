@@ -6,8 +6,8 @@
 //! 2. `fmt`: `cargo fmt --all -- --check`;
 //! 3. `clippy`: `cargo clippy --workspace --all-targets --all-features -- -D warnings`
 //!    (skipped by `--quick`);
-//! 4. `loom`: the loom models, `RUSTFLAGS="--cfg loom" cargo test -p redwood-pager --lib loom`
-//!    in `target/loom`;
+//! 4. `loom`: the loom models, `RUSTFLAGS="--cfg loom" cargo test -p redwood-pager -p
+//!    redwood-bufpool --lib loom` in `target/loom`;
 //! 5. `doc-tests`: `cargo test --workspace --all-features --doc`;
 //! 6. `tests`: `cargo nextest run --workspace --all-features` when `cargo nextest` is installed,
 //!    else `cargo test --workspace --all-features` (which runs the doc tests itself, so step 4 is
@@ -135,7 +135,7 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
             "loom",
             Action::CargoWithEnv(
                 vec![("RUSTFLAGS", "--cfg loom"), ("CARGO_TARGET_DIR", "target/loom")],
-                vec!["test", "-p", "redwood-pager", "--lib", "loom"],
+                vec!["test", "-p", "redwood-pager", "-p", "redwood-bufpool", "--lib", "loom"],
             ),
         ),
         if nextest {
@@ -344,7 +344,7 @@ mod tests {
             ("clippy", "cargo clippy --workspace --all-targets --all-features -- -D warnings"),
             (
                 "loom",
-                "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=\"target/loom\" cargo test -p redwood-pager --lib loom",
+                "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=\"target/loom\" cargo test -p redwood-pager -p redwood-bufpool --lib loom",
             ),
             ("doc-tests", "cargo test --workspace --all-features --doc"),
             ("tests", "cargo nextest run --workspace --all-features"),

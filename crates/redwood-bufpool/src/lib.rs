@@ -17,6 +17,7 @@ mod counters;
 mod error;
 pub mod limits;
 mod pool;
+mod sync;
 mod thrash;
 
 pub use clock::{ClockPolicy, FrameState};
