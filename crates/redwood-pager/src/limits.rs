@@ -21,6 +21,8 @@ pub const PAGE_COUNT_MAX: u64 = 1 << 40;
 /// Changed pages a write transaction keeps in memory before spilling to the log, unless the
 /// options say otherwise (16 MiB of 4 KiB pages).
 pub const DIRTY_PAGES_MAX_DEFAULT: usize = 4096;
+/// Prefetch requests queued at most; more are dropped (a prefetch is a hint).
+pub const PREFETCH_QUEUE_MAX: usize = 1024;
 /// The longest restore-point name, in bytes.
 pub const RESTORE_POINT_NAME_MAX_BYTES: usize = 1024;
 /// How many root slots the meta page offers to higher layers.

@@ -16,6 +16,7 @@
 //! checkpoint's view of the oldest reader agree.
 
 mod index;
+mod prefetch;
 mod read;
 mod scheduler;
 mod snapshots;
@@ -82,6 +83,8 @@ pub struct PagerCounters {
     pub checkpoints: AtomicU64,
     /// Page images copied into the data files by checkpoints.
     pub pages_checkpointed: AtomicU64,
+    /// Pages read into the cache by prefetch.
+    pub prefetched: AtomicU64,
 }
 
 /// A consistent picture of the pager, for diagnostics and tests.
@@ -130,6 +133,8 @@ pub struct Pager<L: PageLog> {
     options: PagerOptions,
     /// Where committed page versions are cached, if anywhere.
     cache: Option<Arc<dyn PageCache>>,
+    /// The prefetch worker's queue, started by the first prefetch.
+    prefetcher: std::sync::OnceLock<std::sync::mpsc::SyncSender<prefetch::Request>>,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -182,6 +187,7 @@ impl<L: PageLog> Pager<L> {
             log_bytes,
             options,
             cache: None,
+            prefetcher: std::sync::OnceLock::new(),
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),
