@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use redwood_pager::io::{OsVfs, Vfs};
+use redwood_pager::io::Vfs;
 use redwood_pager::{
     Lsn, PageBuf, PageClaims, PageFile, PageFileOptions, PageId, PageSize, PageType, Result,
 };
@@ -26,7 +26,8 @@ fn main() {
 }
 
 fn run(path: &Path) -> Result<()> {
-    let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new());
+    // io_uring where the kernel offers it, plain positioned I/O otherwise.
+    let vfs: Arc<dyn Vfs> = redwood_pager::io::best_vfs();
     let options = PageFileOptions { segment_pages: 4096, ..PageFileOptions::default() };
     if vfs.exists(path).map_err(|error| redwood_pager::Error::InvalidOption(error.to_string()))? {
         println!("{} exists; verifying it instead of overwriting it", path.display());

@@ -16,9 +16,13 @@ mod mem;
 mod os;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 
 pub use mem::MemVfs;
 pub use os::OsVfs;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub use uring::{UringVfs, best_vfs};
 
 /// One open file of a [`Vfs`], addressed by byte offset.
 ///

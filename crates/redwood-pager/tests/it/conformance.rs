@@ -102,3 +102,11 @@ fn mem_vfs_conforms() {
     check_vfs(&vfs, Path::new("memdir"));
     assert!(vfs.list(Path::new("elsewhere")).unwrap().is_empty());
 }
+
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+#[test]
+fn uring_vfs_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let vfs = redwood_pager::io::UringVfs::new().expect("io_uring works on this machine");
+    check_vfs(&vfs, dir.path());
+}

@@ -51,26 +51,30 @@ fn pages_survive_reopen_across_segment_files() {
 
 #[test]
 fn the_real_file_system_round_trips_with_large_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("os.redwood");
-    let vfs: Arc<dyn Vfs> = Arc::new(OsVfs::new());
-    let options = redwood_pager::PageFileOptions {
-        page_size: PageSize::new(16384).unwrap(),
-        ..tiny_options()
-    };
-    let mut file = PageFile::create(Arc::clone(&vfs), &path, &options).unwrap();
-    let pages: Vec<PageId> = (0..12).map(|_| file.allocate().unwrap()).collect();
-    for &page_id in &pages {
-        file.write_page(&page_with(file.page_size(), page_id, 7)).unwrap();
+    let mut backends: Vec<Arc<dyn Vfs>> = vec![Arc::new(OsVfs::new())];
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    backends.push(Arc::new(redwood_pager::io::UringVfs::new().expect("io_uring works here")));
+    for vfs in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("os.redwood");
+        let options = redwood_pager::PageFileOptions {
+            page_size: PageSize::new(16384).unwrap(),
+            ..tiny_options()
+        };
+        let mut file = PageFile::create(Arc::clone(&vfs), &path, &options).unwrap();
+        let pages: Vec<PageId> = (0..12).map(|_| file.allocate().unwrap()).collect();
+        for &page_id in &pages {
+            file.write_page(&page_with(file.page_size(), page_id, 7)).unwrap();
+        }
+        file.set_root(0, Some(pages[0])).unwrap();
+        file.sync().unwrap();
+        drop(file);
+        let file = PageFile::open(vfs, &path, &options).unwrap();
+        assert_eq!(file.page_size().bytes(), 16384);
+        assert_eq!(file.root(0), Some(pages[0]));
+        assert_eq!(read_fill(&file, pages[11]).unwrap(), 7);
+        file.check_invariants(&claims_of(&pages)).unwrap();
     }
-    file.set_root(0, Some(pages[0])).unwrap();
-    file.sync().unwrap();
-    drop(file);
-    let file = PageFile::open(vfs, &path, &options).unwrap();
-    assert_eq!(file.page_size().bytes(), 16384);
-    assert_eq!(file.root(0), Some(pages[0]));
-    assert_eq!(read_fill(&file, pages[11]).unwrap(), 7);
-    file.check_invariants(&claims_of(&pages)).unwrap();
 }
 
 #[test]

@@ -1,0 +1,181 @@
+//! `UringVfs`: files whose reads, writes and syncs go through io_uring (Linux, feature
+//! `io-uring`). Names are handled as `OsVfs` handles them, directory syncs included.
+//!
+//! Each file owns a small ring behind a mutex. Every operation submits one entry and waits for
+//! its completion before returning, so a buffer the caller lends is never used by the kernel after
+//! the call: that is the whole safety argument for the one `unsafe` push below. Batched
+//! submissions for read-ahead come with the pager's use of them.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use io_uring::{IoUring, opcode, squeue, types};
+
+use super::{OsVfs, Storage, Vfs, parent_dir};
+
+/// Entries in each file's ring: one operation is in flight at a time.
+const RING_ENTRIES: u32 = 4;
+/// The most bytes one read or write entry asks for (the kernel takes a u32 length).
+const CHUNK_BYTES_MAX: usize = 1 << 30;
+
+/// The real file system, with file I/O through io_uring.
+#[derive(Debug, Clone, Copy)]
+pub struct UringVfs {
+    names: OsVfs,
+}
+
+impl UringVfs {
+    /// An io_uring file system, or the error that shows this kernel (or its sandbox) has none.
+    pub fn new() -> io::Result<Self> {
+        IoUring::new(RING_ENTRIES)?;
+        Ok(Self { names: OsVfs::new() })
+    }
+
+    fn wrap(file: File) -> io::Result<Box<dyn Storage>> {
+        let ring = IoUring::new(RING_ENTRIES)?;
+        Ok(Box::new(UringFile { file, ring: Mutex::new(ring) }))
+    }
+}
+
+/// The best real file system here: io_uring where the kernel offers it, else `OsVfs`.
+pub fn best_vfs() -> std::sync::Arc<dyn Vfs> {
+    match UringVfs::new() {
+        Ok(vfs) => std::sync::Arc::new(vfs),
+        Err(_) => std::sync::Arc::new(OsVfs::new()),
+    }
+}
+
+struct UringFile {
+    file: File,
+    ring: Mutex<IoUring>,
+}
+
+impl std::fmt::Debug for UringFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UringFile").field("file", &self.file).finish_non_exhaustive()
+    }
+}
+
+impl UringFile {
+    fn fd(&self) -> types::Fd {
+        types::Fd(self.file.as_raw_fd())
+    }
+
+    /// Submits `entry`, waits for its completion and returns its result.
+    #[expect(
+        unsafe_code,
+        reason = "io_uring submission: the kernel reads the entry's buffer pointer"
+    )]
+    fn submit(&self, entry: &squeue::Entry) -> io::Result<u32> {
+        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        // SAFETY: the entry points at a buffer the caller borrows for the whole of this call,
+        // and we return only after reaping this entry's completion (the ring holds no other:
+        // one operation at a time under the mutex), so the kernel never touches the buffer after
+        // the borrow ends. The file descriptor lives as long as `self`.
+        unsafe { ring.submission().push(entry) }
+            .map_err(|_| io::Error::other("io_uring submission queue full"))?;
+        loop {
+            match ring.submit_and_wait(1) {
+                Ok(_) => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            }
+        }
+        let completion =
+            ring.completion().next().ok_or_else(|| io::Error::other("no io_uring completion"))?;
+        let result = completion.result();
+        u32::try_from(result).map_err(|_| io::Error::from_raw_os_error(-result))
+    }
+}
+
+impl Storage for UringFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let chunk = &mut buf[done..];
+            let length = chunk.len().min(CHUNK_BYTES_MAX) as u32;
+            let entry = opcode::Read::new(self.fd(), chunk.as_mut_ptr(), length)
+                .offset(offset + done as u64)
+                .build();
+            match self.submit(&entry)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "read past the end of the file",
+                    ));
+                }
+                read => done += read as usize,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let mut done = 0;
+        while done < data.len() {
+            let chunk = &data[done..];
+            let length = chunk.len().min(CHUNK_BYTES_MAX) as u32;
+            let entry = opcode::Write::new(self.fd(), chunk.as_ptr(), length)
+                .offset(offset + done as u64)
+                .build();
+            match self.submit(&entry)? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the write wrote nothing",
+                    ));
+                }
+                written => done += written as usize,
+            }
+        }
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        let entry = opcode::Fsync::new(self.fd()).flags(types::FsyncFlags::DATASYNC).build();
+        self.submit(&entry).map(drop)
+    }
+}
+
+impl Vfs for UringVfs {
+    fn open(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        Self::wrap(OpenOptions::new().read(true).write(true).open(path)?)
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        self.names.sync_dir(parent_dir(path))?;
+        Self::wrap(file)
+    }
+
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        self.names.remove(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.names.rename(from, to)
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        self.names.exists(path)
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        self.names.list(dir)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.names.sync_dir(dir)
+    }
+}
