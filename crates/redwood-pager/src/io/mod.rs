@@ -57,6 +57,16 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// [`Storage::sync_data`].
     fn set_len(&self, len: u64) -> io::Result<()>;
 
+    /// Fills each buffer with the bytes at its offset, exactly as [`Storage::read_at`] would
+    /// for each in turn (same errors, and a failure leaves every buffer unspecified). A backend
+    /// that can batch (io_uring) submits them together; read-ahead uses it.
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> io::Result<()> {
+        for (offset, buf) in requests.iter_mut() {
+            self.read_at(*offset, buf)?;
+        }
+        Ok(())
+    }
+
     /// Makes every completed `write_at` and `set_len` of this file durable (`fdatasync`).
     ///
     /// An `Err` means some of those writes may be lost *even if a later sync succeeds*, so the

@@ -1,10 +1,10 @@
 //! `UringVfs`: files whose reads, writes and syncs go through io_uring (Linux, feature
 //! `io-uring`). Names are handled as `OsVfs` handles them, directory syncs included.
 //!
-//! Each file owns a small ring behind a mutex. Every operation submits one entry and waits for
-//! its completion before returning, so a buffer the caller lends is never used by the kernel after
-//! the call: that is the whole safety argument for the one `unsafe` push below. Batched
-//! submissions for read-ahead come with the pager's use of them.
+//! Each file owns a small ring behind a mutex. Every call submits its entries (one, or a batch of
+//! reads for `read_many`) and reaps all of their completions before returning, so a buffer the
+//! caller lends is never used by the kernel after the call: that is the whole safety argument for
+//! the `unsafe` pushes below.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -16,8 +16,8 @@ use io_uring::{IoUring, opcode, squeue, types};
 
 use super::{OsVfs, Storage, Vfs, parent_dir};
 
-/// Entries in each file's ring: one operation is in flight at a time.
-const RING_ENTRIES: u32 = 4;
+/// Entries in each file's ring: the largest batch `read_many` submits at once.
+const RING_ENTRIES: u32 = 32;
 /// The most bytes one read or write entry asks for (the kernel takes a u32 length).
 const CHUNK_BYTES_MAX: usize = 1 << 30;
 
@@ -77,13 +77,7 @@ impl UringFile {
         // the borrow ends. The file descriptor lives as long as `self`.
         unsafe { ring.submission().push(entry) }
             .map_err(|_| io::Error::other("io_uring submission queue full"))?;
-        loop {
-            match ring.submit_and_wait(1) {
-                Ok(_) => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            }
-        }
+        wait_for(&mut ring, 1);
         let completion =
             ring.completion().next().ok_or_else(|| io::Error::other("no io_uring completion"))?;
         let result = completion.result();
@@ -91,7 +85,75 @@ impl UringFile {
     }
 }
 
+impl UringFile {
+    /// Submits one read per request (at most `RING_ENTRIES`) and reaps every completion, even
+    /// after an error. Returns how many bytes each request got.
+    #[expect(unsafe_code, reason = "io_uring submission: the kernel writes into the buffers")]
+    fn read_batch(&self, requests: &mut [(u64, &mut [u8])]) -> io::Result<Vec<usize>> {
+        assert!(requests.len() <= RING_ENTRIES as usize, "a batch fits the ring");
+        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
+        for (index, (offset, buf)) in requests.iter_mut().enumerate() {
+            let length = buf.len().min(CHUNK_BYTES_MAX) as u32;
+            let entry = opcode::Read::new(self.fd(), buf.as_mut_ptr(), length)
+                .offset(*offset)
+                .build()
+                .user_data(index as u64);
+            // SAFETY: every buffer is borrowed for the whole call and the loop below reaps the
+            // completion of every entry pushed here before returning, errors included, so the
+            // kernel never writes into a buffer after its borrow ends. The queue has room: it
+            // holds `RING_ENTRIES` and this batch is no larger, with nothing else in flight.
+            unsafe { ring.submission().push(&entry) }
+                .map_err(|_| io::Error::other("io_uring submission queue full"))?;
+        }
+        let mut got = vec![0usize; requests.len()];
+        let mut first_error = None;
+        let mut reaped = 0;
+        while reaped < requests.len() {
+            wait_for(&mut ring, requests.len() - reaped);
+            for completion in ring.completion() {
+                reaped += 1;
+                let index = completion.user_data() as usize;
+                match u32::try_from(completion.result()) {
+                    Ok(read) => got[index] = read as usize,
+                    Err(_) => {
+                        first_error
+                            .get_or_insert(io::Error::from_raw_os_error(-completion.result()));
+                    }
+                }
+            }
+        }
+        first_error.map_or(Ok(got), Err)
+    }
+}
+
+/// Submits what is queued and waits until `count` completions are ready. Transient failures
+/// (interrupted, out of resources) are retried. Any other failure means the ring itself is
+/// broken while the kernel may still own the caller's buffers: returning would let them be
+/// freed under it, so that is a panic (a programmer error, never bad input).
+fn wait_for(ring: &mut IoUring, count: usize) {
+    loop {
+        match ring.submit_and_wait(count) {
+            Ok(_) => return,
+            Err(error) if matches!(error.raw_os_error(), Some(4 | 11 | 16)) => continue,
+            Err(error) => panic!("io_uring ring failed with entries in flight: {error}"),
+        }
+    }
+}
+
 impl Storage for UringFile {
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> io::Result<()> {
+        for batch in requests.chunks_mut(RING_ENTRIES as usize) {
+            let got = self.read_batch(batch)?;
+            // A short read (rare for files) finishes through the one-at-a-time path.
+            for ((offset, buf), read) in batch.iter_mut().zip(got) {
+                if read < buf.len() {
+                    self.read_at(*offset + read as u64, &mut buf[read..])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }

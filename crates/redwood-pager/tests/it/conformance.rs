@@ -13,6 +13,31 @@ pub fn check_vfs(vfs: &dyn Vfs, dir: &Path) {
     set_len_truncates_and_extends_with_zeros(vfs, dir);
     namespace_operations(vfs, dir);
     removed_files_keep_working_through_open_handles(vfs, dir);
+    read_many_reads_like_read_at(vfs, dir);
+}
+
+fn read_many_reads_like_read_at(vfs: &dyn Vfs, dir: &Path) {
+    let file = vfs.create(&dir.join("many")).unwrap();
+    let bytes: Vec<u8> = (0..200_000u32).map(|index| (index % 251) as u8).collect();
+    file.write_at(0, &bytes).unwrap();
+    // More requests than one io_uring batch, of odd sizes and offsets.
+    let ranges: Vec<(u64, usize)> =
+        (0..70).map(|index| (index * 2711 % 190_000, 1 + (index as usize * 97) % 9000)).collect();
+    let mut buffers: Vec<Vec<u8>> = ranges.iter().map(|&(_, length)| vec![0; length]).collect();
+    let mut requests: Vec<(u64, &mut [u8])> = ranges
+        .iter()
+        .zip(buffers.iter_mut())
+        .map(|(&(offset, _), buf)| (offset, buf.as_mut_slice()))
+        .collect();
+    file.read_many(&mut requests).unwrap();
+    for (&(offset, length), buf) in ranges.iter().zip(&buffers) {
+        let offset = offset as usize;
+        assert_eq!(buf.as_slice(), &bytes[offset..offset + length], "read_many at {offset}");
+    }
+    let mut past = [0u8; 10];
+    let mut requests = [(0u64, &mut past[..]), (199_995, &mut [0u8; 10][..])];
+    let error = file.read_many(&mut requests).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::UnexpectedEof, "a short read never succeeds");
 }
 
 fn reads_and_writes_at_offsets(vfs: &dyn Vfs, dir: &Path) {
