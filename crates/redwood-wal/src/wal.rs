@@ -86,6 +86,14 @@ pub struct WalStats {
     pub restarts: u64,
 }
 
+/// Where appending continues: the next frame's offset, LSN and chain checksum.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    end_offset: u64,
+    next_lsn: Lsn,
+    checksum: u32,
+}
+
 /// Where the open transaction began, so an abort with nothing written can take it back.
 #[derive(Clone, Copy, Debug)]
 struct TransactionStart {
@@ -157,22 +165,12 @@ impl Wal {
         check_no_newer_generation(storage.as_ref(), path, &header)?;
         let found = scan(storage.as_ref(), path, &header, options.page_size)?;
         let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
-        let mut wal = Wal {
-            path: path.to_path_buf(),
-            storage,
-            page_size: options.page_size,
-            header,
-            salt: Arc::new(AtomicU64::new(header.salt)),
+        let at = Position {
             end_offset: found.committed_end,
-            buffer: Vec::new(),
             next_lsn: found.next_lsn,
-            last_checksum: found.last_checksum,
-            // Not trusted until the sync below.
-            durable_lsn: header.start_lsn.previous(),
-            transaction: None,
-            poisoned: false,
-            counters: Arc::clone(&options.counters),
+            checksum: found.last_checksum,
         };
+        let mut wal = Wal::assemble(path, storage, header, at, options);
         let truncated_bytes = file_bytes.saturating_sub(found.committed_end);
         if truncated_bytes > 0 {
             let result = wal.storage.set_len(found.committed_end);
@@ -195,27 +193,44 @@ impl Wal {
             start_lsn: options.start_lsn,
             sequence: 1,
         };
-        let mut wal = Wal {
-            path: path.to_path_buf(),
-            storage,
-            page_size: options.page_size,
-            header,
-            salt: Arc::new(AtomicU64::new(header.salt)),
+        let at = Position {
             end_offset: FRAMES_START_BYTES,
-            buffer: Vec::new(),
             next_lsn: options.start_lsn,
-            last_checksum: header.chain_seed(),
-            durable_lsn: options.start_lsn.previous(),
-            transaction: None,
-            poisoned: false,
-            counters: Arc::clone(&options.counters),
+            checksum: header.chain_seed(),
         };
+        let mut wal = Wal::assemble(path, storage, header, at, options);
         wal.write_header(WalHeader { sequence: 0, ..header })?;
         wal.write_header(header)?;
         let result = wal.storage.set_len(FRAMES_START_BYTES);
         wal.poison_on_error(result, "set_len")?;
         wal.sync_storage()?;
         Ok(wal)
+    }
+
+    /// A handle continuing the log at `at`. Nothing after `at`'s previous LSN counts as durable
+    /// until the next sync.
+    fn assemble(
+        path: &Path,
+        storage: Arc<dyn Storage>,
+        header: WalHeader,
+        at: Position,
+        options: &WalOptions,
+    ) -> Wal {
+        Wal {
+            path: path.to_path_buf(),
+            storage,
+            page_size: options.page_size,
+            header,
+            salt: Arc::new(AtomicU64::new(header.salt)),
+            end_offset: at.end_offset,
+            buffer: Vec::new(),
+            next_lsn: at.next_lsn,
+            last_checksum: at.checksum,
+            durable_lsn: header.start_lsn.previous(),
+            transaction: None,
+            poisoned: false,
+            counters: Arc::clone(&options.counters),
+        }
     }
 
     /// The LSN the next frame will get.
