@@ -13,19 +13,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::{Storage, Vfs, parent_dir};
 use redwood_pager::{
-    Durability, LogPosition, LogReader, Lsn, PageBuf, PageId, PageLog, PageSize, RecoveredCommit,
-    RestorePoint, TransactionChanges,
+    Durability, LogPosition, Lsn, PageBuf, PageId, PageSize, RecoveredCommit, RestorePoint,
+    TransactionChanges,
 };
 
 use crate::error::{Error, Result};
-use crate::format::{
-    FRAME_HEADER_BYTES, FrameType, HeaderProblem, WalHeader, encode_frame, frame_bytes,
-};
-use crate::limits::{
-    APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES, HEADER_COPY_BYTES,
-};
+use crate::format::{FRAME_HEADER_BYTES, FrameType, WalHeader, encode_frame, frame_bytes};
+use crate::limits::{APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES};
 use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
 use crate::recovery::{read_frame, scan};
+
+mod header;
+mod pager_log;
+
+use header::{check_belongs, check_no_newer_generation, next_salt, read_newest_header};
+pub use pager_log::WalReader;
 
 /// How to open (or create) a log.
 #[derive(Clone, Debug)]
@@ -463,162 +465,5 @@ impl Wal {
             self.poisoned = true;
             Error::io(operation, &self.path, error)
         })
-    }
-}
-
-/// The newest valid header copy; `None` if neither is valid and the file holds no frames (an
-/// interrupted creation). Damage with frames present is an error.
-fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHeader>> {
-    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
-    let mut sectors = vec![0u8; FRAMES_START_BYTES as usize];
-    let readable = file_bytes.min(FRAMES_START_BYTES) as usize;
-    storage.read_at(0, &mut sectors[..readable]).map_err(|error| Error::io("read", path, error))?;
-    let copies = sectors.chunks(HEADER_COPY_BYTES as usize).map(WalHeader::decode);
-    let mut newest: Option<WalHeader> = None;
-    let mut problem = None;
-    for copy in copies {
-        match copy {
-            Ok(header) if newest.is_none_or(|best| header.sequence > best.sequence) => {
-                newest = Some(header)
-            }
-            Ok(_) => {}
-            Err(HeaderProblem::Version(found)) => {
-                let supported = crate::format::WAL_FORMAT_VERSION;
-                return Err(Error::UnsupportedFormatVersion { found, supported });
-            }
-            Err(other) => problem = problem.or(Some(other)),
-        }
-    }
-    if newest.is_some() || file_bytes <= FRAMES_START_BYTES {
-        return Ok(newest);
-    }
-    let reason = format!("{problem:?}");
-    Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason })
-}
-
-/// A restart writes and syncs the next header before any frame of the next generation, so a
-/// valid first frame carrying the next generation's salt proves that header was durable: if it
-/// is not the newest valid copy now, it was damaged afterwards, and the frames after it hold
-/// commits that must not be silently dropped.
-fn check_no_newer_generation(storage: &dyn Storage, path: &Path, header: &WalHeader) -> Result<()> {
-    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
-    let successor = next_salt(header.salt, header.sequence);
-    if read_frame(storage, FRAMES_START_BYTES, file_bytes, successor).is_some() {
-        let reason = format!(
-            "the header of generation {} is damaged, but its frames are there",
-            header.sequence + 1
-        );
-        return Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason });
-    }
-    Ok(())
-}
-
-fn check_belongs(header: &WalHeader, path: &Path, options: &WalOptions) -> Result<()> {
-    let mismatch = |reason: String| Err(Error::Mismatch { path: path.to_path_buf(), reason });
-    if header.database_id != options.database_id {
-        return mismatch(format!(
-            "database id {:#x}, expected {:#x}",
-            header.database_id, options.database_id
-        ));
-    }
-    if header.page_size != options.page_size.bytes_u32() {
-        return mismatch(format!(
-            "page size {}, expected {}",
-            header.page_size,
-            options.page_size.bytes()
-        ));
-    }
-    Ok(())
-}
-
-/// The next generation's salt: a bijective mix of the old salt and sequence (splitmix64), so
-/// consecutive generations never share a salt.
-fn next_salt(salt: u64, sequence: u64) -> u64 {
-    let mut mixed = salt ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    mixed ^ (mixed >> 31)
-}
-
-/// Reads committed page images concurrently with the writer: shares the log file and follows the
-/// current generation's salt.
-#[derive(Clone, Debug)]
-pub struct WalReader {
-    storage: Arc<dyn Storage>,
-    salt: Arc<AtomicU64>,
-    page_size: PageSize,
-    path: PathBuf,
-}
-
-impl LogReader for WalReader {
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
-        let damaged = |reason: &str| redwood_pager::Error::LogCorrupt {
-            offset: position.offset,
-            lsn: position.lsn,
-            reason: reason.to_owned(),
-        };
-        let file_bytes = self.storage.len().map_err(|error| Error::io("len", &self.path, error))?;
-        let salt = self.salt.load(Ordering::Acquire);
-        let (info, payload) = read_frame(self.storage.as_ref(), position.offset, file_bytes, salt)
-            .ok_or_else(|| damaged("frame fails its checksum"))?;
-        let expected = info.lsn == position.lsn && info.frame_type == FrameType::Page;
-        if !expected || payload.len() != self.page_size.bytes() {
-            return Err(damaged("not the page frame expected here"));
-        }
-        page.as_mut_bytes().copy_from_slice(&payload);
-        page.verify(page.page_id())
-    }
-}
-
-impl PageLog for Wal {
-    type Reader = WalReader;
-
-    fn reader(&self) -> WalReader {
-        WalReader {
-            storage: Arc::clone(&self.storage),
-            salt: Arc::clone(&self.salt),
-            page_size: self.page_size,
-            path: self.path.clone(),
-        }
-    }
-
-    fn next_lsn(&self) -> Lsn {
-        self.next_lsn
-    }
-
-    fn append_page(&mut self, page: &PageBuf) -> redwood_pager::Result<LogPosition> {
-        Ok(Wal::append_page(self, page)?)
-    }
-
-    fn append_restore_point(&mut self, point: &RestorePoint) -> redwood_pager::Result<Lsn> {
-        Ok(Wal::append_restore_point(self, point)?)
-    }
-
-    fn commit(
-        &mut self,
-        changes: TransactionChanges,
-        durability: Durability,
-    ) -> redwood_pager::Result<Lsn> {
-        Ok(Wal::commit(self, changes, durability)?)
-    }
-
-    fn abort(&mut self) {
-        Wal::abort(self);
-    }
-
-    fn sync(&mut self) -> redwood_pager::Result<()> {
-        Ok(Wal::sync(self)?)
-    }
-
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
-        Ok(Wal::read_page(self, position, page)?)
-    }
-
-    fn restart(&mut self, truncate: bool) -> redwood_pager::Result<()> {
-        Ok(Wal::restart(self, truncate)?)
-    }
-
-    fn size_bytes(&self) -> u64 {
-        self.end_offset
     }
 }

@@ -1,0 +1,99 @@
+//! The log as the pager sees it: `impl PageLog for Wal`, and `WalReader`, its `LogReader`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redwood_pager::io::Storage;
+use redwood_pager::{
+    Durability, LogPosition, LogReader, Lsn, PageBuf, PageLog, PageSize, RestorePoint,
+    TransactionChanges,
+};
+
+use super::Wal;
+use crate::error::Error;
+use crate::format::FrameType;
+use crate::recovery::read_frame;
+
+/// Reads committed page images concurrently with the writer: shares the log file and follows the
+/// current generation's salt.
+#[derive(Clone, Debug)]
+pub struct WalReader {
+    storage: Arc<dyn Storage>,
+    salt: Arc<AtomicU64>,
+    page_size: PageSize,
+    path: PathBuf,
+}
+
+impl LogReader for WalReader {
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+        let damaged = |reason: &str| redwood_pager::Error::LogCorrupt {
+            offset: position.offset,
+            lsn: position.lsn,
+            reason: reason.to_owned(),
+        };
+        let file_bytes = self.storage.len().map_err(|error| Error::io("len", &self.path, error))?;
+        let salt = self.salt.load(Ordering::Acquire);
+        let (info, payload) = read_frame(self.storage.as_ref(), position.offset, file_bytes, salt)
+            .ok_or_else(|| damaged("frame fails its checksum"))?;
+        let expected = info.lsn == position.lsn && info.frame_type == FrameType::Page;
+        if !expected || payload.len() != self.page_size.bytes() {
+            return Err(damaged("not the page frame expected here"));
+        }
+        page.as_mut_bytes().copy_from_slice(&payload);
+        page.verify(page.page_id())
+    }
+}
+
+impl PageLog for Wal {
+    type Reader = WalReader;
+
+    fn reader(&self) -> WalReader {
+        WalReader {
+            storage: Arc::clone(&self.storage),
+            salt: Arc::clone(&self.salt),
+            page_size: self.page_size,
+            path: self.path.clone(),
+        }
+    }
+
+    fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    fn append_page(&mut self, page: &PageBuf) -> redwood_pager::Result<LogPosition> {
+        Ok(Wal::append_page(self, page)?)
+    }
+
+    fn append_restore_point(&mut self, point: &RestorePoint) -> redwood_pager::Result<Lsn> {
+        Ok(Wal::append_restore_point(self, point)?)
+    }
+
+    fn commit(
+        &mut self,
+        changes: TransactionChanges,
+        durability: Durability,
+    ) -> redwood_pager::Result<Lsn> {
+        Ok(Wal::commit(self, changes, durability)?)
+    }
+
+    fn abort(&mut self) {
+        Wal::abort(self);
+    }
+
+    fn sync(&mut self) -> redwood_pager::Result<()> {
+        Ok(Wal::sync(self)?)
+    }
+
+    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+        Ok(Wal::read_page(self, position, page)?)
+    }
+
+    fn restart(&mut self, truncate: bool) -> redwood_pager::Result<()> {
+        Ok(Wal::restart(self, truncate)?)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.end_offset
+    }
+}
