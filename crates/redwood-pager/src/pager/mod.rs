@@ -20,6 +20,7 @@ mod prefetch;
 mod read;
 mod scheduler;
 mod snapshots;
+mod verify;
 mod write;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,6 +86,9 @@ pub struct PagerCounters {
     pub pages_checkpointed: AtomicU64,
     /// Pages read into the cache by prefetch.
     pub prefetched: AtomicU64,
+    /// Checkpointed pages the data files did not keep (lost or misdirected writes), rewritten
+    /// from the log.
+    pub lost_writes_repaired: AtomicU64,
 }
 
 /// A consistent picture of the pager, for diagnostics and tests.
@@ -231,7 +235,13 @@ impl<L: PageLog> Pager<L> {
         // files: none of them may be one the log could still lose.
         log.sync().inspect_err(|_| self.poison())?;
         let target = self.snapshots.checkpoint_target();
-        let pages_written = self.copy_to_files(target).inspect_err(|_| self.poison())?;
+        // A page the data files will not keep (`Corrupt`) leaves the checkpoint unadvanced and
+        // the log serving it: report it, the pager goes on. Anything else is an I/O failure.
+        let pages_written = self.copy_to_files(target).inspect_err(|error| {
+            if !matches!(error, Error::Corrupt { .. }) {
+                self.poison();
+            }
+        })?;
         let state = self.state_write();
         let restart = mode != CheckpointMode::Passive
             && state.checkpoint_lsn == self.snapshots.last_commit()
@@ -266,6 +276,11 @@ impl<L: PageLog> Pager<L> {
             self.state_read().file.write_page(&page)?;
         }
         let mut state = self.state_write();
+        // First make the copied pages durable and prove the data files hold them; only then
+        // does the meta data (and with it recovery and every reader) trust the files up to
+        // `target`.
+        state.file.sync()?;
+        self.verify_copied(&mut state, &plan)?;
         let latest = state.roots.latest();
         for (slot, root) in latest.into_iter().enumerate() {
             state.file.set_root(slot, root)?;

@@ -516,3 +516,62 @@ fn a_prefetched_page_is_a_hit_on_the_next_read() {
         pages.len() as u64
     );
 }
+
+/// A data-file write the storage loses during a checkpoint (here: misdirected far away) is
+/// caught by reading the page back, rewritten from the log, and the checkpoint goes on.
+#[test]
+fn a_lost_write_during_a_checkpoint_is_repaired_from_the_log() {
+    let vfs = SimVfs::new(30);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 2, 8, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let to_data_file = |op: &redwood_pager::io::sim::OpInfo| {
+        op.kind == OpKind::Write && op.path == Path::new("db")
+    };
+    let lose_one = Fault::misdirect(1 << 20, Trigger::When(Arc::new(to_data_file)), Repeat::Once);
+    vfs.set_faults(FaultConfig::none().with(lose_one));
+    let outcome = pager.checkpoint(CheckpointMode::Full).unwrap();
+    vfs.set_faults(FaultConfig::none());
+    assert!(outcome.log_restarted);
+    assert_eq!(vfs.counters().misdirected_writes, 1);
+    assert_eq!(pager.counters().lost_writes_repaired.load(std::sync::atomic::Ordering::Relaxed), 1);
+    check_view(&pager.begin_read().unwrap(), &model, "after the repaired checkpoint");
+    drop(pager);
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "from the data files alone");
+    pager.check_invariants(&claims(&model)).unwrap();
+}
+
+/// A page whose writes keep getting lost fails the checkpoint, naming the page; nothing of it is
+/// trusted, so readers and a reopen still see every commit (from the log).
+#[test]
+fn a_page_the_disk_keeps_losing_fails_the_checkpoint_without_losing_data() {
+    let vfs = SimVfs::new(31);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 2, 8, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let doomed = *model.keys().nth(2).unwrap();
+    let offset = doomed.get() * 4096;
+    let to_doomed = move |op: &redwood_pager::io::sim::OpInfo| {
+        op.kind == OpKind::Write && op.path == Path::new("db") && op.offset == offset
+    };
+    let always = Fault::misdirect(1 << 20, Trigger::When(Arc::new(to_doomed)), Repeat::Always);
+    vfs.set_faults(FaultConfig::none().with(always));
+    match pager.checkpoint(CheckpointMode::Full) {
+        Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, doomed),
+        other => panic!("expected Corrupt naming {doomed}, got {other:?}"),
+    }
+    vfs.set_faults(FaultConfig::none());
+    assert!(!pager.is_poisoned(), "a page the disk will not keep is reported, not fatal");
+    check_view(&pager.begin_read().unwrap(), &model, "readers still use the log");
+    let retried = pager.checkpoint(CheckpointMode::Full).unwrap();
+    assert!(retried.log_restarted, "with the disk healthy again the checkpoint completes");
+    check_view(&pager.begin_read().unwrap(), &model, "after the retried checkpoint");
+    drop(pager);
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "after reopening");
+}
