@@ -1,7 +1,17 @@
-//! Redwood B+Tree tables (issue 5, not built yet).
+//! Redwood B+Tree tables (issue 5, in progress).
 //!
 //! Its role: named tables as B+Trees of slotted pages with right-sibling links, point operations,
 //! streaming range scans in both directions, split/merge/rebalance and an invariant checker.
+//! Built so far: `node`, the slotted node page (docs/FORMAT.md, "B+Tree node pages"): validated
+//! loading, search, insert, remove, compaction and split; `limits`, the key and inline-value
+//! limits per page size.
 //!
-//! What it does not do: it sees pages only through the pager's `PageStore` capability traits; it
-//! knows nothing of the write-ahead log, the buffer pool or files. Nothing is implemented here yet.
+//! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
+//! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
+
+mod error;
+pub mod limits;
+pub mod node;
+
+pub use error::{Error, Result};
+pub use node::{Full, Node, NodeKind, Value};

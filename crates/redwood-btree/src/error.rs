@@ -1,0 +1,31 @@
+//! The B+Tree's error type.
+
+use redwood_pager::PageId;
+
+/// The result type of the B+Tree's fallible operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in the B+Tree.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A key longer than the limit for this page size.
+    #[error("a key of {bytes} bytes is longer than the limit of {max_bytes}")]
+    KeyTooLarge {
+        /// The key's length.
+        bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
+    /// A node page violates the node format.
+    #[error("corrupt B+Tree node {page_id}: {reason}")]
+    Corrupt {
+        /// The page.
+        page_id: PageId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The pager failed.
+    #[error(transparent)]
+    Pager(#[from] redwood_pager::Error),
+}

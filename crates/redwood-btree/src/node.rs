@@ -1,0 +1,481 @@
+//! Node pages: the slotted layout of B+Tree leaves and interior nodes (`docs/FORMAT.md`,
+//! "B+Tree node pages"). A `Node` owns one page buffer; `Node::load` validates every offset and
+//! the key order before anything is read, so a damaged page is an error naming it, never a panic.
+
+use std::cmp::Ordering;
+
+use redwood_pager::{PAGE_HEADER_BYTES, PageBuf, PageId, PageSize, PageType};
+use zerocopy::byteorder::little_endian::{U16, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+use crate::error::{Error, Result};
+use crate::limits::{inline_value_max_bytes, key_max_bytes};
+
+/// The page type of a leaf.
+pub const LEAF: u8 = 16;
+/// The page type of an interior node.
+pub const INTERIOR: u8 = 17;
+/// The high bit of a leaf cell's value length: the value lives in an overflow chain.
+const OVERFLOW_FLAG: u32 = 1 << 31;
+
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
+#[repr(C)]
+struct NodeHeader {
+    cell_count: U16,
+    content_start: U16,
+    fragmented_bytes: U16,
+    prefix_bytes: U16,
+    right_sibling: U64,
+    leftmost_child: U64,
+    reserved: U64,
+}
+
+const NODE_HEADER_OFFSET: usize = PAGE_HEADER_BYTES;
+const SLOTS_OFFSET: usize = NODE_HEADER_OFFSET + size_of::<NodeHeader>();
+const SLOT_BYTES: usize = 2;
+const LEAF_CELL_HEADER_BYTES: usize = 2 + 4;
+const INTERIOR_CELL_HEADER_BYTES: usize = 2 + 8;
+const OVERFLOW_REF_BYTES: usize = 16;
+const _: () = assert!(SLOTS_OFFSET == 64);
+
+/// A leaf or an interior node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NodeKind {
+    /// Holds keys and values; linked to its right sibling.
+    Leaf,
+    /// Holds separator keys and child page ids.
+    Interior,
+}
+
+/// A leaf cell's value: inline bytes, or a reference to an overflow chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Value<'a> {
+    /// The value's bytes, stored in the leaf.
+    Inline(&'a [u8]),
+    /// The value lives in an overflow chain.
+    Overflow {
+        /// The chain's first page.
+        first_page: PageId,
+        /// The value's length in bytes.
+        length: u64,
+    },
+}
+
+/// The node has no room for the cell: split it first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Full;
+
+/// One node page.
+#[derive(Clone, Debug)]
+pub struct Node {
+    page: PageBuf,
+    kind: NodeKind,
+}
+
+impl Node {
+    /// An empty leaf.
+    pub fn new_leaf(page_size: PageSize) -> Self {
+        Self::empty(page_size, NodeKind::Leaf, None)
+    }
+
+    /// An empty interior node whose keys below every separator live under `leftmost_child`.
+    pub fn new_interior(page_size: PageSize, leftmost_child: PageId) -> Self {
+        Self::empty(page_size, NodeKind::Interior, Some(leftmost_child))
+    }
+
+    fn empty(page_size: PageSize, kind: NodeKind, leftmost_child: Option<PageId>) -> Self {
+        let mut page = PageBuf::zeroed(page_size);
+        let page_type = match kind {
+            NodeKind::Leaf => LEAF,
+            NodeKind::Interior => INTERIOR,
+        };
+        page.header_mut().page_type = page_type;
+        let mut node = Self { page, kind };
+        node.set_content_start(page_size.bytes());
+        node.header_mut().leftmost_child = U64::new(leftmost_child.map_or(0, PageId::get));
+        node
+    }
+
+    /// Takes a page read from the store as a node, validating its type, header, every slot and
+    /// cell bound, and the key order. `page_id` names the page in errors.
+    pub fn load(page: PageBuf, page_id: PageId) -> Result<Self> {
+        let kind = match page.page_type().get() {
+            LEAF => NodeKind::Leaf,
+            INTERIOR => NodeKind::Interior,
+            other => {
+                return Err(corrupt(page_id, format!("page type {other} is not a B+Tree node")));
+            }
+        };
+        let node = Self { page, kind };
+        node.validate().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(node)
+    }
+
+    /// The page buffer, to write back (the store seals it).
+    pub fn into_page(self) -> PageBuf {
+        self.page
+    }
+
+    /// The page buffer.
+    pub fn page(&self) -> &PageBuf {
+        &self.page
+    }
+
+    /// Leaf or interior.
+    pub fn kind(&self) -> NodeKind {
+        self.kind
+    }
+
+    /// How many cells the node holds.
+    pub fn len(&self) -> usize {
+        usize::from(self.header().cell_count.get())
+    }
+
+    /// Whether the node holds no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key of cell `index`.
+    pub fn key(&self, index: usize) -> &[u8] {
+        let cell = self.cell_offset(index);
+        let key_bytes = self.u16_at(cell) as usize;
+        let start = cell + self.cell_header_bytes();
+        &self.bytes()[start..start + key_bytes]
+    }
+
+    /// The value of leaf cell `index`.
+    pub fn value(&self, index: usize) -> Value<'_> {
+        assert_eq!(self.kind, NodeKind::Leaf, "values live in leaves");
+        let cell = self.cell_offset(index);
+        let key_bytes = self.u16_at(cell) as usize;
+        let raw_length = self.u32_at(cell + 2);
+        let start = cell + LEAF_CELL_HEADER_BYTES + key_bytes;
+        if raw_length & OVERFLOW_FLAG != 0 {
+            let first_page = PageId::new(self.u64_at(start));
+            return Value::Overflow { first_page, length: self.u64_at(start + 8) };
+        }
+        Value::Inline(&self.bytes()[start..start + raw_length as usize])
+    }
+
+    /// The child page for child index `index`: 0 is the leftmost, `i > 0` the child of cell `i - 1`.
+    pub fn child(&self, index: usize) -> PageId {
+        assert_eq!(self.kind, NodeKind::Interior, "children live in interior nodes");
+        if index == 0 {
+            return PageId::new(self.header().leftmost_child.get());
+        }
+        PageId::new(self.u64_at(self.cell_offset(index - 1) + 2))
+    }
+
+    /// Where `key` is (`Ok(index)`) or would be inserted (`Err(index)`).
+    pub fn search(&self, key: &[u8]) -> std::result::Result<usize, usize> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            match self.key(middle).cmp(key) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return Ok(middle),
+            }
+        }
+        Err(low)
+    }
+
+    /// For an interior node: the child index whose subtree holds `key`.
+    pub fn child_index_for(&self, key: &[u8]) -> usize {
+        match self.search(key) {
+            Ok(index) => index + 1,
+            Err(index) => index,
+        }
+    }
+
+    /// The next leaf in key order.
+    pub fn right_sibling(&self) -> Option<PageId> {
+        let raw = self.header().right_sibling.get();
+        (raw != 0).then_some(PageId::new(raw))
+    }
+
+    /// Links the next leaf in key order.
+    pub fn set_right_sibling(&mut self, sibling: Option<PageId>) {
+        self.header_mut().right_sibling = U64::new(sibling.map_or(0, PageId::get));
+    }
+
+    /// Bytes a new cell could use, after compaction.
+    pub fn free_bytes(&self) -> usize {
+        let slots_end = SLOTS_OFFSET + self.len() * SLOT_BYTES;
+        self.content_start() - slots_end + usize::from(self.header().fragmented_bytes.get())
+    }
+
+    /// Inserts a leaf cell at `index` (keeping key order is the caller's: `search` gives it).
+    pub fn insert_leaf(
+        &mut self,
+        index: usize,
+        key: &[u8],
+        value: Value<'_>,
+    ) -> std::result::Result<(), Full> {
+        assert_eq!(self.kind, NodeKind::Leaf, "leaf cells go into leaves");
+        assert!(
+            key.len() <= key_max_bytes(self.page.page_size()),
+            "keys are checked against the limit"
+        );
+        let mut cell = Vec::with_capacity(LEAF_CELL_HEADER_BYTES + key.len() + OVERFLOW_REF_BYTES);
+        cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        match value {
+            Value::Inline(bytes) => {
+                assert!(
+                    bytes.len() <= inline_value_max_bytes(self.page.page_size()),
+                    "long values overflow"
+                );
+                cell.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                cell.extend_from_slice(key);
+                cell.extend_from_slice(bytes);
+            }
+            Value::Overflow { first_page, length } => {
+                cell.extend_from_slice(&(OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32).to_le_bytes());
+                cell.extend_from_slice(key);
+                cell.extend_from_slice(&first_page.get().to_le_bytes());
+                cell.extend_from_slice(&length.to_le_bytes());
+            }
+        }
+        self.insert_cell(index, &cell)
+    }
+
+    /// Inserts an interior cell at `index`: keys from `key` on (up to the next cell) live under
+    /// `child`.
+    pub fn insert_interior(
+        &mut self,
+        index: usize,
+        key: &[u8],
+        child: PageId,
+    ) -> std::result::Result<(), Full> {
+        assert_eq!(self.kind, NodeKind::Interior, "interior cells go into interior nodes");
+        let mut cell = Vec::with_capacity(INTERIOR_CELL_HEADER_BYTES + key.len());
+        cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        cell.extend_from_slice(&child.get().to_le_bytes());
+        cell.extend_from_slice(key);
+        self.insert_cell(index, &cell)
+    }
+
+    /// Removes cell `index`; its bytes become fragmented free space.
+    pub fn remove(&mut self, index: usize) {
+        let length = self.cell_bytes(self.cell_offset(index));
+        let count = self.len();
+        let slots = SLOTS_OFFSET + index * SLOT_BYTES..SLOTS_OFFSET + count * SLOT_BYTES;
+        self.bytes_mut().copy_within(slots.start + SLOT_BYTES..slots.end, slots.start);
+        let header = self.header_mut();
+        header.cell_count = U16::new(count as u16 - 1);
+        header.fragmented_bytes = U16::new(header.fragmented_bytes.get() + length as u16);
+    }
+
+    /// Moves the upper half of the cells (by bytes) into a new node and returns the separator
+    /// key for the parent with it. For a leaf the separator is the right node's first key (kept
+    /// there); for an interior node it is the middle key, which moves up, its child becoming the
+    /// right node's leftmost child. Sibling links are the caller's (it knows the page ids).
+    pub fn split(&mut self) -> (Vec<u8>, Node) {
+        assert!(self.len() >= 2, "a node splits only with two cells or more");
+        let middle = self.split_point();
+        let page_size = self.page.page_size();
+        let (separator, mut right, first_moved) = match self.kind {
+            NodeKind::Leaf => (self.key(middle).to_vec(), Node::new_leaf(page_size), middle),
+            NodeKind::Interior => {
+                let separator = self.key(middle).to_vec();
+                (separator, Node::new_interior(page_size, self.child(middle + 1)), middle + 1)
+            }
+        };
+        for index in first_moved..self.len() {
+            let cell = self.cell_offset(index);
+            let bytes = self.bytes()[cell..cell + self.cell_bytes(cell)].to_vec();
+            right.insert_cell(right.len(), &bytes).expect("half a node fits an empty one");
+        }
+        while self.len() > middle {
+            self.remove(self.len() - 1);
+        }
+        self.compact();
+        (separator, right)
+    }
+
+    /// Checks the node's invariants: every slot inside the content area, cells within the page
+    /// and not overlapping, keys strictly ascending, the free-space accounting exact.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        self.validate()
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let page_bytes = self.bytes().len();
+        let header = self.header();
+        let count = usize::from(header.cell_count.get());
+        let content_start = self.content_start();
+        let slots_end = SLOTS_OFFSET + count * SLOT_BYTES;
+        if slots_end > content_start || content_start > page_bytes {
+            return Err(format!(
+                "{count} slots end at {slots_end}, past the content at {content_start}"
+            ));
+        }
+        let mut extents = Vec::with_capacity(count);
+        for index in 0..count {
+            let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
+            let length = self
+                .checked_cell_bytes(cell)
+                .ok_or_else(|| format!("cell {index} at {cell} runs past the page"))?;
+            if cell < content_start || cell + length > page_bytes {
+                return Err(format!("cell {index} at {cell} lies outside the content area"));
+            }
+            extents.push((cell, cell + length));
+        }
+        extents.sort_unstable();
+        if extents.windows(2).any(|pair| pair[0].1 > pair[1].0) {
+            return Err("cells overlap".to_owned());
+        }
+        let used: usize = extents.iter().map(|(start, end)| end - start).sum();
+        if used + usize::from(header.fragmented_bytes.get()) != page_bytes - content_start {
+            return Err("free-space accounting does not add up".to_owned());
+        }
+        if (1..count).any(|index| self.key(index - 1) >= self.key(index)) {
+            return Err("keys are not strictly ascending".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Where to split so both halves hold about the same number of bytes.
+    fn split_point(&self) -> usize {
+        let total: usize =
+            (0..self.len()).map(|index| self.cell_bytes(self.cell_offset(index))).sum();
+        let mut left = 0;
+        for index in 0..self.len() {
+            left += self.cell_bytes(self.cell_offset(index));
+            if left * 2 >= total {
+                return (index + 1).clamp(1, self.len() - 1);
+            }
+        }
+        self.len() / 2
+    }
+
+    fn insert_cell(&mut self, index: usize, cell: &[u8]) -> std::result::Result<(), Full> {
+        assert!(index <= self.len(), "insert position within the node");
+        if cell.len() + SLOT_BYTES > self.free_bytes() {
+            return Err(Full);
+        }
+        let slots_end = SLOTS_OFFSET + (self.len() + 1) * SLOT_BYTES;
+        if self.content_start() < slots_end + cell.len() {
+            self.compact();
+        }
+        let start = self.content_start() - cell.len();
+        self.bytes_mut()[start..start + cell.len()].copy_from_slice(cell);
+        let count = self.len();
+        let slot = SLOTS_OFFSET + index * SLOT_BYTES;
+        self.bytes_mut().copy_within(slot..SLOTS_OFFSET + count * SLOT_BYTES, slot + SLOT_BYTES);
+        self.bytes_mut()[slot..slot + SLOT_BYTES].copy_from_slice(&(start as u16).to_le_bytes());
+        self.header_mut().cell_count = U16::new(count as u16 + 1);
+        self.set_content_start(start);
+        Ok(())
+    }
+
+    /// Rewrites the cells contiguously at the end of the page, reclaiming fragmented bytes.
+    fn compact(&mut self) {
+        let cells: Vec<Vec<u8>> = (0..self.len())
+            .map(|index| {
+                let cell = self.cell_offset(index);
+                self.bytes()[cell..cell + self.cell_bytes(cell)].to_vec()
+            })
+            .collect();
+        let mut start = self.bytes().len();
+        for (index, cell) in cells.iter().enumerate() {
+            start -= cell.len();
+            self.bytes_mut()[start..start + cell.len()].copy_from_slice(cell);
+            let slot = SLOTS_OFFSET + index * SLOT_BYTES;
+            self.bytes_mut()[slot..slot + SLOT_BYTES]
+                .copy_from_slice(&(start as u16).to_le_bytes());
+        }
+        self.set_content_start(start);
+        self.header_mut().fragmented_bytes = U16::ZERO;
+    }
+
+    /// Where the cell content begins. Stored as 0 when it is the end of a 64 KiB page, which a
+    /// u16 cannot hold (no cell can start at 0: the headers are there).
+    fn content_start(&self) -> usize {
+        match self.header().content_start.get() {
+            0 => self.bytes().len(),
+            start => usize::from(start),
+        }
+    }
+
+    fn set_content_start(&mut self, start: usize) {
+        assert!(start >= SLOTS_OFFSET && start <= self.bytes().len(), "content within the page");
+        self.header_mut().content_start = U16::new((start % (1 << 16)) as u16);
+    }
+
+    fn cell_header_bytes(&self) -> usize {
+        match self.kind {
+            NodeKind::Leaf => LEAF_CELL_HEADER_BYTES,
+            NodeKind::Interior => INTERIOR_CELL_HEADER_BYTES,
+        }
+    }
+
+    /// A cell's total length; the node is valid (checked at load and kept by every edit).
+    fn cell_bytes(&self, cell: usize) -> usize {
+        self.checked_cell_bytes(cell).expect("cells of a validated node are in bounds")
+    }
+
+    fn checked_cell_bytes(&self, cell: usize) -> Option<usize> {
+        let bytes = self.bytes();
+        let key_bytes =
+            usize::from(u16::from_le_bytes(bytes.get(cell..cell + 2)?.try_into().ok()?));
+        let body = match self.kind {
+            NodeKind::Interior => 8,
+            NodeKind::Leaf => {
+                let raw = u32::from_le_bytes(bytes.get(cell + 2..cell + 6)?.try_into().ok()?);
+                4 + if raw & OVERFLOW_FLAG != 0 { OVERFLOW_REF_BYTES } else { raw as usize }
+            }
+        };
+        let length = 2 + body + key_bytes;
+        (cell + length <= bytes.len()).then_some(length)
+    }
+
+    fn cell_offset(&self, index: usize) -> usize {
+        assert!(index < self.len(), "cell {index} of {}", self.len());
+        self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize
+    }
+
+    fn header(&self) -> &NodeHeader {
+        let bytes = &self.bytes()[NODE_HEADER_OFFSET..SLOTS_OFFSET];
+        NodeHeader::ref_from_bytes(bytes).expect("the node header fits")
+    }
+
+    fn header_mut(&mut self) -> &mut NodeHeader {
+        let bytes = &mut self.page.as_mut_bytes()[NODE_HEADER_OFFSET..SLOTS_OFFSET];
+        NodeHeader::mut_from_bytes(bytes).expect("the node header fits")
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.page.as_bytes()
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.page.as_mut_bytes()
+    }
+
+    fn u16_at(&self, offset: usize) -> u16 {
+        u16::from_le_bytes(self.bytes()[offset..offset + 2].try_into().expect("2 bytes"))
+    }
+
+    fn u32_at(&self, offset: usize) -> u32 {
+        u32::from_le_bytes(self.bytes()[offset..offset + 4].try_into().expect("4 bytes"))
+    }
+
+    fn u64_at(&self, offset: usize) -> u64 {
+        u64::from_le_bytes(self.bytes()[offset..offset + 8].try_into().expect("8 bytes"))
+    }
+}
+
+fn corrupt(page_id: PageId, reason: String) -> Error {
+    Error::Corrupt { page_id, reason }
+}
+
+/// The page type values as the pager sees them.
+pub fn page_type(kind: NodeKind) -> PageType {
+    let raw = match kind {
+        NodeKind::Leaf => LEAF,
+        NodeKind::Interior => INTERIOR,
+    };
+    PageType::user(raw).expect("B+Tree page types are user types")
+}

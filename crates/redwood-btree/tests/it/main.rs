@@ -1,0 +1,3 @@
+//! Integration tests of `redwood-btree`: one binary, one module per scenario.
+
+mod node;

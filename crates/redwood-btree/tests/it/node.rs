@@ -1,0 +1,197 @@
+//! The slotted node page: a leaf driven by random inserts and removes matches a `BTreeMap`, with
+//! its invariants holding and a save/load round trip after every step; splits keep every cell
+//! and order the halves around the separator; damaged node pages are errors, never panics.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use redwood_btree::{Error, Full, Node, NodeKind, Value};
+use redwood_pager::{PageId, PageSize};
+
+fn runner(test: &str, cases: u32) -> TestRunner {
+    let seed = std::env::var("REDWOOD_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+        },
+        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
+    );
+    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
+}
+
+/// The leaf's contents in order, inline values only.
+fn contents(node: &Node) -> Vec<(Vec<u8>, Vec<u8>)> {
+    (0..node.len())
+        .map(|index| match node.value(index) {
+            Value::Inline(value) => (node.key(index).to_vec(), value.to_vec()),
+            Value::Overflow { .. } => panic!("no overflow values here"),
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(Vec<u8>, Vec<u8>),
+    Remove(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (proptest::collection::vec(any::<u8>(), 1..40), proptest::collection::vec(any::<u8>(), 0..200))
+            .prop_map(|(key, value)| Op::Insert(key, value)),
+        1 => any::<usize>().prop_map(Op::Remove),
+    ]
+}
+
+#[test]
+fn a_leaf_matches_a_sorted_map() {
+    let strategy = proptest::collection::vec(op(), 1..200);
+    runner("a_leaf_matches_a_sorted_map", 128)
+        .run(&strategy, |ops| {
+            let mut node = Node::new_leaf(PageSize::DEFAULT);
+            let mut model = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(key, value) => match node.search(&key) {
+                        Ok(index) => {
+                            node.remove(index);
+                            node.insert_leaf(index, &key, Value::Inline(&value))
+                                .expect("a removed cell's room is free again");
+                            model.insert(key, value);
+                        }
+                        Err(index) => {
+                            if node.insert_leaf(index, &key, Value::Inline(&value)).is_ok() {
+                                model.insert(key, value);
+                            } else {
+                                prop_assert!(
+                                    node.free_bytes() < key.len() + value.len() + 8,
+                                    "Full only when full"
+                                );
+                            }
+                        }
+                    },
+                    Op::Remove(index) if !model.is_empty() => {
+                        let index = index % node.len();
+                        let key = node.key(index).to_vec();
+                        node.remove(index);
+                        model.remove(&key);
+                    }
+                    Op::Remove(_) => {}
+                }
+                node.check_invariants().map_err(TestCaseError::fail)?;
+                let expected: Vec<_> = model.clone().into_iter().collect();
+                prop_assert_eq!(contents(&node), expected.clone());
+                let reloaded = Node::load(node.clone().into_page(), PageId::new(9)).unwrap();
+                prop_assert_eq!(contents(&reloaded), expected);
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn full_leaf(page_size: PageSize, seed: u8) -> (Node, BTreeMap<Vec<u8>, Vec<u8>>) {
+    let mut node = Node::new_leaf(page_size);
+    let mut model = BTreeMap::new();
+    for number in 0u32.. {
+        let key = format!("key-{seed}-{:08}", number.wrapping_mul(2_654_435_761) % 1_000_000)
+            .into_bytes();
+        let value = vec![seed; 10 + (number as usize * 37) % 120];
+        let Err(index) = node.search(&key) else { continue };
+        if node.insert_leaf(index, &key, Value::Inline(&value)) == Err(Full) {
+            break;
+        }
+        model.insert(key, value);
+    }
+    (node, model)
+}
+
+#[test]
+fn a_leaf_split_keeps_every_cell_and_orders_the_halves() {
+    for page_size in [PageSize::DEFAULT, PageSize::new(65536).unwrap()] {
+        let (mut left, model) = full_leaf(page_size, 3);
+        assert!(model.len() > 20, "{} cells", model.len());
+        let (separator, right) = left.split();
+        left.check_invariants().unwrap();
+        right.check_invariants().unwrap();
+        assert_eq!(right.key(0), separator.as_slice(), "a leaf keeps its separator");
+        assert!(left.key(left.len() - 1) < separator.as_slice());
+        let mut all = contents(&left);
+        all.extend(contents(&right));
+        assert_eq!(all, model.into_iter().collect::<Vec<_>>(), "no cell lost or duplicated");
+        let (small, large) =
+            (left.free_bytes().min(right.free_bytes()), left.free_bytes().max(right.free_bytes()));
+        assert!(large - small < page_size.bytes() / 4, "halves balanced by bytes");
+        // Both halves have room again: the next insert fits.
+        assert!(
+            left.free_bytes() > page_size.bytes() / 3 && right.free_bytes() > page_size.bytes() / 3
+        );
+    }
+}
+
+#[test]
+fn an_interior_split_moves_the_middle_key_up() {
+    let mut node = Node::new_interior(PageSize::DEFAULT, PageId::new(1000));
+    let mut number = 0u64;
+    loop {
+        let key = format!("separator-{number:06}").into_bytes();
+        if node.insert_interior(node.len(), &key, PageId::new(2000 + number)) == Err(Full) {
+            break;
+        }
+        number += 1;
+    }
+    let count = node.len();
+    let children: Vec<PageId> = (0..=count).map(|index| node.child(index)).collect();
+    let (separator, right) = node.split();
+    node.check_invariants().unwrap();
+    right.check_invariants().unwrap();
+    assert_eq!(node.len() + right.len() + 1, count, "the separator moved up");
+    assert!(node.key(node.len() - 1) < separator.as_slice() && separator.as_slice() < right.key(0));
+    let mut after: Vec<PageId> = (0..=node.len()).map(|index| node.child(index)).collect();
+    after.extend((0..=right.len()).map(|index| right.child(index)));
+    assert_eq!(after, children, "every child is still reachable, in order");
+    assert_eq!(node.child_index_for(&separator), node.len(), "keys at the separator go right");
+    assert_eq!(right.kind(), NodeKind::Interior);
+}
+
+#[test]
+fn overflow_references_round_trip() {
+    let mut node = Node::new_leaf(PageSize::DEFAULT);
+    let reference = Value::Overflow { first_page: PageId::new(77), length: 8 << 20 };
+    node.insert_leaf(0, b"big", reference).unwrap();
+    node.insert_leaf(1, b"small", Value::Inline(b"v")).unwrap();
+    let node = Node::load(node.into_page(), PageId::new(3)).unwrap();
+    assert_eq!(node.value(0), reference);
+    assert_eq!(node.value(1), Value::Inline(b"v"));
+}
+
+#[test]
+fn damaged_node_pages_are_errors_never_panics() {
+    let (leaf, _) = full_leaf(PageSize::DEFAULT, 5);
+    let image = leaf.into_page();
+    let strategy = proptest::collection::vec((0..image.as_bytes().len(), any::<u8>()), 1..6);
+    runner("damaged_node_pages_are_errors_never_panics", 512)
+        .run(&strategy, |edits| {
+            let mut page = image.clone();
+            for (offset, byte) in edits {
+                page.as_mut_bytes()[offset] = byte;
+            }
+            match Node::load(page, PageId::new(12)) {
+                // Whatever loads is a valid node: every read stays in bounds.
+                Ok(node) => {
+                    for index in 0..node.len() {
+                        let _ = (node.key(index), node.value(index));
+                    }
+                    node.check_invariants().map_err(TestCaseError::fail)?;
+                }
+                Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
