@@ -17,6 +17,14 @@ pub enum Error {
         /// The limit.
         max_bytes: usize,
     },
+    /// A value longer than trees can hold yet (overflow chains are not built).
+    #[error("a value of {bytes} bytes is longer than the limit of {max_bytes}")]
+    ValueTooLarge {
+        /// The value's length.
+        bytes: usize,
+        /// The limit.
+        max_bytes: usize,
+    },
     /// A node page violates the node format.
     #[error("corrupt B+Tree node {page_id}: {reason}")]
     Corrupt {

@@ -3,8 +3,9 @@
 //! Its role: named tables as B+Trees of slotted pages with right-sibling links, point operations,
 //! streaming range scans in both directions, split/merge/rebalance and an invariant checker.
 //! Built so far: `node`, the slotted node page (docs/FORMAT.md, "B+Tree node pages"): validated
-//! loading, search, insert, remove, compaction and split; `limits`, the key and inline-value
-//! limits per page size.
+//! loading, search, insert, remove, compaction and split; `tree`, `Tree` over the pager's
+//! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove (no merging yet), and
+//! `check_invariants`; `limits`, the key and inline-value limits per page size.
 //!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
@@ -12,6 +13,8 @@
 mod error;
 pub mod limits;
 pub mod node;
+mod tree;
 
 pub use error::{Error, Result};
 pub use node::{Full, Node, NodeKind, Value};
+pub use tree::{Tree, TreeStats};

@@ -1,3 +1,5 @@
 //! Integration tests of `redwood-btree`: one binary, one module per scenario.
 
 mod node;
+mod store;
+mod tree;

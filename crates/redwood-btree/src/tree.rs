@@ -1,0 +1,300 @@
+//! `Tree`: one B+Tree over the pager's capabilities. Lookups descend from the root; inserts split
+//! full nodes bottom-up along the descent path, growing a new root when the old one splits;
+//! removals take the cell out of its leaf (merging comes with rebalancing, issue 5).
+//!
+//! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
+//! overflow chains (`redwood-overflow`).
+
+use redwood_pager::{PageBuf, PageClaims, PageId, PageRead, PageWrite};
+
+use crate::error::{Error, Result};
+use crate::limits::{inline_value_max_bytes, key_max_bytes};
+use crate::node::{Node, NodeKind, Value, page_type};
+
+/// The most levels a tree may have; a corrupt cycle of child pointers stops here.
+const HEIGHT_MAX: usize = 64;
+
+/// A B+Tree, known by its root page. The caller keeps the root (a root slot or the catalog);
+/// operations that change it say so.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Tree {
+    root: PageId,
+}
+
+/// One step of a descent: the node, its page and the child index taken from it.
+struct Step {
+    page_id: PageId,
+    node: Node,
+    child_index: usize,
+}
+
+/// What `check_invariants` found.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct TreeStats {
+    /// Levels, leaves included.
+    pub height: usize,
+    /// Leaf pages.
+    pub leaves: u64,
+    /// Interior pages.
+    pub interiors: u64,
+    /// Entries.
+    pub entries: u64,
+}
+
+impl Tree {
+    /// A new, empty tree: one empty leaf.
+    pub fn create(store: &mut impl PageWrite) -> Result<Tree> {
+        let root = store.allocate()?;
+        write_node(store, root, Node::new_leaf(store.page_size()))?;
+        Ok(Tree { root })
+    }
+
+    /// The tree rooted at `root`.
+    pub fn open(root: PageId) -> Tree {
+        Tree { root }
+    }
+
+    /// The root page.
+    pub fn root(&self) -> PageId {
+        self.root
+    }
+
+    /// The value stored under `key`, if any.
+    pub fn get(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (_, leaf) = self.descend(store, key, &mut Vec::new())?;
+        let Ok(index) = leaf.search(key) else { return Ok(None) };
+        match leaf.value(index) {
+            Value::Inline(value) => Ok(Some(value.to_vec())),
+            Value::Overflow { .. } => Err(Error::Corrupt {
+                page_id: self.root,
+                reason: "overflow values are not readable yet".to_owned(),
+            }),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value; returns whether one was
+    /// replaced. May split nodes and grow a new root (see [`Tree::root`]).
+    pub fn insert(&mut self, store: &mut impl PageWrite, key: &[u8], value: &[u8]) -> Result<bool> {
+        check_sizes(store.page_size(), key, value)?;
+        let mut path = Vec::new();
+        let (leaf_id, mut leaf) = self.descend(store, key, &mut path)?;
+        let replaced = match leaf.search(key) {
+            Ok(index) => {
+                leaf.remove(index);
+                true
+            }
+            Err(_) => false,
+        };
+        let index = leaf.search(key).expect_err("the key was just removed or absent");
+        if leaf.insert_leaf(index, key, Value::Inline(value)).is_ok() {
+            write_node(store, leaf_id, leaf)?;
+            return Ok(replaced);
+        }
+        let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
+        self.insert_separator(store, path, separator, right_id)?;
+        Ok(replaced)
+    }
+
+    /// Removes `key`; returns whether it was there.
+    pub fn remove(&mut self, store: &mut impl PageWrite, key: &[u8]) -> Result<bool> {
+        let (leaf_id, mut leaf) = self.descend(store, key, &mut Vec::new())?;
+        let Ok(index) = leaf.search(key) else { return Ok(false) };
+        leaf.remove(index);
+        write_node(store, leaf_id, leaf)?;
+        Ok(true)
+    }
+
+    /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
+    fn descend(
+        &self,
+        store: &impl PageRead,
+        key: &[u8],
+        path: &mut Vec<Step>,
+    ) -> Result<(PageId, Node)> {
+        let mut page_id = self.root;
+        for _ in 0..HEIGHT_MAX {
+            let node = read_node(store, page_id)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok((page_id, node));
+            }
+            let child_index = node.child_index_for(key);
+            let child = node.child(child_index);
+            path.push(Step { page_id, node, child_index });
+            page_id = child;
+        }
+        Err(Error::Corrupt {
+            page_id: self.root,
+            reason: format!("deeper than {HEIGHT_MAX} levels"),
+        })
+    }
+
+    /// Inserts `(separator, right)` into the parents along `path`, splitting upwards, and grows
+    /// a new root if the root split.
+    fn insert_separator(
+        &mut self,
+        store: &mut impl PageWrite,
+        mut path: Vec<Step>,
+        mut separator: Vec<u8>,
+        mut right: PageId,
+    ) -> Result<()> {
+        while let Some(Step { page_id, mut node, child_index }) = path.pop() {
+            if node.insert_interior(child_index, &separator, right).is_ok() {
+                return write_node(store, page_id, node);
+            }
+            let (up, mut new_right) = node.split();
+            let target = if separator >= up { &mut new_right } else { &mut node };
+            let at = target.search(&separator).expect_err("separators are unique");
+            target.insert_interior(at, &separator, right).expect("a split interior node has room");
+            let right_id = store.allocate()?;
+            write_node(store, page_id, node)?;
+            write_node(store, right_id, new_right)?;
+            (separator, right) = (up, right_id);
+        }
+        let mut root = Node::new_interior(store.page_size(), self.root);
+        root.insert_interior(0, &separator, right).expect("a new root has room");
+        let root_id = store.allocate()?;
+        write_node(store, root_id, root)?;
+        self.root = root_id;
+        Ok(())
+    }
+
+    /// Checks the whole tree and claims its pages: key order within and across nodes,
+    /// separators bounding their subtrees, every leaf at the same depth, the right-sibling chain
+    /// visiting the leaves in key order. `Corrupt` names the first page at fault.
+    pub fn check_invariants(
+        &self,
+        store: &impl PageRead,
+        claims: &mut PageClaims,
+    ) -> Result<TreeStats> {
+        let mut stats = TreeStats::default();
+        let mut leaves = Vec::new();
+        self.check_subtree(store, self.root, (None, None), 1, &mut stats, &mut leaves, claims)?;
+        for pair in leaves.windows(2) {
+            let (left_id, left_sibling) = pair[0];
+            if left_sibling != Some(pair[1].0) {
+                let reason =
+                    format!("right sibling {left_sibling:?}, but the next leaf is {}", pair[1].0);
+                return Err(Error::Corrupt { page_id: left_id, reason });
+            }
+        }
+        if let Some(&(last, sibling)) = leaves.last() {
+            if sibling.is_some() {
+                return Err(Error::Corrupt {
+                    page_id: last,
+                    reason: "the last leaf has a right sibling".to_owned(),
+                });
+            }
+        }
+        Ok(stats)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a recursive walk carries its bounds and accumulators"
+    )]
+    fn check_subtree(
+        &self,
+        store: &impl PageRead,
+        page_id: PageId,
+        bounds: (Option<&[u8]>, Option<&[u8]>),
+        depth: usize,
+        stats: &mut TreeStats,
+        leaves: &mut Vec<(PageId, Option<PageId>)>,
+        claims: &mut PageClaims,
+    ) -> Result<()> {
+        let corrupt = |reason: String| Error::Corrupt { page_id, reason };
+        if depth > HEIGHT_MAX {
+            return Err(corrupt(format!("deeper than {HEIGHT_MAX} levels")));
+        }
+        let node = read_node(store, page_id)?;
+        node.check_invariants().map_err(corrupt)?;
+        claims.claim(page_id, "btree node");
+        let (low, high) = bounds;
+        let within =
+            |key: &[u8]| low.is_none_or(|low| key >= low) && high.is_none_or(|high| key < high);
+        if let Some(index) = (0..node.len()).find(|&index| !within(node.key(index))) {
+            return Err(corrupt(format!("key {index} lies outside its parent's separators")));
+        }
+        if node.kind() == NodeKind::Leaf {
+            if stats.height != 0 && stats.height != depth {
+                return Err(corrupt(format!(
+                    "a leaf at depth {depth}, others at {}",
+                    stats.height
+                )));
+            }
+            stats.height = depth;
+            stats.leaves += 1;
+            stats.entries += node.len() as u64;
+            leaves.push((page_id, node.right_sibling()));
+            return Ok(());
+        }
+        stats.interiors += 1;
+        for child_index in 0..=node.len() {
+            let child_low = if child_index == 0 { low } else { Some(node.key(child_index - 1)) };
+            let child_high =
+                if child_index == node.len() { high } else { Some(node.key(child_index)) };
+            let child = node.child(child_index);
+            self.check_subtree(
+                store,
+                child,
+                (child_low, child_high),
+                depth + 1,
+                stats,
+                leaves,
+                claims,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Splits a full leaf, links the new right leaf into the sibling chain, puts the new cell into
+/// the half it belongs to, and writes both; returns the separator and the right leaf's page.
+fn split_leaf(
+    store: &mut impl PageWrite,
+    leaf_id: PageId,
+    mut leaf: Node,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(Vec<u8>, PageId)> {
+    let (separator, mut right) = leaf.split();
+    let right_id = store.allocate()?;
+    right.set_right_sibling(leaf.right_sibling());
+    leaf.set_right_sibling(Some(right_id));
+    let target = if key >= separator.as_slice() { &mut right } else { &mut leaf };
+    let index = target.search(key).expect_err("the key is not in the tree");
+    target
+        .insert_leaf(index, key, Value::Inline(value))
+        .expect("a split leaf has room for one cell");
+    let separator = right.key(0).to_vec();
+    write_node(store, leaf_id, leaf)?;
+    write_node(store, right_id, right)?;
+    Ok((separator, right_id))
+}
+
+fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: &[u8]) -> Result<()> {
+    let max_bytes = key_max_bytes(page_size);
+    if key.len() > max_bytes {
+        return Err(Error::KeyTooLarge { bytes: key.len(), max_bytes });
+    }
+    // Longer values will go to overflow chains (`redwood-overflow`, not built yet).
+    let max_bytes = inline_value_max_bytes(page_size);
+    if value.len() > max_bytes {
+        return Err(Error::ValueTooLarge { bytes: value.len(), max_bytes });
+    }
+    Ok(())
+}
+
+fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {
+    let mut page = PageBuf::zeroed(store.page_size());
+    store.read_page(page_id, &mut page)?;
+    Node::load(page, page_id)
+}
+
+fn write_node(store: &mut impl PageWrite, page_id: PageId, node: Node) -> Result<()> {
+    debug_assert!(node.check_invariants().is_ok(), "a node is valid before it is written");
+    let kind = node.kind();
+    let mut page = node.into_page();
+    page.header_mut().page_type = page_type(kind).get();
+    Ok(store.write_page(page_id, page)?)
+}

@@ -1,0 +1,138 @@
+//! The tree against a `BTreeMap`: random inserts, overwrites, removes and lookups, with keys and
+//! values of many sizes, deep enough to split leaves and interior nodes and grow new roots; the
+//! full invariant check (order, separator bounds, equal leaf depth, sibling chain) and the page
+//! claims hold after every step; too-large keys and values are typed errors.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use redwood_btree::{Error, Tree};
+use redwood_pager::PageClaims;
+
+use crate::store::MemStore;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(Vec<u8>, Vec<u8>),
+    Remove(usize),
+    Get(Vec<u8>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let key = prop_oneof![
+        proptest::collection::vec(0u8..4, 1..6),
+        proptest::collection::vec(any::<u8>(), 1..200),
+    ];
+    prop_oneof![
+        6 => (key.clone(), proptest::collection::vec(any::<u8>(), 0..300)).prop_map(|(k, v)| Op::Insert(k, v)),
+        2 => any::<usize>().prop_map(Op::Remove),
+        1 => key.prop_map(Op::Get),
+    ]
+}
+
+fn runner(test: &str, cases: u32) -> TestRunner {
+    let seed = std::env::var("REDWOOD_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+        },
+        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
+    );
+    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config { cases, failure_persistence: None, ..Config::default() };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
+}
+
+fn check(
+    tree: &Tree,
+    store: &MemStore,
+    model: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> Result<u64, TestCaseError> {
+    let mut claims = PageClaims::new();
+    let stats = tree
+        .check_invariants(store, &mut claims)
+        .map_err(|error| TestCaseError::fail(error.to_string()))?;
+    prop_assert_eq!(stats.entries, model.len() as u64);
+    prop_assert!(claims.double_claims().is_empty());
+    let claimed: Vec<_> = claims.iter().map(|(page_id, _)| page_id).collect();
+    let allocated: Vec<_> = store.allocated().iter().copied().collect();
+    prop_assert_eq!(claimed, allocated, "every allocated page belongs to the tree, once");
+    Ok(stats.height as u64)
+}
+
+#[test]
+fn the_tree_matches_a_sorted_map() {
+    let strategy = proptest::collection::vec(op(), 1..600);
+    let tallest = std::sync::atomic::AtomicU64::new(0);
+    runner("the_tree_matches_a_sorted_map", 40)
+        .run(&strategy, |ops| {
+            let mut store = MemStore::default();
+            let mut tree = Tree::create(&mut store).unwrap();
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(key, value) => {
+                        let replaced = tree.insert(&mut store, &key, &value).unwrap();
+                        prop_assert_eq!(replaced, model.insert(key, value).is_some());
+                    }
+                    Op::Remove(index) if !model.is_empty() => {
+                        let key = model.keys().nth(index % model.len()).unwrap().clone();
+                        prop_assert!(tree.remove(&mut store, &key).unwrap());
+                        prop_assert!(!tree.remove(&mut store, &key).unwrap(), "removed twice");
+                        model.remove(&key);
+                    }
+                    Op::Remove(_) => {}
+                    Op::Get(key) => {
+                        prop_assert_eq!(tree.get(&store, &key).unwrap(), model.get(&key).cloned())
+                    }
+                }
+            }
+            for (key, value) in &model {
+                prop_assert_eq!(tree.get(&store, key).unwrap(), Some(value.clone()));
+            }
+            tallest.fetch_max(check(&tree, &store, &model)?, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+    let tallest = tallest.into_inner();
+    assert!(tallest >= 2, "deep enough to split leaves and grow a root: height {tallest}");
+}
+
+#[test]
+fn many_sequential_and_reversed_keys_build_a_valid_tree() {
+    for reversed in [false, true] {
+        let mut store = MemStore::default();
+        let mut tree = Tree::create(&mut store).unwrap();
+        let mut model = BTreeMap::new();
+        for number in 0..20_000u32 {
+            let number = if reversed { 20_000 - number } else { number };
+            let key = format!("key{number:08}").into_bytes();
+            let value = number.to_le_bytes().repeat(8);
+            tree.insert(&mut store, &key, &value).unwrap();
+            model.insert(key, value);
+        }
+        let height = check(&tree, &store, &model).unwrap();
+        assert!(height >= 3, "height {height}");
+        assert_eq!(
+            tree.get(&store, b"key00012345").unwrap(),
+            model.get(b"key00012345".as_slice()).cloned()
+        );
+    }
+}
+
+#[test]
+fn keys_and_values_over_the_limits_are_typed_errors() {
+    let mut store = MemStore::default();
+    let mut tree = Tree::create(&mut store).unwrap();
+    let long_key = vec![1u8; 513];
+    assert!(matches!(
+        tree.insert(&mut store, &long_key, b"v"),
+        Err(Error::KeyTooLarge { bytes: 513, max_bytes: 512 })
+    ));
+    tree.insert(&mut store, &vec![1u8; 512], b"v").unwrap();
+    let long_value = vec![1u8; 513];
+    assert!(matches!(tree.insert(&mut store, b"k", &long_value), Err(Error::ValueTooLarge { .. })));
+}
