@@ -10,11 +10,13 @@
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
 
+mod cursor;
 mod error;
 pub mod limits;
 pub mod node;
 mod tree;
 
+pub use cursor::Range;
 pub use error::{Error, Result};
 pub use node::{Full, Node, NodeKind, Value};
 pub use tree::{Tree, TreeStats};

@@ -158,6 +158,17 @@ impl Tree {
         Ok(())
     }
 
+    /// A streaming scan of the entries in `range`, in key order (and backwards with `.rev()` or
+    /// `next_back`), with memory bounded by the tree's height.
+    pub fn range<'s, S: PageRead>(
+        &self,
+        store: &'s S,
+        range: impl std::ops::RangeBounds<[u8]>,
+    ) -> crate::Range<'s, S> {
+        let owned = |bound: std::ops::Bound<&[u8]>| bound.map(<[u8]>::to_vec);
+        crate::Range::new(store, self.root, owned(range.start_bound()), owned(range.end_bound()))
+    }
+
     /// Checks the whole tree and claims its pages: key order within and across nodes,
     /// separators bounding their subtrees, every leaf at the same depth, the right-sibling chain
     /// visiting the leaves in key order. `Corrupt` names the first page at fault.

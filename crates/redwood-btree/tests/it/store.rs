@@ -9,6 +9,8 @@ use redwood_pager::{Error, Lsn, PageBuf, PageId, PageRead, PageSize, PageWrite, 
 
 #[derive(Default)]
 pub struct MemStore {
+    /// Page reads so far, to prove what a scan reads.
+    pub reads: std::cell::Cell<u64>,
     pages: BTreeMap<PageId, PageBuf>,
     allocated: BTreeSet<PageId>,
     next: u64,
@@ -27,6 +29,7 @@ impl PageRead for MemStore {
     }
 
     fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+        self.reads.set(self.reads.get() + 1);
         let stored = self.pages.get(&page_id).ok_or(Error::NotAllocated { page_id })?;
         page.as_mut_bytes().copy_from_slice(stored.as_bytes());
         page.verify(page_id)

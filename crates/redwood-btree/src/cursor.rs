@@ -1,0 +1,266 @@
+//! Streaming range scans: `Range` walks the leaves between two bounds, from either end, holding
+//! only one leaf and one descent path per end (bounded memory). Forward steps follow the
+//! right-sibling link of the leaf already in hand, so each leaf is read once (P1); backward steps
+//! climb the kept descent path, since leaves have no left links.
+
+use std::ops::Bound;
+
+use redwood_pager::{PageBuf, PageId, PageRead};
+
+use crate::error::{Error, Result};
+use crate::node::{Node, NodeKind, Value};
+
+/// The most levels a descent goes; a cycle of child pointers in a damaged tree stops here.
+const HEIGHT_MAX: usize = 64;
+
+/// One end of a scan: the interior nodes above its leaf (with the child index taken), the leaf,
+/// and the cell index it stands on.
+struct End {
+    path: Vec<(Node, usize)>,
+    leaf: Node,
+    index: usize,
+}
+
+/// A range scan over a tree; an iterator of `(key, value)` in key order, and backwards.
+pub struct Range<'s, S: PageRead> {
+    store: &'s S,
+    root: PageId,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    front: Option<End>,
+    back: Option<End>,
+    /// The last keys handed out from each end, so the ends never cross.
+    front_last: Option<Vec<u8>>,
+    back_last: Option<Vec<u8>>,
+    finished: bool,
+}
+
+impl<'s, S: PageRead> Range<'s, S> {
+    /// A scan of the tree at `root` over `lower..upper`.
+    pub fn new(store: &'s S, root: PageId, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Self {
+        let finished = match (&lower, &upper) {
+            (
+                Bound::Included(low) | Bound::Excluded(low),
+                Bound::Included(high) | Bound::Excluded(high),
+            ) => {
+                low > high
+                    || (low == high
+                        && !(matches!(lower, Bound::Included(_))
+                            && matches!(upper, Bound::Included(_))))
+            }
+            _ => false,
+        };
+        Self {
+            store,
+            root,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            front_last: None,
+            back_last: None,
+            finished,
+        }
+    }
+
+    fn read(&self, page_id: PageId) -> Result<Node> {
+        let mut page = PageBuf::zeroed(self.store.page_size());
+        self.store.read_page(page_id, &mut page)?;
+        Node::load(page, page_id)
+    }
+
+    /// Descends from `page_id`, choosing each child with `choose`, down to a leaf.
+    fn descend(
+        &self,
+        page_id: PageId,
+        path: &mut Vec<(Node, usize)>,
+        choose: impl Fn(&Node) -> usize,
+    ) -> Result<Node> {
+        let mut page_id = page_id;
+        for _ in 0..HEIGHT_MAX {
+            let node = self.read(page_id)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok(node);
+            }
+            let child_index = choose(&node);
+            page_id = node.child(child_index);
+            path.push((node, child_index));
+        }
+        Err(Error::Corrupt {
+            page_id: self.root,
+            reason: format!("deeper than {HEIGHT_MAX} levels"),
+        })
+    }
+
+    /// The front end at the first cell at or after the lower bound.
+    fn seek_front(&self) -> Result<End> {
+        let mut path = Vec::new();
+        let (leaf, index) = match &self.lower {
+            Bound::Unbounded => (self.descend(self.root, &mut path, |_| 0)?, 0),
+            Bound::Included(key) | Bound::Excluded(key) => {
+                let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
+                let index = match leaf.search(key) {
+                    Ok(index) if matches!(self.lower, Bound::Excluded(_)) => index + 1,
+                    Ok(index) | Err(index) => index,
+                };
+                (leaf, index)
+            }
+        };
+        Ok(End { path, leaf, index })
+    }
+
+    /// The back end just after the last cell at or before the upper bound (it steps back first).
+    fn seek_back(&self) -> Result<End> {
+        let mut path = Vec::new();
+        let (leaf, index) = match &self.upper {
+            Bound::Unbounded => {
+                let leaf = self.descend(self.root, &mut path, Node::len)?;
+                let len = leaf.len();
+                (leaf, len)
+            }
+            Bound::Included(key) | Bound::Excluded(key) => {
+                let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
+                let index = match leaf.search(key) {
+                    Ok(index) if matches!(self.upper, Bound::Included(_)) => index + 1,
+                    Ok(index) | Err(index) => index,
+                };
+                (leaf, index)
+            }
+        };
+        Ok(End { path, leaf, index })
+    }
+
+    /// The front end's current cell, moving to the next leaf through the sibling link.
+    fn front_cell(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if self.front.is_none() {
+            self.front = Some(self.seek_front()?);
+        }
+        loop {
+            let end = self.front.as_mut().expect("seeked above");
+            if end.index < end.leaf.len() {
+                let cell = cell(&end.leaf, end.index)?;
+                end.index += 1;
+                return Ok(Some(cell));
+            }
+            let Some(next) = end.leaf.right_sibling() else { return Ok(None) };
+            let leaf = self.read(next)?;
+            let end = self.front.as_mut().expect("seeked above");
+            end.leaf = leaf;
+            end.index = 0;
+        }
+    }
+
+    /// The back end's previous cell, climbing the path to the previous leaf when needed.
+    fn back_cell(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if self.back.is_none() {
+            self.back = Some(self.seek_back()?);
+        }
+        loop {
+            let end = self.back.as_mut().expect("seeked above");
+            if end.index > 0 {
+                end.index -= 1;
+                return Ok(Some(cell(&end.leaf, end.index)?));
+            }
+            if !self.step_back_to_previous_leaf()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Moves the back end to the rightmost leaf left of its current one; false at the start.
+    fn step_back_to_previous_leaf(&mut self) -> Result<bool> {
+        let mut end = self.back.take().expect("seeked before stepping");
+        while let Some((node, child_index)) = end.path.pop() {
+            if child_index > 0 {
+                let child = node.child(child_index - 1);
+                end.path.push((node, child_index - 1));
+                end.leaf = self.descend(child, &mut end.path, Node::len)?;
+                end.index = end.leaf.len();
+                self.back = Some(end);
+                return Ok(true);
+            }
+        }
+        self.back = Some(end);
+        Ok(false)
+    }
+
+    fn within_upper(&self, key: &[u8]) -> bool {
+        match &self.upper {
+            Bound::Unbounded => true,
+            Bound::Included(high) => key <= high.as_slice(),
+            Bound::Excluded(high) => key < high.as_slice(),
+        }
+    }
+
+    fn within_lower(&self, key: &[u8]) -> bool {
+        match &self.lower {
+            Bound::Unbounded => true,
+            Bound::Included(low) => key >= low.as_slice(),
+            Bound::Excluded(low) => key > low.as_slice(),
+        }
+    }
+}
+
+/// A leaf cell as owned key and value.
+fn cell(leaf: &Node, index: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+    match leaf.value(index) {
+        Value::Inline(value) => Ok((leaf.key(index).to_vec(), value.to_vec())),
+        Value::Overflow { first_page, .. } => Err(Error::Corrupt {
+            page_id: first_page,
+            reason: "overflow values are not readable yet".to_owned(),
+        }),
+    }
+}
+
+impl<S: PageRead> Iterator for Range<'_, S> {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let item = match self.front_cell() {
+            Ok(Some(item)) => item,
+            Ok(None) => return self.finish(),
+            Err(error) => return self.fail(error),
+        };
+        let crossed = self.back_last.as_ref().is_some_and(|last| &item.0 >= last);
+        if crossed || !self.within_upper(&item.0) {
+            return self.finish();
+        }
+        self.front_last = Some(item.0.clone());
+        Some(Ok(item))
+    }
+}
+
+impl<S: PageRead> DoubleEndedIterator for Range<'_, S> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let item = match self.back_cell() {
+            Ok(Some(item)) => item,
+            Ok(None) => return self.finish(),
+            Err(error) => return self.fail(error),
+        };
+        let crossed = self.front_last.as_ref().is_some_and(|last| &item.0 <= last);
+        if crossed || !self.within_lower(&item.0) {
+            return self.finish();
+        }
+        self.back_last = Some(item.0.clone());
+        Some(Ok(item))
+    }
+}
+
+impl<S: PageRead> Range<'_, S> {
+    fn finish(&mut self) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+        self.finished = true;
+        None
+    }
+
+    /// An error ends the scan after it is handed out.
+    fn fail(&mut self, error: Error) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+        self.finished = true;
+        Some(Err(error))
+    }
+}
