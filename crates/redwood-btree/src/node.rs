@@ -32,6 +32,8 @@ struct NodeHeader {
 
 const NODE_HEADER_OFFSET: usize = PAGE_HEADER_BYTES;
 const SLOTS_OFFSET: usize = NODE_HEADER_OFFSET + size_of::<NodeHeader>();
+/// Bytes before the first slot: page header and node header.
+pub(crate) const CELLS_START_BYTES: usize = SLOTS_OFFSET;
 const SLOT_BYTES: usize = 2;
 const LEAF_CELL_HEADER_BYTES: usize = 2 + 4;
 const INTERIOR_CELL_HEADER_BYTES: usize = 2 + 8;

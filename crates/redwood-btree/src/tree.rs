@@ -1,6 +1,6 @@
 //! `Tree`: one B+Tree over the pager's capabilities. Lookups descend from the root; inserts split
 //! full nodes bottom-up along the descent path, growing a new root when the old one splits;
-//! removals take the cell out of its leaf (merging comes with rebalancing, issue 5).
+//! removals merge underfull nodes with a sibling, bottom-up, and shrink the root.
 //!
 //! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
 //! overflow chains (`redwood-overflow`).
@@ -95,13 +95,67 @@ impl Tree {
         Ok(replaced)
     }
 
-    /// Removes `key`; returns whether it was there.
+    /// Removes `key`; returns whether it was there. An underfull node merges with a sibling when
+    /// both fit in one page, upwards; a root left with one child gives way to it (see
+    /// [`Tree::root`]).
     pub fn remove(&mut self, store: &mut impl PageWrite, key: &[u8]) -> Result<bool> {
-        let (leaf_id, mut leaf) = self.descend(store, key, &mut Vec::new())?;
+        let mut path = Vec::new();
+        let (leaf_id, mut leaf) = self.descend(store, key, &mut path)?;
         let Ok(index) = leaf.search(key) else { return Ok(false) };
         leaf.remove(index);
-        write_node(store, leaf_id, leaf)?;
+        self.rebalance(store, path, leaf_id, leaf)?;
         Ok(true)
+    }
+
+    /// Writes `node` back after a removal, merging it into a sibling first if it is underfull,
+    /// and repeats for the parent that lost a separator.
+    fn rebalance(
+        &mut self,
+        store: &mut impl PageWrite,
+        mut path: Vec<Step>,
+        page_id: PageId,
+        node: Node,
+    ) -> Result<()> {
+        let (mut page_id, mut node) = (page_id, node);
+        loop {
+            let Some(Step { page_id: parent_id, node: mut parent, child_index }) = path.pop()
+            else {
+                return self.settle_root(store, page_id, node);
+            };
+            if !underfull(&node) || parent.is_empty() {
+                return write_node(store, page_id, node);
+            }
+            // Pair the node with its right sibling, or with its left one if it is the last child.
+            let left_index = child_index.min(parent.len() - 1);
+            let separator = parent.key(left_index).to_vec();
+            let (left_id, right_id) = (parent.child(left_index), parent.child(left_index + 1));
+            let sibling_id = if left_id == page_id { right_id } else { left_id };
+            let sibling = read_node(store, sibling_id)?;
+            let (left, right) = if left_id == page_id { (node, sibling) } else { (sibling, node) };
+            let Some(merged) = merge(&left, &right, &separator) else {
+                let node = if left_id == page_id { left } else { right };
+                return write_node(store, page_id, node);
+            };
+            write_node(store, left_id, merged)?;
+            store.free(right_id)?;
+            parent.remove(left_index);
+            (page_id, node) = (parent_id, parent);
+        }
+    }
+
+    /// Writes the root back, or, if it is an interior node left with a single child, frees it
+    /// and makes that child the root.
+    fn settle_root(
+        &mut self,
+        store: &mut impl PageWrite,
+        page_id: PageId,
+        node: Node,
+    ) -> Result<()> {
+        if node.kind() == NodeKind::Interior && node.is_empty() {
+            self.root = node.child(0);
+            return Ok(store.free(page_id)?);
+        }
+        write_node(store, page_id, node)
     }
 
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
@@ -257,6 +311,36 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// A node using less than a quarter of its page.
+fn underfull(node: &Node) -> bool {
+    let capacity = node.page().page_size().bytes() - crate::node::CELLS_START_BYTES;
+    node.free_bytes() * 4 > capacity * 3
+}
+
+/// `left` and `right` (adjacent children, `separator` between them) as one node, if they fit:
+/// leaves concatenate (the left one takes over the right one's sibling link); interior nodes
+/// pull the separator down over the right node's leftmost child.
+fn merge(left: &Node, right: &Node, separator: &[u8]) -> Option<Node> {
+    let mut merged = left.clone();
+    match left.kind() {
+        NodeKind::Leaf => {
+            for index in 0..right.len() {
+                merged.insert_leaf(merged.len(), right.key(index), right.value(index)).ok()?;
+            }
+            merged.set_right_sibling(right.right_sibling());
+        }
+        NodeKind::Interior => {
+            merged.insert_interior(merged.len(), separator, right.child(0)).ok()?;
+            for index in 0..right.len() {
+                merged
+                    .insert_interior(merged.len(), right.key(index), right.child(index + 1))
+                    .ok()?;
+            }
+        }
+    }
+    Some(merged)
 }
 
 /// Splits a full leaf, links the new right leaf into the sibling chain, puts the new cell into

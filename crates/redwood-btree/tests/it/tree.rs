@@ -136,3 +136,35 @@ fn keys_and_values_over_the_limits_are_typed_errors() {
     let long_value = vec![1u8; 513];
     assert!(matches!(tree.insert(&mut store, b"k", &long_value), Err(Error::ValueTooLarge { .. })));
 }
+
+/// Removing every key, in order and in a scrambled order, merges nodes bottom-up and shrinks the
+/// root until one empty leaf is left; no page leaks on the way (every allocated page is claimed).
+#[test]
+fn removing_everything_merges_back_to_a_single_leaf() {
+    for scrambled in [false, true] {
+        let mut store = MemStore::default();
+        let mut tree = Tree::create(&mut store).unwrap();
+        let mut model = BTreeMap::new();
+        let keys: Vec<Vec<u8>> =
+            (0..20_000u32).map(|number| format!("key{number:08}").into_bytes()).collect();
+        for key in &keys {
+            tree.insert(&mut store, key, &[7u8; 60]).unwrap();
+            model.insert(key.clone(), vec![7u8; 60]);
+        }
+        let peak_pages = store.allocated().len();
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        if scrambled {
+            order.sort_by_key(|&index| (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        }
+        for (done, &index) in order.iter().enumerate() {
+            assert!(tree.remove(&mut store, &keys[index]).unwrap());
+            model.remove(&keys[index]);
+            if done % 2500 == 0 {
+                check(&tree, &store, &model).unwrap();
+            }
+        }
+        assert_eq!(check(&tree, &store, &model).unwrap(), 1, "one level left");
+        assert_eq!(store.allocated().len(), 1, "only the root leaf, down from {peak_pages} pages");
+        assert_eq!(tree.range(&store, ..).count(), 0);
+    }
+}
