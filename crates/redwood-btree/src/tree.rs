@@ -158,6 +158,25 @@ impl Tree {
         write_node(store, page_id, node)
     }
 
+    /// Frees every page of the tree (for deleting a table); the tree must not be used after.
+    pub fn destroy(self, store: &mut impl PageWrite) -> Result<()> {
+        let mut pending = vec![(self.root, 1)];
+        while let Some((page_id, depth)) = pending.pop() {
+            if depth > HEIGHT_MAX {
+                return Err(Error::Corrupt {
+                    page_id,
+                    reason: format!("deeper than {HEIGHT_MAX} levels"),
+                });
+            }
+            let node = read_node(store, page_id)?;
+            if node.kind() == NodeKind::Interior {
+                pending.extend((0..=node.len()).map(|index| (node.child(index), depth + 1)));
+            }
+            store.free(page_id)?;
+        }
+        Ok(())
+    }
+
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
     fn descend(
         &self,

@@ -1,6 +1,30 @@
 //! Redwood: a crash-safe, embedded, transactional B+Tree key-value store.
 //!
-//! This facade is the only crate that wires the pager, the write-ahead log, the buffer pool, the
-//! B+Tree and the overflow chains together into `Database`, read and write transactions and
-//! tables (issue 5). Until then, use `redwood-pager` directly: it re-exports nothing yet because
-//! nothing above the pager exists, and this crate pretends otherwise in no way.
+//! This facade is the only crate that wires the pager, the write-ahead log, the buffer pool and
+//! the B+Tree together: `Database` (`create`, `open`, `in_memory`, `builder`), read and write
+//! transactions, and named tables in a catalog (`catalog`).
+//!
+//! ```
+//! let db = redwood::Database::in_memory()?;
+//! let mut write = db.begin_write()?;
+//! {
+//!     let mut users = write.open_table("users")?;
+//!     users.insert(b"ada", b"lovelace")?;
+//! }
+//! write.commit()?;
+//! let read = db.begin_read()?;
+//! let users = read.open_table("users")?;
+//! assert_eq!(users.get(b"ada")?, Some(b"lovelace".to_vec()));
+//! # Ok::<(), redwood::Error>(())
+//! ```
+//!
+//! Not built yet (issue 5): values above the inline limit (overflow chains), table renames,
+//! per-table checkpoint triggers.
+
+mod catalog;
+mod database;
+mod error;
+
+pub use database::{Builder, Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
+pub use error::{Error, Result};
+pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, PagerStats};

@@ -1,0 +1,390 @@
+//! `Database`, its builder, and the read and write transactions with their tables.
+
+use std::collections::BTreeMap;
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redwood_btree::Tree;
+use redwood_bufpool::{BufferPool, PoolOptions};
+use redwood_pager::io::{MemVfs, Vfs};
+use redwood_pager::{
+    CheckpointMode, CheckpointOutcome, Durability, Lsn, PageFile, PageFileOptions, PageRead,
+    PageSize, Pager, PagerOptions, PagerStats, ReadTxn, WriteTxn,
+};
+use redwood_wal::{Wal, WalOptions};
+
+use crate::catalog::{self, TableEntry};
+use crate::error::{Error, Result};
+
+/// How to open a database.
+#[derive(Clone, Debug)]
+pub struct Builder {
+    cache_bytes: u64,
+    page_size: PageSize,
+    segment_pages: u64,
+    dirty_pages_max: usize,
+    durability: Durability,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 64 << 20,
+            page_size: PageSize::DEFAULT,
+            segment_pages: redwood_pager::limits::SEGMENT_PAGES_DEFAULT,
+            dirty_pages_max: redwood_pager::limits::DIRTY_PAGES_MAX_DEFAULT,
+            durability: Durability::Immediate,
+        }
+    }
+}
+
+impl Builder {
+    /// Bytes of page cache, allocated at open (default 64 MiB).
+    pub fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// The page size of a new database (default 4 KiB; ignored when opening one).
+    pub fn page_size(mut self, page_size: PageSize) -> Self {
+        self.page_size = page_size;
+        self
+    }
+
+    /// Pages per segment file of a new database (ignored when opening one).
+    pub fn segment_pages(mut self, pages: u64) -> Self {
+        self.segment_pages = pages;
+        self
+    }
+
+    /// How many changed pages a write transaction keeps in memory before spilling to the log.
+    pub fn dirty_pages_max(mut self, pages: usize) -> Self {
+        self.dirty_pages_max = pages;
+        self
+    }
+
+    /// The durability of commits unless a transaction says otherwise (default `Immediate`).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Opens the database at `path`, creating it if it does not exist.
+    pub fn create(self, path: impl AsRef<Path>) -> Result<Database> {
+        let vfs = redwood_pager::io::best_vfs();
+        let exists = vfs.exists(path.as_ref()).map_err(|error| redwood_pager::Error::Io {
+            operation: "exists",
+            path: path.as_ref().to_path_buf(),
+            source: error,
+        })?;
+        self.assemble(vfs, path.as_ref(), !exists)
+    }
+
+    /// Opens the existing database at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        self.assemble(redwood_pager::io::best_vfs(), path.as_ref(), false)
+    }
+
+    /// A database held in memory only (Redwood-Lite): everything works, nothing persists.
+    pub fn in_memory(self) -> Result<Database> {
+        self.assemble(Arc::new(MemVfs::new()), Path::new("memory.redwood"), true)
+    }
+
+    fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
+        let options = PageFileOptions {
+            page_size: self.page_size,
+            segment_pages: self.segment_pages,
+            ..PageFileOptions::default()
+        };
+        let file = if create {
+            PageFile::create(Arc::clone(&vfs), path, &options)?
+        } else {
+            PageFile::open(Arc::clone(&vfs), path, &options)?
+        };
+        let wal_options = WalOptions {
+            page_size: file.page_size(),
+            database_id: file.database_id(),
+            start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
+            salt: None,
+            counters: Arc::default(),
+        };
+        let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
+        let pool = BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?;
+        let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
+        let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
+            .with_cache(Arc::new(pool));
+        Ok(Database { pager, path: path.to_path_buf(), durability: self.durability })
+    }
+}
+
+/// The write-ahead log's path beside the database: `PATH.wal`.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".wal");
+    PathBuf::from(name)
+}
+
+/// An open database: any number of read transactions, one write transaction at a time.
+pub struct Database {
+    pager: Pager<Wal>,
+    path: PathBuf,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens the database at `path`, creating it if it does not exist (default options).
+    pub fn create(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().create(path)
+    }
+
+    /// Opens the existing database at `path` (default options).
+    pub fn open(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().open(path)
+    }
+
+    /// A database in memory only (Redwood-Lite).
+    pub fn in_memory() -> Result<Database> {
+        Builder::default().in_memory()
+    }
+
+    /// Options for opening a database.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Begins the write transaction; waits while another one is open.
+    pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
+        let txn = self.pager.begin_write()?;
+        Ok(WriteTransaction { txn, tables: BTreeMap::new(), durability: self.durability })
+    }
+
+    /// Begins a read transaction on the latest commit; it never blocks and is never blocked.
+    pub fn begin_read(&self) -> Result<ReadTransaction<'_>> {
+        Ok(ReadTransaction { txn: self.pager.begin_read()? })
+    }
+
+    /// Copies committed pages from the log into the database file (see `CheckpointMode`).
+    pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
+        Ok(self.pager.checkpoint(mode)?)
+    }
+
+    /// The storage layer's statistics.
+    pub fn stats(&self) -> PagerStats {
+        self.pager.stats()
+    }
+
+    /// The full invariant check: every table's B+Tree and the catalog (order, separators, leaf
+    /// depth, sibling chains) and the pager's (free-space map, meta data, log index), with every
+    /// allocated page owned by exactly one tree. Run it with no write transaction in progress.
+    pub fn check_integrity(&self) -> Result<()> {
+        let mut claims = redwood_pager::PageClaims::new();
+        {
+            let read = self.pager.begin_read()?;
+            if let Some(root) = read.root(catalog::CATALOG_SLOT) {
+                Tree::open(root).check_invariants(&read, &mut claims)?;
+            }
+            for (_, entry) in catalog::list(&read)? {
+                Tree::open(entry.root).check_invariants(&read, &mut claims)?;
+            }
+        }
+        Ok(self.pager.check_invariants(&claims)?)
+    }
+}
+
+/// A table's state inside a write transaction.
+#[derive(Clone, Copy, Debug)]
+struct TableState {
+    /// `None` once the table is deleted in this transaction.
+    entry: Option<TableEntry>,
+    changed: bool,
+}
+
+/// The write transaction: its changes are private until `commit`, all or nothing.
+pub struct WriteTransaction<'db> {
+    txn: WriteTxn<'db, Wal>,
+    tables: BTreeMap<String, TableState>,
+    durability: Durability,
+}
+
+impl<'db> WriteTransaction<'db> {
+    /// Opens the table `name`, creating it if it does not exist.
+    pub fn open_table(&mut self, name: &str) -> Result<Table<'_, 'db>> {
+        catalog::check_name(name, self.txn.page_size())?;
+        let live = self.tables.get(name).and_then(|state| state.entry);
+        if live.is_none() {
+            let known = match self.tables.get(name) {
+                Some(_) => None,
+                None => catalog::lookup(&self.txn, name)?,
+            };
+            let (entry, changed) = match known {
+                Some(entry) => (entry, false),
+                None => (TableEntry { root: Tree::create(&mut self.txn)?.root(), len: 0 }, true),
+            };
+            self.tables.insert(name.to_owned(), TableState { entry: Some(entry), changed });
+        }
+        Ok(Table { txn: self, name: name.to_owned() })
+    }
+
+    /// Deletes the table `name` and frees its pages; returns whether it existed.
+    pub fn delete_table(&mut self, name: &str) -> Result<bool> {
+        let entry = match self.tables.get(name) {
+            Some(state) => state.entry,
+            None => catalog::lookup(&self.txn, name)?,
+        };
+        let Some(entry) = entry else { return Ok(false) };
+        Tree::open(entry.root).destroy(&mut self.txn)?;
+        self.tables.insert(name.to_owned(), TableState { entry: None, changed: true });
+        Ok(true)
+    }
+
+    /// The names of the tables this transaction sees, in order.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        let mut names: BTreeMap<String, bool> =
+            catalog::list(&self.txn)?.into_iter().map(|(name, _)| (name, true)).collect();
+        for (name, state) in &self.tables {
+            names.insert(name.clone(), state.entry.is_some());
+        }
+        Ok(names.into_iter().filter(|(_, live)| *live).map(|(name, _)| name).collect())
+    }
+
+    /// Sets this transaction's durability.
+    pub fn set_durability(&mut self, durability: Durability) {
+        self.durability = durability;
+    }
+
+    /// Makes every change of this transaction visible and durable (per its durability) at once.
+    pub fn commit(mut self) -> Result<()> {
+        let changed: Vec<(String, Option<TableEntry>)> = self
+            .tables
+            .iter()
+            .filter(|(_, state)| state.changed)
+            .map(|(name, state)| (name.clone(), state.entry))
+            .collect();
+        for (name, entry) in changed {
+            catalog::store_entry(&mut self.txn, &name, entry)?;
+        }
+        self.txn.commit(self.durability)?;
+        Ok(())
+    }
+
+    /// Discards every change of this transaction (dropping it does the same).
+    pub fn abort(self) {
+        self.txn.abort();
+    }
+}
+
+/// A table open in a write transaction.
+pub struct Table<'t, 'db> {
+    txn: &'t mut WriteTransaction<'db>,
+    name: String,
+}
+
+impl Table<'_, '_> {
+    fn state(&self) -> TableEntry {
+        self.txn.tables[&self.name].entry.expect("an open table is live")
+    }
+
+    /// Stores `value` under `key`; returns whether a value was replaced.
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        let mut entry = self.state();
+        let mut tree = Tree::open(entry.root);
+        let replaced = tree.insert(&mut self.txn.txn, key, value)?;
+        entry.root = tree.root();
+        entry.len += u64::from(!replaced);
+        self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
+        Ok(replaced)
+    }
+
+    /// Removes `key`; returns whether it was there.
+    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        let mut entry = self.state();
+        let mut tree = Tree::open(entry.root);
+        let removed = tree.remove(&mut self.txn.txn, key)?;
+        entry.root = tree.root();
+        entry.len -= u64::from(removed);
+        self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
+        Ok(removed)
+    }
+
+    /// The value under `key`, as this transaction sees it.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(Tree::open(self.state().root).get(&self.txn.txn, key)?)
+    }
+
+    /// The number of entries (O(1)).
+    pub fn len(&self) -> u64 {
+        self.state().len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
+    pub fn range<'a>(
+        &'a self,
+        range: impl RangeBounds<[u8]>,
+    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 'a {
+        Tree::open(self.state().root)
+            .range(&self.txn.txn, range)
+            .map(|item| item.map_err(Error::from))
+    }
+}
+
+/// A read transaction: a consistent snapshot of every table.
+pub struct ReadTransaction<'db> {
+    txn: ReadTxn<'db, Wal>,
+}
+
+impl<'db> ReadTransaction<'db> {
+    /// Opens the table `name`; `TableNotFound` if it does not exist in this snapshot.
+    pub fn open_table(&self, name: &str) -> Result<ReadOnlyTable<'_, 'db>> {
+        let entry = catalog::lookup(&self.txn, name)?
+            .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
+        Ok(ReadOnlyTable { txn: &self.txn, entry })
+    }
+
+    /// The names of the tables in this snapshot, in order.
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        Ok(catalog::list(&self.txn)?.into_iter().map(|(name, _)| name).collect())
+    }
+}
+
+/// A table in a read transaction.
+pub struct ReadOnlyTable<'t, 'db> {
+    txn: &'t ReadTxn<'db, Wal>,
+    entry: TableEntry,
+}
+
+impl<'t> ReadOnlyTable<'t, '_> {
+    /// The value under `key` in this snapshot.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(Tree::open(self.entry.root).get(self.txn, key)?)
+    }
+
+    /// The number of entries (O(1)).
+    pub fn len(&self) -> u64 {
+        self.entry.len
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entry.len == 0
+    }
+
+    /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
+    pub fn range(
+        &self,
+        range: impl RangeBounds<[u8]>,
+    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 't {
+        Tree::open(self.entry.root).range(self.txn, range).map(|item| item.map_err(Error::from))
+    }
+}

@@ -1,0 +1,31 @@
+//! The facade's error type: everything a `Database` call can fail with.
+
+/// The result type of every fallible `redwood` call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong, from bad input to damaged files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No table of that name exists.
+    #[error("no table named {0:?}")]
+    TableNotFound(String),
+    /// A table name longer than a key may be, or empty.
+    #[error("invalid table name {0:?}")]
+    InvalidTableName(String),
+    /// The storage layer failed (I/O, corruption, poisoning, a file that is not a database).
+    #[error(transparent)]
+    Storage(#[from] redwood_pager::Error),
+    /// A table's B+Tree failed (a key or value too large, a damaged node).
+    #[error(transparent)]
+    Tree(#[from] redwood_btree::Error),
+    /// The cache could not be built (a budget too small).
+    #[error(transparent)]
+    Cache(#[from] redwood_bufpool::Error),
+}
+
+impl From<redwood_wal::Error> for Error {
+    fn from(error: redwood_wal::Error) -> Self {
+        Error::Storage(error.into())
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of the `redwood` facade: one binary, one module per scenario.
+
+mod api;
+mod model;

@@ -1,0 +1,124 @@
+//! Model-based test of the facade: random inserts, overwrites, removes, scans, table creation
+//! and deletion across three tables, committed or aborted, with reopens, against one `BTreeMap`
+//! per table; the integrity check holds after every transaction.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use redwood::Database;
+
+type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u8, Vec<u8>, Vec<u8>),
+    Remove(u8, usize),
+    Delete(u8),
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Transaction(Vec<Op>, bool),
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let op = prop_oneof![
+        8 => (0u8..3, proptest::collection::vec(0u8..16, 1..4), proptest::collection::vec(any::<u8>(), 0..200))
+            .prop_map(|(table, key, value)| Op::Insert(table, key, value)),
+        3 => (0u8..3, any::<usize>()).prop_map(|(table, index)| Op::Remove(table, index)),
+        1 => (0u8..3).prop_map(Op::Delete),
+    ];
+    prop_oneof![
+        8 => (proptest::collection::vec(op, 1..30), proptest::bool::weighted(0.8)).prop_map(|(ops, commit)| Step::Transaction(ops, commit)),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+fn name(table: u8) -> String {
+    format!("table{table}")
+}
+
+fn check(db: &Database, model: &Tables) -> Result<(), TestCaseError> {
+    db.check_integrity().map_err(|error| TestCaseError::fail(error.to_string()))?;
+    let read = db.begin_read().unwrap();
+    prop_assert_eq!(read.list_tables().unwrap(), model.keys().cloned().collect::<Vec<_>>());
+    for (table_name, entries) in model {
+        let table = read.open_table(table_name).unwrap();
+        prop_assert_eq!(table.len(), entries.len() as u64);
+        let scanned: Vec<(Vec<u8>, Vec<u8>)> = table.range(..).map(Result::unwrap).collect();
+        prop_assert_eq!(scanned, entries.clone().into_iter().collect::<Vec<_>>());
+    }
+    Ok(())
+}
+
+fn apply(db: &Database, model: &mut Tables, ops: &[Op], commit: bool) -> Result<(), TestCaseError> {
+    let mut draft = model.clone();
+    let mut write = db.begin_write().unwrap();
+    for op in ops {
+        match op {
+            Op::Insert(table, key, value) => {
+                let replaced = write.open_table(&name(*table)).unwrap().insert(key, value).unwrap();
+                let entries = draft.entry(name(*table)).or_default();
+                prop_assert_eq!(replaced, entries.insert(key.clone(), value.clone()).is_some());
+            }
+            Op::Remove(table, index) => {
+                let Some(entries) = draft.get_mut(&name(*table)) else { continue };
+                let Some(key) = entries.keys().nth(index % entries.len().max(1)).cloned() else {
+                    continue;
+                };
+                prop_assert!(write.open_table(&name(*table)).unwrap().remove(&key).unwrap());
+                entries.remove(&key);
+            }
+            Op::Delete(table) => {
+                let existed = write.delete_table(&name(*table)).unwrap();
+                prop_assert_eq!(existed, draft.remove(&name(*table)).is_some());
+            }
+        }
+    }
+    if commit {
+        write.commit().unwrap();
+        *model = draft;
+    } else {
+        write.abort();
+    }
+    Ok(())
+}
+
+#[test]
+fn the_database_matches_a_model() {
+    let seed = std::env::var("REDWOOD_SEED").map_or_else(
+        |_| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+        },
+        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
+    );
+    println!("the_database_matches_a_model: seed {seed} (replay with REDWOOD_SEED={seed})");
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let config = Config { cases: 24, failure_persistence: None, ..Config::default() };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes));
+    runner
+        .run(&proptest::collection::vec(step(), 1..20), |steps| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("model.redwood");
+            let builder = || Database::builder().cache_bytes(16 * 4096).dirty_pages_max(8);
+            let mut db = builder().create(&path).unwrap();
+            let mut model = Tables::new();
+            for step in &steps {
+                match step {
+                    Step::Transaction(ops, commit) => apply(&db, &mut model, ops, *commit)?,
+                    Step::Reopen => {
+                        drop(db);
+                        db = builder().open(&path).unwrap();
+                    }
+                }
+                check(&db, &model)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+}
