@@ -8,7 +8,7 @@ use std::ops::Bound;
 use redwood_pager::{PageBuf, PageId, PageRead};
 
 use crate::error::{Error, Result};
-use crate::node::{Node, NodeKind, Value};
+use crate::node::{Node, NodeKind, OwnedValue};
 
 /// The most levels a descent goes; a cycle of child pointers in a damaged tree stops here.
 const HEIGHT_MAX: usize = 64;
@@ -21,7 +21,8 @@ struct End {
     index: usize,
 }
 
-/// A range scan over a tree; an iterator of `(key, value)` in key order, and backwards.
+/// A range scan over a tree; an iterator of `(key, value)` in key order, and backwards. Values
+/// come as the leaf holds them (an overflow value as its chain reference).
 pub struct Range<'s, S: PageRead> {
     store: &'s S,
     root: PageId,
@@ -131,7 +132,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The front end's current cell, moving to the next leaf through the sibling link.
-    fn front_cell(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn front_cell(&mut self) -> Result<Option<(Vec<u8>, OwnedValue)>> {
         if self.front.is_none() {
             self.front = Some(self.seek_front()?);
         }
@@ -151,7 +152,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The back end's previous cell, climbing the path to the previous leaf when needed.
-    fn back_cell(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+    fn back_cell(&mut self) -> Result<Option<(Vec<u8>, OwnedValue)>> {
         if self.back.is_none() {
             self.back = Some(self.seek_back()?);
         }
@@ -202,18 +203,12 @@ impl<'s, S: PageRead> Range<'s, S> {
 }
 
 /// A leaf cell as owned key and value.
-fn cell(leaf: &Node, index: usize) -> Result<(Vec<u8>, Vec<u8>)> {
-    match leaf.value(index) {
-        Value::Inline(value) => Ok((leaf.key(index).to_vec(), value.to_vec())),
-        Value::Overflow { first_page, .. } => Err(Error::Corrupt {
-            page_id: first_page,
-            reason: "overflow values are not readable yet".to_owned(),
-        }),
-    }
+fn cell(leaf: &Node, index: usize) -> Result<(Vec<u8>, OwnedValue)> {
+    Ok((leaf.key(index).to_vec(), leaf.value(index).into()))
 }
 
 impl<S: PageRead> Iterator for Range<'_, S> {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
+    type Item = Result<(Vec<u8>, OwnedValue)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.finished {
@@ -253,13 +248,13 @@ impl<S: PageRead> DoubleEndedIterator for Range<'_, S> {
 }
 
 impl<S: PageRead> Range<'_, S> {
-    fn finish(&mut self) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+    fn finish(&mut self) -> Option<Result<(Vec<u8>, OwnedValue)>> {
         self.finished = true;
         None
     }
 
     /// An error ends the scan after it is handed out.
-    fn fail(&mut self, error: Error) -> Option<Result<(Vec<u8>, Vec<u8>)>> {
+    fn fail(&mut self, error: Error) -> Option<Result<(Vec<u8>, OwnedValue)>> {
         self.finished = true;
         Some(Err(error))
     }

@@ -18,5 +18,5 @@ mod tree;
 
 pub use cursor::Range;
 pub use error::{Error, Result};
-pub use node::{Full, Node, NodeKind, Value};
+pub use node::{Full, Node, NodeKind, OwnedValue, Value};
 pub use tree::{Tree, TreeStats};

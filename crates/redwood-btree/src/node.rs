@@ -63,6 +63,49 @@ pub enum Value<'a> {
     },
 }
 
+/// A value taken out of a leaf: its bytes, or where its overflow chain is.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum OwnedValue {
+    /// The value's bytes.
+    Inline(Vec<u8>),
+    /// The value lives in an overflow chain.
+    Overflow {
+        /// The chain's first page.
+        first_page: PageId,
+        /// The value's length in bytes.
+        length: u64,
+    },
+}
+
+impl OwnedValue {
+    /// The bytes of an inline value; `None` for an overflow reference.
+    pub fn into_inline(self) -> Option<Vec<u8>> {
+        match self {
+            OwnedValue::Inline(bytes) => Some(bytes),
+            OwnedValue::Overflow { .. } => None,
+        }
+    }
+
+    /// The value as a leaf stores it.
+    pub fn as_value(&self) -> Value<'_> {
+        match self {
+            OwnedValue::Inline(bytes) => Value::Inline(bytes),
+            OwnedValue::Overflow { first_page, length } => {
+                Value::Overflow { first_page: *first_page, length: *length }
+            }
+        }
+    }
+}
+
+impl From<Value<'_>> for OwnedValue {
+    fn from(value: Value<'_>) -> Self {
+        match value {
+            Value::Inline(bytes) => OwnedValue::Inline(bytes.to_vec()),
+            Value::Overflow { first_page, length } => OwnedValue::Overflow { first_page, length },
+        }
+    }
+}
+
 /// The node has no room for the cell: split it first.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Full;

@@ -9,7 +9,7 @@ use redwood_pager::{PageBuf, PageClaims, PageId, PageRead, PageWrite};
 
 use crate::error::{Error, Result};
 use crate::limits::{inline_value_max_bytes, key_max_bytes};
-use crate::node::{Node, NodeKind, Value, page_type};
+use crate::node::{Node, NodeKind, OwnedValue, Value, page_type};
 
 /// The most levels a tree may have; a corrupt cycle of child pointers stops here.
 const HEIGHT_MAX: usize = 64;
@@ -29,8 +29,10 @@ struct Step {
 }
 
 /// What `check_invariants` found.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct TreeStats {
+    /// Every overflow value's chain (first page, length), for the caller to check and claim.
+    pub overflow_values: Vec<(PageId, u64)>,
     /// Levels, leaves included.
     pub height: usize,
     /// Leaf pages.
@@ -59,52 +61,81 @@ impl Tree {
         self.root
     }
 
-    /// The value stored under `key`, if any.
+    /// The inline value stored under `key`, if any (an overflow value is the caller's to read:
+    /// see [`Tree::get_value`]).
     pub fn get(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let (_, leaf) = self.descend(store, key, &mut Vec::new())?;
-        let Ok(index) = leaf.search(key) else { return Ok(None) };
-        match leaf.value(index) {
-            Value::Inline(value) => Ok(Some(value.to_vec())),
-            Value::Overflow { .. } => Err(Error::Corrupt {
-                page_id: self.root,
-                reason: "overflow values are not readable yet".to_owned(),
+        match self.get_value(store, key)? {
+            None => Ok(None),
+            Some(OwnedValue::Inline(bytes)) => Ok(Some(bytes)),
+            Some(OwnedValue::Overflow { first_page, .. }) => Err(Error::Corrupt {
+                page_id: first_page,
+                reason: "an overflow value read as inline".to_owned(),
             }),
         }
     }
 
-    /// Stores `value` under `key`, replacing any previous value; returns whether one was
-    /// replaced. May split nodes and grow a new root (see [`Tree::root`]).
+    /// The value stored under `key` as the leaf holds it.
+    pub fn get_value(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<OwnedValue>> {
+        let (_, leaf) = self.descend(store, key, &mut Vec::new())?;
+        let Ok(index) = leaf.search(key) else { return Ok(None) };
+        Ok(Some(leaf.value(index).into()))
+    }
+
+    /// Stores inline `value` under `key`; returns whether a value was replaced.
     pub fn insert(&mut self, store: &mut impl PageWrite, key: &[u8], value: &[u8]) -> Result<bool> {
+        Ok(self.insert_value(store, key, Value::Inline(value))?.is_some())
+    }
+
+    /// Stores `value` (inline bytes or an overflow reference) under `key`, and returns the value
+    /// it replaced (whose overflow chain, if any, the caller frees). May split nodes and grow a
+    /// new root (see [`Tree::root`]).
+    pub fn insert_value(
+        &mut self,
+        store: &mut impl PageWrite,
+        key: &[u8],
+        value: Value<'_>,
+    ) -> Result<Option<OwnedValue>> {
         check_sizes(store.page_size(), key, value)?;
         let mut path = Vec::new();
         let (leaf_id, mut leaf) = self.descend(store, key, &mut path)?;
-        let replaced = match leaf.search(key) {
+        let previous = match leaf.search(key) {
             Ok(index) => {
+                let previous = OwnedValue::from(leaf.value(index));
                 leaf.remove(index);
-                true
+                Some(previous)
             }
-            Err(_) => false,
+            Err(_) => None,
         };
         let index = leaf.search(key).expect_err("the key was just removed or absent");
-        if leaf.insert_leaf(index, key, Value::Inline(value)).is_ok() {
+        if leaf.insert_leaf(index, key, value).is_ok() {
             write_node(store, leaf_id, leaf)?;
-            return Ok(replaced);
+            return Ok(previous);
         }
         let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
         self.insert_separator(store, path, separator, right_id)?;
-        Ok(replaced)
+        Ok(previous)
     }
 
     /// Removes `key`; returns whether it was there. An underfull node merges with a sibling when
     /// both fit in one page, upwards; a root left with one child gives way to it (see
     /// [`Tree::root`]).
     pub fn remove(&mut self, store: &mut impl PageWrite, key: &[u8]) -> Result<bool> {
+        Ok(self.remove_value(store, key)?.is_some())
+    }
+
+    /// Removes `key` and returns its value (whose overflow chain, if any, the caller frees).
+    pub fn remove_value(
+        &mut self,
+        store: &mut impl PageWrite,
+        key: &[u8],
+    ) -> Result<Option<OwnedValue>> {
         let mut path = Vec::new();
         let (leaf_id, mut leaf) = self.descend(store, key, &mut path)?;
-        let Ok(index) = leaf.search(key) else { return Ok(false) };
+        let Ok(index) = leaf.search(key) else { return Ok(None) };
+        let removed = OwnedValue::from(leaf.value(index));
         leaf.remove(index);
         self.rebalance(store, path, leaf_id, leaf)?;
-        Ok(true)
+        Ok(Some(removed))
     }
 
     /// Writes `node` back after a removal, merging it into a sibling first if it is underfull,
@@ -309,6 +340,11 @@ impl Tree {
             stats.height = depth;
             stats.leaves += 1;
             stats.entries += node.len() as u64;
+            for index in 0..node.len() {
+                if let Value::Overflow { first_page, length } = node.value(index) {
+                    stats.overflow_values.push((first_page, length));
+                }
+            }
             leaves.push((page_id, node.right_sibling()));
             return Ok(());
         }
@@ -369,7 +405,7 @@ fn split_leaf(
     leaf_id: PageId,
     mut leaf: Node,
     key: &[u8],
-    value: &[u8],
+    value: Value<'_>,
 ) -> Result<(Vec<u8>, PageId)> {
     let (separator, mut right) = leaf.split();
     let right_id = store.allocate()?;
@@ -377,26 +413,26 @@ fn split_leaf(
     leaf.set_right_sibling(Some(right_id));
     let target = if key >= separator.as_slice() { &mut right } else { &mut leaf };
     let index = target.search(key).expect_err("the key is not in the tree");
-    target
-        .insert_leaf(index, key, Value::Inline(value))
-        .expect("a split leaf has room for one cell");
+    target.insert_leaf(index, key, value).expect("a split leaf has room for one cell");
     let separator = right.key(0).to_vec();
     write_node(store, leaf_id, leaf)?;
     write_node(store, right_id, right)?;
     Ok((separator, right_id))
 }
 
-fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: &[u8]) -> Result<()> {
+fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>) -> Result<()> {
     let max_bytes = key_max_bytes(page_size);
     if key.len() > max_bytes {
         return Err(Error::KeyTooLarge { bytes: key.len(), max_bytes });
     }
-    // Longer values will go to overflow chains (`redwood-overflow`, not built yet).
+    // Longer values go to overflow chains, which the caller writes (`redwood-overflow`).
     let max_bytes = inline_value_max_bytes(page_size);
-    if value.len() > max_bytes {
-        return Err(Error::ValueTooLarge { bytes: value.len(), max_bytes });
+    match value {
+        Value::Inline(bytes) if bytes.len() > max_bytes => {
+            Err(Error::ValueTooLarge { bytes: bytes.len(), max_bytes })
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {

@@ -1,7 +1,143 @@
-//! Redwood overflow chains (issue 5, not built yet).
+//! Redwood overflow chains: values too large for a B+Tree leaf, stored in a chain of pages.
 //!
-//! Its role: store values too large for a B+Tree leaf in chains of overflow pages, allocated in
-//! contiguous batches and read ahead.
+//! Chain page (page type 20, `docs/FORMAT.md`): after the page header, the next page of the
+//! chain (8 bytes, 0 at the end), the payload length (4 bytes), the payload. A value of `n`
+//! bytes takes `ceil(n / payload_per_page)` pages, allocated in one go so they are as contiguous
+//! as the free-space map allows, and written in the same transaction: one commit, one fsync,
+//! whatever the value's size (P2).
 //!
-//! What it does not do: like the B+Tree, it sees pages only through the pager's `PageStore`
-//! traits and knows nothing of the log, the cache or files. Nothing is implemented here yet.
+//! What it does not do: like the B+Tree, it sees pages only through the pager's `PageRead` /
+//! `PageWrite` capabilities; the facade stores the chain's first page and length in the leaf.
+
+use redwood_pager::{
+    PAGE_HEADER_BYTES, PageBuf, PageClaims, PageId, PageRead, PageSize, PageType, PageWrite,
+};
+
+/// The page type of a chain page.
+pub const OVERFLOW: u8 = 20;
+/// The largest value a chain holds (1 GiB): a bound on reads of damaged lengths.
+pub const VALUE_MAX_BYTES: u64 = 1 << 30;
+const CHAIN_HEADER_BYTES: usize = 8 + 4;
+
+/// The result type of chain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong with a chain.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value longer than a chain may hold.
+    #[error("a value of {bytes} bytes is longer than the limit of {max_bytes}")]
+    TooLarge {
+        /// The value's length.
+        bytes: u64,
+        /// The limit.
+        max_bytes: u64,
+    },
+    /// A chain page violates the format, or the chain does not add up to its length.
+    #[error("corrupt overflow chain at {page_id}: {reason}")]
+    Corrupt {
+        /// The page at fault.
+        page_id: PageId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The pager failed.
+    #[error(transparent)]
+    Pager(#[from] redwood_pager::Error),
+}
+
+/// Where a stored value is: its chain's first page and its length.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ChainRef {
+    /// The first page of the chain.
+    pub first_page: PageId,
+    /// The value's length in bytes.
+    pub length: u64,
+}
+
+/// Payload bytes per chain page.
+pub fn payload_per_page(page_size: PageSize) -> usize {
+    page_size.bytes() - PAGE_HEADER_BYTES - CHAIN_HEADER_BYTES
+}
+
+/// Stores `value` in a new chain (pages allocated up front, then written in order).
+pub fn write(store: &mut impl PageWrite, value: &[u8]) -> Result<ChainRef> {
+    let length = value.len() as u64;
+    if length > VALUE_MAX_BYTES || value.is_empty() {
+        return Err(Error::TooLarge { bytes: length, max_bytes: VALUE_MAX_BYTES });
+    }
+    let chunks: Vec<&[u8]> = value.chunks(payload_per_page(store.page_size())).collect();
+    let pages: Vec<PageId> =
+        (0..chunks.len()).map(|_| store.allocate()).collect::<redwood_pager::Result<_>>()?;
+    for (index, chunk) in chunks.iter().enumerate() {
+        let next = pages.get(index + 1).map_or(0, |page| page.get());
+        let mut page = PageBuf::zeroed(store.page_size());
+        page.header_mut().page_type = OVERFLOW;
+        let body = page.body_mut();
+        body[..8].copy_from_slice(&next.to_le_bytes());
+        body[8..12].copy_from_slice(&(chunk.len() as u32).to_le_bytes());
+        body[CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + chunk.len()].copy_from_slice(chunk);
+        store.write_page(pages[index], page)?;
+    }
+    Ok(ChainRef { first_page: pages[0], length })
+}
+
+/// Reads the value a chain holds, checking every page and the total length.
+pub fn read(store: &impl PageRead, chain: ChainRef) -> Result<Vec<u8>> {
+    let mut value = Vec::with_capacity(chain.length.min(VALUE_MAX_BYTES) as usize);
+    walk(store, chain, |_, payload| value.extend_from_slice(payload))?;
+    Ok(value)
+}
+
+/// Frees every page of a chain.
+pub fn free(store: &mut impl PageWrite, chain: ChainRef) -> Result<()> {
+    let mut pages = Vec::new();
+    walk(store, chain, |page_id, _| pages.push(page_id))?;
+    for page_id in pages {
+        store.free(page_id)?;
+    }
+    Ok(())
+}
+
+/// Claims every page of a chain (for the integrity check).
+pub fn claim(store: &impl PageRead, chain: ChainRef, claims: &mut PageClaims) -> Result<()> {
+    walk(store, chain, |page_id, _| claims.claim(page_id, "overflow chain"))
+}
+
+/// Visits each page of a chain with its payload, bounded by the chain's length.
+fn walk(
+    store: &impl PageRead,
+    chain: ChainRef,
+    mut visit: impl FnMut(PageId, &[u8]),
+) -> Result<()> {
+    let per_page = payload_per_page(store.page_size()) as u64;
+    let pages_max = chain.length.div_ceil(per_page);
+    let mut page = PageBuf::zeroed(store.page_size());
+    let (mut next, mut total) = (chain.first_page, 0u64);
+    for _ in 0..pages_max {
+        let page_id = next;
+        store.read_page(page_id, &mut page)?;
+        let corrupt = |reason: &str| Error::Corrupt { page_id, reason: reason.to_owned() };
+        if page.page_type() != PageType::user(OVERFLOW).expect("a user page type") {
+            return Err(corrupt("not an overflow page"));
+        }
+        let body = page.body();
+        let following = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
+        let payload_bytes = u32::from_le_bytes(body[8..12].try_into().expect("4 bytes")) as usize;
+        let payload = body
+            .get(CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + payload_bytes)
+            .ok_or_else(|| corrupt("payload longer than the page"))?;
+        total += payload_bytes as u64;
+        visit(page_id, payload);
+        if following == 0 {
+            return if total == chain.length {
+                Ok(())
+            } else {
+                Err(corrupt("the chain is shorter than its value"))
+            };
+        }
+        next = PageId::new(following);
+    }
+    Err(Error::Corrupt { page_id: next, reason: "the chain is longer than its value".to_owned() })
+}

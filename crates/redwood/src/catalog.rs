@@ -52,6 +52,10 @@ pub(crate) fn list(store: &impl PageRead) -> Result<Vec<(String, TableEntry)>> {
             page_id: root,
             reason: "a table name is not UTF-8".to_owned(),
         })?;
+        let bytes = bytes.into_inline().ok_or_else(|| redwood_btree::Error::Corrupt {
+            page_id: root,
+            reason: "a catalog entry is not inline".to_owned(),
+        })?;
         tables.push((name, TableEntry::decode(&bytes, root)?));
     }
     Ok(tables)

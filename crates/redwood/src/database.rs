@@ -5,8 +5,9 @@ use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use redwood_btree::Tree;
+use redwood_btree::{OwnedValue, Tree, Value};
 use redwood_bufpool::{BufferPool, PoolOptions};
+use redwood_overflow::ChainRef;
 use redwood_pager::io::{MemVfs, Vfs};
 use redwood_pager::{
     CheckpointMode, CheckpointOutcome, Durability, Lsn, PageFile, PageFileOptions, PageRead,
@@ -191,7 +192,10 @@ impl Database {
                 Tree::open(root).check_invariants(&read, &mut claims)?;
             }
             for (_, entry) in catalog::list(&read)? {
-                Tree::open(entry.root).check_invariants(&read, &mut claims)?;
+                let stats = Tree::open(entry.root).check_invariants(&read, &mut claims)?;
+                for (first_page, length) in stats.overflow_values {
+                    redwood_overflow::claim(&read, ChainRef { first_page, length }, &mut claims)?;
+                }
             }
         }
         Ok(self.pager.check_invariants(&claims)?)
@@ -239,7 +243,17 @@ impl<'db> WriteTransaction<'db> {
             None => catalog::lookup(&self.txn, name)?,
         };
         let Some(entry) = entry else { return Ok(false) };
-        Tree::open(entry.root).destroy(&mut self.txn)?;
+        let tree = Tree::open(entry.root);
+        let mut chains = Vec::new();
+        for item in tree.range(&self.txn, ..) {
+            if let (_, OwnedValue::Overflow { first_page, length }) = item? {
+                chains.push(ChainRef { first_page, length });
+            }
+        }
+        for chain in chains {
+            redwood_overflow::free(&mut self.txn, chain)?;
+        }
+        tree.destroy(&mut self.txn)?;
         self.tables.insert(name.to_owned(), TableState { entry: None, changed: true });
         Ok(true)
     }
@@ -291,22 +305,42 @@ impl Table<'_, '_> {
         self.txn.tables[&self.name].entry.expect("an open table is live")
     }
 
-    /// Stores `value` under `key`; returns whether a value was replaced.
+    /// Stores `value` under `key` (a value over the inline limit goes to an overflow chain);
+    /// returns whether a value was replaced.
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
-        let replaced = tree.insert(&mut self.txn.txn, key, value)?;
+        let store = &mut self.txn.txn;
+        let page_size = store.page_size();
+        let previous = if value.len() > redwood_btree::limits::inline_value_max_bytes(page_size) {
+            // Check the key before writing a chain the tree would then refuse.
+            let max_bytes = redwood_btree::limits::key_max_bytes(page_size);
+            if key.len() > max_bytes {
+                return Err(
+                    redwood_btree::Error::KeyTooLarge { bytes: key.len(), max_bytes }.into()
+                );
+            }
+            let chain = redwood_overflow::write(store, value)?;
+            let reference = Value::Overflow { first_page: chain.first_page, length: chain.length };
+            tree.insert_value(store, key, reference)?
+        } else {
+            tree.insert_value(store, key, Value::Inline(value))?
+        };
+        free_chain(store, previous.as_ref())?;
+        let replaced = previous.is_some();
         entry.root = tree.root();
         entry.len += u64::from(!replaced);
         self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
         Ok(replaced)
     }
 
-    /// Removes `key`; returns whether it was there.
+    /// Removes `key`; returns whether it was there (freeing its overflow chain, if any).
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
-        let removed = tree.remove(&mut self.txn.txn, key)?;
+        let removed_value = tree.remove_value(&mut self.txn.txn, key)?;
+        free_chain(&mut self.txn.txn, removed_value.as_ref())?;
+        let removed = removed_value.is_some();
         entry.root = tree.root();
         entry.len -= u64::from(removed);
         self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
@@ -315,7 +349,8 @@ impl Table<'_, '_> {
 
     /// The value under `key`, as this transaction sees it.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(Tree::open(self.state().root).get(&self.txn.txn, key)?)
+        let value = Tree::open(self.state().root).get_value(&self.txn.txn, key)?;
+        value.map(|value| bytes_of(&self.txn.txn, value)).transpose()
     }
 
     /// The number of entries (O(1)).
@@ -333,9 +368,11 @@ impl Table<'_, '_> {
         &'a self,
         range: impl RangeBounds<[u8]>,
     ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 'a {
-        Tree::open(self.state().root)
-            .range(&self.txn.txn, range)
-            .map(|item| item.map_err(Error::from))
+        let store = &self.txn.txn;
+        Tree::open(self.state().root).range(store, range).map(move |item| {
+            let (key, value) = item?;
+            Ok((key, bytes_of(store, value)?))
+        })
     }
 }
 
@@ -367,7 +404,8 @@ pub struct ReadOnlyTable<'t, 'db> {
 impl<'t> ReadOnlyTable<'t, '_> {
     /// The value under `key` in this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(Tree::open(self.entry.root).get(self.txn, key)?)
+        let value = Tree::open(self.entry.root).get_value(self.txn, key)?;
+        value.map(|value| bytes_of(self.txn, value)).transpose()
     }
 
     /// The number of entries (O(1)).
@@ -385,6 +423,28 @@ impl<'t> ReadOnlyTable<'t, '_> {
         &self,
         range: impl RangeBounds<[u8]>,
     ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 't {
-        Tree::open(self.entry.root).range(self.txn, range).map(|item| item.map_err(Error::from))
+        let store = self.txn;
+        Tree::open(self.entry.root).range(store, range).map(move |item| {
+            let (key, value) = item?;
+            Ok((key, bytes_of(store, value)?))
+        })
     }
+}
+
+/// A value's bytes: inline, or read from its overflow chain.
+fn bytes_of(store: &impl PageRead, value: OwnedValue) -> Result<Vec<u8>> {
+    match value {
+        OwnedValue::Inline(bytes) => Ok(bytes),
+        OwnedValue::Overflow { first_page, length } => {
+            Ok(redwood_overflow::read(store, ChainRef { first_page, length })?)
+        }
+    }
+}
+
+/// Frees the overflow chain of a value that was replaced or removed, if it had one.
+fn free_chain(store: &mut WriteTxn<'_, Wal>, value: Option<&OwnedValue>) -> Result<()> {
+    if let Some(OwnedValue::Overflow { first_page, length }) = value {
+        redwood_overflow::free(store, ChainRef { first_page: *first_page, length: *length })?;
+    }
+    Ok(())
 }

@@ -19,6 +19,9 @@ pub enum Error {
     /// A table's B+Tree failed (a key or value too large, a damaged node).
     #[error(transparent)]
     Tree(#[from] redwood_btree::Error),
+    /// A large value's overflow chain failed (a value too large, a damaged chain).
+    #[error(transparent)]
+    Overflow(#[from] redwood_overflow::Error),
     /// The cache could not be built (a budget too small).
     #[error(transparent)]
     Cache(#[from] redwood_bufpool::Error),

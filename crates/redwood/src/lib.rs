@@ -18,8 +18,9 @@
 //! # Ok::<(), redwood::Error>(())
 //! ```
 //!
-//! Not built yet (issue 5): values above the inline limit (overflow chains), table renames,
-//! per-table checkpoint triggers.
+//! Values longer than an eighth of a page live in overflow chains (`redwood-overflow`), written
+//! in the same transaction. Not built yet (issue 5): table renames, per-table checkpoint
+//! triggers.
 
 mod catalog;
 mod database;
