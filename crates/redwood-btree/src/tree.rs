@@ -264,12 +264,12 @@ impl Tree {
 
     /// A streaming scan of the entries in `range`, in key order (and backwards with `.rev()` or
     /// `next_back`), with memory bounded by the tree's height.
-    pub fn range<'s, S: PageRead>(
+    pub fn range<'s, 'k, S: PageRead>(
         &self,
         store: &'s S,
-        range: impl std::ops::RangeBounds<[u8]>,
+        range: impl std::ops::RangeBounds<&'k [u8]>,
     ) -> crate::Range<'s, S> {
-        let owned = |bound: std::ops::Bound<&[u8]>| bound.map(<[u8]>::to_vec);
+        let owned = |bound: std::ops::Bound<&&[u8]>| bound.map(|key| key.to_vec());
         crate::Range::new(store, self.root, owned(range.start_bound()), owned(range.end_bound()))
     }
 

@@ -238,11 +238,7 @@ impl<'db> WriteTransaction<'db> {
 
     /// Deletes the table `name` and frees its pages; returns whether it existed.
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
-        let entry = match self.tables.get(name) {
-            Some(state) => state.entry,
-            None => catalog::lookup(&self.txn, name)?,
-        };
-        let Some(entry) = entry else { return Ok(false) };
+        let Some(entry) = self.live_entry(name)? else { return Ok(false) };
         let tree = Tree::open(entry.root);
         let mut chains = Vec::new();
         for item in tree.range(&self.txn, ..) {
@@ -256,6 +252,26 @@ impl<'db> WriteTransaction<'db> {
         tree.destroy(&mut self.txn)?;
         self.tables.insert(name.to_owned(), TableState { entry: None, changed: true });
         Ok(true)
+    }
+
+    /// Renames table `from` to `to`; returns whether `from` existed. `TableExists` if `to` does.
+    pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
+        catalog::check_name(to, self.txn.page_size())?;
+        let Some(entry) = self.live_entry(from)? else { return Ok(false) };
+        if self.live_entry(to)?.is_some() {
+            return Err(Error::TableExists(to.to_owned()));
+        }
+        self.tables.insert(from.to_owned(), TableState { entry: None, changed: true });
+        self.tables.insert(to.to_owned(), TableState { entry: Some(entry), changed: true });
+        Ok(true)
+    }
+
+    /// The table `name` as this transaction sees it, if it exists.
+    fn live_entry(&self, name: &str) -> Result<Option<TableEntry>> {
+        match self.tables.get(name) {
+            Some(state) => Ok(state.entry),
+            None => catalog::lookup(&self.txn, name),
+        }
     }
 
     /// The names of the tables this transaction sees, in order.
@@ -364,9 +380,9 @@ impl Table<'_, '_> {
     }
 
     /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
-    pub fn range<'a>(
+    pub fn range<'a, 'k>(
         &'a self,
-        range: impl RangeBounds<[u8]>,
+        range: impl RangeBounds<&'k [u8]>,
     ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 'a {
         let store = &self.txn.txn;
         Tree::open(self.state().root).range(store, range).map(move |item| {
@@ -419,9 +435,9 @@ impl<'t> ReadOnlyTable<'t, '_> {
     }
 
     /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
-    pub fn range(
+    pub fn range<'k>(
         &self,
-        range: impl RangeBounds<[u8]>,
+        range: impl RangeBounds<&'k [u8]>,
     ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 't {
         let store = self.txn;
         Tree::open(self.entry.root).range(store, range).map(move |item| {

@@ -10,6 +10,9 @@ pub enum Error {
     /// No table of that name exists.
     #[error("no table named {0:?}")]
     TableNotFound(String),
+    /// A table of that name already exists (renaming onto it).
+    #[error("a table named {0:?} already exists")]
+    TableExists(String),
     /// A table name longer than a key may be, or empty.
     #[error("invalid table name {0:?}")]
     InvalidTableName(String),

@@ -150,3 +150,22 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
     write.commit().unwrap();
     db.check_integrity().unwrap();
 }
+
+#[test]
+fn tables_can_be_renamed() {
+    let db = Database::in_memory().unwrap();
+    let mut write = db.begin_write().unwrap();
+    write.open_table("old").unwrap().insert(b"k", b"v").unwrap();
+    write.open_table("other").unwrap();
+    write.commit().unwrap();
+    let mut write = db.begin_write().unwrap();
+    assert!(matches!(write.rename_table("old", "other"), Err(Error::TableExists(_))));
+    assert!(write.rename_table("old", "new").unwrap());
+    assert!(!write.rename_table("old", "newer").unwrap(), "already renamed");
+    assert_eq!(write.open_table("new").unwrap().get(b"k").unwrap(), Some(b"v".to_vec()));
+    write.commit().unwrap();
+    let read = db.begin_read().unwrap();
+    assert_eq!(read.list_tables().unwrap(), vec!["new".to_owned(), "other".to_owned()]);
+    assert_eq!(read.open_table("new").unwrap().len(), 1);
+    db.check_integrity().unwrap();
+}
