@@ -3,4 +3,5 @@
 mod node;
 mod range;
 mod store;
+mod support;
 mod tree;

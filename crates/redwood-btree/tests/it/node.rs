@@ -5,24 +5,10 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use redwood_btree::{Error, Full, Node, NodeKind, Value};
 use redwood_pager::{PageId, PageSize};
 
-fn runner(test: &str, cases: u32) -> TestRunner {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
-}
+use crate::support::runner;
 
 /// The leaf's contents in order, inline values only.
 fn contents(node: &Node) -> Vec<(Vec<u8>, Vec<u8>)> {

@@ -6,26 +6,11 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use redwood_btree::{OwnedValue, Tree};
 use redwood_pager::PageClaims;
 
 use crate::store::MemStore;
-
-fn runner(test: &str, cases: u32) -> TestRunner {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes))
-}
+use crate::support::runner;
 
 fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
     let key = proptest::collection::vec(0u8..8, 0..4);
