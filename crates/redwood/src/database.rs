@@ -103,19 +103,20 @@ impl Builder {
         } else {
             PageFile::open(Arc::clone(&vfs), path, &options)?
         };
+        let log_counters = Arc::new(redwood_wal::WalCounters::default());
         let wal_options = WalOptions {
             page_size: file.page_size(),
             database_id: file.database_id(),
             start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
             salt: None,
-            counters: Arc::default(),
+            counters: Arc::clone(&log_counters),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
         let pool = BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?;
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_cache(Arc::new(pool));
-        Ok(Database { pager, path: path.to_path_buf(), durability: self.durability })
+        Ok(Database { pager, path: path.to_path_buf(), durability: self.durability, log_counters })
     }
 }
 
@@ -131,6 +132,7 @@ pub struct Database {
     pager: Pager<Wal>,
     path: PathBuf,
     durability: Durability,
+    log_counters: Arc<redwood_wal::WalCounters>,
 }
 
 impl std::fmt::Debug for Database {
@@ -179,6 +181,11 @@ impl Database {
     /// The storage layer's statistics.
     pub fn stats(&self) -> PagerStats {
         self.pager.stats()
+    }
+
+    /// The write-ahead log's counters since open: frames, bytes, commits, fsyncs, restarts.
+    pub fn log_stats(&self) -> redwood_wal::WalStats {
+        self.log_counters.snapshot()
     }
 
     /// The full invariant check: every table's B+Tree and the catalog (order, separators, leaf

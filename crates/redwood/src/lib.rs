@@ -29,3 +29,4 @@ mod error;
 pub use database::{Builder, Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
 pub use error::{Error, Result};
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, PagerStats};
+pub use redwood_wal::WalStats;
