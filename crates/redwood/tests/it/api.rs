@@ -194,6 +194,7 @@ fn a_large_value_costs_one_fsync_not_one_per_page() {
         write.commit().unwrap();
     }
     let page_at_a_time = db.log_stats().syncs - before;
+    println!("fsyncs: {batched} for the whole value, {page_at_a_time} page by page");
     assert_eq!(batched, 1);
     assert!(page_at_a_time >= 250, "{page_at_a_time}");
     assert!(
