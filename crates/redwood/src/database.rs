@@ -73,18 +73,23 @@ impl Builder {
 
     /// Opens the database at `path`, creating it if it does not exist.
     pub fn create(self, path: impl AsRef<Path>) -> Result<Database> {
-        let vfs = redwood_pager::io::best_vfs();
+        self.create_in(redwood_pager::io::best_vfs(), path)
+    }
+
+    /// Opens the existing database at `path`.
+    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
+        self.assemble(redwood_pager::io::best_vfs(), path.as_ref(), false)
+    }
+
+    /// Opens the database at `path` in `vfs` (creating it if absent): for the simulated disk of
+    /// the crash harness, or any other `Vfs`.
+    pub fn create_in(self, vfs: Arc<dyn Vfs>, path: impl AsRef<Path>) -> Result<Database> {
         let exists = vfs.exists(path.as_ref()).map_err(|error| redwood_pager::Error::Io {
             operation: "exists",
             path: path.as_ref().to_path_buf(),
             source: error,
         })?;
         self.assemble(vfs, path.as_ref(), !exists)
-    }
-
-    /// Opens the existing database at `path`.
-    pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
-        self.assemble(redwood_pager::io::best_vfs(), path.as_ref(), false)
     }
 
     /// A database held in memory only (Redwood-Lite): everything works, nothing persists.

@@ -1,4 +1,5 @@
 //! Integration tests of the `redwood` facade: one binary, one module per scenario.
 
 mod api;
+mod crash;
 mod model;
