@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use redwood_btree::{OwnedValue, Tree, Value};
 use redwood_bufpool::{BufferPool, PoolOptions};
@@ -17,6 +17,7 @@ use redwood_wal::{Wal, WalOptions};
 
 use crate::catalog::{self, TableEntry};
 use crate::error::{Error, Result};
+use crate::triggers::{TableTrigger, TableTriggers};
 
 /// How to open a database.
 #[derive(Clone, Debug)]
@@ -26,6 +27,7 @@ pub struct Builder {
     segment_pages: u64,
     dirty_pages_max: usize,
     durability: Durability,
+    triggers: TableTriggers,
 }
 
 impl Default for Builder {
@@ -36,6 +38,7 @@ impl Default for Builder {
             segment_pages: redwood_pager::limits::SEGMENT_PAGES_DEFAULT,
             dirty_pages_max: redwood_pager::limits::DIRTY_PAGES_MAX_DEFAULT,
             durability: Durability::Immediate,
+            triggers: TableTriggers::default(),
         }
     }
 }
@@ -68,6 +71,13 @@ impl Builder {
     /// The durability of commits unless a transaction says otherwise (default `Immediate`).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Checkpoints (full mode) after a commit once `table` has changed `changed_pages_max`
+    /// pages since the last checkpoint (R1).
+    pub fn checkpoint_table_after(mut self, table: &str, changed_pages_max: u64) -> Self {
+        self.triggers.add(TableTrigger { table: table.to_owned(), changed_pages_max });
         self
     }
 
@@ -121,7 +131,14 @@ impl Builder {
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_cache(Arc::new(pool));
-        Ok(Database { pager, path: path.to_path_buf(), durability: self.durability, log_counters })
+        Ok(Database {
+            pager,
+            path: path.to_path_buf(),
+            durability: self.durability,
+            log_counters,
+            triggers: self.triggers,
+            changed_pages: Mutex::default(),
+        })
     }
 }
 
@@ -138,6 +155,9 @@ pub struct Database {
     path: PathBuf,
     durability: Durability,
     log_counters: Arc<redwood_wal::WalCounters>,
+    triggers: TableTriggers,
+    /// Pages each table changed since the last checkpoint, for the triggers.
+    changed_pages: Mutex<BTreeMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -170,7 +190,14 @@ impl Database {
     /// Begins the write transaction; waits while another one is open.
     pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
         let txn = self.pager.begin_write()?;
-        Ok(WriteTransaction { txn, tables: BTreeMap::new(), durability: self.durability })
+        let changed_pages = BTreeMap::new();
+        Ok(WriteTransaction {
+            db: self,
+            txn,
+            tables: BTreeMap::new(),
+            durability: self.durability,
+            changed_pages,
+        })
     }
 
     /// Begins a read transaction on the latest commit; it never blocks and is never blocked.
@@ -180,7 +207,34 @@ impl Database {
 
     /// Copies committed pages from the log into the database file (see `CheckpointMode`).
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
-        Ok(self.pager.checkpoint(mode)?)
+        let outcome = self.pager.checkpoint(mode)?;
+        if outcome.checkpoint_lsn == self.pager.last_commit() {
+            self.changed_pages_lock().clear();
+        }
+        Ok(outcome)
+    }
+
+    /// Adds a committed transaction's changed pages per table and runs a checkpoint if a
+    /// per-table trigger fires.
+    fn after_commit(&self, changed: BTreeMap<String, u64>) -> Result<()> {
+        if self.triggers.is_empty() {
+            return Ok(());
+        }
+        let fire = {
+            let mut counts = self.changed_pages_lock();
+            for (table, pages) in changed {
+                *counts.entry(table).or_default() += pages;
+            }
+            self.triggers.decide(&counts).is_some()
+        };
+        if fire {
+            self.checkpoint(CheckpointMode::Full)?;
+        }
+        Ok(())
+    }
+
+    fn changed_pages_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        self.changed_pages.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The storage layer's statistics.
@@ -224,9 +278,12 @@ struct TableState {
 
 /// The write transaction: its changes are private until `commit`, all or nothing.
 pub struct WriteTransaction<'db> {
+    db: &'db Database,
     txn: WriteTxn<'db, Wal>,
     tables: BTreeMap<String, TableState>,
     durability: Durability,
+    /// Pages each table changed in this transaction, for the per-table triggers.
+    changed_pages: BTreeMap<String, u64>,
 }
 
 impl<'db> WriteTransaction<'db> {
@@ -313,7 +370,7 @@ impl<'db> WriteTransaction<'db> {
             catalog::store_entry(&mut self.txn, &name, entry)?;
         }
         self.txn.commit(self.durability)?;
-        Ok(())
+        self.db.after_commit(self.changed_pages)
     }
 
     /// Discards every change of this transaction (dropping it does the same).
@@ -329,6 +386,17 @@ pub struct Table<'t, 'db> {
 }
 
 impl Table<'_, '_> {
+    /// Pages the transaction holds changed right now (in memory or spilled).
+    fn changed_now(&self) -> usize {
+        self.txn.txn.dirty_page_count() + self.txn.txn.spilled_page_count()
+    }
+
+    /// Credits this table with the pages newly changed since `before`.
+    fn count_changed(&mut self, before: usize) {
+        let newly = self.changed_now().saturating_sub(before) as u64;
+        *self.txn.changed_pages.entry(self.name.clone()).or_default() += newly;
+    }
+
     fn state(&self) -> TableEntry {
         self.txn.tables[&self.name].entry.expect("an open table is live")
     }
@@ -338,6 +406,7 @@ impl Table<'_, '_> {
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
+        let changed_before = self.changed_now();
         let store = &mut self.txn.txn;
         let page_size = store.page_size();
         let previous = if value.len() > redwood_btree::limits::inline_value_max_bytes(page_size) {
@@ -355,6 +424,7 @@ impl Table<'_, '_> {
             tree.insert_value(store, key, Value::Inline(value))?
         };
         free_chain(store, previous.as_ref())?;
+        self.count_changed(changed_before);
         let replaced = previous.is_some();
         entry.root = tree.root();
         entry.len += u64::from(!replaced);
@@ -366,8 +436,10 @@ impl Table<'_, '_> {
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
+        let changed_before = self.changed_now();
         let removed_value = tree.remove_value(&mut self.txn.txn, key)?;
         free_chain(&mut self.txn.txn, removed_value.as_ref())?;
+        self.count_changed(changed_before);
         let removed = removed_value.is_some();
         entry.root = tree.root();
         entry.len -= u64::from(removed);

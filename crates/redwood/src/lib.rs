@@ -19,14 +19,16 @@
 //! ```
 //!
 //! Values longer than an eighth of a page live in overflow chains (`redwood-overflow`), written
-//! in the same transaction. Not built yet (issue 5): table renames, per-table checkpoint
-//! triggers.
+//! in the same transaction. `Builder::checkpoint_table_after` sets per-table checkpoint
+//! triggers (R1).
 
 mod catalog;
 mod database;
 mod error;
+mod triggers;
 
 pub use database::{Builder, Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
 pub use error::{Error, Result};
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, PagerStats};
 pub use redwood_wal::WalStats;
+pub use triggers::{TableTrigger, TableTriggers};

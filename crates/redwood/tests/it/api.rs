@@ -202,3 +202,32 @@ fn a_large_value_costs_one_fsync_not_one_per_page() {
         "at most half the fsyncs: {batched} vs {page_at_a_time}"
     );
 }
+
+/// R1: a per-table trigger checkpoints once its table has changed enough pages; writes to other
+/// tables, however many, do not count toward it.
+#[test]
+fn a_per_table_trigger_checkpoints_after_its_table_changes_enough() {
+    let db = Database::builder().checkpoint_table_after("hot", 40).in_memory().unwrap();
+    let write_rows = |table: &str, from: u32, count: u32| {
+        let mut write = db.begin_write().unwrap();
+        {
+            let mut handle = write.open_table(table).unwrap();
+            for number in from..from + count {
+                handle.insert(&number.to_be_bytes(), &[3u8; 400]).unwrap();
+            }
+        }
+        write.commit().unwrap();
+    };
+    write_rows("cold", 0, 3000);
+    assert_eq!(db.stats().checkpoints, 0, "the cold table has no trigger");
+    assert!(db.stats().log_versions > 100);
+    let mut batches = 0;
+    while db.stats().checkpoints == 0 {
+        write_rows("hot", batches * 20, 20);
+        batches += 1;
+        assert!(batches < 50, "the trigger never fired");
+    }
+    assert!(batches > 1, "it fired only after enough hot pages changed");
+    assert_eq!(db.stats().log_versions, 0, "the checkpoint took everything into the data file");
+    db.check_integrity().unwrap();
+}
