@@ -4,8 +4,9 @@
 //! streaming range scans in both directions, split/merge/rebalance and an invariant checker.
 //! Built so far: `node`, the slotted node page (docs/FORMAT.md, "B+Tree node pages"): validated
 //! loading, search, insert, remove, compaction and split; `tree`, `Tree` over the pager's
-//! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove (no merging yet), and
-//! `check_invariants`; `limits`, the key and inline-value limits per page size.
+//! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove with merges and root
+//! shrinkage, and `check_invariants`; `observer`, the structural events (`TreeEvent`) a tree
+//! reports to a `TreeObserver`; `limits`, the key and inline-value limits per page size.
 //!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
@@ -14,9 +15,11 @@ mod cursor;
 mod error;
 pub mod limits;
 pub mod node;
+mod observer;
 mod tree;
 
 pub use cursor::Range;
 pub use error::{Error, Result};
 pub use node::{Full, Node, NodeKind, OwnedValue, Value};
+pub use observer::{TreeEvent, TreeObserver};
 pub use tree::{Tree, TreeStats};

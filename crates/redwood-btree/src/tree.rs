@@ -5,20 +5,33 @@
 //! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
 //! overflow chains (`redwood-overflow`).
 
+use std::sync::Arc;
+
 use redwood_pager::{PageBuf, PageClaims, PageId, PageRead, PageWrite};
 
 use crate::error::{Error, Result};
 use crate::limits::{inline_value_max_bytes, key_max_bytes};
 use crate::node::{Node, NodeKind, OwnedValue, Value, page_type};
+use crate::observer::{TreeEvent, TreeObserver};
 
 /// The most levels a tree may have; a corrupt cycle of child pointers stops here.
 const HEIGHT_MAX: usize = 64;
 
 /// A B+Tree, known by its root page. The caller keeps the root (a root slot or the catalog);
-/// operations that change it say so.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// operations that change it say so. An optional observer hears its structural events.
+#[derive(Clone)]
 pub struct Tree {
     root: PageId,
+    observer: Option<Arc<dyn TreeObserver>>,
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("root", &self.root)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// One step of a descent: the node, its page and the child index taken from it.
@@ -48,12 +61,24 @@ impl Tree {
     pub fn create(store: &mut impl PageWrite) -> Result<Tree> {
         let root = store.allocate()?;
         write_node(store, root, Node::new_leaf(store.page_size()))?;
-        Ok(Tree { root })
+        Ok(Tree::open(root))
     }
 
     /// The tree rooted at `root`.
     pub fn open(root: PageId) -> Tree {
-        Tree { root }
+        Tree { root, observer: None }
+    }
+
+    /// This tree, reporting its structural events to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn TreeObserver>) -> Tree {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn emit(&self, event: TreeEvent) {
+        if let Some(observer) = &self.observer {
+            observer.on_event(event);
+        }
     }
 
     /// The root page.
@@ -112,6 +137,11 @@ impl Tree {
             return Ok(previous);
         }
         let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
+        self.emit(TreeEvent::Split {
+            kind: NodeKind::Leaf,
+            page_id: leaf_id,
+            new_page_id: right_id,
+        });
         self.insert_separator(store, path, separator, right_id)?;
         Ok(previous)
     }
@@ -167,8 +197,10 @@ impl Tree {
                 let node = if left_id == page_id { left } else { right };
                 return write_node(store, page_id, node);
             };
+            let kind = merged.kind();
             write_node(store, left_id, merged)?;
             store.free(right_id)?;
+            self.emit(TreeEvent::Merge { kind, page_id: left_id, freed_page_id: right_id });
             parent.remove(left_index);
             (page_id, node) = (parent_id, parent);
         }
@@ -184,7 +216,9 @@ impl Tree {
     ) -> Result<()> {
         if node.kind() == NodeKind::Interior && node.is_empty() {
             self.root = node.child(0);
-            return Ok(store.free(page_id)?);
+            store.free(page_id)?;
+            self.emit(TreeEvent::RootShrink { old_root: page_id, new_root: self.root });
+            return Ok(());
         }
         write_node(store, page_id, node)
     }
@@ -252,12 +286,18 @@ impl Tree {
             let right_id = store.allocate()?;
             write_node(store, page_id, node)?;
             write_node(store, right_id, new_right)?;
+            self.emit(TreeEvent::Split {
+                kind: NodeKind::Interior,
+                page_id,
+                new_page_id: right_id,
+            });
             (separator, right) = (up, right_id);
         }
         let mut root = Node::new_interior(store.page_size(), self.root);
         root.insert_interior(0, &separator, right).expect("a new root has room");
         let root_id = store.allocate()?;
         write_node(store, root_id, root)?;
+        self.emit(TreeEvent::RootGrow { old_root: self.root, new_root: root_id });
         self.root = root_id;
         Ok(())
     }

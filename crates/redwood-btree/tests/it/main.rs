@@ -1,6 +1,7 @@
 //! Integration tests of `redwood-btree`: one binary, one module per scenario.
 
 mod node;
+mod observer;
 mod range;
 mod store;
 mod support;
