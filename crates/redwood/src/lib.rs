@@ -22,12 +22,14 @@
 //! in the same transaction. `Builder::checkpoint_table_after` sets per-table checkpoint
 //! triggers (R1).
 
+mod builder;
 mod catalog;
 mod database;
 mod error;
 mod triggers;
 
-pub use database::{Builder, Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
+pub use builder::Builder;
+pub use database::{Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
 pub use error::{Error, Result};
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, PagerStats};
 pub use redwood_wal::WalStats;
