@@ -4,14 +4,7 @@
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 pub fn runner(test: &str, cases: u32) -> TestRunner {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
+    let seed = redwood_pager::io::sim::test_seed(test);
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let config = Config { cases, failure_persistence: None, ..Config::default() };

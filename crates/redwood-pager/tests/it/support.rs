@@ -8,19 +8,7 @@ use redwood_pager::{Lsn, PageBuf, PageFile, PageFileOptions, PageId, PageSize, P
 /// The page type the tests write: the first one the pager leaves to higher layers.
 pub const TEST_PAGE: u8 = PageType::FIRST_UNRESERVED;
 
-/// The seed of a randomized test: `REDWOOD_SEED` if set, otherwise a fresh one. Printed either
-/// way so a failure can be replayed.
-pub fn seed(test: &str) -> u64 {
-    let seed = match std::env::var("REDWOOD_SEED") {
-        Ok(value) => value.parse().expect("REDWOOD_SEED must be a u64"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos() as u64,
-    };
-    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
-    seed
-}
+pub use redwood_pager::io::sim::test_seed as seed;
 
 /// Options with 8-page segments, so a few dozen pages span several segment files, and a fixed
 /// database id, so the same workload gives the same bytes.

@@ -9,18 +9,7 @@ use redwood_pager::io::sim::SimVfs;
 use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType};
 use redwood_wal::{Recovery, Result, Wal, WalOptions};
 
-/// The seed of a randomized test: `REDWOOD_SEED` if set, else fresh; printed either way.
-pub fn seed(test: &str) -> u64 {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("{test}: seed {seed} (replay with REDWOOD_SEED={seed})");
-    seed
-}
+pub use redwood_pager::io::sim::test_seed as seed;
 
 /// Options for a log of database 7 with a fixed salt.
 pub fn options() -> WalOptions {

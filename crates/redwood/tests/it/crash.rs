@@ -13,15 +13,7 @@ use redwood_pager::io::sim::{CrashMode, FaultConfig, SimVfs};
 type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 fn seed() -> u64 {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("facade crash: seed {seed} (replay with REDWOOD_SEED={seed})");
-    seed
+    redwood_pager::io::sim::test_seed("facade crash")
 }
 
 fn open(vfs: &SimVfs) -> Result<Database, Error> {

@@ -88,14 +88,7 @@ fn apply(db: &Database, model: &mut Tables, ops: &[Op], commit: bool) -> Result<
 
 #[test]
 fn the_database_matches_a_model() {
-    let seed = std::env::var("REDWOOD_SEED").map_or_else(
-        |_| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-        },
-        |value| value.parse().expect("REDWOOD_SEED must be a u64"),
-    );
-    println!("the_database_matches_a_model: seed {seed} (replay with REDWOOD_SEED={seed})");
+    let seed = redwood_pager::io::sim::test_seed("the_database_matches_a_model");
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let config = Config { cases: 24, failure_persistence: None, ..Config::default() };

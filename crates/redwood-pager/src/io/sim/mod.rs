@@ -32,10 +32,12 @@ mod crash;
 mod fault;
 mod file;
 mod ops;
+mod seed;
 mod state;
 
 pub use crash::{CrashMode, CrashReport};
 pub use fault::{Fault, FaultConfig, FaultKind, OpInfo, OpKind, OpPredicate, Repeat, Trigger};
+pub use seed::test_seed;
 
 use file::SimFile;
 use state::SimState;
