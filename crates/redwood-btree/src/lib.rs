@@ -4,8 +4,9 @@
 //! streaming range scans in both directions, split/merge/rebalance and an invariant checker.
 //! Built so far: `node`, the slotted node page (docs/FORMAT.md, "B+Tree node pages"): validated
 //! loading, search, insert, remove, compaction and split; `tree`, `Tree` over the pager's
-//! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove with merges and root
-//! shrinkage, and `check_invariants`; `observer`, the structural events (`TreeEvent`) a tree
+//! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove, and
+//! `check_invariants`; `rebalance`, merges and redistribution of underfull nodes and root
+//! shrinkage, keeping every node but the root a quarter full; `observer`, the structural events (`TreeEvent`) a tree
 //! reports to a `TreeObserver`; `limits`, the key and inline-value limits per page size.
 //!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
@@ -16,6 +17,7 @@ mod error;
 pub mod limits;
 pub mod node;
 mod observer;
+mod rebalance;
 mod tree;
 
 pub use cursor::Range;

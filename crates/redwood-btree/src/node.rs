@@ -383,16 +383,13 @@ impl Node {
 
     /// Where to split so both halves hold about the same number of bytes.
     fn split_point(&self) -> usize {
-        let total: usize =
-            (0..self.len()).map(|index| self.cell_bytes(self.cell_offset(index))).sum();
-        let mut left = 0;
-        for index in 0..self.len() {
-            left += self.cell_bytes(self.cell_offset(index));
-            if left * 2 >= total {
-                return (index + 1).clamp(1, self.len() - 1);
-            }
-        }
-        self.len() / 2
+        let sizes: Vec<usize> = (0..self.len()).map(|index| self.cell_size(index)).collect();
+        balanced_split(&sizes, self.kind)
+    }
+
+    /// Bytes cell `index` takes, its slot included.
+    pub(crate) fn cell_size(&self, index: usize) -> usize {
+        self.cell_bytes(self.cell_offset(index)) + SLOT_BYTES
     }
 
     fn insert_cell(&mut self, index: usize, cell: &[u8]) -> std::result::Result<(), Full> {
@@ -514,6 +511,36 @@ impl Node {
 
 fn corrupt(page_id: PageId, reason: String) -> Error {
     Error::Corrupt { page_id, reason }
+}
+
+/// Bytes an interior cell with `key` takes, its slot included.
+pub(crate) fn interior_cell_size(key: &[u8]) -> usize {
+    INTERIOR_CELL_HEADER_BYTES + key.len() + SLOT_BYTES
+}
+
+/// Where to split cells of `sizes` bytes so the two halves are as even as possible: the first
+/// index of the right half for leaves (at least one cell each side), or, for interior nodes,
+/// the index of the cell whose key moves up (kept out of both halves, so each keeps a cell).
+/// Even halves matter for the fill bound: a greedy cut can leave one half short by a whole
+/// cell, and an interior cut loses the middle cell as well.
+pub(crate) fn balanced_split(sizes: &[usize], kind: NodeKind) -> usize {
+    let total: usize = sizes.iter().sum();
+    let candidates = match kind {
+        NodeKind::Leaf => 1..sizes.len(),
+        NodeKind::Interior => 1..sizes.len().saturating_sub(1),
+    };
+    let mut best = (usize::MAX, sizes.len() / 2);
+    let mut left = sizes.iter().take(candidates.start).sum::<usize>();
+    for index in candidates {
+        let moved_up = if kind == NodeKind::Interior { sizes[index] } else { 0 };
+        let right = total - left - moved_up;
+        let larger = left.max(right);
+        if larger < best.0 {
+            best = (larger, index);
+        }
+        left += sizes[index];
+    }
+    best.1
 }
 
 /// The page type values as the pager sees them.

@@ -1,5 +1,5 @@
-//! Structural events: what a tree reports when its shape changes (splits, merges, root growth
-//! and shrinkage), for the visualizer and for tests. Observers see events after the pages are
+//! Structural events: what a tree reports when its shape changes (splits, merges,
+//! redistributions, root growth and shrinkage), for the visualizer and for tests. Observers see events after the pages are
 //! written in the caller's transaction, which may still abort.
 
 use redwood_pager::PageId;
@@ -26,6 +26,16 @@ pub enum TreeEvent {
         page_id: PageId,
         /// The right sibling, now freed.
         freed_page_id: PageId,
+    },
+    /// Two sibling nodes, too full to merge, shared their cells evenly; the separator between
+    /// them in the parent changed. The tree's shape (pages, levels) is unchanged.
+    Redistribute {
+        /// Leaf or interior.
+        kind: NodeKind,
+        /// The left node.
+        left_page_id: PageId,
+        /// Its right sibling.
+        right_page_id: PageId,
     },
     /// The root split, and a new interior root was grown above the two halves.
     RootGrow {

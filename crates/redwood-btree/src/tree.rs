@@ -1,6 +1,6 @@
 //! `Tree`: one B+Tree over the pager's capabilities. Lookups descend from the root; inserts split
 //! full nodes bottom-up along the descent path, growing a new root when the old one splits;
-//! removals merge underfull nodes with a sibling, bottom-up, and shrink the root.
+//! removals rebalance underfull nodes (`rebalance`) and shrink the root.
 //!
 //! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
 //! overflow chains (`redwood-overflow`).
@@ -21,7 +21,7 @@ const HEIGHT_MAX: usize = 64;
 /// operations that change it say so. An optional observer hears its structural events.
 #[derive(Clone)]
 pub struct Tree {
-    root: PageId,
+    pub(crate) root: PageId,
     observer: Option<Arc<dyn TreeObserver>>,
 }
 
@@ -35,10 +35,10 @@ impl std::fmt::Debug for Tree {
 }
 
 /// One step of a descent: the node, its page and the child index taken from it.
-struct Step {
-    page_id: PageId,
-    node: Node,
-    child_index: usize,
+pub(crate) struct Step {
+    pub(crate) page_id: PageId,
+    pub(crate) node: Node,
+    pub(crate) child_index: usize,
 }
 
 /// What `check_invariants` found.
@@ -54,6 +54,9 @@ pub struct TreeStats {
     pub interiors: u64,
     /// Entries.
     pub entries: u64,
+    /// Nodes other than the root using less than a quarter of their page: zero unless cells
+    /// near the size limits defeat the fill bound (see the `rebalance` module).
+    pub underfull_nodes: u64,
 }
 
 impl Tree {
@@ -75,7 +78,7 @@ impl Tree {
         self
     }
 
-    fn emit(&self, event: TreeEvent) {
+    pub(crate) fn emit(&self, event: TreeEvent) {
         if let Some(observer) = &self.observer {
             observer.on_event(event);
         }
@@ -133,7 +136,8 @@ impl Tree {
         };
         let index = leaf.search(key).expect_err("the key was just removed or absent");
         if leaf.insert_leaf(index, key, value).is_ok() {
-            write_node(store, leaf_id, leaf)?;
+            // An overwrite with a shorter value may leave the leaf underfull.
+            self.rebalance(store, path, leaf_id, leaf)?;
             return Ok(previous);
         }
         let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
@@ -166,61 +170,6 @@ impl Tree {
         leaf.remove(index);
         self.rebalance(store, path, leaf_id, leaf)?;
         Ok(Some(removed))
-    }
-
-    /// Writes `node` back after a removal, merging it into a sibling first if it is underfull,
-    /// and repeats for the parent that lost a separator.
-    fn rebalance(
-        &mut self,
-        store: &mut impl PageWrite,
-        mut path: Vec<Step>,
-        page_id: PageId,
-        node: Node,
-    ) -> Result<()> {
-        let (mut page_id, mut node) = (page_id, node);
-        loop {
-            let Some(Step { page_id: parent_id, node: mut parent, child_index }) = path.pop()
-            else {
-                return self.settle_root(store, page_id, node);
-            };
-            if !underfull(&node) || parent.is_empty() {
-                return write_node(store, page_id, node);
-            }
-            // Pair the node with its right sibling, or with its left one if it is the last child.
-            let left_index = child_index.min(parent.len() - 1);
-            let separator = parent.key(left_index).to_vec();
-            let (left_id, right_id) = (parent.child(left_index), parent.child(left_index + 1));
-            let sibling_id = if left_id == page_id { right_id } else { left_id };
-            let sibling = read_node(store, sibling_id)?;
-            let (left, right) = if left_id == page_id { (node, sibling) } else { (sibling, node) };
-            let Some(merged) = merge(&left, &right, &separator) else {
-                let node = if left_id == page_id { left } else { right };
-                return write_node(store, page_id, node);
-            };
-            let kind = merged.kind();
-            write_node(store, left_id, merged)?;
-            store.free(right_id)?;
-            self.emit(TreeEvent::Merge { kind, page_id: left_id, freed_page_id: right_id });
-            parent.remove(left_index);
-            (page_id, node) = (parent_id, parent);
-        }
-    }
-
-    /// Writes the root back, or, if it is an interior node left with a single child, frees it
-    /// and makes that child the root.
-    fn settle_root(
-        &mut self,
-        store: &mut impl PageWrite,
-        page_id: PageId,
-        node: Node,
-    ) -> Result<()> {
-        if node.kind() == NodeKind::Interior && node.is_empty() {
-            self.root = node.child(0);
-            store.free(page_id)?;
-            self.emit(TreeEvent::RootShrink { old_root: page_id, new_root: self.root });
-            return Ok(());
-        }
-        write_node(store, page_id, node)
     }
 
     /// Frees every page of the tree (for deleting a table); the tree must not be used after.
@@ -268,7 +217,7 @@ impl Tree {
 
     /// Inserts `(separator, right)` into the parents along `path`, splitting upwards, and grows
     /// a new root if the root split.
-    fn insert_separator(
+    pub(crate) fn insert_separator(
         &mut self,
         store: &mut impl PageWrite,
         mut path: Vec<Step>,
@@ -364,6 +313,9 @@ impl Tree {
         let node = read_node(store, page_id)?;
         node.check_invariants().map_err(corrupt)?;
         claims.claim(page_id, "btree node");
+        if depth > 1 && crate::rebalance::underfull(&node) {
+            stats.underfull_nodes += 1;
+        }
         let (low, high) = bounds;
         let within =
             |key: &[u8]| low.is_none_or(|low| key >= low) && high.is_none_or(|high| key < high);
@@ -408,36 +360,6 @@ impl Tree {
     }
 }
 
-/// A node using less than a quarter of its page.
-fn underfull(node: &Node) -> bool {
-    let capacity = node.page().page_size().bytes() - crate::node::CELLS_START_BYTES;
-    node.free_bytes() * 4 > capacity * 3
-}
-
-/// `left` and `right` (adjacent children, `separator` between them) as one node, if they fit:
-/// leaves concatenate (the left one takes over the right one's sibling link); interior nodes
-/// pull the separator down over the right node's leftmost child.
-fn merge(left: &Node, right: &Node, separator: &[u8]) -> Option<Node> {
-    let mut merged = left.clone();
-    match left.kind() {
-        NodeKind::Leaf => {
-            for index in 0..right.len() {
-                merged.insert_leaf(merged.len(), right.key(index), right.value(index)).ok()?;
-            }
-            merged.set_right_sibling(right.right_sibling());
-        }
-        NodeKind::Interior => {
-            merged.insert_interior(merged.len(), separator, right.child(0)).ok()?;
-            for index in 0..right.len() {
-                merged
-                    .insert_interior(merged.len(), right.key(index), right.child(index + 1))
-                    .ok()?;
-            }
-        }
-    }
-    Some(merged)
-}
-
 /// Splits a full leaf, links the new right leaf into the sibling chain, puts the new cell into
 /// the half it belongs to, and writes both; returns the separator and the right leaf's page.
 fn split_leaf(
@@ -475,13 +397,13 @@ fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>)
     }
 }
 
-fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {
+pub(crate) fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {
     let mut page = PageBuf::zeroed(store.page_size());
     store.read_page(page_id, &mut page)?;
     Node::load(page, page_id)
 }
 
-fn write_node(store: &mut impl PageWrite, page_id: PageId, node: Node) -> Result<()> {
+pub(crate) fn write_node(store: &mut impl PageWrite, page_id: PageId, node: Node) -> Result<()> {
     debug_assert!(node.check_invariants().is_ok(), "a node is valid before it is written");
     let kind = node.kind();
     let mut page = node.into_page();

@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use redwood_btree::{NodeKind, Tree, TreeEvent, TreeObserver, TreeStats};
 use redwood_pager::PageClaims;
 
@@ -38,6 +39,7 @@ fn replay(events: &[TreeEvent]) -> Shape {
             TreeEvent::Split { kind: NodeKind::Interior, .. } => shape.interiors += 1,
             TreeEvent::Merge { kind: NodeKind::Leaf, .. } => shape.leaves -= 1,
             TreeEvent::Merge { kind: NodeKind::Interior, .. } => shape.interiors -= 1,
+            TreeEvent::Redistribute { .. } => {}
             TreeEvent::RootGrow { .. } => {
                 shape.interiors += 1;
                 shape.height += 1;
@@ -58,7 +60,8 @@ fn long_key(number: u16) -> Vec<u8> {
     key
 }
 
-/// Which of the six kinds of event (leaf/interior split, leaf/interior merge, grow, shrink).
+/// Which of the eight kinds of event (leaf/interior split, merge and redistribution, grow,
+/// shrink).
 fn kind_index(event: &TreeEvent) -> usize {
     match event {
         TreeEvent::Split { kind: NodeKind::Leaf, .. } => 0,
@@ -67,6 +70,8 @@ fn kind_index(event: &TreeEvent) -> usize {
         TreeEvent::Merge { kind: NodeKind::Interior, .. } => 3,
         TreeEvent::RootGrow { .. } => 4,
         TreeEvent::RootShrink { .. } => 5,
+        TreeEvent::Redistribute { kind: NodeKind::Leaf, .. } => 6,
+        TreeEvent::Redistribute { kind: NodeKind::Interior, .. } => 7,
     }
 }
 
@@ -77,7 +82,7 @@ fn stats(tree: &Tree, store: &MemStore) -> TreeStats {
 #[test]
 fn replaying_the_events_accounts_for_the_shape() {
     let keys = proptest::collection::vec((0u16..3000, any::<bool>()), 200..2500);
-    let seen = Mutex::new([false; 6]);
+    let seen = Mutex::new([false; 8]);
     runner("replaying_the_events_accounts_for_the_shape", 12)
         .run(&keys, |ops| {
             let recorder = Arc::new(Recorder::default());
@@ -108,12 +113,46 @@ fn replaying_the_events_accounts_for_the_shape() {
             Ok(())
         })
         .unwrap();
-    // Not vacuous: the workload drove every kind of event.
+    // Not vacuous: the workload drove every kind of event but interior redistribution (which
+    // `removing_a_block_redistributes_interior_nodes` drives).
     assert_eq!(
-        *seen.lock().unwrap(),
-        [true; 6],
-        "leaf/interior split, leaf/interior merge, grow, shrink"
+        seen.lock().unwrap()[..7],
+        [true; 7],
+        "leaf/interior split, leaf/interior merge, grow, shrink, leaf redistribution"
     );
+}
+
+/// Removing a contiguous block of keys empties the subtrees of one interior node while its
+/// neighbour stays full: the two share their children (an interior redistribution), and the
+/// fill bound and the shape accounting hold throughout.
+#[test]
+fn removing_a_block_redistributes_interior_nodes() {
+    let recorder = Arc::new(Recorder::default());
+    let mut store = MemStore::default();
+    let mut tree = Tree::create(&mut store).unwrap().with_observer(recorder.clone());
+    let key = |number: u32| {
+        let mut key = number.to_be_bytes().to_vec();
+        key.resize(400, b'k');
+        key
+    };
+    for number in 0..3000 {
+        tree.insert(&mut store, &key(number), &[7u8; 100]).unwrap();
+    }
+    for (done, number) in (600..2400).enumerate() {
+        tree.remove(&mut store, &key(number)).unwrap();
+        if done % 50 == 0 {
+            check(&tree, &store, &recorder.events.lock().unwrap()).unwrap();
+        }
+    }
+    check(&tree, &store, &recorder.events.lock().unwrap()).unwrap();
+    let events = recorder.events.lock().unwrap();
+    assert!(
+        events.iter().any(|event| kind_index(event) == 7),
+        "an interior redistribution happened"
+    );
+    let remaining: Vec<_> = tree.range(&store, ..).map(|entry| entry.unwrap().0).collect();
+    let expected: Vec<_> = (0..600).chain(2400..3000).map(key).collect();
+    assert_eq!(remaining, expected);
 }
 
 fn check(tree: &Tree, store: &MemStore, events: &[TreeEvent]) -> Result<(), TestCaseError> {
@@ -124,6 +163,7 @@ fn check(tree: &Tree, store: &MemStore, events: &[TreeEvent]) -> Result<(), Test
         height: stats.height as i64,
     };
     prop_assert_eq!(replay(events), actual);
+    prop_assert_eq!(stats.underfull_nodes, 0, "every node but the root is a quarter full");
     let last_root = events.iter().rev().find_map(|event| match event {
         TreeEvent::RootGrow { new_root, .. } | TreeEvent::RootShrink { new_root, .. } => {
             Some(*new_root)
@@ -152,4 +192,66 @@ fn an_unobserved_tree_behaves_the_same() {
     assert!(events.iter().any(|event| matches!(event, TreeEvent::RootGrow { .. })));
     assert_eq!(stats(&observed, &observed_store), stats(&plain, &plain_store));
     assert_eq!(observed.root(), plain.root());
+}
+
+/// Keys of very different lengths: a redistribution can replace a short separator with a long
+/// one that no longer fits in the parent, which then splits during a removal. The tree still
+/// matches a sorted map, keeps its fill bound, and its events still account for its shape.
+#[test]
+fn a_longer_separator_after_redistribution_splits_the_parent() {
+    let key = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 1..4),
+        (any::<u8>(), 300usize..512).prop_map(|(byte, length)| vec![byte; length]),
+    ];
+    // Keys to insert, each with a random rank that orders the removals.
+    let keys = proptest::collection::vec((key, any::<u32>()), 1000..3000);
+    let split_on_remove = std::sync::atomic::AtomicBool::new(false);
+    // A random seed for coverage, then a fixed one known to drive a removal that splits (about
+    // one random case in fifteen does), so the assertion below cannot pass vacuously.
+    let fixed_seed = [0x5e; 32];
+    let fixed = TestRunner::new_with_rng(
+        Config { cases: 20, failure_persistence: None, ..Config::default() },
+        TestRng::from_seed(RngAlgorithm::ChaCha, &fixed_seed),
+    );
+    for mut runner in
+        [runner("a_longer_separator_after_redistribution_splits_the_parent", 20), fixed]
+    {
+        runner
+            .run(&keys, |mut keys| {
+                let recorder = Arc::new(Recorder::default());
+                let mut store = MemStore::default();
+                let mut tree = Tree::create(&mut store).unwrap().with_observer(recorder.clone());
+                let mut model = std::collections::BTreeSet::new();
+                for (key, _) in &keys {
+                    tree.insert(&mut store, key, &[1u8; 20]).unwrap();
+                    model.insert(key.clone());
+                }
+                keys.sort_by_key(|&(_, rank)| rank);
+                for (done, (key, _)) in keys.iter().enumerate() {
+                    let events_before = recorder.events.lock().unwrap().len();
+                    prop_assert_eq!(tree.remove(&mut store, key).unwrap(), model.remove(key));
+                    let events = recorder.events.lock().unwrap();
+                    if events[events_before..]
+                        .iter()
+                        .any(|event| matches!(event, TreeEvent::Split { .. }))
+                    {
+                        split_on_remove.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if done % 100 == 0 {
+                        check(&tree, &store, &events)?;
+                        let scanned: Vec<_> =
+                            tree.range(&store, ..).map(|entry| entry.unwrap().0).collect();
+                        prop_assert_eq!(scanned, model.iter().cloned().collect::<Vec<_>>());
+                    }
+                }
+                check(&tree, &store, &recorder.events.lock().unwrap())?;
+                prop_assert_eq!(
+                    replay(&recorder.events.lock().unwrap()),
+                    Shape { leaves: 1, interiors: 0, height: 1 }
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+    assert!(split_on_remove.into_inner(), "some removal split a parent");
 }

@@ -41,6 +41,7 @@ fn check(
         .check_invariants(store, &mut claims)
         .map_err(|error| TestCaseError::fail(error.to_string()))?;
     prop_assert_eq!(stats.entries, model.len() as u64);
+    prop_assert_eq!(stats.underfull_nodes, 0, "every node but the root is a quarter full");
     prop_assert!(claims.double_claims().is_empty());
     let claimed: Vec<_> = claims.iter().map(|(page_id, _)| page_id).collect();
     let allocated: Vec<_> = store.allocated().iter().copied().collect();
