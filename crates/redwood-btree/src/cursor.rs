@@ -2,6 +2,11 @@
 //! only one leaf and one descent path per end (bounded memory). Forward steps follow the
 //! right-sibling link of the leaf already in hand, so each leaf is read once (P1); backward steps
 //! climb the kept descent path, since leaves have no left links.
+//!
+//! Prefetch (R5): on reaching a leaf, each end hints the store about the leaf it will need
+//! next (the right sibling forwards; backwards, the left neighbour under the same parent), so a
+//! store with a cache reads it in the background. An end whose bound falls inside its leaf
+//! hints nothing: the scan stops there.
 
 use std::ops::Bound;
 
@@ -107,6 +112,7 @@ impl<'s, S: PageRead> Range<'s, S> {
                 (leaf, index)
             }
         };
+        self.hint_front(&leaf);
         Ok(End { path, leaf, index })
     }
 
@@ -128,7 +134,28 @@ impl<'s, S: PageRead> Range<'s, S> {
                 (leaf, index)
             }
         };
-        Ok(End { path, leaf, index })
+        let end = End { path, leaf, index };
+        self.hint_back(&end);
+        Ok(end)
+    }
+
+    /// Hints the leaf after `leaf`, unless the upper bound ends the scan within `leaf`.
+    fn hint_front(&self, leaf: &Node) {
+        let continues = leaf.is_empty() || self.within_upper(leaf.key(leaf.len() - 1));
+        if let Some(next) = leaf.right_sibling().filter(|_| continues) {
+            self.store.prefetch(&[next]);
+        }
+    }
+
+    /// Hints the leaf before the back end's, when its parent (the last step of the path) holds
+    /// it, unless the lower bound ends the scan within the current leaf.
+    fn hint_back(&self, end: &End) {
+        let continues = end.leaf.is_empty() || self.within_lower(end.leaf.key(0));
+        if let Some((parent, child_index)) = end.path.last().filter(|_| continues) {
+            if *child_index > 0 {
+                self.store.prefetch(&[parent.child(child_index - 1)]);
+            }
+        }
     }
 
     /// The front end's current cell, moving to the next leaf through the sibling link.
@@ -145,6 +172,7 @@ impl<'s, S: PageRead> Range<'s, S> {
             }
             let Some(next) = end.leaf.right_sibling() else { return Ok(None) };
             let leaf = self.read(next)?;
+            self.hint_front(&leaf);
             let end = self.front.as_mut().expect("seeked above");
             end.leaf = leaf;
             end.index = 0;
@@ -177,6 +205,7 @@ impl<'s, S: PageRead> Range<'s, S> {
                 end.path.push((node, child_index - 1));
                 end.leaf = self.descend(child, &mut end.path, Node::len)?;
                 end.index = end.leaf.len();
+                self.hint_back(&end);
                 self.back = Some(end);
                 return Ok(true);
             }

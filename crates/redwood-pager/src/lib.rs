@@ -12,6 +12,8 @@
 //!   `PageRead`/`PageWrite` capabilities the B+Tree sees.
 //! - `pager`: `Pager`, the transactional page store: one writer, snapshot readers, recovery
 //!   replay and checkpoints, generic over the log.
+//! - `testing` (feature `sim`): `MemPageStore`, the capabilities over memory, for testing the
+//!   layers above on their own.
 //!
 //! What it does not do: it knows nothing of B+Trees, tables, overflow chains or the WAL format.
 //! Higher layers reach pages only through the types exported here.
@@ -30,6 +32,8 @@ mod page;
 mod page_file;
 mod pager;
 mod store;
+#[cfg(feature = "sim")]
+pub mod testing;
 
 pub use check::{PageClaims, Violation};
 pub use durability::Durability;

@@ -15,6 +15,13 @@ pub trait PageRead {
 
     /// The page anchored in root `slot` in this transaction's view.
     fn root(&self, slot: usize) -> Option<PageId>;
+
+    /// A hint that `page_ids` will be read soon (a scan's next leaf, an overflow chain's next
+    /// pages): a store with a cache may load them in the background. It changes no result;
+    /// the default ignores it.
+    fn prefetch(&self, page_ids: &[PageId]) {
+        let _ = page_ids;
+    }
 }
 
 /// Write access: only a write transaction has it.

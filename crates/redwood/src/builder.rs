@@ -124,7 +124,8 @@ impl Builder {
         let pool = BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?;
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
-            .with_cache(Arc::new(pool));
+            .with_cache(Arc::new(pool))
+            .into_shared();
         Ok(Database {
             pager,
             path: path.to_path_buf(),

@@ -20,7 +20,7 @@ use crate::triggers::TableTriggers;
 
 /// An open database: any number of read transactions, one write transaction at a time.
 pub struct Database {
-    pub(crate) pager: Pager<Wal>,
+    pub(crate) pager: Arc<Pager<Wal>>,
     pub(crate) path: PathBuf,
     pub(crate) durability: Durability,
     pub(crate) log_counters: Arc<redwood_wal::WalCounters>,

@@ -3,6 +3,5 @@
 mod node;
 mod observer;
 mod range;
-mod store;
 mod support;
 mod tree;

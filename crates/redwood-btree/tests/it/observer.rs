@@ -9,8 +9,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use redwood_btree::{NodeKind, Tree, TreeEvent, TreeObserver, TreeStats};
 use redwood_pager::PageClaims;
 
-use crate::store::MemStore;
 use crate::support::runner;
+use redwood_pager::testing::MemPageStore;
 
 #[derive(Default)]
 struct Recorder {
@@ -75,7 +75,7 @@ fn kind_index(event: &TreeEvent) -> usize {
     }
 }
 
-fn stats(tree: &Tree, store: &MemStore) -> TreeStats {
+fn stats(tree: &Tree, store: &MemPageStore) -> TreeStats {
     tree.check_invariants(store, &mut PageClaims::new()).unwrap()
 }
 
@@ -86,7 +86,7 @@ fn replaying_the_events_accounts_for_the_shape() {
     runner("replaying_the_events_accounts_for_the_shape", 12)
         .run(&keys, |ops| {
             let recorder = Arc::new(Recorder::default());
-            let mut store = MemStore::default();
+            let mut store = MemPageStore::default();
             let mut tree = Tree::create(&mut store).unwrap().with_observer(recorder.clone());
             let value = [7u8; 200];
             for (index, (key, insert)) in ops.iter().enumerate() {
@@ -128,7 +128,7 @@ fn replaying_the_events_accounts_for_the_shape() {
 #[test]
 fn removing_a_block_redistributes_interior_nodes() {
     let recorder = Arc::new(Recorder::default());
-    let mut store = MemStore::default();
+    let mut store = MemPageStore::default();
     let mut tree = Tree::create(&mut store).unwrap().with_observer(recorder.clone());
     let key = |number: u32| {
         let mut key = number.to_be_bytes().to_vec();
@@ -155,7 +155,7 @@ fn removing_a_block_redistributes_interior_nodes() {
     assert_eq!(remaining, expected);
 }
 
-fn check(tree: &Tree, store: &MemStore, events: &[TreeEvent]) -> Result<(), TestCaseError> {
+fn check(tree: &Tree, store: &MemPageStore, events: &[TreeEvent]) -> Result<(), TestCaseError> {
     let stats = stats(tree, store);
     let actual = Shape {
         leaves: stats.leaves as i64,
@@ -179,8 +179,8 @@ fn check(tree: &Tree, store: &MemStore, events: &[TreeEvent]) -> Result<(), Test
 #[test]
 fn an_unobserved_tree_behaves_the_same() {
     // The same inserts with and without an observer build the same shape.
-    let mut observed_store = MemStore::default();
-    let mut plain_store = MemStore::default();
+    let mut observed_store = MemPageStore::default();
+    let mut plain_store = MemPageStore::default();
     let recorder = Arc::new(Recorder::default());
     let mut observed = Tree::create(&mut observed_store).unwrap().with_observer(recorder.clone());
     let mut plain = Tree::create(&mut plain_store).unwrap();
@@ -219,7 +219,7 @@ fn a_longer_separator_after_redistribution_splits_the_parent() {
         runner
             .run(&keys, |mut keys| {
                 let recorder = Arc::new(Recorder::default());
-                let mut store = MemStore::default();
+                let mut store = MemPageStore::default();
                 let mut tree = Tree::create(&mut store).unwrap().with_observer(recorder.clone());
                 let mut model = std::collections::BTreeSet::new();
                 for (key, _) in &keys {

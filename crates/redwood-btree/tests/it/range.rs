@@ -1,6 +1,7 @@
 //! Streaming range scans against `BTreeMap::range`: random trees, random bounds of every kind,
 //! forward, reverse and both ends at once; a full forward scan reads each leaf exactly once
-//! (it follows the sibling link of the leaf in hand, P1).
+//! (it follows the sibling link of the leaf in hand, P1), and hints each next leaf before
+//! reading it (R5).
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -9,8 +10,8 @@ use proptest::prelude::*;
 use redwood_btree::{OwnedValue, Tree};
 use redwood_pager::PageClaims;
 
-use crate::store::MemStore;
 use crate::support::runner;
+use redwood_pager::testing::{Access, MemPageStore};
 
 fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
     let key = proptest::collection::vec(0u8..8, 0..4);
@@ -21,8 +22,8 @@ fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
     ]
 }
 
-fn build(keys: &[Vec<u8>]) -> (MemStore, Tree, BTreeMap<Vec<u8>, Vec<u8>>) {
-    let mut store = MemStore::default();
+fn build(keys: &[Vec<u8>]) -> (MemPageStore, Tree, BTreeMap<Vec<u8>, Vec<u8>>) {
+    let mut store = MemPageStore::default();
     let mut tree = Tree::create(&mut store).unwrap();
     let mut model = BTreeMap::new();
     for key in keys {
@@ -106,9 +107,54 @@ fn a_full_scan_reads_each_leaf_once() {
     let (store, tree, model) = build(&keys);
     let stats = tree.check_invariants(&store, &mut PageClaims::new()).unwrap();
     assert!(stats.leaves > 50 && stats.height >= 2, "{stats:?}");
-    store.reads.set(0);
+    store.reset_reads();
     let count = tree.range(&store, ..).count();
     assert_eq!(count, model.len());
     let descent = stats.height as u64 - 1;
-    assert_eq!(store.reads.get(), descent + stats.leaves, "the descent, then each leaf once");
+    assert_eq!(store.reads(), descent + stats.leaves, "the descent, then each leaf once");
+}
+
+/// Prefetch (R5): a full forward scan hints every leaf after the first just before it needs it,
+/// and hints nothing it does not read; a reverse scan hints only leaves it goes on to read, and
+/// a scan whose bound ends inside its first leaf hints nothing.
+#[test]
+fn scans_hint_the_next_leaf_before_reading_it() {
+    let keys: Vec<Vec<u8>> =
+        (0..5000u32).map(|number| format!("{number:06}").into_bytes()).collect();
+    let (store, tree, _) = build(&keys);
+    let stats = tree.check_invariants(&store, &mut PageClaims::new()).unwrap();
+    let scan = |reverse: bool, upper: &[u8]| {
+        store.record_accesses(true);
+        let range = tree.range(&store, ..upper);
+        let count = if reverse { range.rev().count() } else { range.count() };
+        let accesses = store.accesses();
+        store.record_accesses(false);
+        (count, accesses)
+    };
+    let hinted_then_read = |accesses: &[Access]| {
+        accesses.iter().enumerate().all(|(at, access)| match access {
+            Access::Hint(page_id) => accesses[at + 1..].first() == Some(&Access::Read(*page_id)),
+            Access::Read(_) => true,
+        })
+    };
+
+    let (count, accesses) = scan(false, b"999999");
+    assert_eq!(count, keys.len());
+    let hints = accesses.iter().filter(|access| matches!(access, Access::Hint(_))).count();
+    assert_eq!(hints as u64, stats.leaves - 1, "every leaf after the first is hinted");
+    assert!(hinted_then_read(&accesses), "each hint comes just before its read: {accesses:?}");
+
+    let (count, accesses) = scan(true, b"999999");
+    assert_eq!(count, keys.len());
+    let hints = accesses.iter().filter(|access| matches!(access, Access::Hint(_))).count();
+    assert!(hints as u64 > stats.leaves / 2, "most leaves share a parent with their left one");
+    let read_later = accesses.iter().enumerate().all(|(at, access)| match access {
+        Access::Hint(page_id) => accesses[at + 1..].contains(&Access::Read(*page_id)),
+        Access::Read(_) => true,
+    });
+    assert!(read_later, "a reverse scan reads every leaf it hints");
+
+    let (count, accesses) = scan(false, b"000002");
+    assert_eq!(count, 2);
+    assert!(!accesses.iter().any(|access| matches!(access, Access::Hint(_))), "{accesses:?}");
 }

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use redwood_btree::{Error, Tree};
 use redwood_pager::PageClaims;
 
-use crate::store::MemStore;
 use crate::support::runner;
+use redwood_pager::testing::MemPageStore;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -33,7 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn check(
     tree: &Tree,
-    store: &MemStore,
+    store: &MemPageStore,
     model: &BTreeMap<Vec<u8>, Vec<u8>>,
 ) -> Result<u64, TestCaseError> {
     let mut claims = PageClaims::new();
@@ -55,7 +55,7 @@ fn the_tree_matches_a_sorted_map() {
     let tallest = std::sync::atomic::AtomicU64::new(0);
     runner("the_tree_matches_a_sorted_map", 40)
         .run(&strategy, |ops| {
-            let mut store = MemStore::default();
+            let mut store = MemPageStore::default();
             let mut tree = Tree::create(&mut store).unwrap();
             let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
             for op in ops {
@@ -90,7 +90,7 @@ fn the_tree_matches_a_sorted_map() {
 #[test]
 fn many_sequential_and_reversed_keys_build_a_valid_tree() {
     for reversed in [false, true] {
-        let mut store = MemStore::default();
+        let mut store = MemPageStore::default();
         let mut tree = Tree::create(&mut store).unwrap();
         let mut model = BTreeMap::new();
         for number in 0..20_000u32 {
@@ -111,7 +111,7 @@ fn many_sequential_and_reversed_keys_build_a_valid_tree() {
 
 #[test]
 fn keys_and_values_over_the_limits_are_typed_errors() {
-    let mut store = MemStore::default();
+    let mut store = MemPageStore::default();
     let mut tree = Tree::create(&mut store).unwrap();
     let long_key = vec![1u8; 513];
     assert!(matches!(
@@ -128,7 +128,7 @@ fn keys_and_values_over_the_limits_are_typed_errors() {
 #[test]
 fn removing_everything_merges_back_to_a_single_leaf() {
     for scrambled in [false, true] {
-        let mut store = MemStore::default();
+        let mut store = MemPageStore::default();
         let mut tree = Tree::create(&mut store).unwrap();
         let mut model = BTreeMap::new();
         let keys: Vec<Vec<u8>> =

@@ -113,6 +113,8 @@ pub struct PagerStats {
     pub commits: u64,
     /// Checkpoints run since open.
     pub checkpoints: u64,
+    /// Pages read into the cache by prefetch since open.
+    pub prefetched: u64,
 }
 
 /// What readers and the writer share.
@@ -315,6 +317,7 @@ impl<L: PageLog> Pager<L> {
             oldest_reader_lag: oldest_reader.map_or(0, |oldest| last_commit.get() - oldest.get()),
             commits: self.counters.commits.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
+            prefetched: self.counters.prefetched.load(Ordering::Relaxed),
         }
     }
 

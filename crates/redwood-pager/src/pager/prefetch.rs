@@ -20,13 +20,26 @@ impl<L: PageLog + 'static> Pager<L>
 where
     Pager<L>: Send + Sync,
 {
-    /// Asks for `page_ids`, as `snapshot` sees them, to be read into the cache in the
-    /// background. Returns how many were queued; without a cache nothing is.
-    pub fn prefetch(self: &Arc<Self>, snapshot: Lsn, page_ids: &[PageId]) -> usize {
-        if self.cache.is_none() {
-            return 0;
+    /// This pager, shared, with its prefetch worker running if it has a cache: prefetch hints
+    /// ([`Pager::prefetch`], and `PageRead::prefetch` on its transactions) need a shared pager,
+    /// since the worker must not keep it alive. The worker ends when the pager is dropped.
+    pub fn into_shared(self) -> Arc<Self> {
+        let has_cache = self.cache.is_some();
+        let pager = Arc::new(self);
+        if has_cache {
+            let sender = start(Arc::downgrade(&pager));
+            pager.prefetcher.set(sender).expect("set once, here");
         }
-        let sender = self.prefetcher.get_or_init(|| start(Arc::downgrade(self)));
+        pager
+    }
+}
+
+impl<L: PageLog> Pager<L> {
+    /// Asks for `page_ids`, as `snapshot` sees them, to be read into the cache in the
+    /// background. Returns how many were queued: none without a cache or unless the pager was
+    /// made shared with [`Pager::into_shared`]; requests past a full queue are dropped.
+    pub fn prefetch(&self, snapshot: Lsn, page_ids: &[PageId]) -> usize {
+        let Some(sender) = self.prefetcher.get() else { return 0 };
         page_ids.iter().filter(|&&page_id| sender.try_send((snapshot, page_id)).is_ok()).count()
     }
 }

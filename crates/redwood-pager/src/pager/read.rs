@@ -40,6 +40,10 @@ impl<L: PageLog> PageRead for ReadTxn<'_, L> {
     fn root(&self, slot: usize) -> Option<PageId> {
         self.pager.state_read().roots.at(self.snapshot)[slot]
     }
+
+    fn prefetch(&self, page_ids: &[PageId]) {
+        self.pager.prefetch(self.snapshot, page_ids);
+    }
 }
 
 impl<L: PageLog> Drop for ReadTxn<'_, L> {

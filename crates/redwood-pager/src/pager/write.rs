@@ -307,6 +307,19 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
     fn root(&self, slot: usize) -> Option<PageId> {
         self.changes.roots[slot]
     }
+
+    /// Pages this transaction has not changed are hinted as the last commit has them.
+    fn prefetch(&self, page_ids: &[PageId]) {
+        let committed: Vec<PageId> = page_ids
+            .iter()
+            .copied()
+            .filter(|page_id| {
+                !self.changes.dirty.contains_key(page_id)
+                    && !self.changes.spilled.contains_key(page_id)
+            })
+            .collect();
+        self.pager.prefetch(self.pager.last_commit(), &committed);
+    }
 }
 
 impl<L: PageLog> PageWrite for WriteTxn<'_, L> {

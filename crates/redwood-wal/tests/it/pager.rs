@@ -491,10 +491,9 @@ fn a_prefetched_page_is_a_hit_on_the_next_read() {
     let pool = Arc::new(
         BufferPool::new(PoolOptions::new(256 * 4096, redwood_pager::PageSize::DEFAULT)).unwrap(),
     );
-    let pager = Arc::new(
-        open_store_with(&vfs, Some(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>))
-            .unwrap(),
-    );
+    let pager = open_store_with(&vfs, Some(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>))
+        .unwrap()
+        .into_shared();
     let reader = pager.begin_read().unwrap();
     let pages: Vec<PageId> = model.keys().copied().collect();
     assert_eq!(pager.prefetch(reader.snapshot(), &pages), pages.len());

@@ -231,3 +231,50 @@ fn a_per_table_trigger_checkpoints_after_its_table_changes_enough() {
     assert_eq!(db.stats().log_versions, 0, "the checkpoint took everything into the data file");
     db.check_integrity().unwrap();
 }
+
+/// Waits (bounded) for the prefetch worker to reach `at_least` pages; returns the count. This
+/// waits for background work to finish; it times nothing.
+fn prefetched_eventually(db: &Database, at_least: u64) -> u64 {
+    for _ in 0..10_000 {
+        if db.stats().prefetched >= at_least {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    db.stats().prefetched
+}
+
+/// With a cold cache, a long overflow value and a full scan both prefetch through the buffer
+/// pool: the chain reads ahead (R6) and the scan hints each next leaf (R5). What they read is
+/// unchanged.
+#[test]
+fn reads_prefetch_chain_pages_and_sibling_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prefetch.redwood");
+    let large: Vec<u8> = (0..8 << 20).map(|index: usize| (index % 253) as u8).collect();
+    {
+        let db = Database::create(&path).unwrap();
+        let mut write = db.begin_write().unwrap();
+        {
+            let mut table = write.open_table("t").unwrap();
+            table.insert(b"large", &large).unwrap();
+            for number in 0..20_000u32 {
+                table.insert(format!("key{number:08}").as_bytes(), &[9u8; 100]).unwrap();
+            }
+        }
+        write.commit().unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let read = db.begin_read().unwrap();
+    let table = read.open_table("t").unwrap();
+    assert_eq!(db.stats().prefetched, 0);
+    assert_eq!(table.get(b"large").unwrap(), Some(large));
+    // 8 MiB is over 2,000 chain pages; the bounded queue keeps at least 1,024 of the hints.
+    let after_value = prefetched_eventually(&db, 1024);
+    assert!(after_value >= 1024, "the chain read ahead: {after_value} pages prefetched");
+    let scanned = table.range(..).filter(|item| item.as_ref().unwrap().0 != b"large").count();
+    assert_eq!(scanned, 20_000);
+    // 20,000 cells of about 110 bytes fill over 500 leaves.
+    let after_scan = prefetched_eventually(&db, after_value + 500);
+    assert!(after_scan >= after_value + 500, "the scan hinted its leaves: {after_scan}");
+}
