@@ -1,8 +1,10 @@
-//! Model-based test of the facade: random inserts, overwrites, removes, scans, table creation
-//! and deletion across three tables, committed or aborted, with reopens, against one `BTreeMap`
-//! per table; the integrity check holds after every transaction.
+//! Model-based test of the facade: random inserts, overwrites, removes, range scans (every bound
+//! kind, both directions, inside write transactions and from snapshots), table creation and
+//! deletion across three tables, committed or aborted, with reopens, against one `BTreeMap` per
+//! table; the integrity check holds after every transaction.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -15,12 +17,69 @@ enum Op {
     Insert(u8, Vec<u8>, Vec<u8>),
     Remove(u8, usize),
     Delete(u8),
+    Range(u8, Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    let key = proptest::collection::vec(0u8..16, 0..4);
+    prop_oneof![
+        Just(Bound::Unbounded),
+        key.clone().prop_map(Bound::Included),
+        key.prop_map(Bound::Excluded),
+    ]
+}
+
+/// What a scan of `entries` over the bounds yields, in order (reversed if `reverse`); empty for
+/// inverted bounds, where `BTreeMap::range` would panic.
+fn expected(
+    entries: &BTreeMap<Vec<u8>, Vec<u8>>,
+    lower: &Bound<Vec<u8>>,
+    upper: &Bound<Vec<u8>>,
+    reverse: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let above = |key: &Vec<u8>| match lower {
+        Bound::Unbounded => true,
+        Bound::Included(low) => key >= low,
+        Bound::Excluded(low) => key > low,
+    };
+    let below = |key: &Vec<u8>| match upper {
+        Bound::Unbounded => true,
+        Bound::Included(high) => key <= high,
+        Bound::Excluded(high) => key < high,
+    };
+    let mut found: Vec<_> = entries
+        .iter()
+        .filter(|(key, _)| above(key) && below(key))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if reverse {
+        found.reverse();
+    }
+    found
+}
+
+fn as_slices(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    bound.as_ref().map(Vec::as_slice)
+}
+
+/// Collects a scan, forwards or backwards.
+fn collect(
+    scan: impl DoubleEndedIterator<Item = redwood::Result<(Vec<u8>, Vec<u8>)>>,
+    reverse: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    if reverse {
+        scan.rev().map(Result::unwrap).collect()
+    } else {
+        scan.map(Result::unwrap).collect()
+    }
 }
 
 #[derive(Clone, Debug)]
 enum Step {
     Transaction(Vec<Op>, bool),
     Reopen,
+    /// A scan from a read transaction.
+    Scan(u8, Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -29,10 +88,14 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(table, key, value)| Op::Insert(table, key, value)),
         3 => (0u8..3, any::<usize>()).prop_map(|(table, index)| Op::Remove(table, index)),
         1 => (0u8..3).prop_map(Op::Delete),
+        2 => (0u8..3, bound(), bound(), any::<bool>())
+            .prop_map(|(table, lower, upper, reverse)| Op::Range(table, lower, upper, reverse)),
     ];
     prop_oneof![
         8 => (proptest::collection::vec(op, 1..30), proptest::bool::weighted(0.8)).prop_map(|(ops, commit)| Step::Transaction(ops, commit)),
         1 => Just(Step::Reopen),
+        2 => (0u8..3, bound(), bound(), any::<bool>())
+            .prop_map(|(table, lower, upper, reverse)| Step::Scan(table, lower, upper, reverse)),
     ]
 }
 
@@ -75,6 +138,12 @@ fn apply(db: &Database, model: &mut Tables, ops: &[Op], commit: bool) -> Result<
                 let existed = write.delete_table(&name(*table)).unwrap();
                 prop_assert_eq!(existed, draft.remove(&name(*table)).is_some());
             }
+            Op::Range(table, lower, upper, reverse) => {
+                let table_handle = write.open_table(&name(*table)).unwrap();
+                let scan = table_handle.range((as_slices(lower), as_slices(upper)));
+                let entries = draft.entry(name(*table)).or_default();
+                prop_assert_eq!(collect(scan, *reverse), expected(entries, lower, upper, *reverse));
+            }
         }
     }
     if commit {
@@ -107,6 +176,18 @@ fn the_database_matches_a_model() {
                     Step::Reopen => {
                         drop(db);
                         db = builder().open(&path).unwrap();
+                    }
+                    Step::Scan(table, lower, upper, reverse) => {
+                        let read = db.begin_read().unwrap();
+                        let Some(entries) = model.get(&name(*table)) else {
+                            let missing = read.open_table(&name(*table));
+                            prop_assert!(matches!(missing, Err(redwood::Error::TableNotFound(_))));
+                            continue;
+                        };
+                        let table_handle = read.open_table(&name(*table)).unwrap();
+                        let scan = table_handle.range((as_slices(lower), as_slices(upper)));
+                        let want = expected(entries, lower, upper, *reverse);
+                        prop_assert_eq!(collect(scan, *reverse), want);
                     }
                 }
                 check(&db, &model)?;
