@@ -151,10 +151,10 @@ impl<'s, S: PageRead> Range<'s, S> {
     /// it, unless the lower bound ends the scan within the current leaf.
     fn hint_back(&self, end: &End) {
         let continues = end.leaf.is_empty() || self.within_lower(end.leaf.key(0));
-        if let Some((parent, child_index)) = end.path.last().filter(|_| continues) {
-            if *child_index > 0 {
-                self.store.prefetch(&[parent.child(child_index - 1)]);
-            }
+        if let Some((parent, child_index)) = end.path.last().filter(|_| continues)
+            && *child_index > 0
+        {
+            self.store.prefetch(&[parent.child(child_index - 1)]);
         }
     }
 

@@ -281,13 +281,13 @@ impl Tree {
                 return Err(Error::Corrupt { page_id: left_id, reason });
             }
         }
-        if let Some(&(last, sibling)) = leaves.last() {
-            if sibling.is_some() {
-                return Err(Error::Corrupt {
-                    page_id: last,
-                    reason: "the last leaf has a right sibling".to_owned(),
-                });
-            }
+        if let Some(&(last, sibling)) = leaves.last()
+            && sibling.is_some()
+        {
+            return Err(Error::Corrupt {
+                page_id: last,
+                reason: "the last leaf has a right sibling".to_owned(),
+            });
         }
         Ok(stats)
     }

@@ -50,6 +50,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Another handle (in this process or another) has the database open: its main file is
+    /// locked for as long as a `PageFile` holds it.
+    #[error("{} is in use: another process or handle has the database open", path.display())]
+    Locked {
+        /// The database's main file.
+        path: PathBuf,
+    },
     /// The file is not a Redwood database (no magic number).
     #[error("{} is not a Redwood database", path.display())]
     NotADatabase {

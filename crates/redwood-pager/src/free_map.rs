@@ -124,7 +124,7 @@ impl FreeMap {
             return Err(Error::Full { page_count_max });
         }
         let mut new_segment = None;
-        if self.page_count % self.geometry.segment_pages() == 0 {
+        if self.page_count.is_multiple_of(self.geometry.segment_pages()) {
             let segment = self.geometry.segment_of(PageId::new(self.page_count));
             self.begin_segment(segment);
             new_segment = Some(segment);
@@ -174,7 +174,7 @@ impl FreeMap {
         }
         let mut begun = Vec::new();
         while self.page_count < page_count {
-            if self.page_count % self.geometry.segment_pages() == 0 {
+            if self.page_count.is_multiple_of(self.geometry.segment_pages()) {
                 let segment = self.geometry.segment_of(PageId::new(self.page_count));
                 self.begin_segment(segment);
                 begun.push(segment);

@@ -30,7 +30,7 @@ pub enum MapCopy {
 impl MapCopy {
     /// The copy meta generation `generation` uses.
     pub fn of_generation(generation: u64) -> Self {
-        if generation % 2 == 0 { MapCopy::Even } else { MapCopy::Odd }
+        if generation.is_multiple_of(2) { MapCopy::Even } else { MapCopy::Odd }
     }
 
     /// Both copies.

@@ -32,7 +32,7 @@ const _: () = assert!(PAGE_SIZE_MIN_BYTES.is_power_of_two());
 const _: () = assert!(PAGE_SIZE_MAX_BYTES.is_power_of_two());
 const _: () = assert!(PAGE_SIZE_MIN_BYTES <= PAGE_SIZE_DEFAULT_BYTES);
 const _: () = assert!(PAGE_SIZE_DEFAULT_BYTES <= PAGE_SIZE_MAX_BYTES);
-const _: () = assert!(PAGE_SIZE_MIN_BYTES % SECTOR_BYTES == 0);
+const _: () = assert!(PAGE_SIZE_MIN_BYTES.is_multiple_of(SECTOR_BYTES));
 const _: () = assert!(SEGMENT_PAGES_MIN <= SEGMENT_PAGES_DEFAULT);
 const _: () = assert!(SEGMENT_PAGES_DEFAULT <= SEGMENT_PAGES_MAX);
 const _: () = assert!(SEGMENT_PAGES_MAX <= PAGE_COUNT_MAX);

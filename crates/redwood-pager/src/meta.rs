@@ -135,10 +135,10 @@ impl Meta {
             return Err(format!("page count {} above the limit", self.page_count));
         }
         for (slot, root) in self.roots.iter().enumerate() {
-            if let Some(root) = root {
-                if root.get() >= self.page_count || self.geometry.is_reserved(*root) {
-                    return Err(format!("root slot {slot} points at invalid {root}"));
-                }
+            if let Some(root) = root
+                && (root.get() >= self.page_count || self.geometry.is_reserved(*root))
+            {
+                return Err(format!("root slot {slot} points at invalid {root}"));
             }
         }
         Ok(())

@@ -163,7 +163,7 @@ pub(crate) struct FrameHeader {
 pub const FRAME_HEADER_BYTES: usize = size_of::<FrameHeader>();
 const FRAME_CHECKSUMMED_BYTES: usize = offset_of!(FrameHeader, checksum);
 const _: () = assert!(FRAME_HEADER_BYTES == 48);
-const _: () = assert!(FRAME_HEADER_BYTES as u64 % FRAME_ALIGN_BYTES == 0);
+const _: () = assert!((FRAME_HEADER_BYTES as u64).is_multiple_of(FRAME_ALIGN_BYTES));
 
 /// The whole length of a frame with `payload_bytes` of payload, padding included.
 pub fn frame_bytes(payload_bytes: usize) -> u64 {

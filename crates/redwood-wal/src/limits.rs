@@ -19,5 +19,5 @@ pub const RESTORE_POINT_NAME_MAX_BYTES: usize = redwood_pager::limits::RESTORE_P
 pub const LSN_MAX: u64 = 1 << 62;
 
 const _: () = assert!(FRAMES_START_BYTES == 2 * HEADER_COPY_BYTES);
-const _: () = assert!(FRAMES_START_BYTES % FRAME_ALIGN_BYTES == 0);
-const _: () = assert!(SCAN_CHUNK_BYTES as u64 % FRAME_ALIGN_BYTES == 0);
+const _: () = assert!(FRAMES_START_BYTES.is_multiple_of(FRAME_ALIGN_BYTES));
+const _: () = assert!((SCAN_CHUNK_BYTES as u64).is_multiple_of(FRAME_ALIGN_BYTES));

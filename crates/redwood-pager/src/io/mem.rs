@@ -10,7 +10,17 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::{Storage, Vfs};
 
-type FileBytes = Arc<RwLock<Vec<u8>>>;
+type FileBytes = Arc<MemInode>;
+
+/// One in-memory file: its bytes, and which handle holds its lock.
+#[derive(Debug, Default)]
+struct MemInode {
+    bytes: RwLock<Vec<u8>>,
+    lock_holder: Mutex<Option<u64>>,
+}
+
+/// Hands out the handle tokens that name a lock's holder.
+static HANDLE_TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// An in-memory file system. Cloning it yields another handle on the same files.
 #[derive(Debug, Default, Clone)]
@@ -30,7 +40,7 @@ impl MemVfs {
         files
             .iter()
             .map(|(path, bytes)| {
-                let bytes = bytes.read().unwrap_or_else(PoisonError::into_inner);
+                let bytes = bytes.bytes.read().unwrap_or_else(PoisonError::into_inner);
                 (path.clone(), bytes.clone())
             })
             .collect()
@@ -41,6 +51,27 @@ impl MemVfs {
 #[derive(Debug)]
 struct MemFile {
     bytes: FileBytes,
+    token: u64,
+}
+
+impl MemFile {
+    fn new(bytes: FileBytes) -> Self {
+        Self { bytes, token: HANDLE_TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) }
+    }
+
+    fn lock_holder(&self) -> std::sync::MutexGuard<'_, Option<u64>> {
+        self.bytes.lock_holder.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for MemFile {
+    fn drop(&mut self) {
+        let token = self.token;
+        let mut holder = self.lock_holder();
+        if *holder == Some(token) {
+            *holder = None;
+        }
+    }
 }
 
 fn offset_to_index(offset: u64, len: usize) -> io::Result<(usize, usize)> {
@@ -54,13 +85,13 @@ fn offset_to_index(offset: u64, len: usize) -> io::Result<(usize, usize)> {
 
 impl Storage for MemFile {
     fn len(&self) -> io::Result<u64> {
-        let bytes = self.bytes.read().unwrap_or_else(PoisonError::into_inner);
+        let bytes = self.bytes.bytes.read().unwrap_or_else(PoisonError::into_inner);
         Ok(bytes.len() as u64)
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let (start, end) = offset_to_index(offset, buf.len())?;
-        let bytes = self.bytes.read().unwrap_or_else(PoisonError::into_inner);
+        let bytes = self.bytes.bytes.read().unwrap_or_else(PoisonError::into_inner);
         let source = bytes.get(start..end).ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the file")
         })?;
@@ -70,7 +101,7 @@ impl Storage for MemFile {
 
     fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         let (start, end) = offset_to_index(offset, data.len())?;
-        let mut bytes = self.bytes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut bytes = self.bytes.bytes.write().unwrap_or_else(PoisonError::into_inner);
         if bytes.len() < end {
             bytes.resize(end, 0);
         }
@@ -80,7 +111,7 @@ impl Storage for MemFile {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         let (len, _) = offset_to_index(len, 0)?;
-        let mut bytes = self.bytes.write().unwrap_or_else(PoisonError::into_inner);
+        let mut bytes = self.bytes.bytes.write().unwrap_or_else(PoisonError::into_inner);
         bytes.resize(len, 0);
         Ok(())
     }
@@ -88,13 +119,24 @@ impl Storage for MemFile {
     fn sync_data(&self) -> io::Result<()> {
         Ok(())
     }
+
+    fn try_lock(&self) -> io::Result<bool> {
+        let mut holder = self.lock_holder();
+        match *holder {
+            Some(token) if token != self.token => Ok(false),
+            _ => {
+                *holder = Some(self.token);
+                Ok(true)
+            }
+        }
+    }
 }
 
 impl Vfs for MemVfs {
     fn open(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
         let files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
         let bytes = files.get(path).ok_or_else(|| not_found(path))?;
-        Ok(Box::new(MemFile { bytes: Arc::clone(bytes) }))
+        Ok(Box::new(MemFile::new(Arc::clone(bytes))))
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
@@ -107,7 +149,7 @@ impl Vfs for MemVfs {
         }
         let bytes = FileBytes::default();
         files.insert(path.to_path_buf(), Arc::clone(&bytes));
-        Ok(Box::new(MemFile { bytes }))
+        Ok(Box::new(MemFile::new(bytes)))
     }
 
     fn remove(&self, path: &Path) -> io::Result<()> {

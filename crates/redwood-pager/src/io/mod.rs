@@ -73,6 +73,22 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// caller must treat it as fatal for its in-memory state (the pager poisons its handle). It
     /// does not make the file's directory entry durable; that is [`Vfs::sync_dir`].
     fn sync_data(&self) -> io::Result<()>;
+
+    /// Takes an exclusive lock on the file for this handle, held until the handle is dropped;
+    /// `Ok(false)` if another handle, of this process or another, holds it. The lock is
+    /// advisory (it excludes only other lockers) and never durable: a crashed process holds
+    /// none. The pager locks a database's main file while it is open, so a second open is a
+    /// typed error instead of two writers on one file.
+    fn try_lock(&self) -> io::Result<bool>;
+}
+
+/// `File::try_lock` (`flock`) as `try_lock`'s answer.
+fn try_lock_file(file: &std::fs::File) -> io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
 }
 
 /// A namespace of files: the only way Redwood creates, opens, renames or removes them.

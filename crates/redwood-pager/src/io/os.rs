@@ -49,6 +49,10 @@ impl Storage for OsFile {
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    fn try_lock(&self) -> io::Result<bool> {
+        super::try_lock_file(&self.file)
+    }
 }
 
 impl Vfs for OsVfs {

@@ -208,6 +208,10 @@ impl Storage for UringFile {
         let entry = opcode::Fsync::new(self.fd()).flags(types::FsyncFlags::DATASYNC).build();
         self.submit(&entry).map(drop)
     }
+
+    fn try_lock(&self) -> io::Result<bool> {
+        super::try_lock_file(&self.file)
+    }
 }
 
 impl Vfs for UringVfs {

@@ -17,6 +17,16 @@ use crate::meta::{FORMAT_VERSION_OFFSET, MAGIC, MAGIC_OFFSET, Meta, PROBE_BYTES}
 use crate::page::{FORMAT_VERSION, PageBuf, PageSize};
 use crate::{Lsn, PageId, SegmentId};
 
+/// Locks the main file for this page file's lifetime (the lock goes with the handle), so two
+/// opens of one database cannot both write it.
+fn lock(base: &dyn Storage, path: &Path) -> Result<()> {
+    match base.try_lock() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Locked { path: path.to_path_buf() }),
+        Err(error) => Err(Error::io("lock", path, error)),
+    }
+}
+
 impl PageFile {
     /// Creates a new database at `path`: the base file with both meta copies and the base
     /// segment's free-space map, synced along with its directory entry. Fails with
@@ -27,6 +37,7 @@ impl PageFile {
             io::ErrorKind::AlreadyExists => Error::AlreadyExists { path: path.to_path_buf() },
             _ => Error::io("create", path, error),
         })?;
+        lock(base.as_ref(), path)?;
         let database_id = options.database_id.unwrap_or_else(|| RandomState::new().hash_one(path));
         let free_map = FreeMap::new(geometry);
         let meta = Meta {
@@ -52,6 +63,7 @@ impl PageFile {
             io::ErrorKind::NotFound => Error::NotFound { path: path.to_path_buf() },
             _ => Error::io("open", path, error),
         })?;
+        lock(base.as_ref(), path)?;
         let meta = read_newest_meta(base.as_ref(), path)?;
         let geometry = meta.geometry;
         let mut segments = vec![base];

@@ -14,6 +14,22 @@ pub fn check_vfs(vfs: &dyn Vfs, dir: &Path) {
     namespace_operations(vfs, dir);
     removed_files_keep_working_through_open_handles(vfs, dir);
     read_many_reads_like_read_at(vfs, dir);
+    a_lock_excludes_other_handles_until_dropped(vfs, dir);
+}
+
+fn a_lock_excludes_other_handles_until_dropped(vfs: &dyn Vfs, dir: &Path) {
+    let path = dir.join("locked");
+    let first = vfs.create(&path).unwrap();
+    let second = vfs.open(&path).unwrap();
+    assert!(first.try_lock().unwrap(), "an unlocked file locks");
+    assert!(first.try_lock().unwrap(), "the holder may ask again");
+    assert!(!second.try_lock().unwrap(), "another handle is refused");
+    let other = vfs.create(&dir.join("unrelated")).unwrap();
+    assert!(other.try_lock().unwrap(), "locks are per file");
+    drop(first);
+    assert!(second.try_lock().unwrap(), "the lock goes with its handle");
+    let third = vfs.open(&path).unwrap();
+    assert!(!third.try_lock().unwrap());
 }
 
 fn read_many_reads_like_read_at(vfs: &dyn Vfs, dir: &Path) {

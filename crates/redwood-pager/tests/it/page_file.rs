@@ -85,6 +85,7 @@ fn freed_pages_are_reused_and_persisted_as_free() {
     file.free(pages[2]).unwrap();
     file.free(pages[7]).unwrap();
     file.sync().unwrap();
+    drop(file);
     let mut file = open(&vfs, "db").unwrap();
     assert_eq!(file.free_page_count(), 2);
     assert!(!file.is_allocated(pages[2]) && !file.is_allocated(pages[7]));
@@ -209,6 +210,20 @@ fn a_page_copied_to_the_wrong_place_is_misdirected() {
     }
 }
 
+/// A database's main file is locked while a `PageFile` has it open: a second open (or create
+/// over it) is `Locked`, and closing the first releases it.
+#[test]
+fn a_second_open_of_an_open_database_is_locked() {
+    let (_, vfs) = mem();
+    populated(&vfs, "db", 2);
+    let file = open(&vfs, "db").unwrap();
+    assert!(
+        matches!(open(&vfs, "db"), Err(Error::Locked { path }) if path == std::path::Path::new("db"))
+    );
+    drop(file);
+    open(&vfs, "db").unwrap();
+}
+
 #[test]
 fn one_damaged_meta_copy_falls_back_to_the_other() {
     let (_, vfs) = mem();
@@ -226,6 +241,7 @@ fn one_damaged_meta_copy_falls_back_to_the_other() {
     assert_eq!(file.root(0), None, "and with it the older roots");
     assert_eq!(read_fill(&file, pages[2]).unwrap(), pages[2].get() + 1000);
     base.write_at((1 - newest_slot) * 4096 + 100, &[0xff; 4]).unwrap();
+    drop(file);
     match open(&vfs, "db") {
         Err(Error::Corrupt { page_id, .. }) => assert_eq!(page_id, PageId::META_0),
         other => panic!("expected Corrupt naming the meta page, got {other:?}"),
@@ -261,6 +277,7 @@ fn losing_the_newest_meta_copy_restores_the_previous_allocation_state() {
         file.write_page(&page_with(file.page_size(), page_id, 5)).unwrap();
     }
     file.sync().unwrap();
+    drop(file);
     let file = open(&vfs, "db").unwrap();
     file.check_invariants(&claims_of(&[first, regrown].concat())).unwrap();
 }

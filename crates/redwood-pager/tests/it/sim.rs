@@ -102,6 +102,20 @@ fn sim_vfs_passes_the_storage_and_vfs_conformance_suite() {
     assert_eq!(vfs.durable_image(), live);
 }
 
+/// A crash ends the process that held a lock: the old handle goes stale, and a new one locks.
+#[test]
+fn a_crash_releases_file_locks() {
+    let vfs = SimVfs::new(base_seed("a_crash_releases_file_locks"));
+    let path = dir().join("locked");
+    let holder = vfs.create(&path).unwrap();
+    vfs.sync_dir(dir()).unwrap();
+    assert!(holder.try_lock().unwrap());
+    assert!(!vfs.open(&path).unwrap().try_lock().unwrap());
+    vfs.crash(CrashMode::clean());
+    assert!(vfs.open(&path).unwrap().try_lock().unwrap(), "the crashed holder holds nothing");
+    assert!(holder.try_lock().is_err(), "the old handle is stale");
+}
+
 #[test]
 fn unsynced_write_may_be_lost_by_a_crash_with_drop() {
     let old = vec![0x11; 2 * SECTOR];

@@ -278,3 +278,20 @@ fn reads_prefetch_chain_pages_and_sibling_leaves() {
     let after_scan = prefetched_eventually(&db, after_value + 500);
     assert!(after_scan >= after_value + 500, "the scan hinted its leaves: {after_scan}");
 }
+
+/// One open `Database` per file: a second open, in this process or another, is a typed
+/// `Locked` error naming the file, and closing the first lets the next one in.
+#[test]
+fn a_database_open_elsewhere_is_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.redwood");
+    let first = Database::create(&path).unwrap();
+    match Database::open(&path) {
+        Err(Error::Storage(redwood_pager::Error::Locked { path: locked })) => {
+            assert_eq!(locked, path);
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    drop(first);
+    Database::open(&path).unwrap();
+}

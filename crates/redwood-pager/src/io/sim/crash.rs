@@ -280,10 +280,10 @@ impl SimState {
             }
             if let PendingOp::Write { offset, bytes, .. } = &op {
                 for (start, end) in sector_chunks(*offset, bytes.len()) {
-                    if self.rng.random_bool(0.5) {
-                        if let Some(file) = self.inodes.get_mut(&inode) {
-                            write_into(&mut file.durable, offset + start, &bytes[start..end]);
-                        }
+                    if self.rng.random_bool(0.5)
+                        && let Some(file) = self.inodes.get_mut(&inode)
+                    {
+                        write_into(&mut file.durable, offset + start, &bytes[start..end]);
                     }
                 }
             } else if self.rng.random_bool(0.5) {

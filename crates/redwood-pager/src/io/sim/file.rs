@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use super::state::{InodeId, SimState, stale};
 use crate::io::Storage;
 
+/// Hands out the handle tokens that name a lock's holder.
+static HANDLE_TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// A handle on one simulated inode, valid until the next crash.
 pub(super) struct SimFile {
     state: Arc<Mutex<SimState>>,
@@ -17,6 +20,8 @@ pub(super) struct SimFile {
     epoch: u64,
     /// The name the handle was opened under, for fault predicates.
     path: PathBuf,
+    /// Names this handle as a lock holder.
+    token: u64,
 }
 
 impl SimFile {
@@ -26,7 +31,8 @@ impl SimFile {
         epoch: u64,
         path: &Path,
     ) -> Self {
-        Self { state, inode, epoch, path: path.to_path_buf() }
+        let token = HANDLE_TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { state, inode, epoch, path: path.to_path_buf(), token }
     }
 
     /// The state, if this handle was opened since the last crash.
@@ -68,5 +74,26 @@ impl Storage for SimFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.lock()?.sync_data(self.inode, &self.path)
+    }
+
+    fn try_lock(&self) -> io::Result<bool> {
+        let mut state = self.lock()?;
+        let epoch = state.epoch;
+        match state.locks.get(&self.inode) {
+            Some(&(held_in, token)) if held_in == epoch && token != self.token => Ok(false),
+            _ => {
+                state.locks.insert(self.inode, (epoch, self.token));
+                Ok(true)
+            }
+        }
+    }
+}
+
+impl Drop for SimFile {
+    fn drop(&mut self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.locks.get(&self.inode).is_some_and(|&(_, token)| token == self.token) {
+            state.locks.remove(&self.inode);
+        }
     }
 }

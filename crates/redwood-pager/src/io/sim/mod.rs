@@ -55,7 +55,7 @@ pub const FILE_BYTES_MAX: u64 = 1 << 30;
 pub const PENDING_OPS_MAX: usize = 1 << 20;
 
 const _: () = assert!(SECTOR_BYTES.is_power_of_two());
-const _: () = assert!(FILE_BYTES_MAX % SECTOR_BYTES == 0);
+const _: () = assert!(FILE_BYTES_MAX.is_multiple_of(SECTOR_BYTES));
 // Offsets below `FILE_BYTES_MAX` must fit a `usize` even on 32-bit targets.
 const _: () = assert!(FILE_BYTES_MAX <= u32::MAX as u64);
 

@@ -72,6 +72,9 @@ pub(super) struct SimState {
     pub(super) frozen: bool,
     op_index_next: u64,
     pub(super) counters: SimCounters,
+    /// File locks: the epoch and token of the handle holding each locked inode. A lock from an
+    /// earlier epoch died with its process in the crash.
+    pub(super) locks: BTreeMap<InodeId, (u64, u64)>,
 }
 
 impl SimState {
@@ -91,6 +94,7 @@ impl SimState {
             frozen: false,
             op_index_next: 0,
             counters: SimCounters::default(),
+            locks: BTreeMap::new(),
         }
     }
 
@@ -162,10 +166,10 @@ impl SimState {
 
     /// Appends an operation, first writing the oldest one back if the list is full.
     pub(super) fn push_pending(&mut self, op: PendingOp) {
-        if self.pending.len() >= PENDING_OPS_MAX {
-            if let Some(oldest) = self.pending.pop_front() {
-                self.make_durable(&oldest);
-            }
+        if self.pending.len() >= PENDING_OPS_MAX
+            && let Some(oldest) = self.pending.pop_front()
+        {
+            self.make_durable(&oldest);
         }
         self.pending.push_back(op);
         debug_assert!(self.pending.len() <= PENDING_OPS_MAX);
