@@ -175,6 +175,17 @@ impl Error {
         Error::Io { operation, path: path.into(), source }
     }
 
+    /// The page this error is about, if it names one.
+    pub fn page_id(&self) -> Option<PageId> {
+        match self {
+            Error::ChecksumMismatch { page_id, .. }
+            | Error::Misdirected { page_id, .. }
+            | Error::Corrupt { page_id, .. }
+            | Error::NotAllocated { page_id } => Some(*page_id),
+            _ => None,
+        }
+    }
+
     /// Whether this error means the data on disk is damaged (as opposed to I/O or misuse).
     pub fn is_corruption(&self) -> bool {
         matches!(

@@ -123,6 +123,7 @@ impl Builder {
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
         let pool = BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?;
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
+        let restore_points = crate::restore::recovered(&recovery.transactions);
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_cache(Arc::new(pool))
             .into_shared();
@@ -133,6 +134,7 @@ impl Builder {
             log_counters,
             triggers: self.triggers,
             changed_pages: Mutex::default(),
+            restore_points: Mutex::new(restore_points),
         })
     }
 }

@@ -27,6 +27,8 @@ pub struct Database {
     pub(crate) triggers: TableTriggers,
     /// Pages each table changed since the last checkpoint, for the triggers.
     pub(crate) changed_pages: Mutex<BTreeMap<String, u64>>,
+    /// Restore points in the log, oldest first.
+    pub(crate) restore_points: Mutex<Vec<crate::RestorePoint>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -66,6 +68,7 @@ impl Database {
             tables: BTreeMap::new(),
             durability: self.durability,
             changed_pages,
+            restore_points: Vec::new(),
         })
     }
 
@@ -95,6 +98,9 @@ impl Database {
     /// Copies committed pages from the log into the database file (see `CheckpointMode`).
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         let outcome = self.pager.checkpoint(mode)?;
+        if outcome.log_restarted {
+            self.restore_points_lock().clear();
+        }
         if outcome.checkpoint_lsn == self.pager.last_commit() {
             self.changed_pages_lock().clear();
         }
@@ -141,15 +147,7 @@ impl Database {
         let mut claims = redwood_pager::PageClaims::new();
         {
             let read = self.pager.begin_read()?;
-            if let Some(root) = read.root(catalog::CATALOG_SLOT) {
-                Tree::open(root).check_invariants(&read, &mut claims)?;
-            }
-            for (_, entry) in catalog::list(&read)? {
-                let stats = Tree::open(entry.root).check_invariants(&read, &mut claims)?;
-                for (first_page, length) in stats.overflow_values {
-                    redwood_overflow::claim(&read, ChainRef { first_page, length }, &mut claims)?;
-                }
-            }
+            self.walk_structure(&read, &mut claims, &mut |_, error| Err(error))?;
         }
         Ok(self.pager.check_invariants(&claims)?)
     }
@@ -166,11 +164,13 @@ struct TableState {
 /// The write transaction: its changes are private until `commit`, all or nothing.
 pub struct WriteTransaction<'db> {
     db: &'db Database,
-    txn: WriteTxn<'db, Wal>,
+    pub(crate) txn: WriteTxn<'db, Wal>,
     tables: BTreeMap<String, TableState>,
     durability: Durability,
     /// Pages each table changed in this transaction, for the per-table triggers.
     changed_pages: BTreeMap<String, u64>,
+    /// Restore points this transaction records (name, wall-clock milliseconds).
+    pub(crate) restore_points: Vec<(String, u64)>,
 }
 
 impl<'db> WriteTransaction<'db> {
@@ -267,7 +267,8 @@ impl<'db> WriteTransaction<'db> {
         for (name, entry) in changed {
             catalog::store_entry(&mut self.txn, &name, entry)?;
         }
-        self.txn.commit(self.durability)?;
+        let commit_lsn = self.txn.commit(self.durability)?;
+        self.db.record_restore_points(commit_lsn, self.restore_points);
         self.db.after_commit(self.changed_pages)
     }
 

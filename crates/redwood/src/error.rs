@@ -35,3 +35,30 @@ impl From<redwood_wal::Error> for Error {
         Error::Storage(error.into())
     }
 }
+
+impl Error {
+    /// The page this error is about, if it names one (a damaged page, a corrupt node or chain).
+    pub fn page_id(&self) -> Option<redwood_pager::PageId> {
+        match self {
+            Error::Storage(error) => error.page_id(),
+            Error::Tree(redwood_btree::Error::Corrupt { page_id, .. }) => Some(*page_id),
+            Error::Tree(redwood_btree::Error::Pager(error)) => error.page_id(),
+            Error::Overflow(redwood_overflow::Error::Corrupt { page_id, .. }) => Some(*page_id),
+            Error::Overflow(redwood_overflow::Error::Pager(error)) => error.page_id(),
+            _ => None,
+        }
+    }
+
+    /// Whether the data on disk is damaged (a checksum mismatch, a corrupt page, node, chain or
+    /// log), as opposed to bad input, misuse or an I/O failure.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            Error::Storage(error)
+            | Error::Tree(redwood_btree::Error::Pager(error))
+            | Error::Overflow(redwood_overflow::Error::Pager(error)) => error.is_corruption(),
+            Error::Tree(redwood_btree::Error::Corrupt { .. })
+            | Error::Overflow(redwood_overflow::Error::Corrupt { .. }) => true,
+            _ => false,
+        }
+    }
+}

@@ -26,11 +26,15 @@ mod builder;
 mod catalog;
 mod database;
 mod error;
+mod integrity;
+mod restore;
 mod triggers;
 
 pub use builder::Builder;
 pub use database::{Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
 pub use error::{Error, Result};
-pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, PagerStats};
+pub use integrity::{IntegrityReport, Problem};
+pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
 pub use redwood_wal::WalStats;
+pub use restore::RestorePoint;
 pub use triggers::{TableTrigger, TableTriggers};

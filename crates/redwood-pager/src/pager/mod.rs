@@ -115,6 +115,14 @@ pub struct PagerStats {
     pub checkpoints: u64,
     /// Pages read into the cache by prefetch since open.
     pub prefetched: u64,
+    /// Page ids in use, reserved pages included (the high-water mark).
+    pub page_count: u64,
+    /// Free pages below the page count.
+    pub free_pages: u64,
+    /// Segment files (`NAME`, `NAME.seg1`, ...).
+    pub segments: u64,
+    /// The page size in bytes.
+    pub page_size_bytes: u64,
 }
 
 /// What readers and the writer share.
@@ -318,6 +326,10 @@ impl<L: PageLog> Pager<L> {
             commits: self.counters.commits.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
             prefetched: self.counters.prefetched.load(Ordering::Relaxed),
+            page_count: state.file.page_count(),
+            free_pages: state.file.free_page_count(),
+            segments: state.file.segment_count(),
+            page_size_bytes: state.file.page_size().bytes() as u64,
         }
     }
 
@@ -353,6 +365,19 @@ impl<L: PageLog> Pager<L> {
             }
         }
         if violations.is_empty() { Ok(()) } else { Err(Error::InvariantViolation { violations }) }
+    }
+
+    /// The pages allocated in the newest state, the pager's reserved pages (meta data and
+    /// free-space maps) excluded, in ascending order: what a scrub reads to find every damaged
+    /// page. Waits for the open write transaction.
+    pub fn allocated_pages(&self) -> Vec<PageId> {
+        let _writer = self.writer_lock();
+        let state = self.state_read();
+        let geometry = state.file.geometry();
+        (0..state.file.page_count())
+            .map(PageId::new)
+            .filter(|&page_id| !geometry.is_reserved(page_id) && state.file.is_allocated(page_id))
+            .collect()
     }
 
     /// The newest commit.

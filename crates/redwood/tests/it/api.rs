@@ -295,3 +295,38 @@ fn a_database_open_elsewhere_is_locked() {
     drop(first);
     Database::open(&path).unwrap();
 }
+
+/// Restore points reach the log with their commit: an aborted one is never listed, a committed
+/// one is found again by recovery after reopening (same name, time and commit), and a
+/// checkpoint that restarts the log drops them.
+#[test]
+fn restore_points_are_recovered_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("points.redwood");
+    let committed = {
+        let db = Database::create(&path).unwrap();
+        let mut aborted = db.begin_write().unwrap();
+        aborted.restore_point("never").unwrap();
+        aborted.abort();
+        let mut write = db.begin_write().unwrap();
+        write.open_table("t").unwrap().insert(b"k", b"v").unwrap();
+        write.restore_point("first").unwrap();
+        write.commit().unwrap();
+        let mut write = db.begin_write().unwrap();
+        write.restore_point("second").unwrap();
+        write.commit().unwrap();
+        let points = db.restore_points();
+        let names: Vec<&str> = points.iter().map(|point| point.name.as_str()).collect();
+        assert_eq!(names, ["first", "second"]);
+        assert!(points[0].commit_lsn < points[1].commit_lsn);
+        points
+    };
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.restore_points(), committed, "recovery finds the same points");
+    let mut write = db.begin_write().unwrap();
+    assert!(matches!(write.restore_point(&"x".repeat(2000)), Err(Error::Storage(_))));
+    write.abort();
+    let outcome = db.checkpoint(redwood::CheckpointMode::Truncate).unwrap();
+    assert!(outcome.log_restarted);
+    assert!(db.restore_points().is_empty(), "the log no longer holds them");
+}

@@ -2,4 +2,5 @@
 
 mod api;
 mod crash;
+mod integrity;
 mod model;

@@ -1,0 +1,95 @@
+//! Restore points: named markers a write transaction records in the log with its commit, for
+//! point-in-time recovery to find later. The database lists the ones its log still holds (those
+//! found by recovery at open, then each commit's); a checkpoint that restarts the log drops
+//! them, since the log no longer reaches back to them.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redwood_pager::{Lsn, RecoveredCommit};
+
+use crate::database::{Database, WriteTransaction};
+use crate::error::Result;
+
+/// A restore point in the log.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RestorePoint {
+    /// The name it was given.
+    pub name: String,
+    /// When its transaction recorded it: wall-clock milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// The commit that carries it: the state a restore to this point brings back.
+    pub commit_lsn: Lsn,
+}
+
+impl WriteTransaction<'_> {
+    /// Records a restore point named `name`, stamped with the current wall-clock time; it
+    /// reaches the log with this transaction's commit (and vanishes if the transaction aborts).
+    /// A name longer than 1,024 bytes is a `TooLarge` error.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.restore_point("before-migration")?;
+    /// write.commit()?;
+    /// let points = db.restore_points();
+    /// assert_eq!(points.len(), 1);
+    /// assert_eq!(points[0].name, "before-migration");
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn restore_point(&mut self, name: &str) -> Result<()> {
+        let timestamp_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        self.txn.restore_point(name, timestamp_ms)?;
+        self.restore_points.push((name.to_owned(), timestamp_ms));
+        Ok(())
+    }
+}
+
+impl Database {
+    /// The restore points the log holds, oldest first: those recovery found when the database
+    /// opened, then those committed since. A checkpoint that restarts the log (`Full` or
+    /// `Truncate` with no reader holding it back) empties the list.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// assert!(db.restore_points().is_empty());
+    /// let mut write = db.begin_write()?;
+    /// write.restore_point("nightly")?;
+    /// write.commit()?;
+    /// assert_eq!(db.restore_points()[0].commit_lsn, db.stats().last_commit);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn restore_points(&self) -> Vec<RestorePoint> {
+        self.restore_points_lock().clone()
+    }
+
+    /// Adds the restore points a transaction committed at `commit_lsn`.
+    pub(crate) fn record_restore_points(&self, commit_lsn: Lsn, points: Vec<(String, u64)>) {
+        let points = points.into_iter().map(|(name, timestamp_ms)| RestorePoint {
+            name,
+            timestamp_ms,
+            commit_lsn,
+        });
+        self.restore_points_lock().extend(points);
+    }
+
+    pub(crate) fn restore_points_lock(&self) -> std::sync::MutexGuard<'_, Vec<RestorePoint>> {
+        self.restore_points.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The restore points recovery found in the log, oldest first.
+pub(crate) fn recovered(commits: &[RecoveredCommit]) -> Vec<RestorePoint> {
+    commits
+        .iter()
+        .flat_map(|commit| {
+            commit.restore_points.iter().map(|(_, point)| RestorePoint {
+                name: point.name.clone(),
+                timestamp_ms: point.timestamp_ms,
+                commit_lsn: commit.commit_lsn,
+            })
+        })
+        .collect()
+}
