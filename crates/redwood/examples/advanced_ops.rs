@@ -7,7 +7,12 @@
 use redwood::{CheckpointMode, Database, Result};
 
 fn main() -> Result<()> {
-    let db = match std::env::args().nth(1) {
+    run(std::env::args().nth(1))
+}
+
+/// Runs the example on the database at `path`, or in memory (the test suite calls this).
+pub fn run(path: Option<String>) -> Result<()> {
+    let db = match path {
         Some(path) => Database::create(path)?,
         None => Database::in_memory()?,
     };

@@ -6,6 +6,11 @@
 use redwood::{Database, Result};
 
 fn main() -> Result<()> {
+    run()
+}
+
+/// Runs the example (the test suite calls this).
+pub fn run() -> Result<()> {
     let db = Database::in_memory()?;
     let mut write = db.begin_write()?;
     {

@@ -37,6 +37,14 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// Closing a database stops its prefetch worker first, so the files (and the lock on them) are
+/// released when the `Database` is dropped, and a reopen right after succeeds.
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.pager.stop_prefetch();
+    }
+}
+
 impl Database {
     /// Opens the database at `path`, creating it if it does not exist (default options).
     pub fn create(path: impl AsRef<Path>) -> Result<Database> {

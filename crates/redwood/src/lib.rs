@@ -34,6 +34,7 @@ pub use builder::Builder;
 pub use database::{Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};
+pub use redwood_pager::Error as StorageError;
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;

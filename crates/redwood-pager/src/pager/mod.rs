@@ -148,7 +148,7 @@ pub struct Pager<L: PageLog> {
     /// Where committed page versions are cached, if anywhere.
     cache: Option<Arc<dyn PageCache>>,
     /// The prefetch worker's queue, started by the first prefetch.
-    prefetcher: std::sync::OnceLock<std::sync::mpsc::SyncSender<prefetch::Request>>,
+    prefetcher: Mutex<Option<prefetch::Worker>>,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -201,7 +201,7 @@ impl<L: PageLog> Pager<L> {
             log_bytes,
             options,
             cache: None,
-            prefetcher: std::sync::OnceLock::new(),
+            prefetcher: Mutex::new(None),
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),

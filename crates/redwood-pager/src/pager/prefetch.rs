@@ -2,12 +2,15 @@
 //! pages of an overflow chain), on a background thread, so the reader's next read is a hit.
 //!
 //! A prefetch is a hint: requests beyond the bounded queue are dropped, and errors are ignored
-//! (the real read reports them). The worker holds only a weak reference to the pager and ends
-//! when the pager is dropped.
+//! (the real read reports them). The worker holds only a weak reference to the pager, upgraded
+//! while it reads a page, so it can be the last holder for a moment: whoever closes the pager
+//! calls `stop_prefetch` first, which ends and joins the worker, so the pager (and its file
+//! lock) is released when its owner drops it, not a moment later on the worker's thread.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, PoisonError, Weak};
+use std::thread::JoinHandle;
 
 use super::Pager;
 use crate::limits::PREFETCH_QUEUE_MAX;
@@ -15,6 +18,12 @@ use crate::{Lsn, PageBuf, PageId, PageLog};
 
 /// One request: a page as a snapshot sees it.
 pub(crate) type Request = (Lsn, PageId);
+
+/// The running worker: its queue and its thread.
+pub(crate) struct Worker {
+    sender: SyncSender<Request>,
+    thread: JoinHandle<()>,
+}
 
 impl<L: PageLog + 'static> Pager<L>
 where
@@ -27,8 +36,8 @@ where
         let has_cache = self.cache.is_some();
         let pager = Arc::new(self);
         if has_cache {
-            let sender = start(Arc::downgrade(&pager));
-            pager.prefetcher.set(sender).expect("set once, here");
+            let worker = start(Arc::downgrade(&pager));
+            *pager.prefetcher.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
         }
         pager
     }
@@ -39,19 +48,35 @@ impl<L: PageLog> Pager<L> {
     /// background. Returns how many were queued: none without a cache or unless the pager was
     /// made shared with [`Pager::into_shared`]; requests past a full queue are dropped.
     pub fn prefetch(&self, snapshot: Lsn, page_ids: &[PageId]) -> usize {
-        let Some(sender) = self.prefetcher.get() else { return 0 };
-        page_ids.iter().filter(|&&page_id| sender.try_send((snapshot, page_id)).is_ok()).count()
+        let worker = self.prefetcher.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(worker) = worker.as_ref() else { return 0 };
+        page_ids
+            .iter()
+            .filter(|&&page_id| worker.sender.try_send((snapshot, page_id)).is_ok())
+            .count()
+    }
+
+    /// Ends the prefetch worker and waits for it, dropping queued requests; later prefetches
+    /// queue nothing. Call it before dropping the last handle on a shared pager, from any
+    /// thread but the worker's, so that the drop releases the pager at once.
+    pub fn stop_prefetch(&self) {
+        let worker = self.prefetcher.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(Worker { sender, thread }) = worker {
+            drop(sender);
+            // A worker that panicked has nothing left to stop.
+            let _ = thread.join();
+        }
     }
 }
 
-/// Starts the worker; its queue's sender lives in the pager.
-fn start<L: PageLog + 'static>(pager: Weak<Pager<L>>) -> SyncSender<Request>
+/// Starts the worker; its queue's sender and its thread live in the pager.
+fn start<L: PageLog + 'static>(pager: Weak<Pager<L>>) -> Worker
 where
     Pager<L>: Send + Sync,
 {
     let (sender, receiver) = sync_channel(PREFETCH_QUEUE_MAX);
-    std::thread::spawn(move || work(&pager, &receiver));
-    sender
+    let thread = std::thread::spawn(move || work(&pager, &receiver));
+    Worker { sender, thread }
 }
 
 fn work<L: PageLog>(pager: &Weak<Pager<L>>, receiver: &Receiver<Request>) {

@@ -2,5 +2,6 @@
 
 mod api;
 mod crash;
+mod examples;
 mod integrity;
 mod model;

@@ -1,0 +1,76 @@
+//! Failures as the command line reports them: one sentence and an exit code per kind of failure,
+//! so scripts can tell a missing file from a damaged one or a busy one.
+
+use std::path::Path;
+
+/// What kind of failure ended a command; the discriminant is the process exit code.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Code {
+    /// A `get` or `del` found no such key.
+    KeyNotFound = 1,
+    /// No database file at the path.
+    NoSuchFile = 3,
+    /// The file is not a Redwood database.
+    NotADatabase = 4,
+    /// Damaged data: a corrupt page, or `check` found faults.
+    Damaged = 5,
+    /// Another process (or handle) has the database open.
+    Locked = 6,
+    /// No table of that name.
+    NoSuchTable = 7,
+    /// Anything else: I/O errors, bad input, limits.
+    Other = 10,
+}
+
+/// A failed command: what to print and how to exit.
+#[derive(Debug)]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// One readable sentence (without the `redwood:` prefix).
+    pub message: String,
+}
+
+impl Failure {
+    /// A failure of kind `code`.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    /// Classifies an error from the database at `path`.
+    pub fn from_error(path: &Path, error: redwood::Error) -> Self {
+        use redwood::{Error, StorageError};
+        let shown = path.display();
+        match &error {
+            Error::Storage(StorageError::NotFound { .. }) => Self::new(
+                Code::NoSuchFile,
+                format!(
+                    "there is no database at {shown} (create one with `redwood put` or `redwood demo`)"
+                ),
+            ),
+            Error::Storage(StorageError::NotADatabase { .. }) => Self::new(
+                Code::NotADatabase,
+                format!("{shown} is not a Redwood database; it was left untouched"),
+            ),
+            Error::Storage(StorageError::Locked { .. }) => Self::new(
+                Code::Locked,
+                format!(
+                    "{shown} is in use by another process; try again when it has closed the database"
+                ),
+            ),
+            Error::TableNotFound(table) => {
+                Self::new(Code::NoSuchTable, format!("{shown} has no table named {table:?}"))
+            }
+            _ if error.is_corruption() => {
+                let page = error.page_id().map(|page| format!(" ({page})")).unwrap_or_default();
+                Self::new(
+                    Code::Damaged,
+                    format!(
+                        "{shown} is damaged{page}: {error}; run `redwood check {shown}` for a full report"
+                    ),
+                )
+            }
+            _ => Self::new(Code::Other, format!("{shown}: {error}")),
+        }
+    }
+}

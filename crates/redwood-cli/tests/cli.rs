@@ -1,0 +1,169 @@
+//! The `redwood` binary end to end: every subcommand in text and JSON, and each kind of failure
+//! with its message and exit code (a missing file, a foreign file, a locked database, a missing
+//! table or key, and a flipped byte that `check` names).
+
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn redwood(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_redwood")).args(args).output().expect("the binary runs")
+}
+
+/// Runs `args`, expects exit code `code`, and returns (stdout, stderr).
+fn expect(args: &[&str], code: i32) -> (String, String) {
+    let output = redwood(args);
+    let (stdout, stderr) =
+        (String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap());
+    assert_eq!(output.status.code(), Some(code), "{args:?}\nstdout: {stdout}\nstderr: {stderr}");
+    (stdout, stderr)
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut with_json = vec!["--json"];
+    with_json.extend_from_slice(args);
+    let (stdout, _) = expect(&with_json, 0);
+    serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn put_get_del_scan_tables_stats_and_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.redwood");
+    let db = text(&path);
+    expect(&["put", db, "fruit", "apple", "red"], 0);
+    for (key, value) in [("banana", "yellow"), ("cherry", "dark red"), ("apricot", "orange")] {
+        expect(&["put", db, "fruit", key, value], 0);
+    }
+    let replaced = json(&["put", db, "fruit", "apple", "green"]);
+    assert_eq!(replaced["replaced"], true);
+    expect(&["put", db, "veg", "kale", "green"], 0);
+
+    assert_eq!(expect(&["get", db, "fruit", "apple"], 0).0, "green\n");
+    assert_eq!(json(&["get", db, "fruit", "cherry"])["value"], "dark red");
+    let (_, stderr) = expect(&["get", db, "fruit", "durian"], 1);
+    assert!(stderr.contains("no key \"durian\" in table \"fruit\""), "{stderr}");
+    let (_, stderr) = expect(&["get", db, "nuts", "pecan"], 7);
+    assert!(stderr.contains("no table named \"nuts\""), "{stderr}");
+
+    let (stdout, _) = expect(&["scan", db, "fruit"], 0);
+    assert_eq!(stdout, "apple\tgreen\napricot\torange\nbanana\tyellow\ncherry\tdark red\n");
+    let (stdout, _) = expect(&["scan", db, "fruit", "--prefix", "ap", "--reverse"], 0);
+    assert_eq!(stdout, "apricot\torange\napple\tgreen\n");
+    let (stdout, _) = expect(&["scan", db, "fruit", "--from", "apricot", "--to", "cherry"], 0);
+    assert_eq!(stdout, "apricot\torange\nbanana\tyellow\n");
+    let limited = json(&["scan", db, "fruit", "--limit", "2", "--reverse"]);
+    let keys: Vec<&str> =
+        limited["entries"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["cherry", "banana"]);
+
+    expect(&["del", db, "fruit", "banana"], 0);
+    expect(&["del", db, "fruit", "banana"], 1);
+    expect(&["del", db, "nuts", "pecan"], 7);
+    let tables = json(&["tables", db]);
+    assert_eq!(tables["tables"][0], serde_json::json!({ "name": "fruit", "entries": 3 }));
+    assert_eq!(tables["tables"][1], serde_json::json!({ "name": "veg", "entries": 1 }));
+    assert!(
+        !json(&["tables", db])["tables"].as_array().unwrap().iter().any(|t| t["name"] == "nuts")
+    );
+
+    let stats = json(&["stats", db]);
+    assert!(stats["log"]["last_commit_lsn"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(stats["since_open"]["commits"], 0, "counters start at open: {stats}");
+    assert!(stats["pages"]["page_count"].as_u64().unwrap() > 0, "{stats}");
+    let (stdout, _) = expect(&["stats", db], 0);
+    assert!(stdout.contains("page_size_bytes") && stdout.contains("4096"), "{stdout}");
+
+    let checkpoint = json(&["checkpoint", db, "--mode", "truncate"]);
+    assert_eq!(checkpoint["log_restarted"], true, "{checkpoint}");
+    let (stdout, _) = expect(&["checkpoint", db, "--mode", "passive"], 0);
+    assert!(stdout.starts_with("checkpoint (passive)"), "{stdout}");
+    let check = json(&["check", db]);
+    assert_eq!(check["clean"], true, "{check}");
+    assert_eq!(check["tables_checked"], 2);
+    assert_eq!(expect(&["get", db, "fruit", "apple"], 0).0, "green\n", "intact after all that");
+}
+
+#[test]
+fn the_demo_loads_checks_and_reports_then_replaces_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.redwood");
+    let report = json(&["demo", text(&path), "--keys", "30000"]);
+    assert_eq!(report["keys"], 30000);
+    assert_eq!(report["check"]["clean"], true);
+    assert_eq!(report["point_reads"], 30000);
+    let prefix_entries = report["prefix_scan"]["entries"].as_u64().unwrap();
+    assert!((50..250).contains(&prefix_entries), "about 1/256 of the keys: {prefix_entries}");
+    assert_eq!(report["stats"]["restore_points"].as_array().unwrap().len(), 0, "truncated away");
+    // Run again: the earlier demo database is replaced, in text mode.
+    let (stdout, _) = expect(&["demo", text(&path), "--keys", "20000"], 0);
+    assert!(stdout.contains("loaded     20000 keys"), "{stdout}");
+    assert!(stdout.contains("checked") && stdout.contains(": ok"), "{stdout}");
+    assert_eq!(json(&["tables", text(&path)])["tables"][0]["entries"], 20000);
+}
+
+#[test]
+fn missing_foreign_and_locked_files_have_their_own_messages_and_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.redwood");
+    let (_, stderr) = expect(&["get", text(&missing), "t", "k"], 3);
+    assert!(stderr.contains("there is no database at"), "{stderr}");
+    assert!(!missing.exists(), "reading does not create");
+
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(&foreign, "my precious notes, not a database at all").unwrap();
+    let (_, stderr) = expect(&["get", text(&foreign), "t", "k"], 4);
+    assert!(stderr.contains("is not a Redwood database"), "{stderr}");
+    let (_, stderr) = expect(&["demo", text(&foreign), "--keys", "10"], 4);
+    assert!(stderr.contains("leaves it alone"), "{stderr}");
+    expect(&["put", text(&foreign), "t", "k", "v"], 4);
+    let notes = std::fs::read_to_string(&foreign).unwrap();
+    assert_eq!(notes, "my precious notes, not a database at all", "left untouched");
+
+    let path = dir.path().join("busy.redwood");
+    expect(&["put", text(&path), "t", "k", "v"], 0);
+    let holder = redwood::Database::open(&path).unwrap();
+    let (_, stderr) = expect(&["get", text(&path), "t", "k"], 6);
+    assert!(stderr.contains("is in use by another process"), "{stderr}");
+    drop(holder);
+    assert_eq!(expect(&["get", text(&path), "t", "k"], 0).0, "v\n");
+}
+
+/// One flipped byte in a data page: `check` names the page and exits with code 5, and a read
+/// that meets the page fails with a clear message and the same code.
+#[test]
+fn a_flipped_byte_is_named_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flipped.redwood");
+    let db = text(&path);
+    expect(&["demo", db, "--keys", "5000"], 0);
+    let page_bytes = 4096;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+    let last_page = file.metadata().unwrap().len() / page_bytes - 1;
+    let offset = last_page * page_bytes + 1000;
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, offset).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x01], offset).unwrap();
+    drop(file);
+
+    let (stdout, stderr) = expect(&["check", db], 5);
+    assert!(stdout.contains(&format!("damaged page {last_page}: checksum mismatch")), "{stdout}");
+    assert!(stdout.trim_end().ends_with("DAMAGED"), "{stdout}");
+    assert!(stderr.contains("1 problem(s)"), "{stderr}");
+    let report = {
+        let output = redwood(&["--json", "check", db]);
+        assert_eq!(output.status.code(), Some(5));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(report["clean"], false);
+    assert_eq!(report["problems"][0]["page"], last_page);
+    let (_, stderr) = expect(&["scan", db, "users"], 5);
+    assert!(stderr.contains(&format!("is damaged (page {last_page})")), "{stderr}");
+    assert!(stderr.contains("run `redwood check"), "{stderr}");
+}
