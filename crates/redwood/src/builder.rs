@@ -14,6 +14,21 @@ use crate::error::Result;
 use crate::triggers::{TableTrigger, TableTriggers};
 
 /// How to open a database.
+///
+/// ```
+/// use redwood::{Database, Durability};
+///
+/// let db = Database::builder()
+///     .cache_bytes(1 << 20)
+///     .durability(Durability::None)
+///     .checkpoint_table_after("events", 1024)
+///     .in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("events")?.insert(b"e1", b"started")?;
+/// write.commit()?;
+/// assert_eq!(db.begin_read()?.list_tables()?, ["events"]);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Builder {
     cache_bytes: u64,
@@ -39,30 +54,97 @@ impl Default for Builder {
 
 impl Builder {
     /// Bytes of page cache, allocated at open (default 64 MiB).
+    ///
+    /// ```
+    /// use redwood::{Database, Error};
+    ///
+    /// let db = Database::builder().cache_bytes(1 << 20).in_memory()?;
+    /// db.check_integrity()?;
+    /// // The budget must hold a minimum number of pages.
+    /// let too_small = Database::builder().cache_bytes(4096).in_memory();
+    /// assert!(matches!(too_small, Err(Error::Cache(_))));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn cache_bytes(mut self, bytes: u64) -> Self {
         self.cache_bytes = bytes;
         self
     }
 
     /// The page size of a new database (default 4 KiB; ignored when opening one).
+    ///
+    /// ```
+    /// use redwood::{Database, Error};
+    /// use redwood_pager::PageSize; // not re-exported by `redwood`
+    ///
+    /// let key = [7u8; 1000]; // keys are limited to an eighth of a page
+    /// let large = Database::builder().page_size(PageSize::new(8192)?).in_memory()?;
+    /// let mut write = large.begin_write()?;
+    /// assert!(!write.open_table("t")?.insert(&key, b"v")?);
+    ///
+    /// let small = Database::in_memory()?; // 4 KiB pages: 512-byte keys at most
+    /// let mut write = small.begin_write()?;
+    /// assert!(matches!(write.open_table("t")?.insert(&key, b"v"), Err(Error::Tree(_))));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn page_size(mut self, page_size: PageSize) -> Self {
         self.page_size = page_size;
         self
     }
 
     /// Pages per segment file of a new database (ignored when opening one).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// let db = redwood::Database::builder().segment_pages(8).create(&path)?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for i in 0u32..200 {
+    ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
+    /// }
+    /// write.commit()?;
+    /// db.checkpoint(redwood::CheckpointMode::Full)?;
+    /// assert!(dir.path().join("app.redwood.seg1").exists()); // outgrew segment 0
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn segment_pages(mut self, pages: u64) -> Self {
         self.segment_pages = pages;
         self
     }
 
     /// How many changed pages a write transaction keeps in memory before spilling to the log.
+    ///
+    /// ```
+    /// let db = redwood::Database::builder().dirty_pages_max(4).in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for i in 0u32..500 {
+    ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
+    /// }
+    /// // More than 4 pages changed: the transaction spilled some to the log before committing.
+    /// assert!(db.log_stats().frames > 0);
+    /// write.commit()?;
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn dirty_pages_max(mut self, pages: usize) -> Self {
         self.dirty_pages_max = pages;
         self
     }
 
     /// The durability of commits unless a transaction says otherwise (default `Immediate`).
+    ///
+    /// ```
+    /// use redwood::{Database, Durability};
+    ///
+    /// let db = Database::builder().durability(Durability::None).in_memory()?;
+    /// let syncs = db.log_stats().syncs;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// assert_eq!(db.log_stats().commits, 1);
+    /// assert_eq!(db.log_stats().syncs, syncs); // committed, but not synced
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
         self
@@ -70,23 +152,82 @@ impl Builder {
 
     /// Checkpoints (full mode) after a commit once `table` has changed `changed_pages_max`
     /// pages since the last checkpoint (R1).
+    ///
+    /// ```
+    /// let db = redwood::Database::builder().checkpoint_table_after("hot", 1).in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("hot")?;
+    /// write.open_table("cold")?;
+    /// write.commit()?;
+    /// for (table, checkpoints) in [("cold", 0), ("hot", 1)] {
+    ///     let mut write = db.begin_write()?;
+    ///     write.open_table(table)?.insert(b"k", b"v")?;
+    ///     write.commit()?; // checkpoints once "hot" has changed a page
+    ///     assert_eq!(db.stats().checkpoints, checkpoints);
+    /// }
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn checkpoint_table_after(mut self, table: &str, changed_pages_max: u64) -> Self {
         self.triggers.add(TableTrigger { table: table.to_owned(), changed_pages_max });
         self
     }
 
     /// Opens the database at `path`, creating it if it does not exist.
+    ///
+    /// ```
+    /// use redwood::Database;
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// let db = Database::builder().cache_bytes(1 << 20).create(&path)?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// drop(db);
+    /// let db = Database::builder().create(&path)?; // it exists now: opened, not replaced
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn create(self, path: impl AsRef<Path>) -> Result<Database> {
         self.create_in(redwood_pager::io::best_vfs(), path)
     }
 
     /// Opens the existing database at `path`.
+    ///
+    /// ```
+    /// use redwood::{Database, Error};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// let missing = Database::builder().open(&path);
+    /// assert!(matches!(missing, Err(Error::Storage(_))));
+    ///
+    /// Database::create(&path)?;
+    /// let db = Database::builder().cache_bytes(1 << 20).open(&path)?;
+    /// assert!(db.begin_read()?.list_tables()?.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn open(self, path: impl AsRef<Path>) -> Result<Database> {
         self.assemble(redwood_pager::io::best_vfs(), path.as_ref(), false)
     }
 
     /// Opens the database at `path` in `vfs` (creating it if absent): for the simulated disk of
     /// the crash harness, or any other `Vfs`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use redwood_pager::io::{MemVfs, Vfs}; // not re-exported by `redwood`
+    ///
+    /// let vfs: Arc<dyn Vfs> = Arc::new(MemVfs::new());
+    /// let db = redwood::Database::builder().create_in(Arc::clone(&vfs), "app.redwood")?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// drop(db);
+    /// let db = redwood::Database::builder().create_in(vfs, "app.redwood")?; // reopened
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn create_in(self, vfs: Arc<dyn Vfs>, path: impl AsRef<Path>) -> Result<Database> {
         let exists = vfs.exists(path.as_ref()).map_err(|error| redwood_pager::Error::Io {
             operation: "exists",
@@ -97,6 +238,19 @@ impl Builder {
     }
 
     /// A database held in memory only (Redwood-Lite): everything works, nothing persists.
+    ///
+    /// ```
+    /// let db = redwood::Database::builder().cache_bytes(1 << 20).in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    ///
+    /// // Each in-memory database is a new, empty one.
+    /// let other = redwood::Database::builder().in_memory()?;
+    /// assert!(other.begin_read()?.list_tables()?.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn in_memory(self) -> Result<Database> {
         self.assemble(Arc::new(MemVfs::new()), Path::new("memory.redwood"), true)
     }

@@ -19,6 +19,17 @@ use crate::error::{Error, Result};
 use crate::triggers::TableTriggers;
 
 /// An open database: any number of read transactions, one write transaction at a time.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("t")?.insert(b"k", b"v")?;
+/// let before = db.begin_read()?; // readers run beside the writer
+/// write.commit()?;
+/// assert!(before.list_tables()?.is_empty());
+/// assert_eq!(db.begin_read()?.list_tables()?, ["t"]);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub struct Database {
     pub(crate) pager: Arc<Pager<Wal>>,
     pub(crate) path: PathBuf,
@@ -47,26 +58,88 @@ impl Drop for Database {
 
 impl Database {
     /// Opens the database at `path`, creating it if it does not exist (default options).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// let db = redwood::Database::create(&path)?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// drop(db);
+    /// let db = redwood::Database::create(&path)?; // it exists now: opened, not replaced
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Database> {
         Builder::default().create(path)
     }
 
     /// Opens the existing database at `path` (default options).
+    ///
+    /// ```
+    /// use redwood::{Database, Error};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// assert!(matches!(Database::open(&path), Err(Error::Storage(_)))); // no database yet
+    ///
+    /// let db = Database::create(&path)?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// drop(db);
+    /// assert_eq!(Database::open(&path)?.begin_read()?.list_tables()?, ["t"]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Builder::default().open(path)
     }
 
     /// A database in memory only (Redwood-Lite).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.len(), 1);
+    /// // Nothing persists: another in-memory database starts empty.
+    /// assert!(redwood::Database::in_memory()?.begin_read()?.list_tables()?.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn in_memory() -> Result<Database> {
         Builder::default().in_memory()
     }
 
     /// Options for opening a database.
+    ///
+    /// ```
+    /// use redwood::{Database, Durability};
+    ///
+    /// let db = Database::builder().durability(Durability::None).in_memory()?;
+    /// let syncs = db.log_stats().syncs;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// assert_eq!(db.log_stats().syncs, syncs); // the builder's durability applies to commits
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn builder() -> Builder {
         Builder::default()
     }
 
     /// Begins the write transaction; waits while another one is open.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// assert!(db.begin_read()?.list_tables()?.is_empty()); // private until commit
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
         let txn = self.pager.begin_write()?;
         let changed_pages = BTreeMap::new();
@@ -104,6 +177,20 @@ impl Database {
     }
 
     /// Copies committed pages from the log into the database file (see `CheckpointMode`).
+    ///
+    /// ```
+    /// use redwood::CheckpointMode;
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let outcome = db.checkpoint(CheckpointMode::Full)?;
+    /// assert_eq!(outcome.checkpoint_lsn, db.stats().last_commit);
+    /// assert!(outcome.pages_written > 0 && outcome.log_restarted);
+    /// assert_eq!(db.stats().checkpoints, 1);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         let outcome = self.pager.checkpoint(mode)?;
         if outcome.log_restarted {
@@ -139,11 +226,37 @@ impl Database {
     }
 
     /// The storage layer's statistics.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let before = db.stats().commits;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let _reader = db.begin_read()?;
+    /// let stats = db.stats();
+    /// assert_eq!(stats.commits, before + 1);
+    /// assert_eq!(stats.readers, 1);
+    /// assert!(stats.log_bytes > 0); // not checkpointed yet
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn stats(&self) -> PagerStats {
         self.pager.stats()
     }
 
     /// The write-ahead log's counters since open: frames, bytes, commits, fsyncs, restarts.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let log = db.log_stats();
+    /// assert_eq!(log.commits, 1);
+    /// assert!(log.frames > 0 && log.bytes > 0);
+    /// assert_eq!(log.syncs, 2); // the new log's header, then the commit (`Immediate`)
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn log_stats(&self) -> redwood_wal::WalStats {
         self.log_counters.snapshot()
     }
@@ -151,6 +264,17 @@ impl Database {
     /// The full invariant check: every table's B+Tree and the catalog (order, separators, leaf
     /// depth, sibling chains) and the pager's (free-space map, meta data, log index), with every
     /// allocated page owned by exactly one tree. Run it with no write transaction in progress.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// table.insert(b"small", b"v")?;
+    /// table.insert(b"large", &vec![1; 100_000])?; // an overflow chain
+    /// write.commit()?;
+    /// assert!(db.check_integrity().is_ok());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn check_integrity(&self) -> Result<()> {
         let mut claims = redwood_pager::PageClaims::new();
         {
@@ -170,6 +294,16 @@ struct TableState {
 }
 
 /// The write transaction: its changes are private until `commit`, all or nothing.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("accounts")?.insert(b"ada", b"90")?;
+/// write.open_table("ledger")?.insert(b"1", b"ada -10")?;
+/// drop(write); // not committed: nothing happened
+/// assert!(db.begin_read()?.list_tables()?.is_empty());
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub struct WriteTransaction<'db> {
     db: &'db Database,
     pub(crate) txn: WriteTxn<'db, Wal>,
@@ -183,6 +317,17 @@ pub struct WriteTransaction<'db> {
 
 impl<'db> WriteTransaction<'db> {
     /// Opens the table `name`, creating it if it does not exist.
+    ///
+    /// ```
+    /// use redwood::Error;
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// assert_eq!(write.open_table("t")?.len(), 1); // opened again, not recreated
+    /// assert!(matches!(write.open_table(""), Err(Error::InvalidTableName(_))));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn open_table(&mut self, name: &str) -> Result<Table<'_, 'db>> {
         catalog::check_name(name, self.txn.page_size())?;
         let live = self.tables.get(name).and_then(|state| state.entry);
@@ -230,6 +375,20 @@ impl<'db> WriteTransaction<'db> {
     }
 
     /// Renames table `from` to `to`; returns whether `from` existed. `TableExists` if `to` does.
+    ///
+    /// ```
+    /// use redwood::Error;
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("draft")?.insert(b"k", b"v")?;
+    /// write.open_table("other")?;
+    /// assert!(write.rename_table("draft", "final")?);
+    /// assert!(!write.rename_table("draft", "final")?); // gone
+    /// assert!(matches!(write.rename_table("final", "other"), Err(Error::TableExists(_))));
+    /// assert_eq!(write.open_table("final")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
         catalog::check_name(to, self.txn.page_size())?;
         let Some(entry) = self.live_entry(from)? else { return Ok(false) };
@@ -250,6 +409,19 @@ impl<'db> WriteTransaction<'db> {
     }
 
     /// The names of the tables this transaction sees, in order.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("b")?;
+    /// write.open_table("a")?;
+    /// write.commit()?;
+    /// let mut write = db.begin_write()?;
+    /// write.delete_table("b")?;
+    /// write.open_table("c")?;
+    /// assert_eq!(write.list_tables()?, ["a", "c"]); // its own, uncommitted changes included
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn list_tables(&self) -> Result<Vec<String>> {
         let mut names: BTreeMap<String, bool> =
             catalog::list(&self.txn)?.into_iter().map(|(name, _)| (name, true)).collect();
@@ -260,11 +432,37 @@ impl<'db> WriteTransaction<'db> {
     }
 
     /// Sets this transaction's durability.
+    ///
+    /// ```
+    /// use redwood::Durability;
+    ///
+    /// let db = redwood::Database::in_memory()?; // `Durability::Immediate` by default
+    /// let syncs = db.log_stats().syncs;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.set_durability(Durability::None);
+    /// write.commit()?;
+    /// assert_eq!(db.log_stats().commits, 1);
+    /// assert_eq!(db.log_stats().syncs, syncs); // committed without a sync
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn set_durability(&mut self, durability: Durability) {
         self.durability = durability;
     }
 
     /// Makes every change of this transaction visible and durable (per its durability) at once.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// table.insert(b"a", b"1")?;
+    /// table.insert(b"b", b"2")?;
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// assert_eq!(read.open_table("t")?.len(), 2); // both inserts, at once
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<()> {
         let changed: Vec<(String, Option<TableEntry>)> = self
             .tables
@@ -296,6 +494,16 @@ impl<'db> WriteTransaction<'db> {
 }
 
 /// A table open in a write transaction.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// let mut table = write.open_table("t")?;
+/// table.insert(b"k", b"v")?;
+/// assert_eq!(table.get(b"k")?, Some(b"v".to_vec())); // sees its own writes
+/// assert_eq!(table.len(), 1);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub struct Table<'t, 'db> {
     txn: &'t mut WriteTransaction<'db>,
     name: String,
@@ -319,6 +527,18 @@ impl Table<'_, '_> {
 
     /// Stores `value` under `key` (a value over the inline limit goes to an overflow chain);
     /// returns whether a value was replaced.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// assert!(!table.insert(b"k", b"v1")?);
+    /// assert!(table.insert(b"k", b"v2")?); // replaced
+    /// let large = vec![7u8; 64 * 1024]; // stored in an overflow chain
+    /// table.insert(b"blob", &large)?;
+    /// assert_eq!(table.get(b"blob")?, Some(large));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
@@ -349,6 +569,17 @@ impl Table<'_, '_> {
     }
 
     /// Removes `key`; returns whether it was there (freeing its overflow chain, if any).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// table.insert(b"k", b"v")?;
+    /// assert!(table.remove(b"k")?);
+    /// assert!(!table.remove(b"k")?); // already gone
+    /// assert_eq!(table.get(b"k")?, None);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
         let mut entry = self.state();
         let mut tree = Tree::open(entry.root);
@@ -364,17 +595,48 @@ impl Table<'_, '_> {
     }
 
     /// The value under `key`, as this transaction sees it.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// table.insert(b"k", b"v")?;
+    /// assert_eq!(table.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(table.get(b"missing")?, None);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let value = Tree::open(self.state().root).get_value(&self.txn.txn, key)?;
         value.map(|value| bytes_of(&self.txn.txn, value)).transpose()
     }
 
     /// The number of entries (O(1)).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// table.insert(b"a", b"1")?;
+    /// table.insert(b"b", b"2")?;
+    /// table.insert(b"a", b"3")?; // a replacement adds no entry
+    /// assert_eq!(table.len(), 2);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.state().len
     }
 
     /// Whether the table is empty.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// assert!(table.is_empty());
+    /// table.insert(b"k", b"v")?;
+    /// assert!(!table.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -411,12 +673,41 @@ impl Table<'_, '_> {
 }
 
 /// A read transaction: a consistent snapshot of every table.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("a")?.insert(b"k", b"1")?;
+/// write.commit()?;
+/// let read = db.begin_read()?;
+/// let mut write = db.begin_write()?; // moves the entry from "a" to a new table "b"
+/// write.open_table("a")?.remove(b"k")?;
+/// write.open_table("b")?.insert(b"k", b"1")?;
+/// write.commit()?;
+/// assert_eq!(read.list_tables()?, ["a"]); // the snapshot sees neither change
+/// assert_eq!(read.open_table("a")?.get(b"k")?, Some(b"1".to_vec()));
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub struct ReadTransaction<'db> {
     txn: ReadTxn<'db, Wal>,
 }
 
 impl<'db> ReadTransaction<'db> {
     /// Opens the table `name`; `TableNotFound` if it does not exist in this snapshot.
+    ///
+    /// ```
+    /// use redwood::Error;
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// assert_eq!(read.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// let missing = read.open_table("nope");
+    /// assert!(matches!(missing, Err(Error::TableNotFound(name)) if name == "nope"));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn open_table(&self, name: &str) -> Result<ReadOnlyTable<'_, 'db>> {
         let entry = catalog::lookup(&self.txn, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
@@ -424,12 +715,33 @@ impl<'db> ReadTransaction<'db> {
     }
 
     /// The names of the tables in this snapshot, in order.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("users")?;
+    /// write.open_table("orders")?;
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.list_tables()?, ["orders", "users"]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn list_tables(&self) -> Result<Vec<String>> {
         Ok(catalog::list(&self.txn)?.into_iter().map(|(name, _)| name).collect())
     }
 }
 
 /// A table in a read transaction.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("t")?.insert(b"k", b"v")?;
+/// write.commit()?;
+/// let read = db.begin_read()?;
+/// let table = read.open_table("t")?;
+/// assert_eq!((table.len(), table.get(b"k")?), (1, Some(b"v".to_vec())));
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub struct ReadOnlyTable<'t, 'db> {
     txn: &'t ReadTxn<'db, Wal>,
     entry: TableEntry,
@@ -437,22 +749,70 @@ pub struct ReadOnlyTable<'t, 'db> {
 
 impl<'t> ReadOnlyTable<'t, '_> {
     /// The value under `key` in this snapshot.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let table = read.open_table("t")?;
+    /// assert_eq!(table.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(table.get(b"missing")?, None);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let value = Tree::open(self.entry.root).get_value(self.txn, key)?;
         value.map(|value| bytes_of(self.txn, value)).transpose()
     }
 
     /// The number of entries (O(1)).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for key in [b"a", b"b", b"c"] {
+    ///     table.insert(key, b"")?;
+    /// }
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.len(), 3);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.entry.len
     }
 
     /// Whether the table is empty.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?; // created, but nothing inserted
+    /// write.commit()?;
+    /// assert!(db.begin_read()?.open_table("t")?.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.entry.len == 0
     }
 
     /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for (key, value) in [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")] {
+    ///     table.insert(key, value)?;
+    /// }
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let from_b: &[u8] = b"b";
+    /// let entries: Vec<_> = read.open_table("t")?.range(from_b..).collect::<Result<_, _>>()?;
+    /// assert_eq!(entries, [(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn range<'k>(
         &self,
         range: impl RangeBounds<&'k [u8]>,

@@ -1,9 +1,30 @@
 //! The facade's error type: everything a `Database` call can fail with.
 
 /// The result type of every fallible `redwood` call.
+///
+/// ```
+/// fn count(db: &redwood::Database, table: &str) -> redwood::Result<u64> {
+///     Ok(db.begin_read()?.open_table(table)?.len())
+/// }
+///
+/// let db = redwood::Database::in_memory()?;
+/// assert!(count(&db, "t").is_err()); // no such table yet
+/// # Ok::<(), redwood::Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What can go wrong, from bad input to damaged files.
+///
+/// ```
+/// use redwood::Error;
+///
+/// let db = redwood::Database::in_memory()?;
+/// let read = db.begin_read()?;
+/// let error = read.open_table("users").err().expect("no table yet");
+/// assert!(matches!(&error, Error::TableNotFound(name) if name == "users"));
+/// assert_eq!(error.to_string(), r#"no table named "users""#);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
