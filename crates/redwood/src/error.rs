@@ -59,6 +59,16 @@ impl From<redwood_wal::Error> for Error {
 
 impl Error {
     /// The page this error is about, if it names one (a damaged page, a corrupt node or chain).
+    ///
+    /// ```
+    /// use redwood::{Error, PageId, StorageError};
+    /// let damaged = Error::from(StorageError::Corrupt {
+    ///     page_id: PageId::new(42),
+    ///     reason: "keys out of order".to_owned(),
+    /// });
+    /// assert_eq!(damaged.page_id(), Some(PageId::new(42)));
+    /// assert_eq!(Error::TableNotFound("t".to_owned()).page_id(), None);
+    /// ```
     pub fn page_id(&self) -> Option<redwood_pager::PageId> {
         match self {
             Error::Storage(error) => error.page_id(),
@@ -72,6 +82,13 @@ impl Error {
 
     /// Whether the data on disk is damaged (a checksum mismatch, a corrupt page, node, chain or
     /// log), as opposed to bad input, misuse or an I/O failure.
+    ///
+    /// ```
+    /// use redwood::{Error, PageId, StorageError};
+    /// let mismatch = StorageError::ChecksumMismatch { page_id: PageId::new(7), expected: 1, actual: 2 };
+    /// assert!(Error::from(mismatch).is_corruption());
+    /// assert!(!Error::InvalidTableName(String::new()).is_corruption());
+    /// ```
     pub fn is_corruption(&self) -> bool {
         match self {
             Error::Storage(error)

@@ -13,6 +13,14 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 
 /// What [`Database::check_report`] found.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let report = db.check_report(|_, _| {})?;
+/// assert!(report.is_clean() && report.problems.is_empty());
+/// assert_eq!(report.tables_checked, 0);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct IntegrityReport {
     /// Allocated pages the scrub read and verified.
@@ -25,12 +33,32 @@ pub struct IntegrityReport {
 
 impl IntegrityReport {
     /// Whether nothing was found wrong.
+    ///
+    /// ```
+    /// let mut report = redwood::IntegrityReport::default();
+    /// assert!(report.is_clean());
+    /// report.problems.push(redwood::Problem {
+    ///     page_id: None,
+    ///     place: "pager".to_owned(),
+    ///     message: "page 9 is leaked".to_owned(),
+    /// });
+    /// assert!(!report.is_clean());
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty()
     }
 }
 
 /// One fault the check found.
+///
+/// ```
+/// let problem = redwood::Problem {
+///     page_id: Some(redwood::PageId::new(12)),
+///     place: "table \"users\"".to_owned(),
+///     message: "checksum mismatch in page 12".to_owned(),
+/// };
+/// assert_eq!(problem.page_id.map(|page| page.get()), Some(12));
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Problem {
     /// The page at fault, when the fault is about one page.

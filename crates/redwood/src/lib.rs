@@ -27,15 +27,22 @@ mod catalog;
 mod database;
 mod error;
 mod integrity;
+mod read;
 mod restore;
 mod triggers;
+mod write;
 
 pub use builder::Builder;
-pub use database::{Database, ReadOnlyTable, ReadTransaction, Table, WriteTransaction};
+pub use database::Database;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};
+pub use read::{ReadOnlyTable, ReadTransaction};
 pub use redwood_pager::Error as StorageError;
+pub use redwood_pager::PageSize;
+/// The storage layer's file systems (`OsVfs`, `MemVfs`, ...) for `Builder::create_in`.
+pub use redwood_pager::io;
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
 pub use triggers::{TableTrigger, TableTriggers};
+pub use write::{Table, WriteTransaction};

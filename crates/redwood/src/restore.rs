@@ -7,10 +7,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use redwood_pager::{Lsn, RecoveredCommit};
 
-use crate::database::{Database, WriteTransaction};
+use crate::database::Database;
 use crate::error::Result;
+use crate::write::WriteTransaction;
 
 /// A restore point in the log.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.restore_point("v1")?;
+/// write.commit()?;
+/// let point: redwood::RestorePoint = db.restore_points().remove(0);
+/// assert_eq!(point.name, "v1");
+/// assert!(point.timestamp_ms > 0);
+/// # Ok::<(), redwood::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct RestorePoint {
     /// The name it was given.

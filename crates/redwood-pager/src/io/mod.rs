@@ -19,6 +19,12 @@ pub mod sim;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
 mod uring;
 
+/// The best real file system here: `OsVfs` (io_uring is not built in).
+#[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+pub fn best_vfs() -> std::sync::Arc<dyn Vfs> {
+    std::sync::Arc::new(OsVfs::new())
+}
+
 pub use mem::MemVfs;
 pub use os::OsVfs;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

@@ -1,0 +1,187 @@
+//! `ReadTransaction` and `ReadOnlyTable`: a snapshot of every table as of the last commit when
+//! the transaction began, whatever commits or checkpoints happen meanwhile.
+
+use std::ops::RangeBounds;
+
+use redwood_btree::{OwnedValue, Tree};
+use redwood_overflow::ChainRef;
+use redwood_pager::{PageRead, ReadTxn};
+use redwood_wal::Wal;
+
+use crate::catalog::{self, TableEntry};
+use crate::error::{Error, Result};
+
+/// A read transaction: a consistent snapshot of every table.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("a")?.insert(b"k", b"1")?;
+/// write.commit()?;
+/// let read = db.begin_read()?;
+/// let mut write = db.begin_write()?; // moves the entry from "a" to a new table "b"
+/// write.open_table("a")?.remove(b"k")?;
+/// write.open_table("b")?.insert(b"k", b"1")?;
+/// write.commit()?;
+/// assert_eq!(read.list_tables()?, ["a"]); // the snapshot sees neither change
+/// assert_eq!(read.open_table("a")?.get(b"k")?, Some(b"1".to_vec()));
+/// # Ok::<(), redwood::Error>(())
+/// ```
+pub struct ReadTransaction<'db> {
+    pub(crate) txn: ReadTxn<'db, Wal>,
+}
+
+impl std::fmt::Debug for ReadTransaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadTransaction").field("snapshot", &self.txn.snapshot()).finish()
+    }
+}
+
+impl std::fmt::Debug for ReadOnlyTable<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOnlyTable").field("entries", &self.entry.len).finish_non_exhaustive()
+    }
+}
+
+impl<'db> ReadTransaction<'db> {
+    /// Opens the table `name`; `TableNotFound` if it does not exist in this snapshot.
+    ///
+    /// ```
+    /// use redwood::Error;
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// assert_eq!(read.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// let missing = read.open_table("nope");
+    /// assert!(matches!(missing, Err(Error::TableNotFound(name)) if name == "nope"));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn open_table(&self, name: &str) -> Result<ReadOnlyTable<'_, 'db>> {
+        let entry = catalog::lookup(&self.txn, name)?
+            .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
+        Ok(ReadOnlyTable { txn: &self.txn, entry })
+    }
+
+    /// The names of the tables in this snapshot, in order.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("users")?;
+    /// write.open_table("orders")?;
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.list_tables()?, ["orders", "users"]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn list_tables(&self) -> Result<Vec<String>> {
+        Ok(catalog::list(&self.txn)?.into_iter().map(|(name, _)| name).collect())
+    }
+}
+
+/// A table in a read transaction.
+///
+/// ```
+/// let db = redwood::Database::in_memory()?;
+/// let mut write = db.begin_write()?;
+/// write.open_table("t")?.insert(b"k", b"v")?;
+/// write.commit()?;
+/// let read = db.begin_read()?;
+/// let table = read.open_table("t")?;
+/// assert_eq!((table.len(), table.get(b"k")?), (1, Some(b"v".to_vec())));
+/// # Ok::<(), redwood::Error>(())
+/// ```
+pub struct ReadOnlyTable<'t, 'db> {
+    txn: &'t ReadTxn<'db, Wal>,
+    entry: TableEntry,
+}
+
+impl<'t> ReadOnlyTable<'t, '_> {
+    /// The value under `key` in this snapshot.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let table = read.open_table("t")?;
+    /// assert_eq!(table.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(table.get(b"missing")?, None);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let value = Tree::open(self.entry.root).get_value(self.txn, key)?;
+        value.map(|value| bytes_of(self.txn, value)).transpose()
+    }
+
+    /// The number of entries (O(1)).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for key in [b"a", b"b", b"c"] {
+    ///     table.insert(key, b"")?;
+    /// }
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.len(), 3);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn len(&self) -> u64 {
+        self.entry.len
+    }
+
+    /// Whether the table is empty.
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?; // created, but nothing inserted
+    /// write.commit()?;
+    /// assert!(db.begin_read()?.open_table("t")?.is_empty());
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entry.len == 0
+    }
+
+    /// A streaming scan of the entries in `range`, in key order (`.rev()` for descending).
+    ///
+    /// ```
+    /// let db = redwood::Database::in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for (key, value) in [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")] {
+    ///     table.insert(key, value)?;
+    /// }
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let from_b: &[u8] = b"b";
+    /// let entries: Vec<_> = read.open_table("t")?.range(from_b..).collect::<Result<_, _>>()?;
+    /// assert_eq!(entries, [(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn range<'k>(
+        &self,
+        range: impl RangeBounds<&'k [u8]>,
+    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 't {
+        let store = self.txn;
+        Tree::open(self.entry.root).range(store, range).map(move |item| {
+            let (key, value) = item?;
+            Ok((key, bytes_of(store, value)?))
+        })
+    }
+}
+
+/// A value's bytes: inline, or read from its overflow chain.
+pub(crate) fn bytes_of(store: &impl PageRead, value: OwnedValue) -> Result<Vec<u8>> {
+    match value {
+        OwnedValue::Inline(bytes) => Ok(bytes),
+        OwnedValue::Overflow { first_page, length } => {
+            Ok(redwood_overflow::read(store, ChainRef { first_page, length })?)
+        }
+    }
+}
