@@ -37,6 +37,7 @@ pub struct Builder {
     dirty_pages_max: usize,
     durability: Durability,
     triggers: TableTriggers,
+    prefetch: bool,
 }
 
 impl Default for Builder {
@@ -48,6 +49,7 @@ impl Default for Builder {
             dirty_pages_max: redwood_pager::limits::DIRTY_PAGES_MAX_DEFAULT,
             durability: Durability::Immediate,
             triggers: TableTriggers::default(),
+            prefetch: true,
         }
     }
 }
@@ -147,6 +149,24 @@ impl Builder {
     /// ```
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Whether scans and large-value reads prefetch pages on a background thread (default on).
+    /// Off, every read happens on the caller's thread, in order: what a deterministic
+    /// simulation (the crash harness) needs.
+    ///
+    /// ```
+    /// let db = redwood::Database::builder().prefetch(false).in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"large", &vec![1u8; 1 << 20])?;
+    /// write.commit()?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"large")?.map(|v| v.len()), Some(1 << 20));
+    /// assert_eq!(db.stats().prefetched, 0);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn prefetch(mut self, on: bool) -> Self {
+        self.prefetch = on;
         self
     }
 
@@ -281,6 +301,9 @@ impl Builder {
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_cache(Arc::new(pool))
             .into_shared();
+        if !self.prefetch {
+            pager.stop_prefetch();
+        }
         Ok(Database {
             pager,
             path: path.to_path_buf(),

@@ -29,6 +29,7 @@ mod error;
 mod integrity;
 mod read;
 mod restore;
+mod savepoint;
 mod triggers;
 mod write;
 
@@ -44,5 +45,6 @@ pub use redwood_pager::io;
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
+pub use savepoint::Savepoint;
 pub use triggers::{TableTrigger, TableTriggers};
 pub use write::{Table, WriteTransaction};

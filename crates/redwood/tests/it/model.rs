@@ -1,6 +1,6 @@
 //! Model-based test of the facade: random inserts, overwrites, removes, range scans (every bound
-//! kind, both directions, inside write transactions and from snapshots), table creation and
-//! deletion across three tables, committed or aborted, with reopens, against one `BTreeMap` per
+//! kind, both directions, inside write transactions and from snapshots), savepoints and
+//! rollbacks, table creation and deletion across three tables, committed or aborted, with reopens, against one `BTreeMap` per
 //! table; the integrity check holds after every transaction.
 
 use std::collections::BTreeMap;
@@ -18,6 +18,9 @@ enum Op {
     Remove(u8, usize),
     Delete(u8),
     Range(u8, Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+    Savepoint,
+    /// Roll back to the savepoint at this index (mod the number taken) of the open ones.
+    Rollback(usize),
 }
 
 fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
@@ -90,6 +93,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..3).prop_map(Op::Delete),
         2 => (0u8..3, bound(), bound(), any::<bool>())
             .prop_map(|(table, lower, upper, reverse)| Op::Range(table, lower, upper, reverse)),
+        1 => Just(Op::Savepoint),
+        1 => any::<usize>().prop_map(Op::Rollback),
     ];
     prop_oneof![
         8 => (proptest::collection::vec(op, 1..30), proptest::bool::weighted(0.8)).prop_map(|(ops, commit)| Step::Transaction(ops, commit)),
@@ -119,6 +124,7 @@ fn check(db: &Database, model: &Tables) -> Result<(), TestCaseError> {
 fn apply(db: &Database, model: &mut Tables, ops: &[Op], commit: bool) -> Result<(), TestCaseError> {
     let mut draft = model.clone();
     let mut write = db.begin_write().unwrap();
+    let mut savepoints: Vec<(redwood::Savepoint, Tables)> = Vec::new();
     for op in ops {
         match op {
             Op::Insert(table, key, value) => {
@@ -137,6 +143,16 @@ fn apply(db: &Database, model: &mut Tables, ops: &[Op], commit: bool) -> Result<
             Op::Delete(table) => {
                 let existed = write.delete_table(&name(*table)).unwrap();
                 prop_assert_eq!(existed, draft.remove(&name(*table)).is_some());
+            }
+            Op::Savepoint => savepoints.push((write.savepoint(), draft.clone())),
+            Op::Rollback(index) => {
+                if savepoints.is_empty() {
+                    continue;
+                }
+                let index = index % savepoints.len();
+                write.rollback_to(&savepoints[index].0).unwrap();
+                draft = savepoints[index].1.clone();
+                savepoints.truncate(index + 1);
             }
             Op::Range(table, lower, upper, reverse) => {
                 let table_handle = write.open_table(&name(*table)).unwrap();
