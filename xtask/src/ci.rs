@@ -12,7 +12,9 @@
 //! 6. `tests`: `cargo nextest run --workspace --all-features` when `cargo nextest` is installed,
 //!    else `cargo test --workspace --all-features` (which runs the doc tests itself, so step 4 is
 //!    then skipped);
-//! 7. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
+//! 7. `crash-harness`: a smoke run of the crash harness, 1,000 cycles of every fault with a fresh
+//!    seed (or `REDWOOD_SEED`), each seed run twice to prove the trace deterministic;
+//! 8. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
 //!
 //! The doc tests run before the main test run, not after it, so that the last lines a CI log
 //! shows are the test runner's real summary rather than a doc-test run of zero tests.
@@ -55,11 +57,11 @@ impl Options {
 #[derive(Debug)]
 pub(crate) struct StepFailed {
     /// The step's name, as printed in its header.
-    step: &'static str,
+    pub(crate) step: &'static str,
     /// The command line that failed, as printed.
-    command: String,
+    pub(crate) command: String,
     /// The command's exit code; `None` when a signal ended it.
-    code: Option<i32>,
+    pub(crate) code: Option<i32>,
 }
 
 impl StepFailed {
@@ -148,6 +150,25 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
         } else {
             step("tests", Action::Cargo(vec!["test", "--workspace", "--all-features"]))
         },
+        // A smoke run of the crash harness (dev build, which the tests above already built);
+        // the long runs are `cargo xtask crash-harness --cycles 1000` and beyond.
+        step(
+            "crash-harness",
+            Action::Cargo(vec![
+                "run",
+                "--quiet",
+                "-p",
+                "redwood-crash",
+                "--bin",
+                "crash-harness",
+                "--",
+                "--cycles",
+                "1000",
+                "--doublecheck",
+                "--json",
+                "target/crash-harness/ci.json",
+            ]),
+        ),
         if fuzz_crate {
             step("fuzz", Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]))
         } else {
@@ -348,6 +369,10 @@ mod tests {
             ),
             ("doc-tests", "cargo test --workspace --all-features --doc"),
             ("tests", "cargo nextest run --workspace --all-features"),
+            (
+                "crash-harness",
+                "cargo run --quiet -p redwood-crash --bin crash-harness -- --cycles 1000 --doublecheck --json target/crash-harness/ci.json",
+            ),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
         ];
         let expected: Vec<(&str, String)> =
@@ -363,7 +388,7 @@ mod tests {
         assert_eq!(got[2].1, "skip: --quick");
         assert!(got[4].1.starts_with("skip:"), "cargo test runs doc tests itself");
         assert_eq!(got[5].1, "cargo test --workspace --all-features");
-        assert_eq!(got[6].1, "skip: no fuzz/Cargo.toml");
+        assert_eq!(got[7].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! 2 for a usage error; 1 for any other error.
 
 mod ci;
+mod crash;
 
 use std::{
     path::{Path, PathBuf},
@@ -23,8 +24,11 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  ci [--quick]   the whole check CI runs: fmt, clippy, doc tests, tests, fuzz build
-                 (--quick skips clippy)
+  ci [--quick]   the whole check CI runs: fmt, clippy, doc tests, tests, a crash-harness
+                 smoke run, fuzz build (--quick skips clippy)
+  crash-harness [--cycles N] [--seed S] [--faults drop,tear,reorder,eio,bitrot]
+                [--ops-per-cycle K] [--json FILE] [--doublecheck]
+                 deterministic crash cycles on the simulated disk (release build)
   help           print this message";
 
 /// One subcommand of `cargo xtask`, with its parsed options.
@@ -32,6 +36,8 @@ commands:
 enum Command {
     /// `cargo xtask ci [--quick]`: see [`ci`].
     Ci(ci::Options),
+    /// `cargo xtask crash-harness ARGS`: see [`crash`].
+    CrashHarness(Vec<String>),
     /// `cargo xtask help`: print the usage.
     Help,
 }
@@ -44,6 +50,7 @@ impl Command {
         };
         match name.as_str() {
             "ci" => Ok(Command::Ci(ci::Options::parse(rest)?)),
+            "crash-harness" => Ok(Command::CrashHarness(rest.to_vec())),
             "help" | "-h" | "--help" => Ok(Command::Help),
             other => bail!("unknown command `{other}`"),
         }
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
     };
     let result = match command {
         Command::Ci(options) => ci::run(&workspace_root(), options),
+        Command::CrashHarness(args) => crash::run(&workspace_root(), &args),
         Command::Help => {
             println!("{USAGE}");
             Ok(())

@@ -40,6 +40,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("redwood-cli", &["redwood"]),
+    ("redwood-crash", &["redwood", "redwood-pager"]),
 ];
 
 /// Absences that DESIGN.md names outright, checked on their own (with the reason) even though

@@ -145,14 +145,6 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
     let length = base.len().map_err(|error| Error::io("len", path, error))?;
     let mut probe = [0u8; PROBE_BYTES];
     let probed = length >= PROBE_BYTES as u64 && base.read_at(0, &mut probe).is_ok();
-    if probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC {
-        let version_bytes = &probe[FORMAT_VERSION_OFFSET..FORMAT_VERSION_OFFSET + 4];
-        let version = u32::from_le_bytes(version_bytes.try_into().expect("4 bytes"));
-        if version > u32::from(FORMAT_VERSION) {
-            let supported = u32::from(FORMAT_VERSION);
-            return Err(Error::UnsupportedFormatVersion { found: version, supported });
-        }
-    }
     let mut newest: Option<Meta> = None;
     let mut first_error = None;
     let mut any_magic = false;
@@ -174,6 +166,17 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
     }
     if let Some(meta) = newest {
         return Ok(meta);
+    }
+    // No copy verifies. A newer format's pages may not even parse, so its version (at a fixed
+    // offset) says why; checked only now, so that a damaged version field in one copy falls
+    // back to the other copy like any other damage instead of posing as a newer format.
+    if probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC {
+        let version_bytes = &probe[FORMAT_VERSION_OFFSET..FORMAT_VERSION_OFFSET + 4];
+        let version = u32::from_le_bytes(version_bytes.try_into().expect("4 bytes"));
+        if version > u32::from(FORMAT_VERSION) {
+            let supported = u32::from(FORMAT_VERSION);
+            return Err(Error::UnsupportedFormatVersion { found: version, supported });
+        }
     }
     let any_magic = any_magic || probed && probe[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] == MAGIC;
     let minimum_bytes = 2 * PageSize::DEFAULT.bytes() as u64;

@@ -185,6 +185,11 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             && changes.roots == self.pager.state_read().roots.latest();
         if unchanged {
             self.log.abort();
+            // The state this commit acknowledges is the last commit's, which may not be
+            // durable yet (a `Durability::None` commit before it): `Immediate` makes it so.
+            if durability == Durability::Immediate {
+                self.log.sync().inspect_err(|_| self.pager.poison())?;
+            }
             self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
             return Ok(self.pager.last_commit());
         }

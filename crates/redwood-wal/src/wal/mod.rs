@@ -317,6 +317,9 @@ impl Wal {
     /// Writes buffered frames and syncs the log: every frame appended so far becomes durable.
     pub fn sync(&mut self) -> Result<()> {
         self.ensure_healthy()?;
+        if self.buffer.is_empty() && self.durable_lsn == self.next_lsn.previous() {
+            return Ok(()); // Nothing appended since the last sync.
+        }
         self.flush()?;
         self.sync_storage()
     }

@@ -213,6 +213,28 @@ fn a_durable_commit_through_the_pager_costs_one_fdatasync() {
     assert_eq!(vfs.counters().syncs - before, 5);
 }
 
+/// An empty `Immediate` commit acknowledges the state before it, so it makes the
+/// `Durability::None` commits before it durable (one fdatasync), and costs nothing when nothing
+/// is pending. Found by the crash harness: it used to skip the log entirely.
+#[test]
+fn an_empty_immediate_commit_makes_earlier_unsynced_commits_durable() {
+    let vfs = SimVfs::new(31);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 3, 1).unwrap();
+    txn.commit(Durability::None).unwrap();
+    let before = vfs.counters().syncs;
+    pager.begin_write().unwrap().commit(Durability::Immediate).unwrap();
+    assert_eq!(vfs.counters().syncs - before, 1, "the unsynced commit is synced");
+    pager.begin_write().unwrap().commit(Durability::Immediate).unwrap();
+    assert_eq!(vfs.counters().syncs - before, 1, "nothing pending: no fdatasync");
+    drop(pager);
+    vfs.crash(CrashMode::all());
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "after the crash");
+}
+
 /// What a crash workload did: every committed state it attempted, in order, and how many of them
 /// are known durable (the last one an Immediate commit or a checkpoint returned for).
 pub struct Outcome {

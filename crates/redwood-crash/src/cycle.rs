@@ -1,0 +1,251 @@
+//! One cycle of the harness for each kind of fault. A cycle starts from the database and the
+//! model state it holds (durable), runs a seeded workload under the fault, brings the database
+//! back (a crash and a reopen, or a repair), and verifies it: the recovered state is one the
+//! workload committed at or after the last acknowledged durable commit, and the full
+//! integrity check is clean. It hands the reopened database and its state to the next cycle.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use redwood::Database;
+use redwood_pager::io::Vfs;
+use redwood_pager::io::sim::{
+    CrashMode, Fault as SimFault, FaultConfig, OpKind, Repeat, SimVfs, Trigger,
+};
+
+use crate::Fault;
+use crate::model::{History, Tables, read_all};
+use crate::workload::{Stop, Workload};
+
+/// The database file's name on the simulated disk.
+const DATABASE: &str = "harness.redwood";
+
+/// What a cycle hands on: the reopened database, its state, and what it verified.
+pub struct Survived {
+    /// The database, reopened.
+    pub db: Database,
+    /// The state it holds.
+    pub state: Tables,
+    /// Acknowledged durable commits of this cycle found present.
+    pub acked_verified: u64,
+    /// Whether the cycle crashed the simulated machine.
+    pub crashed: bool,
+}
+
+/// Opens (or creates) the harness's database on `vfs`: a small cache and spill budget and small
+/// segments, so cycles spill and grow segments; per-table triggers schedule checkpoints; no
+/// prefetch thread, so every disk access is on this thread, in a deterministic order.
+pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
+    let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
+    Database::builder()
+        .prefetch(false)
+        .cache_bytes(48 * 4096)
+        .dirty_pages_max(24)
+        .segment_pages(128)
+        .checkpoint_table_after("t0", 60)
+        .checkpoint_table_after("t3", 90)
+        .create_in(shared, DATABASE)
+}
+
+/// Runs one cycle of `fault`.
+pub fn run(
+    fault: Fault,
+    vfs: &SimVfs,
+    db: Database,
+    state: Tables,
+    rng: &mut ChaCha8Rng,
+    steps: u32,
+    trace: &mut Vec<String>,
+) -> Result<Survived, String> {
+    match fault {
+        Fault::Drop => crash_cycle(vfs, db, state, rng, steps, CrashMode::dropping(), trace),
+        Fault::Tear => crash_cycle(vfs, db, state, rng, steps, CrashMode::tearing(), trace),
+        Fault::Reorder => crash_cycle(vfs, db, state, rng, steps, CrashMode::all(), trace),
+        Fault::Eio => eio_cycle(vfs, db, state, rng, steps, trace),
+        Fault::BitRot => bitrot_cycle(vfs, db, state, rng, trace),
+    }
+}
+
+/// Power loss at a seeded sync point (in a commit, a checkpoint, a spill or a segment's
+/// growth, wherever the workload is), or after the workload if it finishes first.
+fn crash_cycle(
+    vfs: &SimVfs,
+    db: Database,
+    state: Tables,
+    rng: &mut ChaCha8Rng,
+    steps: u32,
+    mode: CrashMode,
+    trace: &mut Vec<String>,
+) -> Result<Survived, String> {
+    let freeze_at = rng.random_range(1..=u64::from(steps) * 2 + 4);
+    trace.push(format!("power loss at sync {freeze_at}, {mode:?}"));
+    vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
+    let history = run_workload(&db, state, rng, steps, trace)?;
+    drop(db);
+    let report = vfs.crash(mode);
+    trace.push(format!("crash: {report:?}"));
+    vfs.set_faults(FaultConfig::none());
+    let (db, state) = reopen_and_verify(vfs, &history, trace)?;
+    Ok(Survived { db, state, acked_verified: history.acked, crashed: true })
+}
+
+/// An injected EIO on a seeded write or sync: the failing call reports it, the database then
+/// refuses further commits (poisoned), and after a restart it recovers.
+fn eio_cycle(
+    vfs: &SimVfs,
+    db: Database,
+    state: Tables,
+    rng: &mut ChaCha8Rng,
+    steps: u32,
+    trace: &mut Vec<String>,
+) -> Result<Survived, String> {
+    let op = if rng.random_bool(0.5) { OpKind::Sync } else { OpKind::Write };
+    let nth = rng.random_range(1..=u64::from(steps) * 3 + 4);
+    trace.push(format!("EIO on {op:?} number {nth}"));
+    let eio = SimFault::eio(op, Trigger::Nth(nth), Repeat::Once);
+    vfs.set_faults(FaultConfig::none().with(eio));
+    let injected_before = vfs.counters().injected_eio;
+    let history = run_workload(&db, state, rng, steps, trace)?;
+    if vfs.counters().injected_eio > injected_before {
+        let probe = db.begin_write().and_then(|mut write| {
+            write.open_table("probe")?.insert(b"after EIO", b"must not commit")?;
+            write.commit()
+        });
+        trace.push(format!(
+            "commit after the EIO: {}",
+            if probe.is_ok() { "accepted" } else { "refused" }
+        ));
+        if probe.is_ok() {
+            return Err("a commit succeeded after an I/O error: the handle was not poisoned".into());
+        }
+    }
+    drop(db);
+    vfs.set_faults(FaultConfig::none());
+    let report = vfs.crash(CrashMode::dropping());
+    trace.push(format!("restart: {report:?}"));
+    let (db, state) = reopen_and_verify(vfs, &history, trace)?;
+    Ok(Survived { db, state, acked_verified: history.acked, crashed: true })
+}
+
+/// A bit flipped on a seeded read while the database opens and reads everything: it must be
+/// detected (a corruption error), never returned as data. The files are then repaired from a
+/// copy taken before, and the database reopened and verified.
+fn bitrot_cycle(
+    vfs: &SimVfs,
+    db: Database,
+    state: Tables,
+    rng: &mut ChaCha8Rng,
+    trace: &mut Vec<String>,
+) -> Result<Survived, String> {
+    db.checkpoint(redwood::CheckpointMode::Truncate)
+        .map_err(|error| format!("a checkpoint without faults failed: {error}"))?;
+    drop(db);
+    let image = vfs.durable_image();
+    // A clean pass first counts the reads of opening and reading everything, so the flip lands
+    // inside the pass that follows.
+    let reads_before = vfs.counters().reads;
+    open(vfs)
+        .and_then(|db| read_all(&db))
+        .map_err(|error| format!("reading without faults failed: {error}"))?;
+    let reads = vfs.counters().reads - reads_before;
+    let nth = rng.random_range(1..=reads.max(1));
+    trace.push(format!("bit rot on read number {nth} of {reads}"));
+    let flips_before = vfs.counters().bitrot_flips;
+    vfs.set_faults(FaultConfig::none().with(SimFault::bit_rot(Trigger::Nth(nth), Repeat::Once)));
+    let outcome = open(vfs).and_then(|db| read_all(&db));
+    vfs.set_faults(FaultConfig::none());
+    let flipped = vfs.counters().bitrot_flips > flips_before;
+    match outcome {
+        Ok(found) if found != state => {
+            return Err("bit rot was returned as data: the state read differs".into());
+        }
+        Ok(_) => trace.push(format!("read back intact (flipped: {flipped})")),
+        Err(error) if error.is_corruption() => trace.push(format!("detected: {error}")),
+        Err(error) => return Err(format!("bit rot gave an error that is not corruption: {error}")),
+    }
+    repair(vfs, &image).map_err(|error| format!("repairing the files failed: {error}"))?;
+    let (db, state) = reopen_and_verify(vfs, &History::new(state), trace)?;
+    Ok(Survived { db, state, acked_verified: 0, crashed: false })
+}
+
+/// Runs the workload from `state`; a contradiction is a violation, a failure ends it early.
+fn run_workload(
+    db: &Database,
+    state: Tables,
+    rng: &mut ChaCha8Rng,
+    steps: u32,
+    trace: &mut Vec<String>,
+) -> Result<History, String> {
+    let mut history = History::new(state);
+    let mut workload = Workload::new(db);
+    match workload.run(rng, &mut history, steps, trace) {
+        Ok(()) => {}
+        Err(Stop::Failed(error)) if is_injected(&error) => trace.push(format!("stopped: {error}")),
+        Err(Stop::Failed(error)) => {
+            return Err(format!("a call failed with an error no fault explains: {error}"));
+        }
+        Err(Stop::Violation(message)) => return Err(message),
+    }
+    Ok(history)
+}
+
+/// Whether `error` is what an injected fault makes calls return: an I/O error (EIO, or the
+/// frozen disk's "simulated power loss"), or the poisoned handle after one. Anything else
+/// (corruption, a page freed twice, bad state) is the engine's fault.
+fn is_injected(error: &redwood::Error) -> bool {
+    use redwood::StorageError;
+    matches!(error, redwood::Error::Storage(StorageError::Io { .. } | StorageError::Poisoned))
+}
+
+/// Reopens the database and checks it: its state is a candidate of `history` and the full
+/// integrity check is clean.
+fn reopen_and_verify(
+    vfs: &SimVfs,
+    history: &History,
+    trace: &mut Vec<String>,
+) -> Result<(Database, Tables), String> {
+    let db = open(vfs).map_err(|error| format!("reopening failed: {error}"))?;
+    let found = read_all(&db).map_err(|error| format!("reading after recovery failed: {error}"))?;
+    let Some(position) = history.candidates().iter().position(|state| *state == found) else {
+        let earlier = history.states.iter().rposition(|state| *state == found);
+        let matches = earlier.map_or_else(
+            || "no state of this cycle".to_owned(),
+            |index| format!("state {index}, older than the last durable one"),
+        );
+        return Err(format!(
+            "the recovered state is not a committed state at or after the last acknowledged \
+             durable commit (state {} of {}); it matches {matches}",
+            history.durable,
+            history.states.len() - 1
+        ));
+    };
+    let report =
+        db.check_report(|_, _| {}).map_err(|error| format!("the check failed: {error}"))?;
+    if !report.is_clean() {
+        return Err(format!("the integrity check found: {:?}", report.problems));
+    }
+    trace.push(format!(
+        "recovered state {} (durable from {}, newest {}), {} pages checked",
+        history.durable + position,
+        history.durable,
+        history.states.len() - 1,
+        report.pages_checked
+    ));
+    Ok((db, found))
+}
+
+/// Writes every file back as `image` holds it, durably.
+fn repair(
+    vfs: &SimVfs,
+    image: &std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+) -> std::io::Result<()> {
+    for (path, bytes) in image {
+        let file = vfs.open(path)?;
+        file.set_len(bytes.len() as u64)?;
+        file.write_at(0, bytes)?;
+        file.sync_data()?;
+    }
+    vfs.sync_dir(Path::new("."))
+}

@@ -1,0 +1,198 @@
+//! The seeded workload of one cycle: write transactions over several tables (inserts, updates,
+//! removes, large values in overflow chains, table deletion, savepoints and rollbacks,
+//! aborts), with `Immediate` and `None` durability; explicit checkpoints of every mode; and
+//! readers that hold a snapshot across later commits and must still see it. Every step is
+//! checked against the model as it happens.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use redwood::{CheckpointMode, Database, Durability, ReadTransaction};
+
+use crate::model::{History, Tables, read_snapshot};
+
+/// Tables the workload uses.
+const TABLES: u32 = 4;
+/// Distinct keys per table, few enough that updates and removes find their keys.
+const KEYS_PER_TABLE: u32 = 1_000;
+/// Readers held open at once.
+const READERS_MAX: usize = 2;
+
+/// Why the workload stopped early.
+#[derive(Debug)]
+pub enum Stop {
+    /// A call failed (as injected faults make them): the crash comes next.
+    Failed(redwood::Error),
+    /// The database contradicted the model: a violation.
+    Violation(String),
+}
+
+impl From<redwood::Error> for Stop {
+    fn from(error: redwood::Error) -> Self {
+        Stop::Failed(error)
+    }
+}
+
+/// One cycle's workload: the generator and the readers it holds.
+pub struct Workload<'db> {
+    db: &'db Database,
+    readers: Vec<(ReadTransaction<'db>, Tables)>,
+}
+
+impl<'db> Workload<'db> {
+    /// A workload on `db`.
+    pub fn new(db: &'db Database) -> Self {
+        Self { db, readers: Vec::new() }
+    }
+
+    /// Runs `steps` seeded steps, recording each commit's state in `history` and each step in
+    /// `trace`. Stops at the first failure or contradiction.
+    pub fn run(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        history: &mut History,
+        steps: u32,
+        trace: &mut Vec<String>,
+    ) -> Result<(), Stop> {
+        for step in 0..steps {
+            match rng.random_range(0..100) {
+                0..8 => self.checkpoint(rng, history, trace)?,
+                8..16 if self.readers.len() < READERS_MAX => {
+                    let reader = self.db.begin_read()?;
+                    self.readers.push((reader, history.latest().clone()));
+                    trace.push(format!("step {step}: reader opened"));
+                }
+                16..24 if !self.readers.is_empty() => {
+                    let (reader, expected) = self.readers.remove(0);
+                    if read_snapshot(&reader)? != expected {
+                        return Err(Stop::Violation(
+                            "a reader's snapshot changed under later commits".to_owned(),
+                        ));
+                    }
+                    trace.push(format!("step {step}: reader verified"));
+                }
+                _ => self.transaction(rng, history, step, trace)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint(
+        &self,
+        rng: &mut ChaCha8Rng,
+        history: &mut History,
+        trace: &mut Vec<String>,
+    ) -> Result<(), Stop> {
+        let mode = match rng.random_range(0..3) {
+            0 => CheckpointMode::Passive,
+            1 => CheckpointMode::Full,
+            _ => CheckpointMode::Truncate,
+        };
+        let outcome = self.db.checkpoint(mode);
+        trace.push(format!("checkpoint {mode:?}: {}", verdict(&outcome)));
+        outcome?;
+        // A checkpoint syncs the log first: everything committed so far is durable.
+        history.durable = history.states.len() - 1;
+        Ok(())
+    }
+
+    fn transaction(
+        &self,
+        rng: &mut ChaCha8Rng,
+        history: &mut History,
+        step: u32,
+        trace: &mut Vec<String>,
+    ) -> Result<(), Stop> {
+        let immediate = rng.random_bool(0.75);
+        let mut write = self.db.begin_write()?;
+        write.set_durability(if immediate { Durability::Immediate } else { Durability::None });
+        let mut draft = history.latest().clone();
+        let mut savepoints: Vec<(redwood::Savepoint, Tables)> = Vec::new();
+        let operations = rng.random_range(1..=8);
+        for _ in 0..operations {
+            let name = format!("t{}", rng.random_range(0..TABLES));
+            match rng.random_range(0..100) {
+                0..62 => {
+                    let key = format!("k{:04}", rng.random_range(0..KEYS_PER_TABLE)).into_bytes();
+                    let value = value(rng);
+                    let replaced = write.open_table(&name)?.insert(&key, &value)?;
+                    let expected = draft.entry(name).or_default().insert(key, value).is_some();
+                    check(replaced == expected, "insert's replaced flag")?;
+                }
+                62..87 => {
+                    let Some(entries) = draft.get_mut(&name) else { continue };
+                    let Some(key) = nth_key(entries, rng) else { continue };
+                    check(write.open_table(&name)?.remove(&key)?, "remove of a present key")?;
+                    entries.remove(&key);
+                }
+                87..89 => {
+                    let existed = write.delete_table(&name)?;
+                    check(existed == draft.remove(&name).is_some(), "delete_table's result")?;
+                }
+                89..95 => savepoints.push((write.savepoint(), draft.clone())),
+                _ => {
+                    if savepoints.is_empty() {
+                        continue;
+                    }
+                    let index = rng.random_range(0..savepoints.len());
+                    write.rollback_to(&savepoints[index].0)?;
+                    draft = savepoints[index].1.clone();
+                    savepoints.truncate(index + 1);
+                }
+            }
+        }
+        if rng.random_bool(0.05) {
+            write.abort();
+            trace.push(format!("step {step}: aborted {operations} operations"));
+            return Ok(());
+        }
+        let checkpoints_before = self.db.stats().checkpoints;
+        let result = write.commit();
+        let triggered = self.db.stats().checkpoints - checkpoints_before;
+        trace.push(format!(
+            "step {step}: commit of {operations} operations ({}): {}{}",
+            if immediate { "immediate" } else { "none" },
+            verdict(&result),
+            if triggered > 0 { ", then a triggered checkpoint" } else { "" }
+        ));
+        // A failed commit may still have reached the disk: its state is a candidate too.
+        history.states.push(draft);
+        result?;
+        if immediate {
+            history.durable = history.states.len() - 1;
+            history.acked += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A value: mostly small, sometimes long enough for an overflow chain.
+fn value(rng: &mut ChaCha8Rng) -> Vec<u8> {
+    let length = if rng.random_bool(0.08) {
+        rng.random_range(2_000..40_000)
+    } else {
+        rng.random_range(0..300)
+    };
+    let fill: u8 = rng.random();
+    (0..length).map(|index| fill.wrapping_add((index % 251) as u8)).collect()
+}
+
+fn nth_key(
+    entries: &std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    rng: &mut ChaCha8Rng,
+) -> Option<Vec<u8>> {
+    if entries.is_empty() {
+        return None;
+    }
+    entries.keys().nth(rng.random_range(0..entries.len())).cloned()
+}
+
+fn check(holds: bool, what: &str) -> Result<(), Stop> {
+    if holds { Ok(()) } else { Err(Stop::Violation(format!("{what} disagrees with the model"))) }
+}
+
+fn verdict<T>(result: &redwood::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => format!("failed ({error})"),
+    }
+}
