@@ -20,6 +20,7 @@
 
 mod check;
 mod durability;
+pub mod engine_faults;
 mod error;
 mod free_map;
 mod geometry;

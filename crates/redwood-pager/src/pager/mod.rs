@@ -244,7 +244,13 @@ impl<L: PageLog> Pager<L> {
         // The checkpoint persists the latest allocation state and copies commits into the data
         // files: none of them may be one the log could still lose.
         log.sync().inspect_err(|_| self.poison())?;
-        let target = self.snapshots.checkpoint_target();
+        let target = if crate::engine_faults::is_on(
+            crate::engine_faults::EngineFault::CheckpointPastReaders,
+        ) {
+            self.snapshots.last_commit()
+        } else {
+            self.snapshots.checkpoint_target()
+        };
         // A page the data files will not keep (`Corrupt`) leaves the checkpoint unadvanced and
         // the log serving it: report it, the pager goes on. Anything else is an I/O failure.
         let pages_written = self.copy_to_files(target).inspect_err(|error| {

@@ -443,7 +443,9 @@ impl Wal {
 
     fn sync_storage(&mut self) -> Result<()> {
         debug_assert!(self.buffer.is_empty(), "sync with frames still buffered");
-        let result = self.storage.sync_data();
+        use redwood_pager::engine_faults::{EngineFault, is_on};
+        let result =
+            if is_on(EngineFault::SkipWalSync) { Ok(()) } else { self.storage.sync_data() };
         self.poison_on_error(result, "sync_data")?;
         self.durable_lsn = self.next_lsn.previous();
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
