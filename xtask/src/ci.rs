@@ -14,7 +14,8 @@
 //!    then skipped);
 //! 7. `crash-harness`: a smoke run of the crash harness, 1,000 cycles of every fault with a fresh
 //!    seed (or `REDWOOD_SEED`), each seed run twice to prove the trace deterministic;
-//! 8. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
+//!    `crash-harness-real`: 20 SIGKILLs of a child process committing on a real file;
+//! 9. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
 //!
 //! The doc tests run before the main test run, not after it, so that the last lines a CI log
 //! shows are the test runner's real summary rather than a doc-test run of zero tests.
@@ -167,6 +168,23 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
                 "--doublecheck",
                 "--json",
                 "target/crash-harness/ci.json",
+            ]),
+        ),
+        step(
+            "crash-harness-real",
+            Action::Cargo(vec![
+                "run",
+                "--quiet",
+                "-p",
+                "redwood-crash",
+                "--bin",
+                "crash-harness",
+                "--",
+                "--real",
+                "--cycles",
+                "20",
+                "--json",
+                "target/crash-harness/ci-real.json",
             ]),
         ),
         if fuzz_crate {
@@ -373,6 +391,10 @@ mod tests {
                 "crash-harness",
                 "cargo run --quiet -p redwood-crash --bin crash-harness -- --cycles 1000 --doublecheck --json target/crash-harness/ci.json",
             ),
+            (
+                "crash-harness-real",
+                "cargo run --quiet -p redwood-crash --bin crash-harness -- --real --cycles 20 --json target/crash-harness/ci-real.json",
+            ),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
         ];
         let expected: Vec<(&str, String)> =
@@ -388,7 +410,7 @@ mod tests {
         assert_eq!(got[2].1, "skip: --quick");
         assert!(got[4].1.starts_with("skip:"), "cargo test runs doc tests itself");
         assert_eq!(got[5].1, "cargo test --workspace --all-features");
-        assert_eq!(got[7].1, "skip: no fuzz/Cargo.toml");
+        assert_eq!(got[8].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

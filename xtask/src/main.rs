@@ -27,8 +27,9 @@ commands:
   ci [--quick]   the whole check CI runs: fmt, clippy, doc tests, tests, a crash-harness
                  smoke run, fuzz build (--quick skips clippy)
   crash-harness [--cycles N] [--seed S] [--faults drop,tear,reorder,eio,bitrot]
-                [--ops-per-cycle K] [--json FILE] [--doublecheck]
-                 deterministic crash cycles on the simulated disk (release build)
+                [--ops-per-cycle K] [--json FILE] [--doublecheck] [--real]
+                 deterministic crash cycles on the simulated disk, or with --real, SIGKILLs
+                 of a child process committing on a real file (release build)
   help           print this message";
 
 /// One subcommand of `cargo xtask`, with its parsed options.

@@ -65,6 +65,7 @@ pub fn run(
         Fault::Reorder => crash_cycle(vfs, db, state, rng, steps, CrashMode::all(), trace),
         Fault::Eio => eio_cycle(vfs, db, state, rng, steps, trace),
         Fault::BitRot => bitrot_cycle(vfs, db, state, rng, trace),
+        Fault::Kill => Err("kill faults belong to the real-process mode".to_owned()),
     }
 }
 

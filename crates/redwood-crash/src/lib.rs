@@ -11,12 +11,14 @@
 //! meta data, log) is clean. Cycles chain on the recovered database, so damage that slips
 //! through compounds. The same seed and code give the same trace ([`Report::digest`]).
 //!
-//! What it does not do: it never touches a real file (the real-process mode of
-//! `cargo xtask crash-harness --real` kills real processes instead), and it sees the engine only
-//! through the `redwood` facade.
+//! Real-process mode (`real`) kills a child process doing durable commits on the real file
+//! system at seeded moments and verifies each reopened database the same way.
+//!
+//! What it does not do: it sees the engine only through the `redwood` facade.
 
 mod cycle;
 mod model;
+pub mod real;
 mod workload;
 
 use rand::{Rng, SeedableRng};
@@ -38,6 +40,8 @@ pub enum Fault {
     Eio,
     /// A read flips a bit (persistently); then a repair from a copy.
     BitRot,
+    /// A SIGKILL of a real process doing durable commits (real-process mode only).
+    Kill,
 }
 
 impl Fault {
@@ -53,6 +57,7 @@ impl Fault {
             Fault::Reorder => "reorder",
             Fault::Eio => "eio",
             Fault::BitRot => "bitrot",
+            Fault::Kill => "kill",
         }
     }
 

@@ -31,17 +31,26 @@ struct Cli {
     /// Run the seed twice and fail unless both traces are identical.
     #[arg(long)]
     doublecheck: bool,
-    /// Real-process mode: kill a child process doing durable commits on the real file system.
-    /// Not built yet (issue 6); refused with exit code 2.
+    /// Real-process mode: `--cycles` times, start a child process doing durable commits on the
+    /// real file system (under target/crash-harness/), SIGKILL it at a seeded moment, reopen
+    /// and verify.
     #[arg(long)]
     real: bool,
+    /// Internal: be the real-process mode's child, committing to this database until killed.
+    #[arg(long, hide = true)]
+    child: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if cli.real {
-        eprintln!("crash-harness: --real (killing real processes) is not built yet; see issue 6");
-        return ExitCode::from(2);
+    if let Some(path) = &cli.child {
+        return match redwood_crash::real::child(path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("crash-harness child: {error}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let mut faults = Vec::new();
     for name in &cli.faults {
@@ -58,14 +67,18 @@ fn main() -> ExitCode {
     let seed = cli.seed.unwrap_or_else(|| redwood_pager::io::sim::test_seed("crash-harness"));
     let options = Options { cycles: cli.cycles, seed, faults, steps_per_cycle: cli.ops_per_cycle };
     let started = Instant::now();
-    let report = run(&options, |report| {
-        if report.cycles % 100 == 0 || report.cycles == options.cycles {
-            eprintln!(
-                "crash-harness: {}/{} cycles, {} acknowledged commits verified",
-                report.cycles, options.cycles, report.acked_commits_verified
-            );
-        }
-    });
+    let report = if cli.real {
+        run_real(&options)
+    } else {
+        run(&options, |report| {
+            if report.cycles % 100 == 0 || report.cycles == options.cycles {
+                eprintln!(
+                    "crash-harness: {}/{} cycles, {} acknowledged commits verified",
+                    report.cycles, options.cycles, report.acked_commits_verified
+                );
+            }
+        })
+    };
     let elapsed = started.elapsed();
     if let Err(error) = write_json(&cli.json, &report, &options, elapsed.as_secs_f64()) {
         eprintln!("crash-harness: cannot write {}: {error}", cli.json.display());
@@ -74,7 +87,7 @@ fn main() -> ExitCode {
     if failed {
         explain(&report, &options, &cli);
     }
-    if cli.doublecheck && !failed {
+    if cli.doublecheck && !failed && !cli.real {
         let again = run(&options, |_| {});
         if again.digest() == report.digest() {
             eprintln!(
@@ -91,6 +104,39 @@ fn main() -> ExitCode {
     eprintln!("crash-harness: seed {seed}, {:.1} s", elapsed.as_secs_f64());
     println!("{}", report.summary());
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+/// Real-process mode: kills children running this binary with `--child`.
+fn run_real(options: &Options) -> Report {
+    let dir = PathBuf::from(format!("target/crash-harness/real-{}", options.seed));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(error) = std::fs::create_dir_all(&dir) {
+        eprintln!("crash-harness: cannot create {}: {error}", dir.display());
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("crash-harness"));
+    let child = |path: &std::path::Path| {
+        let mut command = std::process::Command::new(&exe);
+        command.arg("--child").arg(path);
+        command
+    };
+    let report = redwood_crash::real::run(
+        &dir.join("real.redwood"),
+        options.cycles,
+        options.seed,
+        &child,
+        |report| {
+            if report.cycles % 20 == 0 || report.cycles == options.cycles {
+                eprintln!(
+                    "crash-harness: {}/{} kills, {} acknowledged commits verified",
+                    report.cycles, options.cycles, report.acked_commits_verified
+                );
+            }
+        },
+    );
+    if report.violations.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    report
 }
 
 /// Prints what failed and how to reproduce it, and saves the trace.

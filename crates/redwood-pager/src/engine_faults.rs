@@ -15,6 +15,7 @@ pub enum EngineFault {
     DoubleFree,
 }
 
+#[cfg(feature = "engine-faults")]
 impl EngineFault {
     fn bit(self) -> u32 {
         1 << self as u32

@@ -38,3 +38,6 @@ const _: () = assert!(SEGMENT_PAGES_DEFAULT <= SEGMENT_PAGES_MAX);
 const _: () = assert!(SEGMENT_PAGES_MAX <= PAGE_COUNT_MAX);
 // Byte offsets of the largest database fit in a u64.
 const _: () = assert!(PAGE_COUNT_MAX.checked_mul(PAGE_SIZE_MAX_BYTES as u64).is_some());
+
+/// How long opening a database waits for a held lock before `Locked` (see `PageFile::open`).
+pub const LOCK_WAIT_MAX: std::time::Duration = std::time::Duration::from_millis(500);

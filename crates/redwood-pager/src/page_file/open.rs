@@ -18,12 +18,23 @@ use crate::page::{FORMAT_VERSION, PageBuf, PageSize};
 use crate::{Lsn, PageId, SegmentId};
 
 /// Locks the main file for this page file's lifetime (the lock goes with the handle), so two
-/// opens of one database cannot both write it.
+/// opens of one database cannot both write it. A held lock is retried for a short while
+/// (`LOCK_WAIT_MAX`) before `Locked`: a process that was just killed can hold its lock a few
+/// milliseconds past its death (the kernel tears its io_uring down asynchronously, and the ring
+/// keeps the file open until then), and a restart right after a crash must not fail for it.
 fn lock(base: &dyn Storage, path: &Path) -> Result<()> {
-    match base.try_lock() {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::Locked { path: path.to_path_buf() }),
-        Err(error) => Err(Error::io("lock", path, error)),
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match base.try_lock() {
+            Ok(true) => return Ok(()),
+            Ok(false) if started.elapsed() < crate::limits::LOCK_WAIT_MAX => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Ok(false) => return Err(Error::Locked { path: path.to_path_buf() }),
+            Err(error) => return Err(Error::io("lock", path, error)),
+        }
     }
 }
 
