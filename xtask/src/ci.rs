@@ -155,14 +155,7 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
         // the long runs are `cargo xtask crash-harness --cycles 1000` and beyond.
         step(
             "crash-harness",
-            Action::Cargo(vec![
-                "run",
-                "--quiet",
-                "-p",
-                "redwood-crash",
-                "--bin",
-                "crash-harness",
-                "--",
+            harness(&[
                 "--cycles",
                 "1000",
                 "--doublecheck",
@@ -172,20 +165,7 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
         ),
         step(
             "crash-harness-real",
-            Action::Cargo(vec![
-                "run",
-                "--quiet",
-                "-p",
-                "redwood-crash",
-                "--bin",
-                "crash-harness",
-                "--",
-                "--real",
-                "--cycles",
-                "20",
-                "--json",
-                "target/crash-harness/ci-real.json",
-            ]),
+            harness(&["--real", "--cycles", "20", "--json", "target/crash-harness/ci-real.json"]),
         ),
         if fuzz_crate {
             step("fuzz", Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]))
@@ -193,6 +173,13 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
             step("fuzz", Action::Skip("no fuzz/Cargo.toml"))
         },
     ]
+}
+
+/// Runs the crash harness binary (dev build, which the tests already built) with `args`.
+fn harness(args: &[&'static str]) -> Action {
+    let mut command = vec!["run", "--quiet", "-p", "redwood-crash", "--bin", "crash-harness", "--"];
+    command.extend_from_slice(args);
+    Action::Cargo(command)
 }
 
 /// How a step ended, for the summary.

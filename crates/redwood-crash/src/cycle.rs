@@ -84,11 +84,23 @@ fn crash_cycle(
     trace.push(format!("power loss at sync {freeze_at}, {mode:?}"));
     vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
     let history = run_workload(&db, state, rng, steps, trace)?;
+    crash_and_verify(vfs, db, mode, &history, trace)
+}
+
+/// Ends the process (drops `db`), crashes the disk with `mode` with faults cleared, and
+/// reopens and verifies against `history`.
+fn crash_and_verify(
+    vfs: &SimVfs,
+    db: Database,
+    mode: CrashMode,
+    history: &History,
+    trace: &mut Vec<String>,
+) -> Result<Survived, String> {
     drop(db);
+    vfs.set_faults(FaultConfig::none());
     let report = vfs.crash(mode);
     trace.push(format!("crash: {report:?}"));
-    vfs.set_faults(FaultConfig::none());
-    let (db, state) = reopen_and_verify(vfs, &history, trace)?;
+    let (db, state) = reopen_and_verify(vfs, history, trace)?;
     Ok(Survived { db, state, acked_verified: history.acked, crashed: true })
 }
 
@@ -122,12 +134,7 @@ fn eio_cycle(
             return Err("a commit succeeded after an I/O error: the handle was not poisoned".into());
         }
     }
-    drop(db);
-    vfs.set_faults(FaultConfig::none());
-    let report = vfs.crash(CrashMode::dropping());
-    trace.push(format!("restart: {report:?}"));
-    let (db, state) = reopen_and_verify(vfs, &history, trace)?;
-    Ok(Survived { db, state, acked_verified: history.acked, crashed: true })
+    crash_and_verify(vfs, db, CrashMode::dropping(), &history, trace)
 }
 
 /// A bit flipped on a seeded read while the database opens and reads everything: it must be
