@@ -13,6 +13,9 @@ pub enum EngineFault {
     CheckpointPastReaders,
     /// Freeing an overflow chain frees its first page twice.
     DoubleFree,
+    /// A durable commit writes and syncs its commit frame first, then its page frames without
+    /// a sync, and acknowledges: the commit is durable before the data it commits.
+    CommitFrameFirst,
 }
 
 #[cfg(feature = "engine-faults")]

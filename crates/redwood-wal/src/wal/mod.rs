@@ -291,8 +291,15 @@ impl Wal {
         }
         let first_lsn = self.transaction.map_or(self.next_lsn, |start| start.first_lsn);
         let record = CommitRecord { first_lsn, durable_lsn: self.durable_lsn, changes };
-        let commit_lsn = self.append(FrameType::Commit, PageId::new(0), &record.encode())?.lsn;
+        let encoded = record.encode();
+        let commit_lsn = self.append(FrameType::Commit, PageId::new(0), &encoded)?.lsn;
         self.transaction = None;
+        if redwood_pager::engine_faults::is_on(
+            redwood_pager::engine_faults::EngineFault::CommitFrameFirst,
+        ) && durability == Durability::Immediate
+        {
+            return self.commit_frame_first(commit_lsn, encoded.len());
+        }
         self.flush()?;
         if durability == Durability::Immediate {
             self.sync_storage()?;
@@ -430,6 +437,24 @@ impl Wal {
     }
 
     /// Writes the buffered frames at their place in the file.
+    /// The deliberately broken commit (`EngineFault::CommitFrameFirst`): writes and syncs the
+    /// commit frame, then writes the transaction's other frames after it without a sync, and
+    /// acknowledges. A crash then can leave a durable commit frame whose page frames are lost.
+    fn commit_frame_first(&mut self, commit_lsn: Lsn, record_bytes: usize) -> Result<Lsn> {
+        let split = self.buffer.len() - frame_bytes(record_bytes) as usize;
+        let offset = self.end_offset - self.buffer.len() as u64;
+        let result = self.storage.write_at(offset + split as u64, &self.buffer[split..]);
+        self.poison_on_error(result, "write")?;
+        let result = self.storage.sync_data();
+        self.poison_on_error(result, "sync_data")?;
+        let result = self.storage.write_at(offset, &self.buffer[..split]);
+        self.poison_on_error(result, "write")?;
+        self.buffer.clear();
+        self.durable_lsn = self.next_lsn.previous();
+        self.counters.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(commit_lsn)
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
