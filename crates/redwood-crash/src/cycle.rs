@@ -43,7 +43,7 @@ pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
         .prefetch(false)
         .cache_bytes(48 * 4096)
         .dirty_pages_max(24)
-        .segment_pages(128)
+        .segment_pages(32)
         .checkpoint_table_after("t0", 60)
         .checkpoint_table_after("t3", 90)
         .create_in(shared, DATABASE)
@@ -235,11 +235,12 @@ fn reopen_and_verify(
         return Err(format!("the integrity check found: {:?}", report.problems));
     }
     trace.push(format!(
-        "recovered state {} (durable from {}, newest {}), {} pages checked",
+        "recovered state {} (durable from {}, newest {}), {} pages checked in {} segments",
         history.durable + position,
         history.durable,
         history.states.len() - 1,
-        report.pages_checked
+        report.pages_checked,
+        db.stats().segments
     ));
     Ok((db, found))
 }

@@ -20,6 +20,11 @@ fn every_fault_kind_passes_and_the_run_is_deterministic() {
     assert_eq!(report.cycles, 40);
     assert!(report.crashes >= 20, "{}", report.summary());
     assert!(report.acked_commits_verified >= 20, "{}", report.summary());
+    let grew = report.trace.iter().any(|line| {
+        line.split(" in ").nth(1).and_then(|rest| rest.split(' ').next()?.parse::<u64>().ok())
+            > Some(1)
+    });
+    assert!(grew, "seed {seed}: the database grew past its first segment");
     for fault in Fault::ALL {
         let ran = report.trace.iter().any(|line| line.ends_with(&format!(": {}", fault.name())));
         assert!(ran, "seed {seed}: no {} cycle in 40", fault.name());
