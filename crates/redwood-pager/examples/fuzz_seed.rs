@@ -10,6 +10,14 @@ use redwood_pager::{Lsn, PageBuf, PageFile, PageFileOptions, PageType, Result};
 
 fn main() -> Result<()> {
     let output = std::env::args().nth(1).expect("usage: fuzz_seed OUTPUT");
+    let seed = seed()?;
+    std::fs::write(&output, &seed).expect("write the seed");
+    println!("wrote {} bytes to {output}", seed.len());
+    Ok(())
+}
+
+/// The seed's bytes (the test suite checks they match `fuzz/seeds/open_database/`).
+pub fn seed() -> Result<Vec<u8>> {
     let vfs = MemVfs::new();
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
     let options = PageFileOptions { segment_pages: 8, database_id: Some(1), ..Default::default() };
@@ -29,7 +37,5 @@ fn main() -> Result<()> {
     let mut seed = (base.len() as u32).to_le_bytes().to_vec();
     seed.extend_from_slice(base);
     seed.extend_from_slice(&image[Path::new("db.seg1")]);
-    std::fs::write(&output, &seed).expect("write the seed");
-    println!("wrote {} bytes to {output}", seed.len());
-    Ok(())
+    Ok(seed)
 }

@@ -25,7 +25,8 @@ fn main() {
     }
 }
 
-fn run(path: &Path) -> Result<()> {
+/// Runs the demo on `path` (the test suite calls this).
+pub fn run(path: &Path) -> Result<()> {
     // io_uring where the kernel offers it, plain positioned I/O otherwise.
     let vfs: Arc<dyn Vfs> = redwood_pager::io::best_vfs();
     let options = PageFileOptions { segment_pages: 4096, ..PageFileOptions::default() };

@@ -13,6 +13,13 @@ use redwood_wal::{Result, Wal, WalOptions};
 
 fn main() -> Result<()> {
     let output = std::env::args().nth(1).expect("usage: wal_fuzz_seed OUTPUT");
+    std::fs::write(&output, seed()?).expect("write the seed");
+    println!("wrote {output}");
+    Ok(())
+}
+
+/// The seed's bytes (the test suite checks they match `fuzz/seeds/wal_recovery/`).
+pub fn seed() -> Result<Vec<u8>> {
     let vfs = MemVfs::new();
     let options = WalOptions {
         page_size: PageSize::DEFAULT,
@@ -38,7 +45,5 @@ fn main() -> Result<()> {
         wal.commit(changes, Durability::Immediate)?;
     }
     drop(wal);
-    std::fs::write(&output, &vfs.image()[Path::new("db.wal")]).expect("write the seed");
-    println!("wrote {output}");
-    Ok(())
+    Ok(vfs.image()[Path::new("db.wal")].clone())
 }

@@ -2,6 +2,7 @@
 
 mod arbitrary;
 mod conformance;
+mod examples;
 mod model;
 mod page_file;
 mod sim;

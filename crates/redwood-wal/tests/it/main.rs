@@ -2,6 +2,7 @@
 
 mod arbitrary;
 mod crash;
+mod examples;
 mod log;
 mod pager;
 mod pager_model;
