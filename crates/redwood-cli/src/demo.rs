@@ -19,6 +19,8 @@ const BATCH_KEYS: u64 = 250_000;
 const POINT_READS_MAX: u64 = 100_000;
 /// The table the demo fills.
 const TABLE: &str = "users";
+/// The table that marks a database as the demo's: only such a database is ever replaced.
+const MARKER_TABLE: &str = "redwood-demo";
 /// The prefix scanned: about 1/256 of the keys.
 const SCAN_PREFIX: &str = "user:00";
 
@@ -55,6 +57,13 @@ pub fn run(out: &Output, path: &Path, keys: u64) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     replace_previous_demo(path)?;
     let db = Database::builder().dirty_pages_max(1 << 16).create(path).map_err(fail)?;
+    let mut write = db.begin_write().map_err(fail)?;
+    write
+        .open_table(MARKER_TABLE)
+        .map_err(fail)?
+        .insert(b"made-by", b"redwood demo")
+        .map_err(fail)?;
+    write.commit().map_err(fail)?;
 
     let (load, _) = timed(|| load(out, &db, keys)).map_err(fail)?;
     let reads = keys.min(POINT_READS_MAX);
@@ -213,32 +222,49 @@ fn ms(time: Duration) -> f64 {
     (time.as_secs_f64() * 1e4).round() / 10.0
 }
 
-/// Removes an earlier demo database at `path` (and its log and segment files), after opening
-/// it to make sure it is a Redwood database nobody else has open; any other file is refused.
+/// Removes an earlier demo database at `path` (and its log and segment files). Only a database
+/// the demo made is removed: one whose tables are the demo's marker table and `users` and
+/// nothing else. It stays open (locked) while its files go, the log and segments first and the
+/// main file last, so no other process can open it meanwhile and an interrupted removal never
+/// leaves a log without its database. Any other file, or any other database, is refused.
 fn replace_previous_demo(path: &Path) -> Outcome {
     if !path.exists() {
         return Ok(());
     }
-    match Database::open(path) {
-        Ok(db) => drop(db),
-        Err(error) => {
-            let failure = Failure::from_error(path, error);
-            if failure.code == Code::NotADatabase {
-                let message = format!(
-                    "{} exists and is not a Redwood database; the demo leaves it alone (choose \
-                     another path)",
-                    path.display()
-                );
-                return Err(Failure::new(Code::NotADatabase, message));
-            }
-            return Err(failure);
+    let shown = path.display();
+    let db = Database::open(path).map_err(|error| {
+        let failure = Failure::from_error(path, error);
+        if failure.code != Code::NotADatabase {
+            return failure;
         }
+        let message = format!(
+            "{shown} exists and is not a Redwood database; the demo leaves it alone (choose \
+             another path)"
+        );
+        Failure::new(Code::NotADatabase, message)
+    })?;
+    let tables = db
+        .begin_read()
+        .and_then(|read| read.list_tables())
+        .map_err(|error| Failure::from_error(path, error))?;
+    let is_demo = tables.iter().any(|name| name == MARKER_TABLE)
+        && tables.iter().all(|name| name == MARKER_TABLE || name == TABLE);
+    if !is_demo {
+        let message = format!(
+            "{shown} is a Redwood database the demo did not make (tables: {}); the demo leaves \
+             it alone (choose another path)",
+            tables.join(", ")
+        );
+        return Err(Failure::new(Code::Other, message));
     }
-    for file in database_files(path) {
+    let mut files = database_files(path);
+    files.rotate_left(1); // the main file (first) goes last
+    for file in files {
         std::fs::remove_file(&file).map_err(|error| {
             Failure::new(Code::Other, format!("cannot remove {}: {error}", file.display()))
         })?;
     }
+    drop(db);
     Ok(())
 }
 

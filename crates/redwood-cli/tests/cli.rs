@@ -105,7 +105,28 @@ fn the_demo_loads_checks_and_reports_then_replaces_itself() {
     let (stdout, _) = expect(&["demo", text(&path), "--keys", "20000"], 0);
     assert!(stdout.contains("loaded     20000 keys"), "{stdout}");
     assert!(stdout.contains("checked") && stdout.contains(": ok"), "{stdout}");
-    assert_eq!(json(&["tables", text(&path)])["tables"][0]["entries"], 20000);
+    let tables = json(&["tables", text(&path)]);
+    assert_eq!(tables["tables"][0]["name"], "redwood-demo", "the marker of a demo database");
+    assert_eq!(tables["tables"][1], serde_json::json!({ "name": "users", "entries": 20000 }));
+}
+
+/// The demo replaces only a database it made: a user's database at the same path is refused
+/// and keeps every table.
+#[test]
+fn the_demo_never_replaces_a_database_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prod.redwood");
+    let db = text(&path);
+    expect(&["put", db, "accounts", "alice", "100"], 0);
+    let (_, stderr) = expect(&["demo", db, "--keys", "100"], 10);
+    assert!(stderr.contains("a Redwood database the demo did not make"), "{stderr}");
+    assert_eq!(expect(&["get", db, "accounts", "alice"], 0).0, "100\n");
+    // A demo database that a user added a table to is no longer the demo's either.
+    let demo = dir.path().join("demo.redwood");
+    expect(&["demo", text(&demo), "--keys", "100"], 0);
+    expect(&["put", text(&demo), "notes", "keep", "me"], 0);
+    expect(&["demo", text(&demo), "--keys", "100"], 10);
+    assert_eq!(expect(&["get", text(&demo), "notes", "keep"], 0).0, "me\n");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use redwood_pager::io::sim::{
 };
 
 use crate::Fault;
-use crate::model::{History, Tables, read_all};
+use crate::model::{History, ReadFailure, Tables, read_all};
 use crate::workload::{Stop, Workload};
 
 /// The database file's name on the simulated disk.
@@ -83,7 +83,8 @@ fn crash_cycle(
     let freeze_at = rng.random_range(1..=u64::from(steps) * 2 + 4);
     trace.push(format!("power loss at sync {freeze_at}, {mode:?}"));
     vfs.set_faults(FaultConfig::none().with_freeze_at_sync(freeze_at));
-    let history = run_workload(&db, state, rng, steps, trace)?;
+    let fired = || vfs.is_frozen();
+    let history = run_workload(&db, state, rng, steps, &fired, trace)?;
     crash_and_verify(vfs, db, mode, &history, trace)
 }
 
@@ -120,7 +121,8 @@ fn eio_cycle(
     let eio = SimFault::eio(op, Trigger::Nth(nth), Repeat::Once);
     vfs.set_faults(FaultConfig::none().with(eio));
     let injected_before = vfs.counters().injected_eio;
-    let history = run_workload(&db, state, rng, steps, trace)?;
+    let fired = || vfs.counters().injected_eio > injected_before;
+    let history = run_workload(&db, state, rng, steps, &fired, trace)?;
     if vfs.counters().injected_eio > injected_before {
         let probe = db.begin_write().and_then(|mut write| {
             write.open_table("probe")?.insert(b"after EIO", b"must not commit")?;
@@ -155,6 +157,7 @@ fn bitrot_cycle(
     // inside the pass that follows.
     let reads_before = vfs.counters().reads;
     open(vfs)
+        .map_err(ReadFailure::from)
         .and_then(|db| read_all(&db))
         .map_err(|error| format!("reading without faults failed: {error}"))?;
     let reads = vfs.counters().reads - reads_before;
@@ -162,7 +165,7 @@ fn bitrot_cycle(
     trace.push(format!("bit rot on read number {nth} of {reads}"));
     let flips_before = vfs.counters().bitrot_flips;
     vfs.set_faults(FaultConfig::none().with(SimFault::bit_rot(Trigger::Nth(nth), Repeat::Once)));
-    let outcome = open(vfs).and_then(|db| read_all(&db));
+    let outcome = open(vfs).map_err(ReadFailure::from).and_then(|db| read_all(&db));
     vfs.set_faults(FaultConfig::none());
     let flipped = vfs.counters().bitrot_flips > flips_before;
     match outcome {
@@ -170,8 +173,13 @@ fn bitrot_cycle(
             return Err("bit rot was returned as data: the state read differs".into());
         }
         Ok(_) => trace.push(format!("read back intact (flipped: {flipped})")),
-        Err(error) if error.is_corruption() => trace.push(format!("detected: {error}")),
-        Err(error) => return Err(format!("bit rot gave an error that is not corruption: {error}")),
+        Err(ReadFailure::Engine(error)) if flipped && error.is_corruption() => {
+            trace.push(format!("detected: {error}"));
+        }
+        Err(ReadFailure::Engine(error)) if flipped => {
+            return Err(format!("bit rot gave an error that is not corruption: {error}"));
+        }
+        Err(failure) => return Err(format!("reading everything failed: {failure}")),
     }
     repair(vfs, &image).map_err(|error| format!("repairing the files failed: {error}"))?;
     let (db, state) = reopen_and_verify(vfs, &History::new(state), trace)?;
@@ -184,13 +192,16 @@ fn run_workload(
     state: Tables,
     rng: &mut ChaCha8Rng,
     steps: u32,
+    fault_fired: &dyn Fn() -> bool,
     trace: &mut Vec<String>,
 ) -> Result<History, String> {
     let mut history = History::new(state);
     let mut workload = Workload::new(db);
     match workload.run(rng, &mut history, steps, trace) {
         Ok(()) => {}
-        Err(Stop::Failed(error)) if is_injected(&error) => trace.push(format!("stopped: {error}")),
+        Err(Stop::Failed(error)) if fault_fired() && is_injected(&error) => {
+            trace.push(format!("stopped: {error}"));
+        }
         Err(Stop::Failed(error)) => {
             return Err(format!("a call failed with an error no fault explains: {error}"));
         }
@@ -203,8 +214,14 @@ fn run_workload(
 /// frozen disk's "simulated power loss"), or the poisoned handle after one. Anything else
 /// (corruption, a page freed twice, bad state) is the engine's fault.
 fn is_injected(error: &redwood::Error) -> bool {
-    use redwood::StorageError;
-    matches!(error, redwood::Error::Storage(StorageError::Io { .. } | StorageError::Poisoned))
+    use redwood::{Error, StorageError};
+    let storage = match error {
+        Error::Storage(error) => error,
+        Error::Tree(redwood::TreeError::Pager(error)) => error,
+        Error::Overflow(redwood::OverflowError::Pager(error)) => error,
+        _ => return false,
+    };
+    matches!(storage, StorageError::Io { .. } | StorageError::Poisoned)
 }
 
 /// Reopens the database and checks it: its state is a candidate of `history` and the full

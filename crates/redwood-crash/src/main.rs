@@ -152,11 +152,14 @@ fn explain(report: &Report, options: &Options, cli: &Cli) {
         );
     }
     eprintln!(
-        "crash-harness: reproduce with: cargo xtask crash-harness --seed {} --cycles {} --faults {} --ops-per-cycle {}",
+        "crash-harness: reproduce with: cargo xtask crash-harness --seed {} --cycles {}{}",
         report.seed,
         report.cycles,
-        faults.join(","),
-        cli.ops_per_cycle
+        if cli.real {
+            " --real".to_owned()
+        } else {
+            format!(" --faults {} --ops-per-cycle {}", faults.join(","), cli.ops_per_cycle)
+        }
     );
     save_trace(report, "trace");
 }

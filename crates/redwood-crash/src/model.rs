@@ -39,26 +39,48 @@ impl History {
     }
 }
 
+/// Why reading everything failed.
+#[derive(Debug)]
+pub enum ReadFailure {
+    /// The engine returned an error.
+    Engine(redwood::Error),
+    /// The engine answered, but inconsistently (a violation, whatever the fault).
+    Inconsistent(String),
+}
+
+impl From<redwood::Error> for ReadFailure {
+    fn from(error: redwood::Error) -> Self {
+        ReadFailure::Engine(error)
+    }
+}
+
+impl std::fmt::Display for ReadFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadFailure::Engine(error) => write!(f, "{error}"),
+            ReadFailure::Inconsistent(message) => f.write_str(message),
+        }
+    }
+}
+
 /// Everything the database holds, table by table, read in one snapshot.
-pub fn read_all(db: &Database) -> redwood::Result<Tables> {
+pub fn read_all(db: &Database) -> Result<Tables, ReadFailure> {
     read_snapshot(&db.begin_read()?)
 }
 
 /// Everything a read transaction sees, table by table; a table whose `len()` disagrees with
-/// its entries is reported as corrupt.
-pub fn read_snapshot(read: &ReadTransaction<'_>) -> redwood::Result<Tables> {
+/// its entries is `Inconsistent`.
+pub fn read_snapshot(read: &ReadTransaction<'_>) -> Result<Tables, ReadFailure> {
     let mut tables = Tables::new();
     for name in read.list_tables()? {
         let table = read.open_table(&name)?;
         let entries = table.range(..).collect::<redwood::Result<BTreeMap<_, _>>>()?;
         if entries.len() as u64 != table.len() {
-            let reason = format!(
+            return Err(ReadFailure::Inconsistent(format!(
                 "table {name:?} holds {} entries, len() says {}",
                 entries.len(),
                 table.len()
-            );
-            let page_id = redwood::PageId::new(0);
-            return Err(redwood::StorageError::Corrupt { page_id, reason }.into());
+            )));
         }
         tables.insert(name, entries);
     }

@@ -8,7 +8,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use redwood::{CheckpointMode, Database, Durability, ReadTransaction};
 
-use crate::model::{History, Tables, read_snapshot};
+use crate::model::{History, ReadFailure, Tables, read_snapshot};
 
 /// Tables the workload uses.
 const TABLES: u32 = 4;
@@ -29,6 +29,15 @@ pub enum Stop {
 impl From<redwood::Error> for Stop {
     fn from(error: redwood::Error) -> Self {
         Stop::Failed(error)
+    }
+}
+
+impl From<ReadFailure> for Stop {
+    fn from(failure: ReadFailure) -> Self {
+        match failure {
+            ReadFailure::Engine(error) => Stop::Failed(error),
+            ReadFailure::Inconsistent(message) => Stop::Violation(message),
+        }
     }
 }
 
@@ -62,16 +71,25 @@ impl<'db> Workload<'db> {
                     trace.push(format!("step {step}: reader opened"));
                 }
                 16..24 if !self.readers.is_empty() => {
-                    let (reader, expected) = self.readers.remove(0);
-                    if read_snapshot(&reader)? != expected {
-                        return Err(Stop::Violation(
-                            "a reader's snapshot changed under later commits".to_owned(),
-                        ));
-                    }
+                    self.verify_oldest_reader()?;
                     trace.push(format!("step {step}: reader verified"));
                 }
                 _ => self.transaction(rng, history, step, trace)?,
             }
+        }
+        // Every reader still open is verified too: the ones held longest matter most.
+        while !self.readers.is_empty() {
+            self.verify_oldest_reader()?;
+            trace.push("reader verified at the end".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Checks the oldest open reader still sees exactly its snapshot, and closes it.
+    fn verify_oldest_reader(&mut self) -> Result<(), Stop> {
+        let (reader, expected) = self.readers.remove(0);
+        if read_snapshot(&reader)? != expected {
+            return Err(Stop::Violation("a reader's snapshot changed under later commits".into()));
         }
         Ok(())
     }

@@ -10,14 +10,14 @@ fn options(seed: u64, cycles: u64) -> Options {
 #[test]
 fn every_fault_kind_passes_and_the_run_is_deterministic() {
     let seed = redwood_pager::io::sim::test_seed("crash harness");
-    let report = run(&options(seed, 40), |_| {});
+    let report = run(&options(seed, 80), |_| {});
     assert!(
         report.violations.is_empty(),
         "seed {seed}: {:#?}\n{}",
         report.violations,
         report.trace.join("\n")
     );
-    assert_eq!(report.cycles, 40);
+    assert_eq!(report.cycles, 80);
     assert!(report.crashes >= 20, "{}", report.summary());
     assert!(report.acked_commits_verified >= 20, "{}", report.summary());
     let grew = report.trace.iter().any(|line| {
@@ -27,10 +27,10 @@ fn every_fault_kind_passes_and_the_run_is_deterministic() {
     assert!(grew, "seed {seed}: the database grew past its first segment");
     for fault in Fault::ALL {
         let ran = report.trace.iter().any(|line| line.ends_with(&format!(": {}", fault.name())));
-        assert!(ran, "seed {seed}: no {} cycle in 40", fault.name());
+        assert!(ran, "seed {seed}: no {} cycle in 80", fault.name());
     }
     println!("seed {seed}: {}", report.summary());
-    let again = run(&options(seed, 40), |_| {});
+    let again = run(&options(seed, 80), |_| {});
     assert_eq!(again.digest(), report.digest(), "seed {seed}: the same seed gave another trace");
     assert_eq!(again.summary(), report.summary());
 }

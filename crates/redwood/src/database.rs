@@ -191,7 +191,10 @@ impl Database {
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         let outcome = self.pager.checkpoint(mode)?;
         if outcome.log_restarted {
-            self.restore_points_lock().clear();
+            // The restarted log no longer holds commits up to the checkpoint; a commit that
+            // landed since (the writer lock is free again) keeps its restore point.
+            let checkpoint_lsn = outcome.checkpoint_lsn;
+            self.restore_points_lock().retain(|point| point.commit_lsn > checkpoint_lsn);
         }
         if outcome.checkpoint_lsn == self.pager.last_commit() {
             self.changed_pages_lock().clear();

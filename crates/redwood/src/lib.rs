@@ -38,6 +38,8 @@ pub use database::Database;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};
 pub use read::{ReadOnlyTable, ReadTransaction};
+pub use redwood_btree::Error as TreeError;
+pub use redwood_overflow::Error as OverflowError;
 pub use redwood_pager::Error as StorageError;
 pub use redwood_pager::PageSize;
 /// The storage layer's file systems (`OsVfs`, `MemVfs`, ...) for `Builder::create_in`.

@@ -166,6 +166,9 @@ fn read_newest_meta(base: &dyn Storage, path: &Path) -> Result<Meta> {
             };
             any_magic |= has_magic;
             match decoded {
+                // A copy that verifies but was written by a newer format: the file has been
+                // upgraded, and opening the older copy would let this build overwrite it.
+                Err(error @ Error::UnsupportedFormatVersion { .. }) => return Err(error),
                 Ok(meta) if newest.is_none_or(|best| meta.generation > best.generation) => {
                     newest = Some(meta);
                 }

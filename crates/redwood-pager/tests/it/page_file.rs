@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use redwood_pager::io::{MemVfs, OsVfs, Vfs};
 use redwood_pager::{
-    Error, PageBuf, PageClaims, PageFile, PageId, PageSize, SegmentId, segment_path,
+    Error, Lsn, PageBuf, PageClaims, PageFile, PageId, PageSize, PageType, SegmentId, segment_path,
 };
 
 use crate::support::{create, open, page_with, read_fill, tiny_options};
@@ -170,6 +170,33 @@ fn a_newer_format_version_is_refused_by_version() {
         }
         other => panic!("expected UnsupportedFormatVersion, got {other:?}"),
     }
+}
+
+/// One copy that verifies but says a newer format means the file was upgraded: refused, even
+/// though the other copy is still valid (opening it would let this build overwrite the newer
+/// copy). A damaged version field that does not verify is ordinary damage: the other copy wins.
+#[test]
+fn a_verified_newer_copy_is_refused_and_a_damaged_version_falls_back() {
+    let (_, vfs) = mem();
+    populated(&vfs, "db", 1);
+    let base = vfs.open("db".as_ref()).unwrap();
+    let original = {
+        let mut page = PageBuf::zeroed(PageSize::DEFAULT);
+        base.read_at(0, page.as_mut_bytes()).unwrap();
+        page
+    };
+    let mut newer = original.clone();
+    newer.as_mut_bytes()[40..44].copy_from_slice(&2u32.to_le_bytes());
+    newer.seal(PageId::META_0, PageType::META, Lsn::ZERO);
+    base.write_at(0, newer.as_bytes()).unwrap();
+    assert!(
+        matches!(open(&vfs, "db"), Err(Error::UnsupportedFormatVersion { found: 2, .. })),
+        "a verified newer copy is refused"
+    );
+    let mut damaged = original.clone();
+    damaged.as_mut_bytes()[40] ^= 0x10;
+    base.write_at(0, damaged.as_bytes()).unwrap();
+    open(&vfs, "db").expect("a damaged version field falls back to the other copy");
 }
 
 #[test]

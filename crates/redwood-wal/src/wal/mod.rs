@@ -436,7 +436,6 @@ impl Wal {
         Ok(position)
     }
 
-    /// Writes the buffered frames at their place in the file.
     /// The deliberately broken commit (`EngineFault::CommitFrameFirst`): writes and syncs the
     /// commit frame, then writes the transaction's other frames after it without a sync, and
     /// acknowledges. A crash then can leave a durable commit frame whose page frames are lost.
@@ -455,6 +454,7 @@ impl Wal {
         Ok(commit_lsn)
     }
 
+    /// Writes the buffered frames at their place in the file.
     fn flush(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
