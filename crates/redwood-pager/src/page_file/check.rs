@@ -13,7 +13,8 @@ impl PageFile {
     /// Checks every invariant of the files against `claims`, the pages the layers above own.
     ///
     /// Proves: the free-space map is self-consistent and its clean pages on disk match memory;
-    /// the current meta copy on disk matches memory; every claimed page is allocated; every
+    /// the current meta copy on disk matches memory, and the other (fallback) copy verifies and
+    /// is older; every claimed page is allocated; every
     /// allocated page is claimed exactly once (nothing leaked, nothing owned twice); every root
     /// is allocated. Returns [`Error::InvariantViolation`] listing everything wrong.
     pub fn check_invariants(&self, claims: &PageClaims) -> Result<()> {
@@ -93,6 +94,28 @@ impl PageFile {
                 violations.push(Violation::new(Some(slot), message));
             }
             Err(error) => violations.push(Violation::new(Some(slot), error.to_string())),
+        }
+        // The other copy is the fallback a torn meta write needs: it must verify, and be older.
+        let other = PageId::new(1 - slot.get());
+        let decoded = self.read_raw(other, &mut page).and_then(|()| Meta::decode(&page, other));
+        // Until this handle writes a meta copy, the fallback may be the torn write of a crash
+        // (or never written, after an interrupted create): the next write replaces it.
+        if self.durable_meta.generation == self.opened_generation {
+            return;
+        }
+        match decoded {
+            Ok(meta) if meta.generation < self.durable_meta.generation => {}
+            Ok(meta) => {
+                let message = format!(
+                    "the fallback meta copy has generation {}, not older than {}",
+                    meta.generation, self.durable_meta.generation
+                );
+                violations.push(Violation::new(Some(other), message));
+            }
+            Err(error) => {
+                let message = format!("the fallback meta copy is damaged: {error}");
+                violations.push(Violation::new(Some(other), message));
+            }
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct PageFile {
     segments: Vec<Box<dyn Storage>>,
     /// The meta data as last written (or read at open).
     durable_meta: Meta,
+    /// The meta generation this handle opened (or created) the file at: the fallback copy is
+    /// checked only once this handle has written a meta copy itself (before that it may be
+    /// the torn write a crash left, which the next write replaces).
+    opened_generation: u64,
     /// Root slots and checkpoint LSN as they will be written by the next sync.
     roots: [Option<PageId>; ROOT_SLOTS],
     checkpoint_lsn: Lsn,

@@ -119,6 +119,7 @@ impl PageFile {
             path: path.to_path_buf(),
             segments,
             durable_meta: meta,
+            opened_generation: meta.generation,
             roots: meta.roots,
             checkpoint_lsn: meta.checkpoint_lsn,
             free_map,
