@@ -76,6 +76,11 @@ pub trait PageLog: Send {
     /// The LSN the next appended frame gets (pages are sealed with it before they are appended).
     fn next_lsn(&self) -> Lsn;
 
+    /// The log's generation: +1 per restart. The data files' meta data records which
+    /// generation continues them, so a log from a later checkpoint is never replayed over an
+    /// older meta copy.
+    fn generation(&self) -> u64;
+
     /// Appends a sealed page image to the open transaction.
     fn append_page(&mut self, page: &PageBuf) -> Result<LogPosition>;
 

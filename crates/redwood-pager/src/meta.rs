@@ -30,6 +30,7 @@ pub(crate) struct MetaBody {
     pub page_count: U64,
     pub checkpoint_lsn: U64,
     pub roots: [U64; ROOT_SLOTS],
+    pub log_generation: U64,
 }
 
 /// Where the body's fields sit in the file, for probing before the page size is known.
@@ -58,6 +59,10 @@ pub struct Meta {
     pub checkpoint_lsn: Lsn,
     /// Page ids higher layers anchor their structures at; `None` where unused.
     pub roots: [Option<PageId>; ROOT_SLOTS],
+    /// The generation of the log that continues this checkpoint (0: not recorded). A log of
+    /// any other generation (but the one before, if a restart was due and did not happen)
+    /// belongs to a later checkpoint whose meta copy is lost.
+    pub log_generation: u64,
 }
 
 impl Meta {
@@ -79,6 +84,7 @@ impl Meta {
             page_count: U64::new(self.page_count),
             checkpoint_lsn: U64::new(self.checkpoint_lsn.get()),
             roots: self.roots.map(|root| U64::new(root.map_or(0, PageId::get))),
+            log_generation: U64::new(self.log_generation),
         };
         body.write_to_prefix(page.body_mut()).expect("meta body fits in a page");
         page.seal(self.slot(), PageType::META, self.checkpoint_lsn);
@@ -114,6 +120,7 @@ impl Meta {
             page_count: body.page_count.get(),
             checkpoint_lsn: Lsn::new(body.checkpoint_lsn.get()),
             roots: body.roots.map(|raw| (raw.get() != 0).then(|| PageId::new(raw.get()))),
+            log_generation: body.log_generation.get(),
         };
         meta.validate().map_err(corrupt)?;
         if meta.slot() != slot {

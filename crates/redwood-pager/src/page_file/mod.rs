@@ -108,6 +108,8 @@ pub struct PageFile {
     opened_generation: u64,
     /// Root slots and checkpoint LSN as they will be written by the next sync.
     roots: [Option<PageId>; ROOT_SLOTS],
+    /// The log generation the next sync records (see `Meta::log_generation`).
+    log_generation: u64,
     checkpoint_lsn: Lsn,
     free_map: FreeMap,
     /// Segments written since their last `sync_data`.
@@ -315,6 +317,7 @@ impl PageFile {
             page_count,
             checkpoint_lsn: self.checkpoint_lsn,
             roots: self.roots,
+            log_generation: self.log_generation,
             ..self.durable_meta
         };
         let meta_changed = self.free_map.has_changed()
@@ -341,6 +344,16 @@ impl PageFile {
             self.write_meta(next)?;
         }
         Ok(())
+    }
+
+    /// The log generation the durable meta data records (0: none recorded yet).
+    pub fn log_generation(&self) -> u64 {
+        self.durable_meta.log_generation
+    }
+
+    /// Records, at the next sync, that the log continuing the files is of `generation`.
+    pub fn set_log_generation(&mut self, generation: u64) {
+        self.log_generation = generation;
     }
 
     /// Writes `meta` to its slot and syncs the base file.

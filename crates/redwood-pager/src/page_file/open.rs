@@ -58,6 +58,7 @@ impl PageFile {
             page_count: free_map.page_count(),
             checkpoint_lsn: Lsn::ZERO,
             roots: [None; ROOT_SLOTS],
+            log_generation: 0,
         };
         let mut file = Self::assemble(vfs, path, vec![base], meta, free_map, options);
         let result = file.initialize(meta);
@@ -122,6 +123,7 @@ impl PageFile {
             opened_generation: meta.generation,
             roots: meta.roots,
             checkpoint_lsn: meta.checkpoint_lsn,
+            log_generation: meta.log_generation,
             free_map,
             unsynced_segments: Mutex::default(),
             dir_sync_needed: false,

@@ -177,6 +177,7 @@ impl<L: PageLog> Pager<L> {
                 format!("the log continues at {lsn}, before the checkpoint at {checkpoint_lsn}");
             return Err(Error::LogCorrupt { offset: 0, lsn, reason });
         }
+        check_log_generation(&file, &log)?;
         let mut index = VersionIndex::default();
         let mut roots =
             RootHistory::new(checkpoint_lsn, std::array::from_fn(|slot| file.root(slot)));
@@ -253,16 +254,25 @@ impl<L: PageLog> Pager<L> {
         };
         // A page the data files will not keep (`Corrupt`) leaves the checkpoint unadvanced and
         // the log serving it: report it, the pager goes on. Anything else is an I/O failure.
+        if mode != CheckpointMode::Passive && target == self.snapshots.last_commit() {
+            // The log will restart after this checkpoint: its meta write names the generation
+            // that follows, so the restart needs no second one.
+            self.state_write().file.set_log_generation(log.generation() + 1);
+        }
         let pages_written = self.copy_to_files(target).inspect_err(|error| {
             if !matches!(error, Error::Corrupt { .. }) {
                 self.poison();
             }
         })?;
-        let state = self.state_write();
+        let mut state = self.state_write();
         let restart = mode != CheckpointMode::Passive
             && state.checkpoint_lsn == self.snapshots.last_commit()
             && state.index.version_count() == 0;
         if restart {
+            // The meta data must name the log generation that continues it before the log
+            // restarts into it (a no-op sync if it already does).
+            state.file.set_log_generation(log.generation() + 1);
+            state.file.sync().inspect_err(|_| self.poison())?;
             log.restart(mode == CheckpointMode::Truncate).inspect_err(|_| self.poison())?;
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
         }
@@ -451,4 +461,22 @@ fn replay(file: &mut PageFile, commit: &RecoveredCommit) -> Result<()> {
         file.set_allocation(page_id, false)?;
     }
     Ok(())
+}
+
+/// The log must be the generation the files' meta data names, or the one before it (a restart
+/// was due but did not happen). Any other means the meta copy in use is not the newest one (it
+/// was damaged, and the other copy, from an earlier checkpoint, was taken): replaying a later
+/// log over it would silently roll allocation state and roots back. A meta copy that records
+/// no generation (0, a database not yet checkpointed) accepts any log.
+fn check_log_generation<L: PageLog>(file: &PageFile, log: &L) -> Result<()> {
+    let (recorded, generation) = (file.log_generation(), log.generation());
+    if recorded == 0 || generation == recorded || generation + 1 == recorded {
+        return Ok(());
+    }
+    let damaged = PageId::new(1 - file.generation() % 2);
+    let reason = format!(
+        "the meta copy in use expects log generation {recorded}, but the log is generation \
+         {generation}: the newest meta copy is damaged, or the log was replaced"
+    );
+    Err(Error::Corrupt { page_id: damaged, reason })
 }

@@ -61,6 +61,10 @@ impl PageLog for Wal {
         self.next_lsn
     }
 
+    fn generation(&self) -> u64 {
+        self.header.sequence
+    }
+
     fn append_page(&mut self, page: &PageBuf) -> redwood_pager::Result<LogPosition> {
         Ok(Wal::append_page(self, page)?)
     }
