@@ -299,11 +299,9 @@ impl Builder {
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let restore_points = crate::restore::recovered(&recovery.transactions);
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
-            .with_cache(Arc::new(pool))
-            .into_shared();
-        if !self.prefetch {
-            pager.stop_prefetch();
-        }
+            .with_cache(Arc::new(pool));
+        // Shared without `into_shared`, a pager starts no prefetch worker: hints queue nothing.
+        let pager = if self.prefetch { pager.into_shared() } else { Arc::new(pager) };
         Ok(Database {
             pager,
             path: path.to_path_buf(),
