@@ -15,6 +15,8 @@
 //! 7. `crash-harness`: a smoke run of the crash harness, 1,000 cycles of every fault with a fresh
 //!    seed (or `REDWOOD_SEED`), each seed run twice to prove the trace deterministic;
 //!    `crash-harness-real`: 20 SIGKILLs of a child process committing on a real file;
+//! 8. `bench`: `cargo xtask bench --quick`, the side-by-side benchmark at scale 0.01 (release
+//!    build), a smoke test that every engine runs every row and reads back what it wrote;
 //! 9. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
 //!
 //! The doc tests run before the main test run, not after it, so that the last lines a CI log
@@ -167,6 +169,8 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
             "crash-harness-real",
             harness(&["--real", "--cycles", "20", "--json", "target/crash-harness/ci-real.json"]),
         ),
+        // The benchmark's smoke run: tiny scale, every engine, every row, in release mode.
+        step("bench", Action::Cargo(vec!["xtask", "bench", "--quick"])),
         if fuzz_crate {
             step("fuzz", Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]))
         } else {
@@ -382,6 +386,7 @@ mod tests {
                 "crash-harness-real",
                 "cargo run --quiet -p redwood-crash --bin crash-harness -- --real --cycles 20 --json target/crash-harness/ci-real.json",
             ),
+            ("bench", "cargo xtask bench --quick"),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
         ];
         let expected: Vec<(&str, String)> =
@@ -397,7 +402,7 @@ mod tests {
         assert_eq!(got[2].1, "skip: --quick");
         assert!(got[4].1.starts_with("skip:"), "cargo test runs doc tests itself");
         assert_eq!(got[5].1, "cargo test --workspace --all-features");
-        assert_eq!(got[8].1, "skip: no fuzz/Cargo.toml");
+        assert_eq!(got[9].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! `cargo xtask`: Redwood's project automation, one small binary with one subcommand per task.
 //!
 //! The alias in `.cargo/config.toml` turns `cargo xtask ARGS` into
-//! `cargo run --package xtask -- ARGS`. Each subcommand lives in its own module (`ci.rs` today;
-//! `crash-harness`, `bench` and `fuzz` slot in beside it as new [`Command`] variants) and works
-//! from the workspace root, whatever the caller's current directory. Arguments are parsed by
+//! `cargo run --package xtask -- ARGS`. Each subcommand lives in its own module (`ci.rs`,
+//! `crash.rs`, `bench.rs`), one [`Command`] variant each, and works from the workspace root, whatever the caller's current directory. Arguments are parsed by
 //! hand to keep the dependencies few.
 //!
 //! Exit codes: 0 on success; the failing child's exit code when a step of a subcommand fails;
 //! 2 for a usage error; 1 for any other error.
 
+mod bench;
 mod ci;
 mod crash;
 
@@ -30,6 +30,9 @@ commands:
                 [--ops-per-cycle K] [--json FILE] [--doublecheck] [--real]
                  deterministic crash cycles on the simulated disk, or with --real, SIGKILLs
                  of a child process committing on a real file (release build)
+  bench [--quick] [--scale F] [--reps N] [--engines LIST] [--rows LIST] [--rocksdb] ...
+                 the side-by-side benchmark against redb, LMDB, SQLite and fjall (release
+                 build); the report goes to target/bench/ (`-- --help` lists every option)
   help           print this message";
 
 /// One subcommand of `cargo xtask`, with its parsed options.
@@ -39,6 +42,8 @@ enum Command {
     Ci(ci::Options),
     /// `cargo xtask crash-harness ARGS`: see [`crash`].
     CrashHarness(Vec<String>),
+    /// `cargo xtask bench ARGS`: see [`bench`].
+    Bench(Vec<String>),
     /// `cargo xtask help`: print the usage.
     Help,
 }
@@ -52,6 +57,7 @@ impl Command {
         match name.as_str() {
             "ci" => Ok(Command::Ci(ci::Options::parse(rest)?)),
             "crash-harness" => Ok(Command::CrashHarness(rest.to_vec())),
+            "bench" => Ok(Command::Bench(rest.to_vec())),
             "help" | "-h" | "--help" => Ok(Command::Help),
             other => bail!("unknown command `{other}`"),
         }
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Ci(options) => ci::run(&workspace_root(), options),
         Command::CrashHarness(args) => crash::run(&workspace_root(), &args),
+        Command::Bench(args) => bench::run(&workspace_root(), &args),
         Command::Help => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,80 @@
+//! fjall, with every batch persisted with `PersistMode::SyncAll`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable, Snapshot};
+
+use super::{Engine, Entry, Reader};
+
+/// fjall with the cache budget as its block cache.
+pub struct FjallEngine {
+    db: Database,
+    keyspace: Keyspace,
+}
+
+impl FjallEngine {
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<FjallEngine> {
+        let db = Database::builder(dir.join("bench.fjall")).cache_size(cache_bytes).open()?;
+        let keyspace = db.keyspace("bench", KeyspaceCreateOptions::default)?;
+        Ok(FjallEngine { db, keyspace })
+    }
+}
+
+impl Engine for FjallEngine {
+    fn write(&mut self, entries: &[Entry<'_>]) -> Result<()> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for (key, value) in entries {
+            batch.insert(&self.keyspace, *key, *value);
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+        // A tombstone does not say whether the key was there: count first, on a snapshot.
+        let snapshot = self.db.snapshot();
+        let mut removed = 0;
+        let mut batch = self.db.batch().durability(Some(PersistMode::SyncAll));
+        for key in keys {
+            removed += u64::from(snapshot.contains_key(&self.keyspace, key)?);
+            batch.remove(&self.keyspace, *key);
+        }
+        batch.commit()?;
+        Ok(removed)
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {
+        f(&FjallReader { snapshot: self.db.snapshot(), keyspace: &self.keyspace })
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(self.keyspace.len()? as u64)
+    }
+
+    fn compact(&mut self) -> Result<bool> {
+        self.keyspace.major_compact()?;
+        Ok(true)
+    }
+}
+
+struct FjallReader<'k> {
+    snapshot: Snapshot,
+    keyspace: &'k Keyspace,
+}
+
+impl Reader for FjallReader<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<u64>> {
+        Ok(self.snapshot.get(self.keyspace, key)?.map(|value| super::digest(&value)))
+    }
+
+    fn range(&self, from: &[u8], count: usize) -> Result<usize> {
+        let mut seen = 0;
+        for guard in self.snapshot.range(self.keyspace, from..).take(count) {
+            let (key, value) = guard.into_inner()?;
+            std::hint::black_box(super::digest(&key) ^ super::digest(&value));
+            seen += 1;
+        }
+        Ok(seen)
+    }
+}

@@ -1,0 +1,148 @@
+//! One adapter per store, all behind the [`Engine`] trait.
+//!
+//! Every adapter is opened with the same cache budget and commits every write transaction
+//! durably (fsynced before the call returns): Redwood with `Durability::Immediate`, redb with
+//! its default `Immediate`, LMDB with its default sync-on-commit, SQLite in WAL mode with
+//! `synchronous=FULL`, fjall with `PersistMode::SyncAll` on every batch, RocksDB with
+//! `sync=true`. LMDB has no cache of its own: it reads through the OS page cache.
+
+mod fjall;
+mod lmdb;
+mod redb;
+mod redwood;
+#[cfg(redwood_rocksdb)]
+mod rocksdb;
+mod sqlite;
+
+use std::{os::unix::fs::MetadataExt, path::Path};
+
+use anyhow::{Result, bail};
+
+pub use crate::data::digest;
+
+/// One key and its value, borrowed from the data set.
+pub type Entry<'a> = (&'a [u8], &'a [u8]);
+
+/// A store under test.
+///
+/// Writes take `&mut self`; reads take `&self` so that several threads can read at once.
+#[expect(clippy::len_without_is_empty, reason = "the benchmark counts; emptiness is never asked")]
+pub trait Engine: Send + Sync {
+    /// Writes `entries` in one transaction and returns once it is durable.
+    fn write(&mut self, entries: &[Entry<'_>]) -> Result<()>;
+    /// Removes `keys` in one durable transaction; returns how many were present.
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64>;
+    /// Calls `f` with a reader on one consistent snapshot.
+    fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()>;
+    /// The number of entries, counted by the store.
+    fn len(&self) -> Result<u64>;
+    /// Runs the store's compaction; `Ok(false)` when the store has none.
+    fn compact(&mut self) -> Result<bool>;
+}
+
+/// Reads on one snapshot.
+pub trait Reader {
+    /// The [`digest`] of `key`'s value, or `None` when the key is absent: every byte of the
+    /// value is read, as an application would, not only located.
+    fn get(&self, key: &[u8]) -> Result<Option<u64>>;
+    /// Reads up to `count` entries from `from` on, in key order, digesting each key and value;
+    /// returns how many it read.
+    fn range(&self, from: &[u8], count: usize) -> Result<usize>;
+}
+
+/// The stores this build can measure, in report order (Redwood first).
+pub fn available() -> Vec<&'static str> {
+    let mut names = vec!["redwood", "redb", "lmdb", "sqlite", "fjall"];
+    if cfg!(redwood_rocksdb) {
+        names.push("rocksdb");
+    }
+    names
+}
+
+/// What each store's compaction row does, for the report.
+pub fn compaction_note(name: &str) -> &'static str {
+    match name {
+        "redwood" => "checkpoint (Truncate): the log is emptied; the main file does not shrink",
+        "redb" => "Database::compact",
+        "lmdb" => "none (LMDB reuses free pages; it never shrinks in place)",
+        "sqlite" => "VACUUM",
+        "fjall" => "major_compact",
+        "rocksdb" => "compact_range over all keys",
+        _ => "",
+    }
+}
+
+/// Opens a fresh store `name` in the empty directory `dir` with `cache_bytes` of cache.
+pub fn open(name: &str, dir: &Path, cache_bytes: u64) -> Result<Box<dyn Engine>> {
+    Ok(match name {
+        "redwood" => Box::new(redwood::RedwoodEngine::open(dir, cache_bytes)?),
+        "redb" => Box::new(redb::RedbEngine::open(dir, cache_bytes)?),
+        "lmdb" => Box::new(lmdb::LmdbEngine::open(dir)?),
+        "sqlite" => Box::new(sqlite::SqliteEngine::open(dir, cache_bytes)?),
+        "fjall" => Box::new(fjall::FjallEngine::open(dir, cache_bytes)?),
+        #[cfg(redwood_rocksdb)]
+        "rocksdb" => Box::new(rocksdb::RocksEngine::open(dir, cache_bytes)?),
+        other => bail!("unknown engine `{other}` (this build has: {})", available().join(", ")),
+    })
+}
+
+/// The bytes the files under `dir` take on disk.
+pub fn disk_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        // Allocated blocks, not lengths: a preallocated or sparse file counts what it takes.
+        total += if meta.is_dir() { disk_bytes(&entry.path())? } else { meta.blocks() * 512 };
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every adapter keeps what it is given: the same small script against each store.
+    #[test]
+    fn every_engine_stores_reads_ranges_and_removes() {
+        for name in available() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut engine = open(name, dir.path(), 8 << 20).unwrap();
+            let keys: Vec<[u8; 3]> = (0..50u8).map(|i| [b'k', i / 10, i % 10]).collect();
+            let entries: Vec<Entry<'_>> =
+                keys.iter().map(|k| (&k[..], &b"value-of-some-length"[..])).collect();
+            engine.write(&entries[..30]).unwrap();
+            engine.write(&entries[30..]).unwrap();
+            assert_eq!(engine.len().unwrap(), 50, "{name}");
+            engine
+                .read(&mut |reader| {
+                    assert_eq!(
+                        reader.get(&keys[7])?,
+                        Some(digest(b"value-of-some-length")),
+                        "{name}"
+                    );
+                    assert_eq!(reader.get(b"absent")?, None, "{name}");
+                    assert_eq!(reader.range(&keys[45], 10)?, 5, "{name}");
+                    assert_eq!(reader.range(&keys[0], 10)?, 10, "{name}");
+                    Ok(())
+                })
+                .unwrap();
+            let doomed: Vec<&[u8]> = keys[..25].iter().map(|k| &k[..]).collect();
+            assert_eq!(engine.remove(&doomed).unwrap(), 25, "{name}");
+            assert_eq!(engine.len().unwrap(), 25, "{name}");
+            engine.compact().unwrap();
+            engine
+                .read(&mut |reader| {
+                    assert_eq!(reader.get(&keys[3])?, None, "{name}");
+                    assert_eq!(
+                        reader.get(&keys[30])?,
+                        Some(digest(b"value-of-some-length")),
+                        "{name}"
+                    );
+                    Ok(())
+                })
+                .unwrap();
+            assert!(disk_bytes(dir.path()).unwrap() > 0, "{name}");
+        }
+    }
+}

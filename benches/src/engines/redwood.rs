@@ -1,0 +1,92 @@
+//! Redwood, through its public facade.
+
+use std::{ops::Bound, path::Path};
+
+use anyhow::Result;
+use redwood::{CheckpointMode, Database, ReadOnlyTable};
+
+use super::{Engine, Entry, Reader};
+
+const TABLE: &str = "bench";
+
+/// Redwood with `Durability::Immediate`, the cache budget as its page cache, and the same
+/// budget as its dirty-page limit (so a large transaction spills no sooner than the cache
+/// would).
+pub struct RedwoodEngine {
+    db: Database,
+}
+
+impl RedwoodEngine {
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<RedwoodEngine> {
+        let db = Database::builder()
+            .cache_bytes(cache_bytes)
+            .dirty_pages_max((cache_bytes / 4096).max(64) as usize)
+            .create(dir.join("bench.redwood"))?;
+        let mut write = db.begin_write()?;
+        write.open_table(TABLE)?;
+        write.commit()?;
+        Ok(RedwoodEngine { db })
+    }
+}
+
+impl Engine for RedwoodEngine {
+    fn write(&mut self, entries: &[Entry<'_>]) -> Result<()> {
+        let mut write = self.db.begin_write()?;
+        {
+            let mut table = write.open_table(TABLE)?;
+            for (key, value) in entries {
+                table.insert(key, value)?;
+            }
+        }
+        write.commit()?;
+        Ok(())
+    }
+
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+        let mut write = self.db.begin_write()?;
+        let mut removed = 0;
+        {
+            let mut table = write.open_table(TABLE)?;
+            for key in keys {
+                removed += u64::from(table.remove(key)?);
+            }
+        }
+        write.commit()?;
+        Ok(removed)
+    }
+
+    fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(TABLE)?;
+        f(&RedwoodReader { table })
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(self.db.begin_read()?.open_table(TABLE)?.len())
+    }
+
+    fn compact(&mut self) -> Result<bool> {
+        self.db.checkpoint(CheckpointMode::Truncate)?;
+        Ok(true)
+    }
+}
+
+struct RedwoodReader<'t, 'db> {
+    table: ReadOnlyTable<'t, 'db>,
+}
+
+impl Reader for RedwoodReader<'_, '_> {
+    fn get(&self, key: &[u8]) -> Result<Option<u64>> {
+        Ok(self.table.get(key)?.map(|value| super::digest(&value)))
+    }
+
+    fn range(&self, from: &[u8], count: usize) -> Result<usize> {
+        let mut seen = 0;
+        for entry in self.table.range((Bound::Included(from), Bound::Unbounded)).take(count) {
+            let (key, value) = entry?;
+            std::hint::black_box(super::digest(&key) ^ super::digest(&value));
+            seen += 1;
+        }
+        Ok(seen)
+    }
+}

@@ -1,0 +1,69 @@
+//! `cargo xtask bench ARGS`: builds the side-by-side benchmark (`benches/`, binary
+//! `redwood-bench`) in release mode and runs it from the workspace root, so that its report
+//! lands in `target/bench/` (`target/bench-quick/` for `--quick`). The binary parses its own
+//! options (`--help` lists them); its exit code is passed on.
+//!
+//! One option is xtask's own: `--rocksdb` adds RocksDB to the peers, by building with
+//! `RUSTFLAGS="--cfg redwood_rocksdb"` in `target/rocksdb/`. Its build takes about 14 minutes
+//! and needs libclang, which this command installs with apt-get when it is missing.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{Context, Result, bail};
+
+use crate::ci::StepFailed;
+
+/// Runs the benchmark with `args`.
+pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
+    let rocksdb = args.iter().any(|arg| arg == "--rocksdb");
+    let mut passed: Vec<String> = args.iter().filter(|arg| *arg != "--rocksdb").cloned().collect();
+    if !passed.iter().any(|arg| arg == "--out" || arg.starts_with("--out=")) {
+        let quick = passed.iter().any(|arg| arg == "--quick");
+        let out = if quick { "target/bench-quick" } else { "target/bench" };
+        passed.extend(["--out".to_string(), out.to_string()]);
+    }
+    if rocksdb {
+        ensure_libclang()?;
+    }
+    let mut command = Command::new(crate::cargo());
+    command.current_dir(root).args(["run", "--release", "--quiet", "-p", "redwood-benches"]);
+    if rocksdb {
+        // A cfg, not a feature (see benches/Cargo.toml), in a target directory of its own so
+        // the main build cache stays valid.
+        command.env("RUSTFLAGS", "--cfg redwood_rocksdb").env("CARGO_TARGET_DIR", "target/rocksdb");
+    }
+    command.args(["--bin", "redwood-bench", "--"]).args(&passed);
+    let status = command.status().context("running cargo")?;
+    if status.success() {
+        return Ok(());
+    }
+    let command = format!("redwood-bench {}", passed.join(" "));
+    Err(StepFailed { step: "bench", command, code: status.code() }.into())
+}
+
+/// Makes sure libclang is installed (librocksdb-sys's bindgen needs it), with apt-get if not.
+fn ensure_libclang() -> Result<()> {
+    let found = std::fs::read_dir("/usr/lib")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("llvm-"))
+        .any(|entry| {
+            std::fs::read_dir(entry.path().join("lib"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|lib| lib.file_name().to_string_lossy().starts_with("libclang"))
+        });
+    if found {
+        return Ok(());
+    }
+    eprintln!("xtask: --rocksdb needs libclang; installing libclang-dev with apt-get");
+    for args in [&["update"][..], &["install", "-y", "libclang-dev"][..]] {
+        let status = Command::new("apt-get").args(args).status().context("running apt-get")?;
+        if !status.success() {
+            bail!("apt-get {} failed ({status}); install libclang-dev by hand", args.join(" "));
+        }
+    }
+    Ok(())
+}
