@@ -43,18 +43,29 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
 
 /// Makes sure libclang is installed (librocksdb-sys's bindgen needs it), with apt-get if not.
 fn ensure_libclang() -> Result<()> {
-    let found = std::fs::read_dir("/usr/lib")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("llvm-"))
-        .any(|entry| {
-            std::fs::read_dir(entry.path().join("lib"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .any(|lib| lib.file_name().to_string_lossy().starts_with("libclang"))
-        });
+    // libclang.so.N or libclang-N.so.M; not libclang-cpp, which bindgen cannot use.
+    let is_libclang = |name: &str| {
+        name.starts_with("libclang.so")
+            || name
+                .strip_prefix("libclang-")
+                .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let mut dirs = vec![std::path::PathBuf::from("/usr/lib/x86_64-linux-gnu")];
+    dirs.extend(
+        std::fs::read_dir("/usr/lib")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("llvm-"))
+            .map(|entry| entry.path().join("lib")),
+    );
+    let found = dirs.iter().any(|dir| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| is_libclang(&entry.file_name().to_string_lossy()))
+    });
     if found {
         return Ok(());
     }

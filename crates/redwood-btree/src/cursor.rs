@@ -72,7 +72,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     fn read(&self, page_id: PageId) -> Result<Node> {
         let mut page = PageBuf::zeroed(self.store.page_size());
         self.store.read_page(page_id, &mut page)?;
-        Node::load(page, page_id)
+        Node::load_for_read(page, page_id)
     }
 
     /// Descends from `page_id`, choosing each child with `choose`, down to a leaf.

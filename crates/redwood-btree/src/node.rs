@@ -1,6 +1,8 @@
 //! Node pages: the slotted layout of B+Tree leaves and interior nodes (`docs/FORMAT.md`,
-//! "B+Tree node pages"). A `Node` owns one page buffer; `Node::load` validates every offset and
-//! the key order before anything is read, so a damaged page is an error naming it, never a panic.
+//! "B+Tree node pages"). A `Node` owns one page buffer. A damaged page is an error naming it,
+//! never a panic: `Node::load_for_read` checks every slot and cell bound before anything is read
+//! (so every accessor stays in bounds), and `Node::load` adds the checks a modification relies
+//! on (no overlapping cells, exact free-space accounting, strictly ascending keys).
 
 use std::cmp::Ordering;
 
@@ -141,9 +143,34 @@ impl Node {
         node
     }
 
-    /// Takes a page read from the store as a node, validating its type, header, every slot and
-    /// cell bound, and the key order. `page_id` names the page in errors.
+    /// Takes a page read from the store as a node to modify, validating its type, header,
+    /// every slot and cell bound, that no cells overlap, the free-space accounting and the key
+    /// order. `page_id` names the page in errors.
     pub fn load(page: PageBuf, page_id: PageId) -> Result<Self> {
+        let node = Self::typed(page, page_id)?;
+        node.validate().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(node)
+    }
+
+    /// Takes a page read from the store as a node to read, validating its type, header and
+    /// every slot and cell bound: enough that no accessor can leave the page, in one pass
+    /// without allocating. A page whose keys are out of order (a checksum-valid page written
+    /// wrong) then gives wrong answers rather than an error; [`Node::load`], every write and
+    /// the integrity check catch it.
+    pub fn load_for_read(page: PageBuf, page_id: PageId) -> Result<Self> {
+        let node = Self::typed(page, page_id)?;
+        node.validate_bounds().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(node)
+    }
+
+    /// Upgrades a node taken with [`Node::load_for_read`] to one that may be modified: the
+    /// checks [`Node::load`] makes beyond the read checks.
+    pub(crate) fn validated_for_write(self, page_id: PageId) -> Result<Self> {
+        self.validate().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(self)
+    }
+
+    fn typed(page: PageBuf, page_id: PageId) -> Result<Self> {
         let kind = match page.page_type().get() {
             LEAF => NodeKind::Leaf,
             INTERIOR => NodeKind::Interior,
@@ -151,9 +178,7 @@ impl Node {
                 return Err(corrupt(page_id, format!("page type {other} is not a B+Tree node")));
             }
         };
-        let node = Self { page, kind };
-        node.validate().map_err(|reason| corrupt(page_id, reason))?;
-        Ok(node)
+        Ok(Self { page, kind })
     }
 
     /// The page buffer, to write back (the store seals it).
@@ -346,27 +371,17 @@ impl Node {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        self.validate_bounds()?;
         let page_bytes = self.bytes().len();
         let header = self.header();
         let count = usize::from(header.cell_count.get());
         let content_start = self.content_start();
-        let slots_end = SLOTS_OFFSET + count * SLOT_BYTES;
-        if slots_end > content_start || content_start > page_bytes {
-            return Err(format!(
-                "{count} slots end at {slots_end}, past the content at {content_start}"
-            ));
-        }
-        let mut extents = Vec::with_capacity(count);
-        for index in 0..count {
-            let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
-            let length = self
-                .checked_cell_bytes(cell)
-                .ok_or_else(|| format!("cell {index} at {cell} runs past the page"))?;
-            if cell < content_start || cell + length > page_bytes {
-                return Err(format!("cell {index} at {cell} lies outside the content area"));
-            }
-            extents.push((cell, cell + length));
-        }
+        let mut extents: Vec<(usize, usize)> = (0..count)
+            .map(|index| {
+                let cell = self.cell_offset(index);
+                (cell, cell + self.cell_bytes(cell))
+            })
+            .collect();
         extents.sort_unstable();
         if extents.windows(2).any(|pair| pair[0].1 > pair[1].0) {
             return Err("cells overlap".to_owned());
@@ -377,6 +392,30 @@ impl Node {
         }
         if (1..count).any(|index| self.key(index - 1) >= self.key(index)) {
             return Err("keys are not strictly ascending".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The checks every read relies on: the slot array ends before the content area, and every
+    /// cell lies inside the content area.
+    fn validate_bounds(&self) -> std::result::Result<(), String> {
+        let page_bytes = self.bytes().len();
+        let count = self.len();
+        let content_start = self.content_start();
+        let slots_end = SLOTS_OFFSET + count * SLOT_BYTES;
+        if slots_end > content_start || content_start > page_bytes {
+            return Err(format!(
+                "{count} slots end at {slots_end}, past the content at {content_start}"
+            ));
+        }
+        for index in 0..count {
+            let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
+            let length = self
+                .checked_cell_bytes(cell)
+                .ok_or_else(|| format!("cell {index} at {cell} runs past the page"))?;
+            if cell < content_start || cell + length > page_bytes {
+                return Err(format!("cell {index} at {cell} lies outside the content area"));
+            }
         }
         Ok(())
     }

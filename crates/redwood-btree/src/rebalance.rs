@@ -37,13 +37,14 @@ impl Tree {
     ) -> Result<()> {
         let (mut page_id, mut node) = (page_id, node);
         loop {
-            let Some(Step { page_id: parent_id, node: mut parent, child_index }) = path.pop()
-            else {
+            let Some(step) = path.pop() else {
                 return self.settle_root(store, page_id, node);
             };
-            if !underfull(&node) || parent.is_empty() {
+            if !underfull(&node) || step.node.is_empty() {
                 return write_node(store, page_id, node);
             }
+            // The parent changes from here on: it gets the full checks first.
+            let (parent_id, mut parent, child_index) = step.take()?;
             // Pair the node with its right sibling, or with its left one if it is the last child.
             let left_index = child_index.min(parent.len() - 1);
             let separator = parent.key(left_index).to_vec();

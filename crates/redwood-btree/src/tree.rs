@@ -37,8 +37,17 @@ impl std::fmt::Debug for Tree {
 /// One step of a descent: the node, its page and the child index taken from it.
 pub(crate) struct Step {
     pub(crate) page_id: PageId,
+    /// Read-checked only, until [`Step::take`].
     pub(crate) node: Node,
     pub(crate) child_index: usize,
+}
+
+impl Step {
+    /// The step's page id, node (now fully validated, to modify) and child index.
+    pub(crate) fn take(self) -> Result<(PageId, Node, usize)> {
+        let node = self.node.validated_for_write(self.page_id)?;
+        Ok((self.page_id, node, self.child_index))
+    }
 }
 
 /// What `check_invariants` found.
@@ -104,9 +113,30 @@ impl Tree {
 
     /// The value stored under `key` as the leaf holds it.
     pub fn get_value(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<OwnedValue>> {
-        let (_, leaf) = self.descend(store, key, &mut Vec::new())?;
+        let leaf = self.find_leaf(store, key)?;
         let Ok(index) = leaf.search(key) else { return Ok(None) };
         Ok(Some(leaf.value(index).into()))
+    }
+
+    /// The leaf that holds (or would hold) `key`, for reading: one page buffer serves every
+    /// level, and nodes get the read checks only ([`Node::load_for_read`]).
+    fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<Node> {
+        let mut page = PageBuf::zeroed(store.page_size());
+        let mut page_id = self.root;
+        for _ in 0..HEIGHT_MAX {
+            store.read_page(page_id, &mut page)?;
+            let node = Node::load_for_read(page, page_id)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok(node);
+            }
+            let child = node.child(node.child_index_for(key));
+            page = node.into_page();
+            page_id = child;
+        }
+        Err(Error::Corrupt {
+            page_id: self.root,
+            reason: format!("deeper than {HEIGHT_MAX} levels"),
+        })
     }
 
     /// Stores inline `value` under `key`; returns whether a value was replaced.
@@ -192,6 +222,8 @@ impl Tree {
     }
 
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
+    /// The leaf is fully validated, ready to modify; the interior nodes get the read checks
+    /// only, and [`Step::take`] completes them for the few that a split or merge modifies.
     fn descend(
         &self,
         store: &impl PageRead,
@@ -200,9 +232,11 @@ impl Tree {
     ) -> Result<(PageId, Node)> {
         let mut page_id = self.root;
         for _ in 0..HEIGHT_MAX {
-            let node = read_node(store, page_id)?;
+            let mut page = PageBuf::zeroed(store.page_size());
+            store.read_page(page_id, &mut page)?;
+            let node = Node::load_for_read(page, page_id)?;
             if node.kind() == NodeKind::Leaf {
-                return Ok((page_id, node));
+                return Ok((page_id, node.validated_for_write(page_id)?));
             }
             let child_index = node.child_index_for(key);
             let child = node.child(child_index);
@@ -224,7 +258,8 @@ impl Tree {
         mut separator: Vec<u8>,
         mut right: PageId,
     ) -> Result<()> {
-        while let Some(Step { page_id, mut node, child_index }) = path.pop() {
+        while let Some(step) = path.pop() {
+            let (page_id, mut node, child_index) = step.take()?;
             if node.insert_interior(child_index, &separator, right).is_ok() {
                 return write_node(store, page_id, node);
             }

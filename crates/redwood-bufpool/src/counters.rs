@@ -17,6 +17,8 @@ pub struct PoolCounters {
     pub failed_reads: AtomicU64,
     /// Pages reported as thrashing.
     pub thrash_reports: AtomicU64,
+    /// Frames that have been given their page buffer (on their first load).
+    pub frames_allocated: AtomicU64,
 }
 
 /// A snapshot of the counters plus the pool's current shape.
@@ -40,7 +42,8 @@ pub struct PoolStats {
     pub cached: u64,
     /// Frames pinned right now.
     pub pinned: u64,
-    /// Bytes of page memory, fixed at creation.
+    /// Bytes of page memory allocated so far: a frame gets its buffer on its first load, so
+    /// this grows to at most `frames` × the page size.
     pub memory_bytes: u64,
 }
 

@@ -1,8 +1,9 @@
 //! `BufferPool`: the frame arena, the page table, pins, loading and eviction. The protocol is in
 //! `ARCHITECTURE.md` ("Protocol (pins and latches)").
 
-use std::collections::HashMap;
 use std::ops::Deref;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 
@@ -52,7 +53,9 @@ struct Slot {
     key: Option<CacheKey>,
     /// The page bytes are those of `key` (false while loading, or after a failed load).
     valid: bool,
-    page: PageBuf,
+    /// Allocated by the frame's first load, so a pool costs memory only as it fills (and
+    /// opening a database does not zero the whole budget). `Some` whenever `valid`.
+    page: Option<PageBuf>,
 }
 
 #[derive(Debug)]
@@ -70,7 +73,7 @@ struct Frame {
 /// What the table lock guards: the mapping and the eviction hand.
 #[derive(Debug, Default)]
 struct Table {
-    map: HashMap<CacheKey, usize>,
+    map: FxHashMap<CacheKey, usize>,
     clock: ClockPolicy,
 }
 
@@ -108,7 +111,7 @@ impl Deref for PageRef<'_> {
     type Target = PageBuf;
 
     fn deref(&self) -> &PageBuf {
-        &self.slot().page
+        self.slot().page.as_ref().expect("a readable frame holds a page")
     }
 }
 
@@ -142,11 +145,7 @@ impl BufferPool {
         }
         let frames = (0..frame_count)
             .map(|_| Frame {
-                slot: RwLock::new(Slot {
-                    key: None,
-                    valid: false,
-                    page: PageBuf::zeroed(options.page_size),
-                }),
+                slot: RwLock::new(Slot { key: None, valid: false, page: None }),
                 pins: AtomicU32::new(0),
                 referenced: AtomicBool::new(false),
                 #[cfg(loom)]
@@ -221,7 +220,7 @@ impl BufferPool {
             frames: self.frames.len() as u64,
             cached,
             pinned: pinned as u64,
-            memory_bytes: (self.frames.len() * self.page_size.bytes()) as u64,
+            memory_bytes: load(&counters.frames_allocated) * self.page_size.bytes() as u64,
         }
     }
 
@@ -306,7 +305,12 @@ impl BufferPool {
         if self.thrash_lock().on_miss(key.page_id).is_some() {
             bump(&self.counters.thrash_reports);
         }
-        match load(&mut slot.page) {
+        let page_size = self.page_size;
+        let buffer = slot.page.get_or_insert_with(|| {
+            bump(&self.counters.frames_allocated);
+            PageBuf::zeroed(page_size)
+        });
+        match load(buffer) {
             Ok(()) => {
                 slot.valid = true;
                 bump(&self.counters.reads);

@@ -166,6 +166,29 @@ fn overflow_references_round_trip() {
 }
 
 #[test]
+fn keys_out_of_order_fail_the_full_checks_but_not_the_read_checks() {
+    let mut node = Node::new_leaf(PageSize::DEFAULT);
+    node.insert_leaf(0, b"apple", Value::Inline(b"1")).unwrap();
+    node.insert_leaf(1, b"melon", Value::Inline(b"2")).unwrap();
+    let mut page = node.into_page();
+    // Swap the two slots: every cell is still in bounds, but the keys now descend.
+    let slots = redwood_pager::PAGE_HEADER_BYTES + 32;
+    let bytes = page.as_mut_bytes();
+    let (first, second) = ([bytes[slots], bytes[slots + 1]], [bytes[slots + 2], bytes[slots + 3]]);
+    bytes[slots..slots + 2].copy_from_slice(&second);
+    bytes[slots + 2..slots + 4].copy_from_slice(&first);
+    let read = Node::load_for_read(page.clone(), PageId::new(4)).unwrap();
+    assert_eq!(read.key(0), b"melon");
+    match Node::load(page, PageId::new(4)) {
+        Err(Error::Corrupt { page_id, reason }) => {
+            assert_eq!(page_id, PageId::new(4));
+            assert!(reason.contains("ascending"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
 fn damaged_node_pages_are_errors_never_panics() {
     let (leaf, _) = full_leaf(PageSize::DEFAULT, 5);
     let image = leaf.into_page();
@@ -176,8 +199,19 @@ fn damaged_node_pages_are_errors_never_panics() {
             for (offset, byte) in edits {
                 page.as_mut_bytes()[offset] = byte;
             }
+            // The read checks: whatever loads can be read and searched without leaving the page.
+            match Node::load_for_read(page.clone(), PageId::new(12)) {
+                Ok(node) => {
+                    for index in 0..node.len() {
+                        let _ = (node.key(index), node.value(index));
+                    }
+                    let _ = node.search(b"key-00003");
+                }
+                Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+            // The full checks: whatever loads is a valid node.
             match Node::load(page, PageId::new(12)) {
-                // Whatever loads is a valid node: every read stays in bounds.
                 Ok(node) => {
                     for index in 0..node.len() {
                         let _ = (node.key(index), node.value(index));

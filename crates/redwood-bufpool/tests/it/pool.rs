@@ -42,12 +42,26 @@ fn misses_load_hits_reuse_and_memory_stays_within_the_budget() {
     let stats = pool.stats();
     assert_eq!((stats.misses, stats.reads, stats.evictions), (10, 10, 6));
     assert_eq!(stats.frames, 4);
-    assert_eq!(stats.memory_bytes, 4 * 4096, "the arena never grows");
+    assert_eq!(stats.memory_bytes, 4 * 4096, "the arena never grows past the budget");
     assert_eq!(stats.cached, 4);
     assert!(pool.get(key(9, 1)).is_some(), "the newest page is cached");
     assert!(pool.get(key(0, 1)).is_none(), "the oldest was evicted");
     assert!(pool.get(key(9, 2)).is_none(), "another version is another key");
     assert_eq!(pool.stats().hits, 1);
+    pool.check_invariants().unwrap();
+}
+
+#[test]
+fn frames_get_their_memory_on_first_use() {
+    // A 4 GiB budget costs nothing until pages arrive.
+    let pool = pool(1 << 20);
+    assert_eq!(pool.stats().memory_bytes, 0);
+    for page in 0..3 {
+        drop(pool.get_or_load(key(page, 1), loader(page, 1)).unwrap());
+    }
+    drop(pool.get_or_load(key(1, 1), loader(1, 1)).unwrap());
+    let stats = pool.stats();
+    assert_eq!((stats.frames, stats.cached, stats.memory_bytes), (1 << 20, 3, 3 * 4096));
     pool.check_invariants().unwrap();
 }
 

@@ -1,7 +1,7 @@
 //! The in-memory index of page versions in the log, and the history of root slots: what lets a
 //! reader find, for each page, the newest version at or before its snapshot.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 use crate::limits::ROOT_SLOTS;
 use crate::{LogPosition, Lsn, PageId};
@@ -11,9 +11,13 @@ pub(crate) type Roots = [Option<PageId>; ROOT_SLOTS];
 
 /// For each page with versions in the log since the last checkpoint: (commit LSN, position),
 /// ascending by commit LSN.
+///
+/// A hash map, not an ordered one: every page read of a page the log holds asks it, in random
+/// page order, and a profile of random reads put a `BTreeMap` here at a fifth of the time.
+/// Only [`VersionIndex::plan`] wants page order, and sorts.
 #[derive(Default, Debug)]
 pub(crate) struct VersionIndex {
-    versions: BTreeMap<PageId, Vec<(Lsn, LogPosition)>>,
+    versions: FxHashMap<PageId, Vec<(Lsn, LogPosition)>>,
 }
 
 impl VersionIndex {
@@ -37,12 +41,16 @@ impl VersionIndex {
         visible.checked_sub(1).map(|index| versions[index].1)
     }
 
-    /// For a checkpoint to `target`: each page's newest version at or before it.
+    /// For a checkpoint to `target`: each page's newest version at or before it, in page
+    /// order (so the data files are written front to back).
     pub fn plan(&self, target: Lsn) -> Vec<(PageId, LogPosition)> {
-        self.versions
-            .iter()
-            .filter_map(|(&page_id, _)| Some((page_id, self.lookup(page_id, target)?)))
-            .collect()
+        let mut plan: Vec<(PageId, LogPosition)> = self
+            .versions
+            .keys()
+            .filter_map(|&page_id| Some((page_id, self.lookup(page_id, target)?)))
+            .collect();
+        plan.sort_unstable_by_key(|&(page_id, _)| page_id);
+        plan
     }
 
     /// Forgets every version at or before `target`, now that the data files hold the newest of
