@@ -163,6 +163,16 @@ impl Node {
         Ok(node)
     }
 
+    /// Takes a page read from the store as a node for one point lookup, checking only its
+    /// type and header (constant time). Use [`Node::search_checked`] on it: that checks each
+    /// cell it probes, which makes `key`, `value` and `child` safe at the index it returns (or,
+    /// for an interior node, at [`Node::child_index_for`] of the same key).
+    pub fn load_for_lookup(page: PageBuf, page_id: PageId) -> Result<Self> {
+        let node = Self::typed(page, page_id)?;
+        node.validate_header().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(node)
+    }
+
     /// Upgrades a node taken with [`Node::load_for_read`] to one that may be modified: the
     /// checks [`Node::load`] makes beyond the read checks.
     pub(crate) fn validated_for_write(self, page_id: PageId) -> Result<Self> {
@@ -235,6 +245,33 @@ impl Node {
             return PageId::new(self.header().leftmost_child.get());
         }
         PageId::new(self.u64_at(self.cell_offset(index - 1) + 2))
+    }
+
+    /// [`Node::search`] for a node taken with [`Node::load_for_lookup`]: every cell the binary
+    /// search probes is bounds-checked first, and a bad one is `Corrupt` naming `page_id`.
+    /// The cells a lookup then reads (the one found, or the one left of the insertion point,
+    /// whose child an interior node follows) are among those probed.
+    pub fn search_checked(
+        &self,
+        key: &[u8],
+        page_id: PageId,
+    ) -> Result<std::result::Result<usize, usize>> {
+        let (mut low, mut high) = (0, self.len());
+        while low < high {
+            let middle = (low + high) / 2;
+            if !self.cell_in_bounds(middle) {
+                return Err(corrupt(
+                    page_id,
+                    format!("cell {middle} lies outside the content area"),
+                ));
+            }
+            match self.key(middle).cmp(key) {
+                Ordering::Less => low = middle + 1,
+                Ordering::Greater => high = middle,
+                Ordering::Equal => return Ok(Ok(middle)),
+            }
+        }
+        Ok(Err(low))
     }
 
     /// Where `key` is (`Ok(index)`) or would be inserted (`Err(index)`).
@@ -396,28 +433,33 @@ impl Node {
         Ok(())
     }
 
-    /// The checks every read relies on: the slot array ends before the content area, and every
-    /// cell lies inside the content area.
-    fn validate_bounds(&self) -> std::result::Result<(), String> {
-        let page_bytes = self.bytes().len();
+    /// The header checks: the slot array ends before the content area, which ends in the
+    /// page. Every slot can then be read.
+    fn validate_header(&self) -> std::result::Result<(), String> {
         let count = self.len();
         let content_start = self.content_start();
         let slots_end = SLOTS_OFFSET + count * SLOT_BYTES;
-        if slots_end > content_start || content_start > page_bytes {
+        if slots_end > content_start || content_start > self.bytes().len() {
             return Err(format!(
                 "{count} slots end at {slots_end}, past the content at {content_start}"
             ));
         }
-        for index in 0..count {
-            let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
-            let length = self
-                .checked_cell_bytes(cell)
-                .ok_or_else(|| format!("cell {index} at {cell} runs past the page"))?;
-            if cell < content_start || cell + length > page_bytes {
-                return Err(format!("cell {index} at {cell} lies outside the content area"));
-            }
-        }
         Ok(())
+    }
+
+    /// Whether cell `index` (< `len`, on a header-checked node) lies inside the content area.
+    fn cell_in_bounds(&self, index: usize) -> bool {
+        let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
+        cell >= self.content_start() && self.checked_cell_bytes(cell).is_some()
+    }
+
+    /// The checks every read relies on: the header's, and every cell inside the content area.
+    fn validate_bounds(&self) -> std::result::Result<(), String> {
+        self.validate_header()?;
+        match (0..self.len()).find(|&index| !self.cell_in_bounds(index)) {
+            Some(index) => Err(format!("cell {index} lies outside the content area")),
+            None => Ok(()),
+        }
     }
 
     /// Where to split so both halves hold about the same number of bytes.

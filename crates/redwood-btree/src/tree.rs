@@ -113,23 +113,28 @@ impl Tree {
 
     /// The value stored under `key` as the leaf holds it.
     pub fn get_value(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<OwnedValue>> {
-        let leaf = self.find_leaf(store, key)?;
-        let Ok(index) = leaf.search(key) else { return Ok(None) };
+        let (leaf_id, leaf) = self.find_leaf(store, key)?;
+        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
         Ok(Some(leaf.value(index).into()))
     }
 
-    /// The leaf that holds (or would hold) `key`, for reading: one page buffer serves every
-    /// level, and nodes get the read checks only ([`Node::load_for_read`]).
-    fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<Node> {
+    /// The leaf that holds (or would hold) `key`, for one lookup: one page buffer serves every
+    /// level, and each node is checked only where the lookup reads it
+    /// ([`Node::load_for_lookup`], [`Node::search_checked`]).
+    fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<(PageId, Node)> {
         let mut page = PageBuf::zeroed(store.page_size());
         let mut page_id = self.root;
         for _ in 0..HEIGHT_MAX {
             store.read_page(page_id, &mut page)?;
-            let node = Node::load_for_read(page, page_id)?;
+            let node = Node::load_for_lookup(page, page_id)?;
             if node.kind() == NodeKind::Leaf {
-                return Ok(node);
+                return Ok((page_id, node));
             }
-            let child = node.child(node.child_index_for(key));
+            let child_index = match node.search_checked(key, page_id)? {
+                Ok(index) => index + 1,
+                Err(index) => index,
+            };
+            let child = node.child(child_index);
             page = node.into_page();
             page_id = child;
         }

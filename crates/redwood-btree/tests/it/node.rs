@@ -210,6 +210,25 @@ fn damaged_node_pages_are_errors_never_panics() {
                 Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
             }
+            // The lookup checks: a checked search, then the cell it names, never leave the page.
+            match Node::load_for_lookup(page.clone(), PageId::new(12)) {
+                Ok(node) => {
+                    for probe in [&b"key-5-00000000"[..], b"", b"zzzz", b"key-5-00500000"] {
+                        match node.search_checked(probe, PageId::new(12)) {
+                            Ok(Ok(index)) => {
+                                let _ = node.value(index);
+                            }
+                            Ok(Err(_)) => {}
+                            Err(Error::Corrupt { page_id, .. }) => {
+                                prop_assert_eq!(page_id, PageId::new(12))
+                            }
+                            Err(other) => prop_assert!(false, "unexpected {other}"),
+                        }
+                    }
+                }
+                Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
             // The full checks: whatever loads is a valid node.
             match Node::load(page, PageId::new(12)) {
                 Ok(node) => {
@@ -220,6 +239,44 @@ fn damaged_node_pages_are_errors_never_panics() {
                 }
                 Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn damaged_interior_pages_never_make_a_lookup_panic() {
+    let mut node = Node::new_interior(PageSize::DEFAULT, PageId::new(1000));
+    for number in 0u64.. {
+        let key = format!("separator-{number:06}").into_bytes();
+        if node.insert_interior(node.len(), &key, PageId::new(2000 + number)) == Err(Full) {
+            break;
+        }
+    }
+    let image = node.into_page();
+    let strategy = proptest::collection::vec((0..image.as_bytes().len(), any::<u8>()), 1..6);
+    runner("damaged_interior_pages_never_make_a_lookup_panic", 512)
+        .run(&strategy, |edits| {
+            let mut page = image.clone();
+            for (offset, byte) in edits {
+                page.as_mut_bytes()[offset] = byte;
+            }
+            let Ok(node) = Node::load_for_lookup(page, PageId::new(13)) else { return Ok(()) };
+            if node.kind() != NodeKind::Interior {
+                return Ok(());
+            }
+            for probe in [&b"separator-000050"[..], b"", b"separator-000050x", b"~"] {
+                match node.search_checked(probe, PageId::new(13)) {
+                    Ok(found) => {
+                        let child_index = found.map_or_else(|index| index, |index| index + 1);
+                        let _ = node.child(child_index);
+                    }
+                    Err(Error::Corrupt { page_id, .. }) => {
+                        prop_assert_eq!(page_id, PageId::new(13))
+                    }
+                    Err(other) => prop_assert!(false, "unexpected {other}"),
+                }
             }
             Ok(())
         })
