@@ -70,7 +70,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     fn read(&self, page_id: PageId) -> Result<Node> {
-        let mut page = PageBuf::zeroed(self.store.page_size());
+        let mut page = PageBuf::for_overwrite(self.store.page_size());
         self.store.read_page(page_id, &mut page)?;
         Node::load_for_read(page, page_id)
     }

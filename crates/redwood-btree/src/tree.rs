@@ -122,7 +122,7 @@ impl Tree {
     /// level, and each node is checked only where the lookup reads it
     /// ([`Node::load_for_lookup`], [`Node::search_checked`]).
     fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<(PageId, Node)> {
-        let mut page = PageBuf::zeroed(store.page_size());
+        let mut page = PageBuf::for_overwrite(store.page_size());
         let mut page_id = self.root;
         for _ in 0..HEIGHT_MAX {
             store.read_page(page_id, &mut page)?;
@@ -237,7 +237,7 @@ impl Tree {
     ) -> Result<(PageId, Node)> {
         let mut page_id = self.root;
         for _ in 0..HEIGHT_MAX {
-            let mut page = PageBuf::zeroed(store.page_size());
+            let mut page = PageBuf::for_overwrite(store.page_size());
             store.read_page(page_id, &mut page)?;
             let node = Node::load_for_read(page, page_id)?;
             if node.kind() == NodeKind::Leaf {
@@ -438,7 +438,7 @@ fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>)
 }
 
 pub(crate) fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {
-    let mut page = PageBuf::zeroed(store.page_size());
+    let mut page = PageBuf::for_overwrite(store.page_size());
     store.read_page(page_id, &mut page)?;
     Node::load(page, page_id)
 }

@@ -126,7 +126,7 @@ fn walk(
 ) -> Result<()> {
     let per_page = payload_per_page(store.page_size()) as u64;
     let pages_max = chain.length.div_ceil(per_page);
-    let mut page = PageBuf::zeroed(store.page_size());
+    let mut page = PageBuf::for_overwrite(store.page_size());
     let (mut next, mut total) = (chain.first_page, 0u64);
     let mut read_ahead =
         ReadAhead { contiguous: true, hinted_until: chain.first_page.get().saturating_add(1) };

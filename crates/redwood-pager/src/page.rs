@@ -140,9 +140,56 @@ struct Block([u8; PAGE_SIZE_MIN_BYTES as usize]);
 const _: () = assert!(align_of::<Block>() == size_of::<Block>());
 
 /// A page-sized, 4 KiB-aligned buffer holding one page image.
-#[derive(Clone)]
+///
+/// Buffers are recycled: a dropped buffer goes to a small per-thread spare list
+/// ([`SPARES_MAX`] of them) that the next [`PageBuf::zeroed`] or [`PageBuf::for_overwrite`]
+/// takes from. The benchmark's profiles of loads and lookups showed the allocator's aligned
+/// allocations and frees (plus zeroing) at about a quarter of the time.
 pub struct PageBuf {
     blocks: Box<[Block]>,
+}
+
+/// Spare buffers each thread keeps for reuse.
+pub const SPARES_MAX: usize = 64;
+
+std::thread_local! {
+    static SPARES: std::cell::RefCell<Vec<Box<[Block]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A spare buffer of `count` blocks from this thread's list, if it has one.
+fn take_spare(count: usize) -> Option<Box<[Block]>> {
+    SPARES
+        .try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let index = spares.iter().rposition(|blocks| blocks.len() == count)?;
+            Some(spares.swap_remove(index))
+        })
+        .ok()
+        .flatten()
+}
+
+impl Drop for PageBuf {
+    fn drop(&mut self) {
+        let blocks = std::mem::take(&mut self.blocks);
+        if blocks.is_empty() {
+            return;
+        }
+        // During thread teardown the list may be gone: the buffer is then simply freed.
+        let _ = SPARES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.len() < SPARES_MAX {
+                spares.push(blocks);
+            }
+        });
+    }
+}
+
+impl Clone for PageBuf {
+    fn clone(&self) -> Self {
+        let mut copy = Self::for_overwrite(self.page_size());
+        copy.as_mut_bytes().copy_from_slice(self.as_bytes());
+        copy
+    }
 }
 
 impl std::fmt::Debug for PageBuf {
@@ -158,8 +205,26 @@ impl PageBuf {
     /// A zero-filled buffer of one page.
     pub fn zeroed(page_size: PageSize) -> Self {
         let count = page_size.bytes() / size_of::<Block>();
-        let blocks = vec![Block([0; PAGE_SIZE_MIN_BYTES as usize]); count].into_boxed_slice();
-        Self { blocks }
+        match take_spare(count) {
+            Some(mut blocks) => {
+                blocks.as_mut_bytes().fill(0);
+                Self { blocks }
+            }
+            None => {
+                let zero = Block([0; PAGE_SIZE_MIN_BYTES as usize]);
+                Self { blocks: vec![zero; count].into_boxed_slice() }
+            }
+        }
+    }
+
+    /// A buffer of one page whose bytes are unspecified (a recycled page's, or zeros), for a
+    /// caller that overwrites all of it, such as a page read.
+    pub fn for_overwrite(page_size: PageSize) -> Self {
+        let count = page_size.bytes() / size_of::<Block>();
+        match take_spare(count) {
+            Some(blocks) => Self { blocks },
+            None => Self::zeroed(page_size),
+        }
     }
 
     /// The page size of this buffer.
@@ -303,6 +368,31 @@ mod tests {
             assert_eq!(page.as_bytes().len(), page_size.bytes());
             assert_eq!(page.as_bytes().as_ptr() as usize % 4096, 0);
         }
+    }
+
+    #[test]
+    fn recycled_buffers_come_back_zeroed_or_whole() {
+        let size = PageSize::DEFAULT;
+        let mut dirty = PageBuf::zeroed(size);
+        dirty.as_mut_bytes().fill(0xAB);
+        let copy = dirty.clone();
+        assert_eq!(copy.as_bytes(), dirty.as_bytes(), "a clone is a copy");
+        drop(dirty);
+        drop(copy);
+        // The spares now hold two dirty buffers: `zeroed` must still hand out zeros.
+        let zeroed = PageBuf::zeroed(size);
+        assert!(zeroed.as_bytes().iter().all(|&byte| byte == 0));
+        let reused = PageBuf::for_overwrite(size);
+        assert_eq!(reused.as_bytes().len(), size.bytes());
+        // Other page sizes never get a buffer of the wrong length.
+        let large = PageSize::new(65_536).unwrap();
+        drop(reused);
+        assert_eq!(PageBuf::for_overwrite(large).as_bytes().len(), 65_536);
+        assert_eq!(PageBuf::zeroed(large).page_size(), large);
+        // The list is bounded.
+        let many: Vec<PageBuf> = (0..SPARES_MAX + 10).map(|_| PageBuf::zeroed(size)).collect();
+        drop(many);
+        assert!(SPARES.with(|spares| spares.borrow().len()) <= SPARES_MAX);
     }
 
     #[test]

@@ -141,6 +141,45 @@ pub(crate) fn read_frame(
     Some((info, payload))
 }
 
+/// Reads the page frame at `offset` (which a committed log position names) in one read of its
+/// header and payload, and checks it is a valid page frame of this generation at `lsn` with a
+/// `page_bytes` payload; the payload is copied into `page`. Unlike [`read_frame`] it needs no
+/// file length: a frame past the end of the file fails the read itself.
+pub(crate) fn read_page_frame(
+    storage: &dyn Storage,
+    offset: u64,
+    lsn: redwood_pager::Lsn,
+    salt: u64,
+    page: &mut [u8],
+) -> std::result::Result<(), PageFrameError> {
+    let mut frame = vec![0u8; FRAME_HEADER_BYTES + page.len()];
+    storage.read_at(offset, &mut frame).map_err(|error| match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => PageFrameError::Damaged("frame runs past the log"),
+        _ => PageFrameError::Io(error),
+    })?;
+    let (header, payload) = frame.split_at(FRAME_HEADER_BYTES);
+    let (view, payload_bytes) = parse_frame_header(header, salt)
+        .ok_or(PageFrameError::Damaged("frame fails its checksum"))?;
+    if payload_bytes != page.len() {
+        return Err(PageFrameError::Damaged("not the page frame expected here"));
+    }
+    let info = view.verify(payload).ok_or(PageFrameError::Damaged("frame fails its checksum"))?;
+    if info.lsn != lsn || info.frame_type != FrameType::Page {
+        return Err(PageFrameError::Damaged("not the page frame expected here"));
+    }
+    page.copy_from_slice(payload);
+    Ok(())
+}
+
+/// Why [`read_page_frame`] failed.
+#[derive(Debug)]
+pub(crate) enum PageFrameError {
+    /// The frame is not there, or not what the position promised.
+    Damaged(&'static str),
+    /// The read itself failed.
+    Io(std::io::Error),
+}
+
 /// Past the first invalid frame: corruption if a self-valid commit of this generation later in
 /// the file vouches that the frame at `bad.lsn` had been fsynced; otherwise a torn tail.
 fn check_tail(

@@ -91,7 +91,7 @@ impl Database {
         let mut report = IntegrityReport::default();
         let pages = self.pager.allocated_pages();
         let read = self.pager.begin_read()?;
-        let mut page = PageBuf::zeroed(read.page_size());
+        let mut page = PageBuf::for_overwrite(read.page_size());
         for (done, &page_id) in pages.iter().enumerate() {
             if let Err(error) = read.read_page(page_id, &mut page) {
                 let error = Error::from(error);

@@ -296,7 +296,7 @@ impl<L: PageLog> Pager<L> {
             }
             state.index.plan(target)
         };
-        let mut page = PageBuf::zeroed(self.state_read().file.page_size());
+        let mut page = PageBuf::for_overwrite(self.state_read().file.page_size());
         for &(_, position) in &plan {
             self.reader.read_page(position, &mut page)?;
             self.state_read().file.write_page(&page)?;

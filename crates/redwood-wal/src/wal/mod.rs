@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::format::{FRAME_HEADER_BYTES, FrameType, WalHeader, encode_frame, frame_bytes};
 use crate::limits::{APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES};
 use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
-use crate::recovery::{read_frame, scan};
+use crate::recovery::{PageFrameError, read_page_frame, scan};
 
 mod header;
 mod pager_log;
@@ -353,16 +353,18 @@ impl Wal {
             if position.offset + frame_length > buffered_from {
                 return Err(damaged("frame runs past the written log"));
             }
-            let (info, payload) =
-                read_frame(self.storage.as_ref(), position.offset, buffered_from, self.header.salt)
-                    .ok_or_else(|| damaged("frame fails its checksum"))?;
-            if info.lsn != position.lsn
-                || info.frame_type != FrameType::Page
-                || payload.len() != page.as_bytes().len()
-            {
-                return Err(damaged("not the page frame expected here"));
+            let frame = read_page_frame(
+                self.storage.as_ref(),
+                position.offset,
+                position.lsn,
+                self.header.salt,
+                page.as_mut_bytes(),
+            );
+            match frame {
+                Ok(()) => {}
+                Err(PageFrameError::Damaged(reason)) => return Err(damaged(reason)),
+                Err(PageFrameError::Io(error)) => return Err(Error::io("read", &self.path, error)),
             }
-            page.as_mut_bytes().copy_from_slice(&payload);
         }
         page.verify(page.page_id())?;
         Ok(())

@@ -6,14 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::Storage;
 use redwood_pager::{
-    Durability, LogPosition, LogReader, Lsn, PageBuf, PageLog, PageSize, RestorePoint,
-    TransactionChanges,
+    Durability, LogPosition, LogReader, Lsn, PageBuf, PageLog, RestorePoint, TransactionChanges,
 };
 
 use super::Wal;
 use crate::error::Error;
-use crate::format::FrameType;
-use crate::recovery::read_frame;
+use crate::recovery::{PageFrameError, read_page_frame};
 
 /// Reads committed page images concurrently with the writer: shares the log file and follows the
 /// current generation's salt.
@@ -21,27 +19,28 @@ use crate::recovery::read_frame;
 pub struct WalReader {
     storage: Arc<dyn Storage>,
     salt: Arc<AtomicU64>,
-    page_size: PageSize,
     path: PathBuf,
 }
 
 impl LogReader for WalReader {
     fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
-        let damaged = |reason: &str| redwood_pager::Error::LogCorrupt {
-            offset: position.offset,
-            lsn: position.lsn,
-            reason: reason.to_owned(),
-        };
-        let file_bytes = self.storage.len().map_err(|error| Error::io("len", &self.path, error))?;
         let salt = self.salt.load(Ordering::Acquire);
-        let (info, payload) = read_frame(self.storage.as_ref(), position.offset, file_bytes, salt)
-            .ok_or_else(|| damaged("frame fails its checksum"))?;
-        let expected = info.lsn == position.lsn && info.frame_type == FrameType::Page;
-        if !expected || payload.len() != self.page_size.bytes() {
-            return Err(damaged("not the page frame expected here"));
+        let frame = read_page_frame(
+            self.storage.as_ref(),
+            position.offset,
+            position.lsn,
+            salt,
+            page.as_mut_bytes(),
+        );
+        match frame {
+            Ok(()) => page.verify(page.page_id()),
+            Err(PageFrameError::Damaged(reason)) => Err(redwood_pager::Error::LogCorrupt {
+                offset: position.offset,
+                lsn: position.lsn,
+                reason: reason.to_owned(),
+            }),
+            Err(PageFrameError::Io(error)) => Err(Error::io("read", &self.path, error).into()),
         }
-        page.as_mut_bytes().copy_from_slice(&payload);
-        page.verify(page.page_id())
     }
 }
 
@@ -52,7 +51,6 @@ impl PageLog for Wal {
         WalReader {
             storage: Arc::clone(&self.storage),
             salt: Arc::clone(&self.salt),
-            page_size: self.page_size,
             path: self.path.clone(),
         }
     }

@@ -244,9 +244,9 @@ fn prefetched_eventually(db: &Database, at_least: u64) -> u64 {
     db.stats().prefetched
 }
 
-/// With a cold cache, a long overflow value and a full scan both prefetch through the buffer
-/// pool: the chain reads ahead (R6) and the scan hints each next leaf (R5). What they read is
-/// unchanged.
+/// With prefetch on and a cold cache, a long overflow value and a full scan both prefetch
+/// through the buffer pool: the chain reads ahead (R6) and the scan hints each next leaf (R5).
+/// What they read is unchanged. With the default (off), nothing is prefetched.
 #[test]
 fn reads_prefetch_chain_pages_and_sibling_leaves() {
     let dir = tempfile::tempdir().unwrap();
@@ -264,7 +264,15 @@ fn reads_prefetch_chain_pages_and_sibling_leaves() {
         }
         write.commit().unwrap();
     }
-    let db = Database::open(&path).unwrap();
+    {
+        let db = Database::open(&path).unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table("t").unwrap();
+        assert_eq!(table.get(b"large").unwrap().as_ref(), Some(&large));
+        assert_eq!(table.range(..).count(), 20_001);
+        assert_eq!(db.stats().prefetched, 0, "prefetch is off by default");
+    }
+    let db = Database::builder().prefetch(true).open(&path).unwrap();
     let read = db.begin_read().unwrap();
     let table = read.open_table("t").unwrap();
     assert_eq!(db.stats().prefetched, 0);
