@@ -19,7 +19,10 @@ use redwood_pager::{
 
 use crate::error::{Error, Result};
 use crate::format::{FRAME_HEADER_BYTES, FrameType, WalHeader, encode_frame, frame_bytes};
-use crate::limits::{APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES};
+use crate::limits::{
+    APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES, PREALLOC_BYTES,
+    PREALLOC_COMMIT_MAX_BYTES,
+};
 use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
 use crate::recovery::{PageFrameError, read_page_frame, scan};
 
@@ -57,6 +60,8 @@ pub struct WalCounters {
     pub syncs: AtomicU64,
     /// Restarts after complete checkpoints.
     pub restarts: AtomicU64,
+    /// Bytes of zeros written ahead of the frames (see `limits::PREALLOC_BYTES`).
+    pub preallocated_bytes: AtomicU64,
 }
 
 impl WalCounters {
@@ -69,6 +74,7 @@ impl WalCounters {
             commits: load(&self.commits),
             syncs: load(&self.syncs),
             restarts: load(&self.restarts),
+            preallocated_bytes: load(&self.preallocated_bytes),
         }
     }
 }
@@ -86,6 +92,8 @@ pub struct WalStats {
     pub syncs: u64,
     /// Restarts.
     pub restarts: u64,
+    /// Bytes of zeros written ahead of the frames.
+    pub preallocated_bytes: u64,
 }
 
 /// Where appending continues: the next frame's offset, LSN and chain checksum.
@@ -116,6 +124,9 @@ pub struct Wal {
     end_offset: u64,
     /// Frames appended but not yet written; they start at `end_offset - buffer.len()`.
     buffer: Vec<u8>,
+    /// The file's length as this handle has made it: at least `end_offset - buffer.len()`, and
+    /// more when zeros were preallocated ([`PREALLOC_BYTES`]) or an earlier generation was longer.
+    file_bytes: u64,
     next_lsn: Lsn,
     last_checksum: u32,
     /// Every frame up to this LSN is durable.
@@ -142,7 +153,8 @@ impl std::fmt::Debug for Wal {
 pub struct Recovery {
     /// Every committed transaction in the log, in commit order.
     pub transactions: Vec<RecoveredCommit>,
-    /// Bytes of torn or uncommitted tail that were truncated.
+    /// Bytes past the last committed frame that were cut off: a torn or uncommitted tail, and
+    /// any zeros the log had written ahead of its frames.
     pub truncated_bytes: u64,
 }
 
@@ -173,6 +185,7 @@ impl Wal {
             checksum: found.last_checksum,
         };
         let mut wal = Wal::assemble(path, storage, header, at, options);
+        wal.file_bytes = found.committed_end;
         let truncated_bytes = file_bytes.saturating_sub(found.committed_end);
         if truncated_bytes > 0 {
             let result = wal.storage.set_len(found.committed_end);
@@ -226,6 +239,7 @@ impl Wal {
             salt: Arc::new(AtomicU64::new(header.salt)),
             end_offset: at.end_offset,
             buffer: Vec::new(),
+            file_bytes: at.end_offset,
             next_lsn: at.next_lsn,
             last_checksum: at.checksum,
             durable_lsn: header.start_lsn.previous(),
@@ -300,8 +314,12 @@ impl Wal {
         {
             return self.commit_frame_first(commit_lsn, encoded.len());
         }
+        let small = self.buffer.len() <= PREALLOC_COMMIT_MAX_BYTES;
         self.flush()?;
         if durability == Durability::Immediate {
+            if small {
+                self.preallocate()?;
+            }
             self.sync_storage()?;
         }
         self.counters.commits.fetch_add(1, Ordering::Relaxed);
@@ -405,6 +423,7 @@ impl Wal {
         }
         let result = self.storage.set_len(FRAMES_START_BYTES);
         self.poison_on_error(result, "set_len")?;
+        self.file_bytes = FRAMES_START_BYTES;
         self.sync_storage()
     }
 
@@ -465,6 +484,26 @@ impl Wal {
         let result = self.storage.write_at(offset, &self.buffer);
         self.poison_on_error(result, "write")?;
         self.buffer.clear();
+        self.file_bytes = self.file_bytes.max(self.end_offset);
+        Ok(())
+    }
+
+    /// When the frames end within a quarter of [`PREALLOC_BYTES`] of the file's end, writes
+    /// zeros up to the next multiple of it past one more: the caller's sync then makes the new
+    /// length durable once, and the next small commits overwrite allocated blocks. Recovery
+    /// reads zeros as the end of the log (no frame has magic zero).
+    fn preallocate(&mut self) -> Result<()> {
+        debug_assert!(self.buffer.is_empty(), "preallocate after a flush");
+        if self.end_offset + PREALLOC_BYTES / 4 <= self.file_bytes {
+            return Ok(());
+        }
+        let target = self.end_offset.next_multiple_of(PREALLOC_BYTES) + PREALLOC_BYTES;
+        let from = self.file_bytes.max(self.end_offset);
+        let zeros = vec![0u8; (target - from) as usize];
+        let result = self.storage.write_at(from, &zeros);
+        self.poison_on_error(result, "write")?;
+        self.file_bytes = target;
+        self.counters.preallocated_bytes.fetch_add(target - from, Ordering::Relaxed);
         Ok(())
     }
 

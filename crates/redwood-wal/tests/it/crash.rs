@@ -112,20 +112,46 @@ fn a_torn_tail_is_truncated_and_the_log_goes_on() {
     let committed_bytes = wal.size_bytes();
     // An unsynced transaction, then garbage where its tail would be.
     transaction(&mut wal, 2, Durability::None).unwrap();
+    let frames_end = wal.size_bytes();
     drop(wal);
     let file = (&vfs as &dyn Vfs).open(Path::new("db.wal")).unwrap();
-    let length = file.len().unwrap();
-    file.write_at(length - 30, &[0x55; 30]).unwrap();
-    file.write_at(length, &[0u8; 4096]).unwrap();
+    // The durable commit preallocated zeros past its frames; the torn frames land on them.
+    let zeros_end = file.len().unwrap();
+    assert!(zeros_end > frames_end, "small durable commits preallocate");
+    file.write_at(frames_end - 30, &[0x55; 30]).unwrap();
     let (mut wal, recovery) = open(&vfs).unwrap();
     assert_eq!(recovery.transactions.len(), 1);
     assert_eq!(wal.size_bytes(), committed_bytes);
-    assert!(recovery.truncated_bytes > 4096);
+    assert_eq!(recovery.truncated_bytes, zeros_end - committed_bytes);
     transaction(&mut wal, 2, Durability::Immediate).unwrap();
+    let frames_end = wal.size_bytes();
     drop(wal);
-    let (_, recovery) = open(&vfs).unwrap();
+    let zeros_end = (&vfs as &dyn Vfs).open(Path::new("db.wal")).unwrap().len().unwrap();
+    let (wal, recovery) = open(&vfs).unwrap();
     assert_eq!(recovery.transactions.len(), 2);
-    assert_eq!(recovery.truncated_bytes, 0);
+    // A clean reopen cuts only the preallocated zeros.
+    assert_eq!(wal.size_bytes(), frames_end);
+    assert_eq!(recovery.truncated_bytes, zeros_end - frames_end);
+}
+
+#[test]
+fn small_durable_commits_overwrite_preallocated_zeros_and_survive_reopen() {
+    let vfs = SimVfs::new(13);
+    let (mut wal, _) = open(&vfs).unwrap();
+    for number in 1..=200 {
+        transaction(&mut wal, number, Durability::Immediate).unwrap();
+    }
+    let stats = wal.counters().snapshot();
+    let file_bytes = (&vfs as &dyn Vfs).open(Path::new("db.wal")).unwrap().len().unwrap();
+    // 200 commits of a page or two each: about 1.2 MiB of frames, written into zeros laid
+    // down a megabyte at a time, so the file ends past the frames but within two megabytes.
+    assert!(stats.preallocated_bytes >= 1 << 20, "{stats:?}");
+    assert!(file_bytes > wal.size_bytes() && file_bytes <= wal.size_bytes() + (2 << 20));
+    let frames_end = wal.size_bytes();
+    drop(wal);
+    let (wal, recovery) = open(&vfs).unwrap();
+    assert_eq!(recovery.transactions.len(), 200);
+    assert_eq!(wal.size_bytes(), frames_end);
 }
 
 #[test]
