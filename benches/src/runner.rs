@@ -53,6 +53,13 @@ pub struct Sample {
     pub outcome: Result<Measured, String>,
 }
 
+/// Flushes every file system's dirty pages (`sync(1)`), so that no engine's row pays for the
+/// writeback of the engine before it. The first full run showed it: Redwood's 1,000 values of
+/// 2 MB took 6.1 s when it went first and 9.9 to 15 s right after fjall had written its 2 GB.
+fn settle_writeback() {
+    let _ = Command::new("sync").status();
+}
+
 /// A running worker.
 struct Worker {
     engine: String,
@@ -133,6 +140,9 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&Sample)) -> Result<Vec<
         }
         for &row in &config.rows {
             for offset in 0..workers.len() {
+                // The previous engine's writes may still be in the kernel's dirty page cache;
+                // flushed during the next engine's row, they would slow its fsyncs.
+                settle_writeback();
                 let worker = &mut workers[(offset + rep) % config.engines.len()];
                 let outcome = match &worker.failed {
                     Some(earlier) => Err(format!("not run: failed earlier ({earlier})")),

@@ -238,12 +238,16 @@ impl<'d> Bench<'d> {
     /// Runs `row` and returns its time, or `None` when the engine has no such operation (a
     /// compaction). The row's inputs are prepared before the clock starts.
     pub fn run(&mut self, row: Row) -> Result<Option<Duration>> {
-        if row == Row::Compact {
+        let elapsed = if row == Row::Compact {
             let start = Instant::now();
             let compacted = self.engine.compact()?;
-            return Ok(compacted.then(|| start.elapsed()));
-        }
-        self.run_timed(row).map(Some)
+            compacted.then(|| start.elapsed())
+        } else {
+            Some(self.run_timed(row)?)
+        };
+        // Not timed: the store's background work must not spill into the next engine's row.
+        self.engine.quiesce()?;
+        Ok(elapsed)
     }
 
     fn run_timed(&mut self, row: Row) -> Result<Duration> {

@@ -38,6 +38,11 @@ pub trait Engine: Send + Sync {
     fn len(&self) -> Result<u64>;
     /// Runs the store's compaction; `Ok(false)` when the store has none.
     fn compact(&mut self) -> Result<bool>;
+    /// Waits until the store's background work (flushes, compactions) is done, so that it does
+    /// not slow the next engine's row. Not timed. The default has nothing to wait for.
+    fn quiesce(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads on one snapshot.
