@@ -165,6 +165,14 @@ impl Report {
             out,
             "\nPeak RSS per engine and row (MiB, the worker process, ~50 MiB of it the data set):\n"
         );
+        let reset_failed =
+            self.samples.iter().any(|s| s.outcome.as_ref().is_ok_and(|m| !m.peak_rss_reset));
+        if reset_failed {
+            let _ = writeln!(
+                out,
+                "(The kernel refused to reset the peak for some rows: those cover the worker's life.)\n"
+            );
+        }
         let _ = writeln!(out, "| row | {} |", engines.join(" | "));
         let _ = writeln!(out, "|---|{}", "---:|".repeat(engines.len()));
         for row in &self.rows {
@@ -331,7 +339,12 @@ mod tests {
     }
 
     fn sample(row: Row, engine: &str, rep: usize, secs: Option<f64>) -> Sample {
-        let measured = crate::worker::Measured { secs, peak_rss_bytes: 1 << 20, disk_bytes: 0 };
+        let measured = crate::worker::Measured {
+            secs,
+            peak_rss_bytes: 1 << 20,
+            disk_bytes: 0,
+            peak_rss_reset: true,
+        };
         Sample { row, engine: engine.into(), rep, outcome: Ok(measured) }
     }
 

@@ -51,6 +51,8 @@ pub struct Measured {
     pub peak_rss_bytes: u64,
     /// The store's files after the row, in bytes.
     pub disk_bytes: u64,
+    /// Whether the peak was reset before the row; if not, it covers the worker's life so far.
+    pub peak_rss_reset: bool,
 }
 
 /// Runs a worker on stdin and stdout.
@@ -74,13 +76,14 @@ fn serve(args: &WorkerArgs, out: &mut impl Write) -> Result<()> {
     for line in std::io::stdin().lock().lines() {
         let line = line?;
         let row = Row::parse(line.trim()).ok_or_else(|| anyhow!("unknown row `{line}`"))?;
-        proc::reset_peak_rss();
+        let peak_rss_reset = proc::reset_peak_rss();
         let elapsed =
             bench.run(row).with_context(|| format!("{} on {}", row.name(), args.engine))?;
         let measured = Measured {
             secs: elapsed.map(|elapsed| elapsed.as_secs_f64()),
             peak_rss_bytes: proc::peak_rss_bytes().unwrap_or(0),
             disk_bytes: engines::disk_bytes(&args.dir)?,
+            peak_rss_reset,
         };
         writeln!(out, "{}", serde_json::to_string(&measured)?)?;
         out.flush()?;

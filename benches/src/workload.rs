@@ -358,6 +358,13 @@ impl<'d> Bench<'d> {
         let mut rng = self.data.rng(2);
         let starts: Vec<&Key> =
             (0..self.plan.range_reads).map(|_| &keys[rng.random_range(0..keys.len())]).collect();
+        // Each range must see exactly min(10, keys from its start on) of the live keys.
+        let mut sorted = self.live.clone();
+        sorted.sort_unstable();
+        let expected: usize = starts
+            .iter()
+            .map(|from| (sorted.len() - sorted.partition_point(|key| key < *from)).min(10))
+            .sum();
         let mut seen = 0;
         let start = Instant::now();
         self.engine.read(&mut |reader| {
@@ -367,8 +374,7 @@ impl<'d> Bench<'d> {
             Ok(())
         })?;
         let elapsed = start.elapsed();
-        // Only a start among the last 9 keys can see fewer than 10.
-        ensure!(seen >= starts.len() * 9, "range reads saw {seen} entries");
+        ensure!(seen == expected, "range reads saw {seen} entries, expected {expected}");
         Ok(elapsed)
     }
 
@@ -377,9 +383,17 @@ impl<'d> Bench<'d> {
         let start = Instant::now();
         let removed = self.engine.remove(&keys)?;
         let elapsed = start.elapsed();
-        ensure!(removed == keys.len() as u64, "removed {removed} of {}", keys.len());
+        if let Some(removed) = removed {
+            ensure!(removed == keys.len() as u64, "removed {removed} of {}", keys.len());
+        }
         let doomed: std::collections::HashSet<&[u8]> = keys.into_iter().collect();
         self.live.retain(|key| !doomed.contains(&key[..]));
+        let len = self.engine.len()?;
+        ensure!(
+            len == self.live.len() as u64,
+            "len() = {len} after removal, expected {}",
+            self.live.len()
+        );
         Ok(elapsed)
     }
 

@@ -44,14 +44,14 @@ impl Engine for LmdbEngine {
         Ok(())
     }
 
-    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
         let mut write = self.env.write_txn()?;
         let mut removed = 0;
         for key in keys {
             removed += u64::from(self.db.delete(&mut write, key)?);
         }
         write.commit()?;
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {

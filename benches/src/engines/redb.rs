@@ -39,7 +39,7 @@ impl Engine for RedbEngine {
         Ok(())
     }
 
-    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
         let write = self.db.begin_write()?;
         let mut removed = 0;
         {
@@ -49,7 +49,7 @@ impl Engine for RedbEngine {
             }
         }
         write.commit()?;
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {

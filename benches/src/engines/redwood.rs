@@ -42,7 +42,7 @@ impl Engine for RedwoodEngine {
         Ok(())
     }
 
-    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
         let mut write = self.db.begin_write()?;
         let mut removed = 0;
         {
@@ -52,7 +52,7 @@ impl Engine for RedwoodEngine {
             }
         }
         write.commit()?;
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {

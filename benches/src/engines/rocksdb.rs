@@ -42,16 +42,14 @@ impl Engine for RocksEngine {
         Ok(())
     }
 
-    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
-        let snapshot = self.db.snapshot();
-        let mut removed = 0;
+    /// Like fjall: a tombstone does not say whether the key was there; the row checks `len`.
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
         let mut batch = WriteBatch::default();
         for key in keys {
-            removed += u64::from(snapshot.get_pinned(key)?.is_some());
             batch.delete(key);
         }
         self.db.write_opt(batch, &self.sync)?;
-        Ok(removed)
+        Ok(None)
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {

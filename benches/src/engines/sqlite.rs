@@ -7,12 +7,15 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Engine, Entry, Reader};
 
-/// SQLite with the cache budget as each connection's page cache. Readers open their own
-/// connection (a connection is not shared between threads).
+/// SQLite with the cache budget as each connection's page cache (SQLite's caches are per
+/// connection, so N reader threads may hold N budgets; the RSS table shows it). Readers take a
+/// connection from a pool and put it back, so a read pays for a transaction, not for opening
+/// a connection (a connection is not shared between threads).
 pub struct SqliteEngine {
     path: std::path::PathBuf,
     cache_kib: u64,
     writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl SqliteEngine {
@@ -23,7 +26,7 @@ impl SqliteEngine {
         writer.execute_batch(
             "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
         )?;
-        Ok(SqliteEngine { path, cache_kib, writer: Mutex::new(writer) })
+        Ok(SqliteEngine { path, cache_kib, writer: Mutex::new(writer), readers: Mutex::default() })
     }
 
     fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -54,7 +57,7 @@ impl Engine for SqliteEngine {
         Ok(())
     }
 
-    fn remove(&mut self, keys: &[&[u8]]) -> Result<u64> {
+    fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
         let mut connection = self.writer();
         let transaction = connection.transaction()?;
         let mut removed = 0;
@@ -65,14 +68,21 @@ impl Engine for SqliteEngine {
             }
         }
         transaction.commit()?;
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     fn read(&self, f: &mut dyn FnMut(&dyn Reader) -> Result<()>) -> Result<()> {
-        let connection = connect(&self.path, self.cache_kib)?;
-        let transaction = connection.unchecked_transaction()?;
-        f(&SqliteReader { connection: &transaction })?;
-        transaction.commit()?;
+        let pooled = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => connect(&self.path, self.cache_kib)?,
+        };
+        {
+            let transaction = connection.unchecked_transaction()?;
+            f(&SqliteReader { connection: &transaction })?;
+            transaction.commit()?;
+        }
+        self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(connection);
         Ok(())
     }
 

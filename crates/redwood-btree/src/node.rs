@@ -176,8 +176,13 @@ impl Node {
     /// Upgrades a node taken with [`Node::load_for_read`] to one that may be modified: the
     /// checks [`Node::load`] makes beyond the read checks.
     pub(crate) fn validated_for_write(self, page_id: PageId) -> Result<Self> {
-        self.validate().map_err(|reason| corrupt(page_id, reason))?;
+        self.check_for_write(page_id)?;
         Ok(self)
+    }
+
+    /// The checks of [`Node::validated_for_write`], in place.
+    pub(crate) fn check_for_write(&self, page_id: PageId) -> Result<()> {
+        self.validate().map_err(|reason| corrupt(page_id, reason))
     }
 
     fn typed(page: PageBuf, page_id: PageId) -> Result<Self> {

@@ -36,6 +36,10 @@ impl Tree {
         node: Node,
     ) -> Result<()> {
         let (mut page_id, mut node) = (page_id, node);
+        if underfull(&node) {
+            // Merges may climb the whole path: check it before the first page changes.
+            crate::tree::check_path(&mut path)?;
+        }
         loop {
             let Some(step) = path.pop() else {
                 return self.settle_root(store, page_id, node);
@@ -76,7 +80,12 @@ impl Tree {
             parent.remove(left_index);
             if parent.insert_interior(left_index, &separator, right_id).is_err() {
                 // The new separator is longer and the parent is full: split it, as an insert would.
-                path.push(Step { page_id: parent_id, node: parent, child_index: left_index });
+                path.push(Step {
+                    page_id: parent_id,
+                    node: parent,
+                    child_index: left_index,
+                    checked: true,
+                });
                 return self.insert_separator(store, path, separator, right_id);
             }
             (page_id, node) = (parent_id, parent);

@@ -37,17 +37,31 @@ impl std::fmt::Debug for Tree {
 /// One step of a descent: the node, its page and the child index taken from it.
 pub(crate) struct Step {
     pub(crate) page_id: PageId,
-    /// Read-checked only, until [`Step::take`].
+    /// Read-checked only until `checked`.
     pub(crate) node: Node,
     pub(crate) child_index: usize,
+    /// The node has had the full checks ([`Node::load`]'s).
+    pub(crate) checked: bool,
 }
 
 impl Step {
-    /// The step's page id, node (now fully validated, to modify) and child index.
+    /// The step's page id, node (fully validated, to modify) and child index.
     pub(crate) fn take(self) -> Result<(PageId, Node, usize)> {
-        let node = self.node.validated_for_write(self.page_id)?;
+        let node =
+            if self.checked { self.node } else { self.node.validated_for_write(self.page_id)? };
         Ok((self.page_id, node, self.child_index))
     }
+}
+
+/// Gives every node on `path` the full checks, before a split or merge changes any page: a
+/// damaged parent found halfway up would otherwise fail the operation after it had already
+/// written pages below.
+pub(crate) fn check_path(path: &mut [Step]) -> Result<()> {
+    for step in path.iter_mut().filter(|step| !step.checked) {
+        step.node.check_for_write(step.page_id)?;
+        step.checked = true;
+    }
+    Ok(())
 }
 
 /// What `check_invariants` found.
@@ -175,6 +189,7 @@ impl Tree {
             self.rebalance(store, path, leaf_id, leaf)?;
             return Ok(previous);
         }
+        check_path(&mut path)?;
         let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
         self.emit(TreeEvent::Split {
             kind: NodeKind::Leaf,
@@ -245,7 +260,7 @@ impl Tree {
             }
             let child_index = node.child_index_for(key);
             let child = node.child(child_index);
-            path.push(Step { page_id, node, child_index });
+            path.push(Step { page_id, node, child_index, checked: false });
             page_id = child;
         }
         Err(Error::Corrupt {

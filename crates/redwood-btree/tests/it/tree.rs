@@ -154,3 +154,54 @@ fn removing_everything_merges_back_to_a_single_leaf() {
         assert_eq!(tree.range(&store, ..).count(), 0);
     }
 }
+
+/// A parent whose keys are out of order (its checksum valid) fails a split with `Corrupt`
+/// before the split writes anything: the store is byte for byte what it was.
+#[test]
+fn a_damaged_parent_stops_a_split_before_any_page_changes() {
+    use redwood_pager::{PageBuf, PageRead, PageWrite};
+    let mut store = MemPageStore::default();
+    let mut tree = Tree::create(&mut store).unwrap();
+    let key = |number: u32| format!("key-{number:08}").into_bytes();
+    for number in 0..400 {
+        tree.insert(&mut store, &key(number), &[1u8; 100]).unwrap();
+    }
+    let root = tree.root();
+    let mut page = PageBuf::zeroed(store.page_size());
+    store.read_page(root, &mut page).unwrap();
+    assert_eq!(page.page_type().get(), redwood_btree::node::INTERIOR, "400 entries need a parent");
+    // Swap the root's first two slots: every cell stays in bounds, the keys now descend.
+    let slots = redwood_pager::PAGE_HEADER_BYTES + 32;
+    let bytes = page.as_mut_bytes();
+    let (first, second) = ([bytes[slots], bytes[slots + 1]], [bytes[slots + 2], bytes[slots + 3]]);
+    bytes[slots..slots + 2].copy_from_slice(&second);
+    bytes[slots + 2..slots + 4].copy_from_slice(&first);
+    store.write_page(root, page).unwrap();
+    let image = |store: &MemPageStore| -> Vec<(redwood_pager::PageId, Vec<u8>)> {
+        store
+            .allocated()
+            .iter()
+            .map(|&id| {
+                let mut page = PageBuf::zeroed(store.page_size());
+                store.read_page(id, &mut page).unwrap();
+                (id, page.as_bytes().to_vec())
+            })
+            .collect()
+    };
+    // Appending keys fills the last leaf until it splits; only the split touches the root.
+    let mut failed = false;
+    for extra in 0..200u32 {
+        let before = image(&store);
+        match tree.insert(&mut store, &key(1_000_000 + extra), &[2u8; 100]) {
+            Ok(_) => {}
+            Err(Error::Corrupt { page_id, .. }) => {
+                assert_eq!(page_id, root);
+                assert_eq!(image(&store), before, "nothing was written before the error");
+                failed = true;
+                break;
+            }
+            Err(other) => panic!("expected Corrupt, got {other}"),
+        }
+    }
+    assert!(failed, "a split reached the damaged root");
+}
