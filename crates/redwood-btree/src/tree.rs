@@ -242,8 +242,9 @@ impl Tree {
     }
 
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
-    /// The leaf is fully validated, ready to modify; the interior nodes get the read checks
-    /// only, and [`Step::take`] completes them for the few that a split or merge modifies.
+    /// The leaf is fully validated, ready to modify; the interior nodes get the lookup checks
+    /// only ([`Node::load_for_lookup`]), and [`check_path`] / [`Step::take`] complete them before
+    /// a split or merge modifies any.
     fn descend(
         &self,
         store: &impl PageRead,
@@ -254,11 +255,16 @@ impl Tree {
         for _ in 0..HEIGHT_MAX {
             let mut page = PageBuf::for_overwrite(store.page_size());
             store.read_page(page_id, &mut page)?;
-            let node = Node::load_for_read(page, page_id)?;
+            // Header checks only: the leaf then gets the full checks once, and an interior node
+            // is read only at the cells its checked search probes (until `check_path`).
+            let node = Node::load_for_lookup(page, page_id)?;
             if node.kind() == NodeKind::Leaf {
                 return Ok((page_id, node.validated_for_write(page_id)?));
             }
-            let child_index = node.child_index_for(key);
+            let child_index = match node.search_checked(key, page_id)? {
+                Ok(index) => index + 1,
+                Err(index) => index,
+            };
             let child = node.child(child_index);
             path.push(Step { page_id, node, child_index, checked: false });
             page_id = child;
