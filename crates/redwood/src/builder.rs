@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use redwood_bufpool::{BufferPool, PoolOptions};
 use redwood_pager::io::{MemVfs, Vfs};
 use redwood_pager::{Durability, Lsn, PageFile, PageFileOptions, PageSize, Pager, PagerOptions};
+use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters};
 use redwood_wal::{Wal, WalOptions};
 
 use crate::database::Database;
@@ -38,6 +39,7 @@ pub struct Builder {
     durability: Durability,
     triggers: TableTriggers,
     prefetch: bool,
+    diagnostics: DiagnosticsConfig,
 }
 
 impl Default for Builder {
@@ -50,6 +52,7 @@ impl Default for Builder {
             durability: Durability::Immediate,
             triggers: TableTriggers::default(),
             prefetch: false,
+            diagnostics: DiagnosticsConfig::default(),
         }
     }
 }
@@ -193,6 +196,34 @@ impl Builder {
         self
     }
 
+    /// Alert thresholds and their callback (R4): see [`DiagnosticsConfig`]. With a
+    /// `sample_interval`, a background thread checks them; otherwise
+    /// `Database::check_alerts` does, when called.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use redwood::{AlertKind, AlertState, DiagnosticsConfig};
+    ///
+    /// let (sender, alerts) = std::sync::mpsc::channel();
+    /// let sender = Mutex::new(sender);
+    /// let config = DiagnosticsConfig::default()
+    ///     .wal_bytes_max(1) // any commit crosses it
+    ///     .sample_every(Duration::from_millis(10))
+    ///     .on_alert(move |alert| sender.lock().unwrap().send((alert.kind, alert.state)).unwrap());
+    /// let db = redwood::Database::builder().diagnostics(config).in_memory()?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// let first = alerts.recv_timeout(Duration::from_secs(30)).expect("the sampler noticed");
+    /// assert_eq!(first, (AlertKind::WalBytes, AlertState::Raised));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn diagnostics(mut self, config: DiagnosticsConfig) -> Self {
+        self.diagnostics = config;
+        self
+    }
+
     /// Opens the database at `path`, creating it if it does not exist.
     ///
     /// ```
@@ -277,9 +308,11 @@ impl Builder {
     }
 
     fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
+        let file_counters = Arc::new(PageFileCounters::default());
         let options = PageFileOptions {
             page_size: self.page_size,
             segment_pages: self.segment_pages,
+            counters: Arc::clone(&file_counters),
             ..PageFileOptions::default()
         };
         let file = if create {
@@ -296,18 +329,39 @@ impl Builder {
             counters: Arc::clone(&log_counters),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
-        let pool = BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?;
+        let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let restore_points = crate::restore::recovered(&recovery.transactions);
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
-            .with_cache(Arc::new(pool));
+            .with_cache(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>);
         // Shared without `into_shared`, a pager starts no prefetch worker: hints queue nothing.
         let pager = if self.prefetch { pager.into_shared() } else { Arc::new(pager) };
+        let monitor =
+            self.diagnostics.has_thresholds().then(|| AlertMonitor::new(self.diagnostics.clone()));
+        let hub = Arc::new(crate::diagnostics::Hub {
+            pager: Arc::clone(&pager),
+            pool,
+            log_counters,
+            file_counters,
+            monitor,
+        });
+        let sampler = match self.diagnostics.sample_interval {
+            Some(interval) if hub.monitor.is_some() => {
+                let sampler = crate::diagnostics::Sampler::start(&hub, interval);
+                Some(sampler.map_err(|source| redwood_pager::Error::Io {
+                    operation: "spawn the diagnostics sampler",
+                    path: path.to_path_buf(),
+                    source,
+                })?)
+            }
+            _ => None,
+        };
         Ok(Database {
             pager,
             path: path.to_path_buf(),
             durability: self.durability,
-            log_counters,
+            hub,
+            sampler,
             triggers: self.triggers,
             changed_pages: Mutex::default(),
             restore_points: Mutex::new(restore_points),

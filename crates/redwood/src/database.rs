@@ -31,7 +31,10 @@ pub struct Database {
     pub(crate) pager: Arc<Pager<Wal>>,
     pub(crate) path: PathBuf,
     pub(crate) durability: Durability,
-    pub(crate) log_counters: Arc<redwood_wal::WalCounters>,
+    /// What diagnostics are read from (shared with the sampler and diagnostics sources).
+    pub(crate) hub: Arc<crate::diagnostics::Hub>,
+    /// Checks the alert thresholds in the background, if the builder asked for it.
+    pub(crate) sampler: Option<crate::diagnostics::Sampler>,
     pub(crate) triggers: TableTriggers,
     /// Pages each table changed since the last checkpoint, for the triggers.
     pub(crate) changed_pages: Mutex<BTreeMap<String, u64>>,
@@ -45,10 +48,12 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Closing a database stops its prefetch worker first, so the files (and the lock on them) are
-/// released when the `Database` is dropped, and a reopen right after succeeds.
+/// Closing a database stops its diagnostics sampler and its prefetch worker first, so the files
+/// (and the lock on them) are released when the `Database` is dropped, and a reopen right after
+/// succeeds.
 impl Drop for Database {
     fn drop(&mut self) {
+        drop(self.sampler.take());
         self.pager.stop_prefetch();
     }
 }
@@ -258,7 +263,7 @@ impl Database {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn log_stats(&self) -> redwood_wal::WalStats {
-        self.log_counters.snapshot()
+        self.hub.log_counters.snapshot()
     }
 
     /// The full invariant check: every table's B+Tree and the catalog (order, separators, leaf

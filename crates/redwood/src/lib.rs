@@ -25,6 +25,7 @@
 mod builder;
 mod catalog;
 mod database;
+mod diagnostics;
 mod error;
 mod integrity;
 mod read;
@@ -45,6 +46,12 @@ pub use redwood_pager::PageSize;
 /// The storage layer's file systems (`OsVfs`, `MemVfs`, ...) for `Builder::create_in`.
 pub use redwood_pager::io;
 pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
+/// Counters, snapshot types, alert monitor and (feature `otlp`) the OpenTelemetry export.
+pub use redwood_telemetry as telemetry;
+pub use redwood_telemetry::{
+    Alert, AlertKind, AlertState, CountingAllocator, Diagnostics, DiagnosticsConfig,
+    DiagnosticsSource,
+};
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
 pub use savepoint::Savepoint;

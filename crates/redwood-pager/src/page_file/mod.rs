@@ -19,9 +19,10 @@ mod open;
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::PageFileCounters;
 use crate::error::{Error, Result};
 use crate::free_map::FreeMap;
 use crate::geometry::{Geometry, MapCopy};
@@ -54,44 +55,6 @@ impl Default for PageFileOptions {
             counters: Arc::default(),
         }
     }
-}
-
-/// I/O counters of one page file (relaxed atomics; not durable, reset on open).
-#[derive(Default, Debug)]
-pub struct PageFileCounters {
-    /// Pages read and verified (including meta and free-space-map pages).
-    pub pages_read: AtomicU64,
-    /// Pages written (including meta and free-space-map pages).
-    pub pages_written: AtomicU64,
-    /// `sync_data` calls that succeeded.
-    pub syncs: AtomicU64,
-    /// `sync_dir` calls that succeeded.
-    pub dir_syncs: AtomicU64,
-}
-
-impl PageFileCounters {
-    /// A plain copy of the counters.
-    pub fn snapshot(&self) -> PageFileStats {
-        PageFileStats {
-            pages_read: self.pages_read.load(Ordering::Relaxed),
-            pages_written: self.pages_written.load(Ordering::Relaxed),
-            syncs: self.syncs.load(Ordering::Relaxed),
-            dir_syncs: self.dir_syncs.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// A snapshot of [`PageFileCounters`].
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub struct PageFileStats {
-    /// Pages read and verified.
-    pub pages_read: u64,
-    /// Pages written.
-    pub pages_written: u64,
-    /// Successful `sync_data` calls.
-    pub syncs: u64,
-    /// Successful `sync_dir` calls.
-    pub dir_syncs: u64,
 }
 
 /// A database's base file and segment files, seen as verified pages.
@@ -171,6 +134,12 @@ impl PageFile {
     /// The number of segment files, base included.
     pub fn segment_count(&self) -> u64 {
         self.segments.len() as u64
+    }
+
+    /// Bytes of the base file and its segments as they are on disk now, or `None` if a size
+    /// could not be read.
+    pub fn file_bytes(&self) -> Option<u64> {
+        self.segments.iter().try_fold(0u64, |total, segment| Some(total + segment.len().ok()?))
     }
 
     /// The random id chosen when the database was created.

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use crate::error::{Error, Result};
 use crate::{
     CacheKey, LogReader, Lsn, PageBuf, PageCache, PageClaims, PageFile, PageId, PageLog,
-    RecoveredCommit, Violation,
+    PagerCounters, RecoveredCommit, Violation,
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
@@ -73,24 +73,6 @@ pub struct CheckpointOutcome {
     pub log_restarted: bool,
 }
 
-/// Counters of one pager (relaxed atomics; not durable).
-#[derive(Default, Debug)]
-pub struct PagerCounters {
-    /// Write transactions committed (empty ones included).
-    pub commits: AtomicU64,
-    /// Write transactions aborted or dropped.
-    pub aborts: AtomicU64,
-    /// Checkpoints run.
-    pub checkpoints: AtomicU64,
-    /// Page images copied into the data files by checkpoints.
-    pub pages_checkpointed: AtomicU64,
-    /// Pages read into the cache by prefetch.
-    pub prefetched: AtomicU64,
-    /// Checkpointed pages the data files did not keep (lost or misdirected writes), rewritten
-    /// from the log.
-    pub lost_writes_repaired: AtomicU64,
-}
-
 /// A consistent picture of the pager, for diagnostics and tests.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct PagerStats {
@@ -121,6 +103,8 @@ pub struct PagerStats {
     pub free_pages: u64,
     /// Segment files (`NAME`, `NAME.seg1`, ...).
     pub segments: u64,
+    /// Bytes of the segment files on disk, or `None` if a size could not be read.
+    pub file_bytes: Option<u64>,
     /// The page size in bytes.
     pub page_size_bytes: u64,
 }
@@ -345,6 +329,7 @@ impl<L: PageLog> Pager<L> {
             page_count: state.file.page_count(),
             free_pages: state.file.free_page_count(),
             segments: state.file.segment_count(),
+            file_bytes: state.file.file_bytes(),
             page_size_bytes: state.file.page_size().bytes() as u64,
         }
     }

@@ -25,6 +25,7 @@ use crate::limits::{
 };
 use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
 use crate::recovery::{PageFrameError, read_page_frame, scan};
+pub use redwood_pager::telemetry::{WalCounters, WalStats};
 
 mod header;
 mod pager_log;
@@ -45,55 +46,6 @@ pub struct WalOptions {
     pub salt: Option<u64>,
     /// Where this handle counts its work.
     pub counters: Arc<WalCounters>,
-}
-
-/// Counters of one log handle (relaxed atomics; not durable).
-#[derive(Default, Debug)]
-pub struct WalCounters {
-    /// Frames appended.
-    pub frames: AtomicU64,
-    /// Bytes appended, headers and padding included.
-    pub bytes: AtomicU64,
-    /// Transactions committed.
-    pub commits: AtomicU64,
-    /// `fdatasync` calls that succeeded.
-    pub syncs: AtomicU64,
-    /// Restarts after complete checkpoints.
-    pub restarts: AtomicU64,
-    /// Bytes of zeros written ahead of the frames (see `limits::PREALLOC_BYTES`).
-    pub preallocated_bytes: AtomicU64,
-}
-
-impl WalCounters {
-    /// A plain copy of the counters.
-    pub fn snapshot(&self) -> WalStats {
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        WalStats {
-            frames: load(&self.frames),
-            bytes: load(&self.bytes),
-            commits: load(&self.commits),
-            syncs: load(&self.syncs),
-            restarts: load(&self.restarts),
-            preallocated_bytes: load(&self.preallocated_bytes),
-        }
-    }
-}
-
-/// A snapshot of [`WalCounters`].
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub struct WalStats {
-    /// Frames appended.
-    pub frames: u64,
-    /// Bytes appended.
-    pub bytes: u64,
-    /// Transactions committed.
-    pub commits: u64,
-    /// Successful `fdatasync` calls.
-    pub syncs: u64,
-    /// Restarts.
-    pub restarts: u64,
-    /// Bytes of zeros written ahead of the frames.
-    pub preallocated_bytes: u64,
 }
 
 /// Where appending continues: the next frame's offset, LSN and chain checksum.

@@ -2,6 +2,7 @@
 
 mod api;
 mod crash;
+mod diagnostics;
 mod examples;
 mod integrity;
 mod model;
