@@ -19,6 +19,8 @@ pub mod alerts;
 pub mod counters;
 mod diagnostics;
 mod heap;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod process;
 
 pub use alerts::{Alert, AlertCallback, AlertKind, AlertMonitor, AlertState, DiagnosticsConfig};
