@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use redwood_bufpool::{BufferPool, PoolOptions};
 use redwood_pager::io::{MemVfs, Vfs};
 use redwood_pager::{Durability, Lsn, PageFile, PageFileOptions, PageSize, Pager, PagerOptions};
-use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters};
+use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters, PagerCounters};
 use redwood_wal::{Wal, WalOptions};
 
 use crate::database::Database;
@@ -332,7 +332,9 @@ impl Builder {
         let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
         let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
         let restore_points = crate::restore::recovered(&recovery.transactions);
+        let pager_counters = Arc::new(PagerCounters::default());
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
+            .with_counters(Arc::clone(&pager_counters))
             .with_cache(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>);
         // Shared without `into_shared`, a pager starts no prefetch worker: hints queue nothing.
         let pager = if self.prefetch { pager.into_shared() } else { Arc::new(pager) };
@@ -343,6 +345,7 @@ impl Builder {
             pool,
             log_counters,
             file_counters,
+            pager_counters,
             monitor,
         });
         let sampler = match self.diagnostics.sample_interval {

@@ -28,6 +28,7 @@ pub(crate) struct Hub {
     pub pool: Arc<BufferPool>,
     pub log_counters: Arc<WalCounters>,
     pub file_counters: Arc<PageFileCounters>,
+    pub pager_counters: Arc<PagerCounters>,
     pub monitor: Option<AlertMonitor>,
 }
 
@@ -35,7 +36,7 @@ impl Hub {
     /// One snapshot now.
     pub fn collect(&self) -> Diagnostics {
         let stats = self.pager.stats();
-        let counters: &PagerCounters = self.pager.counters();
+        let counters = &self.pager_counters;
         let load = |counter: &std::sync::atomic::AtomicU64| {
             counter.load(std::sync::atomic::Ordering::Relaxed)
         };

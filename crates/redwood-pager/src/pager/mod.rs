@@ -166,7 +166,9 @@ impl<L: PageLog> Pager<L> {
         let mut roots =
             RootHistory::new(checkpoint_lsn, std::array::from_fn(|slot| file.root(slot)));
         let mut last_commit = checkpoint_lsn;
+        let mut replayed = 0u64;
         for commit in recovered.into_iter().filter(|commit| commit.commit_lsn > checkpoint_lsn) {
+            replayed += 1;
             replay(&mut file, &commit)?;
             for &(page_id, position) in &commit.pages {
                 index.insert(page_id, commit.commit_lsn, position);
@@ -180,6 +182,14 @@ impl<L: PageLog> Pager<L> {
         for (slot, root) in roots.latest().into_iter().enumerate() {
             file.set_root(slot, root)?;
         }
+        tracing::info!(
+            target: "redwood::recovery",
+            checkpoint_lsn = checkpoint_lsn.get(),
+            last_commit = last_commit.get(),
+            commits_replayed = replayed,
+            log_versions = index.version_count(),
+            "pager opened"
+        );
         let state = State { file, index, roots, checkpoint_lsn };
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
@@ -194,6 +204,12 @@ impl<L: PageLog> Pager<L> {
             poisoned: AtomicBool::new(false),
             counters: Arc::default(),
         })
+    }
+
+    /// Counts this pager's work in `counters` (by default, counters of its own).
+    pub fn with_counters(mut self, counters: Arc<PagerCounters>) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// Puts `cache` under every page read (readers and the writer alike).
@@ -228,7 +244,7 @@ impl<L: PageLog> Pager<L> {
         let mut log = self.writer_lock();
         // The checkpoint persists the latest allocation state and copies commits into the data
         // files: none of them may be one the log could still lose.
-        log.sync().inspect_err(|_| self.poison())?;
+        log.sync().inspect_err(|error| self.poison(error))?;
         let target = if crate::engine_faults::is_on(
             crate::engine_faults::EngineFault::CheckpointPastReaders,
         ) {
@@ -244,8 +260,14 @@ impl<L: PageLog> Pager<L> {
             self.state_write().file.set_log_generation(log.generation() + 1);
         }
         let pages_written = self.copy_to_files(target).inspect_err(|error| {
-            if !matches!(error, Error::Corrupt { .. }) {
-                self.poison();
+            if matches!(error, Error::Corrupt { .. }) {
+                tracing::warn!(
+                    target: "redwood::checkpoint",
+                    %error,
+                    "checkpoint stopped at a damaged page; the log keeps serving it"
+                );
+            } else {
+                self.poison(error);
             }
         })?;
         let mut state = self.state_write();
@@ -256,12 +278,21 @@ impl<L: PageLog> Pager<L> {
             // The meta data must name the log generation that continues it before the log
             // restarts into it (a no-op sync if it already does).
             state.file.set_log_generation(log.generation() + 1);
-            state.file.sync().inspect_err(|_| self.poison())?;
-            log.restart(mode == CheckpointMode::Truncate).inspect_err(|_| self.poison())?;
+            state.file.sync().inspect_err(|error| self.poison(error))?;
+            log.restart(mode == CheckpointMode::Truncate)
+                .inspect_err(|error| self.poison(error))?;
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
         }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.pages_checkpointed.fetch_add(pages_written, Ordering::Relaxed);
+        tracing::info!(
+            target: "redwood::checkpoint",
+            mode = ?mode,
+            checkpoint_lsn = state.checkpoint_lsn.get(),
+            pages_written,
+            log_restarted = restart,
+            "checkpoint"
+        );
         Ok(CheckpointOutcome {
             checkpoint_lsn: state.checkpoint_lsn,
             pages_written,
@@ -403,9 +434,24 @@ impl<L: PageLog> Pager<L> {
             }
             None => state.file.read_page(page_id, buffer),
         };
-        let Some(cache) = &self.cache else { return load(page) };
-        let version = position.map_or(CacheKey::DATA_FILE, |position| position.lsn.get());
-        cache.read_through(CacheKey { page_id, version }, page, &mut load)
+        let result = match &self.cache {
+            None => load(page),
+            Some(cache) => {
+                let version = position.map_or(CacheKey::DATA_FILE, |position| position.lsn.get());
+                cache.read_through(CacheKey { page_id, version }, page, &mut load)
+            }
+        };
+        result.inspect_err(|error| {
+            if error.is_corruption() {
+                tracing::error!(
+                    target: "redwood::corruption",
+                    page_id = error.page_id().map(PageId::get),
+                    snapshot = snapshot.get(),
+                    %error,
+                    "damaged page"
+                );
+            }
+        })
     }
 
     fn release_reader(&self, snapshot: Lsn) {
@@ -416,8 +462,16 @@ impl<L: PageLog> Pager<L> {
         if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
     }
 
-    fn poison(&self) {
-        self.poisoned.store(true, Ordering::Release);
+    /// Poisons the pager after `error`, which left the files in a state this handle can no
+    /// longer vouch for (a failed fsync, say): every later operation is `Error::Poisoned`.
+    fn poison(&self, error: &Error) {
+        if !self.poisoned.swap(true, Ordering::AcqRel) {
+            tracing::error!(
+                target: "redwood::poisoned",
+                %error,
+                "the database is poisoned; reopen it to recover"
+            );
+        }
     }
 
     fn state_read(&self) -> RwLockReadGuard<'_, State> {

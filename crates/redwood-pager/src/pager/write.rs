@@ -106,7 +106,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     fn append_sealed(&mut self, page_id: PageId, page: &mut PageBuf) -> Result<LogPosition> {
         let page_type = page.page_type();
         page.seal(page_id, page_type, self.log.next_lsn());
-        let position = self.log.append_page(page).inspect_err(|_| self.pager.poison())?;
+        let position = self.log.append_page(page).inspect_err(|error| self.pager.poison(error))?;
         self.appended_last.insert(page_id, position);
         Ok(position)
     }
@@ -188,7 +188,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             // The state this commit acknowledges is the last commit's, which may not be
             // durable yet (a `Durability::None` commit before it): `Immediate` makes it so.
             if durability == Durability::Immediate {
-                self.log.sync().inspect_err(|_| self.pager.poison())?;
+                self.log.sync().inspect_err(|error| self.pager.poison(error))?;
             }
             self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
             return Ok(self.pager.last_commit());
@@ -202,12 +202,12 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
                 return Err(error);
             }
             Err(error) => {
-                self.pager.poison();
+                self.pager.poison(&error);
                 return Err(error);
             }
         };
         self.pager.log_bytes.store(self.log.size_bytes(), Ordering::Relaxed);
-        self.publish(commit_lsn, &positions).inspect_err(|_| self.pager.poison())?;
+        self.publish(commit_lsn, &positions).inspect_err(|error| self.pager.poison(error))?;
         self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
         Ok(commit_lsn)
     }

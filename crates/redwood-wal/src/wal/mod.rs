@@ -146,6 +146,14 @@ impl Wal {
         // Recovered frames may sit only in the page cache (the process exited without a power
         // loss); the next commit record will vouch for them as durable, so make them so.
         wal.sync_storage()?;
+        tracing::info!(
+            target: "redwood::recovery",
+            path = %path.display(),
+            transactions = found.transactions.len(),
+            truncated_bytes,
+            next_lsn = found.next_lsn.get(),
+            "log recovered"
+        );
         Ok((wal, Recovery { transactions: found.transactions, truncated_bytes }))
     }
 

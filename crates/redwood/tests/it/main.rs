@@ -3,6 +3,7 @@
 mod api;
 mod crash;
 mod diagnostics;
+mod events;
 mod examples;
 mod integrity;
 mod model;
