@@ -143,6 +143,12 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
                 vec!["test", "-p", "redwood-pager", "-p", "redwood-bufpool", "--lib", "loom"],
             ),
         ),
+        // The unsafe code's tests under miri (`cargo xtask miri` installs nightly with miri).
+        if options.quick {
+            step("miri", Action::Skip("--quick"))
+        } else {
+            step("miri", Action::Cargo(vec!["xtask", "miri"]))
+        },
         if nextest {
             step("doc-tests", Action::Cargo(vec!["test", "--workspace", "--all-features", "--doc"]))
         } else {
@@ -376,6 +382,7 @@ mod tests {
                 "loom",
                 "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=\"target/loom\" cargo test -p redwood-pager -p redwood-bufpool --lib loom",
             ),
+            ("miri", "cargo xtask miri"),
             ("doc-tests", "cargo test --workspace --all-features --doc"),
             ("tests", "cargo nextest run --workspace --all-features"),
             (
@@ -400,9 +407,10 @@ mod tests {
         let got = names_and_commands(&steps);
         assert_eq!(got[0].1, "tools clippy=false");
         assert_eq!(got[2].1, "skip: --quick");
-        assert!(got[4].1.starts_with("skip:"), "cargo test runs doc tests itself");
-        assert_eq!(got[5].1, "cargo test --workspace --all-features");
-        assert_eq!(got[9].1, "skip: no fuzz/Cargo.toml");
+        assert_eq!(got[4].1, "skip: --quick", "no miri in the quick check");
+        assert!(got[5].1.starts_with("skip:"), "cargo test runs doc tests itself");
+        assert_eq!(got[6].1, "cargo test --workspace --all-features");
+        assert_eq!(got[10].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

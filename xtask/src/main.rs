@@ -2,7 +2,7 @@
 //!
 //! The alias in `.cargo/config.toml` turns `cargo xtask ARGS` into
 //! `cargo run --package xtask -- ARGS`. Each subcommand lives in its own module (`ci.rs`,
-//! `crash.rs`, `bench.rs`), one [`Command`] variant each, and works from the workspace root, whatever the caller's current directory. Arguments are parsed by
+//! `crash.rs`, `bench.rs`, `miri.rs`), one [`Command`] variant each, and works from the workspace root, whatever the caller's current directory. Arguments are parsed by
 //! hand to keep the dependencies few.
 //!
 //! Exit codes: 0 on success; the failing child's exit code when a step of a subcommand fails;
@@ -11,6 +11,7 @@
 mod bench;
 mod ci;
 mod crash;
+mod miri;
 
 use std::{
     path::{Path, PathBuf},
@@ -24,8 +25,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  ci [--quick]   the whole check CI runs: fmt, clippy, doc tests, tests, a crash-harness
-                 smoke run, fuzz build (--quick skips clippy)
+  ci [--quick]   the whole check CI runs: fmt, clippy, loom, miri, doc tests, tests, a crash-harness
+                 smoke run, the bench smoke run, fuzz build (--quick skips clippy and miri)
   crash-harness [--cycles N] [--seed S] [--faults drop,tear,reorder,eio,bitrot]
                 [--ops-per-cycle K] [--json FILE] [--doublecheck] [--real]
                  deterministic crash cycles on the simulated disk, or with --real, SIGKILLs
@@ -33,6 +34,7 @@ commands:
   bench [--quick] [--scale F] [--reps N] [--engines LIST] [--rows LIST] [--rocksdb] ...
                  the side-by-side benchmark against redb, LMDB, SQLite and fjall (release
                  build); the report goes to target/bench/ (`-- --help` lists every option)
+  miri           the tests of the workspace's unsafe code under miri (installs nightly)
   help           print this message";
 
 /// One subcommand of `cargo xtask`, with its parsed options.
@@ -44,6 +46,8 @@ enum Command {
     CrashHarness(Vec<String>),
     /// `cargo xtask bench ARGS`: see [`bench`].
     Bench(Vec<String>),
+    /// `cargo xtask miri`: see [`miri`].
+    Miri,
     /// `cargo xtask help`: print the usage.
     Help,
 }
@@ -58,6 +62,7 @@ impl Command {
             "ci" => Ok(Command::Ci(ci::Options::parse(rest)?)),
             "crash-harness" => Ok(Command::CrashHarness(rest.to_vec())),
             "bench" => Ok(Command::Bench(rest.to_vec())),
+            "miri" => Ok(Command::Miri),
             "help" | "-h" | "--help" => Ok(Command::Help),
             other => bail!("unknown command `{other}`"),
         }
@@ -77,6 +82,7 @@ fn main() -> ExitCode {
         Command::Ci(options) => ci::run(&workspace_root(), options),
         Command::CrashHarness(args) => crash::run(&workspace_root(), &args),
         Command::Bench(args) => bench::run(&workspace_root(), &args),
+        Command::Miri => miri::run(&workspace_root()),
         Command::Help => {
             println!("{USAGE}");
             Ok(())

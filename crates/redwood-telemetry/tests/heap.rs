@@ -12,6 +12,9 @@ static ALLOCATOR: CountingAllocator = CountingAllocator::system();
 
 #[test]
 fn every_allocator_call_is_counted_exactly() {
+    // The harness's main thread allocates while it starts this test's thread; let it settle
+    // into waiting first, so that every count below is this thread's own.
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let before = heap_stats().expect("installed: the harness has allocated already");
 
     let mut block: Vec<u8> = Vec::with_capacity(1000);
