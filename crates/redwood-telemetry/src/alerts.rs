@@ -237,6 +237,38 @@ impl DiagnosticsConfig {
         self
     }
 
+    /// Checks the settings: ratios and the hysteresis within 0.0..=1.0, a sample interval of
+    /// at least a millisecond. The database builder refuses a config that fails this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use redwood_telemetry::DiagnosticsConfig;
+    ///
+    /// assert!(DiagnosticsConfig::default().cache_hit_ratio_min(0.9, 100).validate().is_ok());
+    /// assert!(DiagnosticsConfig::default().cache_hit_ratio_min(f64::NAN, 100).validate().is_err());
+    /// assert!(DiagnosticsConfig::default().sample_every(Duration::ZERO).validate().is_err());
+    /// let mut config = DiagnosticsConfig::default();
+    /// config.hysteresis = -0.5;
+    /// assert!(config.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        let fraction = |value: f64| (0.0..=1.0).contains(&value);
+        if let Some(ratio) = self.cache_hit_ratio_min
+            && !fraction(ratio)
+        {
+            return Err(format!("cache_hit_ratio_min {ratio} is not within 0.0..=1.0"));
+        }
+        if !fraction(self.hysteresis) {
+            return Err(format!("hysteresis {} is not within 0.0..=1.0", self.hysteresis));
+        }
+        if let Some(interval) = self.sample_interval
+            && interval < Duration::from_millis(1)
+        {
+            return Err(format!("sample interval {interval:?} is under a millisecond"));
+        }
+        Ok(())
+    }
+
     /// Whether any threshold is set.
     pub fn has_thresholds(&self) -> bool {
         self.rss_bytes_max.is_some()
@@ -344,10 +376,15 @@ impl AlertMonitor {
         let config = &self.config;
         let hysteresis = config.hysteresis;
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let previous = std::mem::replace(&mut state.previous_pool, snapshot.pool);
+        let previous = state.previous_pool;
+        state.previous_pool.hits = previous.hits.max(snapshot.pool.hits);
+        state.previous_pool.misses = previous.misses.max(snapshot.pool.misses);
+        state.previous_pool.thrash_reports =
+            previous.thrash_reports.max(snapshot.pool.thrash_reports);
         let pool = &snapshot.pool;
-        // Counters restart with a reopened database; a negative interval counts from zero.
-        let since = |now: u64, before: u64| if now >= before { now - before } else { now };
+        // Counters only grow while a database is open; a backwards step (a snapshot older than
+        // the last one) counts as no change rather than as everything since open.
+        let since = |now: u64, before: u64| now.saturating_sub(before);
         let hits = since(pool.hits, previous.hits);
         let lookups = hits + since(pool.misses, previous.misses);
 

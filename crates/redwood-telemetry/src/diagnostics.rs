@@ -10,9 +10,10 @@ use crate::process::ProcessStats;
 
 /// One snapshot of a database and its process.
 ///
-/// The structural figures (pages, log in use, checkpoint and commit positions, readers) are read
-/// together under the pager's state lock, so they agree with each other; the counters are
-/// monotonic and read right after.
+/// The pager's figures come from one `Pager::stats` call (pages and the checkpoint position
+/// under its state lock, the last commit, readers and log bytes just before); the counters are
+/// monotonic and read right after. It is a close picture, not an atomic one: a commit racing the
+/// snapshot may show in some figures and not yet in others.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Diagnostics {
     /// When the snapshot was taken, in milliseconds since the Unix epoch.

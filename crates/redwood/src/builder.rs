@@ -308,6 +308,7 @@ impl Builder {
     }
 
     fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
+        self.diagnostics.validate().map_err(redwood_pager::Error::InvalidOption)?;
         let file_counters = Arc::new(PageFileCounters::default());
         let options = PageFileOptions {
             page_size: self.page_size,
@@ -341,12 +342,13 @@ impl Builder {
         let monitor =
             self.diagnostics.has_thresholds().then(|| AlertMonitor::new(self.diagnostics.clone()));
         let hub = Arc::new(crate::diagnostics::Hub {
-            pager: Arc::clone(&pager),
+            pager: std::sync::RwLock::new(Some(Arc::clone(&pager))),
             pool,
             log_counters,
             file_counters,
             pager_counters,
             monitor,
+            evaluation: Mutex::default(),
         });
         let sampler = match self.diagnostics.sample_interval {
             Some(interval) if hub.monitor.is_some() => {

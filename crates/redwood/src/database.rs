@@ -54,6 +54,7 @@ impl std::fmt::Debug for Database {
 impl Drop for Database {
     fn drop(&mut self) {
         drop(self.sampler.take());
+        self.hub.close();
         self.pager.stop_prefetch();
     }
 }

@@ -7,8 +7,9 @@
 //! `Database::diagnostics_source`, which holds the database weakly: once it is closed, the
 //! source yields nothing and keeps no file open.
 
+use std::cell::Cell;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,20 +23,32 @@ use redwood_wal::Wal;
 
 use crate::database::Database;
 
+thread_local! {
+    /// Whether this thread is inside `Hub::check_alerts` (an alert callback that checks again
+    /// gets no crossings rather than a deadlock).
+    static EVALUATING: Cell<bool> = const { Cell::new(false) };
+}
+
 /// What a snapshot is read from: shared by the database, its sampler and its sources.
 pub(crate) struct Hub {
-    pub pager: Arc<Pager<Wal>>,
+    /// The pager while the database is open; `Database::drop` takes it out (waiting for any
+    /// snapshot in progress), so no source or sampler ever holds the files open after a close.
+    pub pager: RwLock<Option<Arc<Pager<Wal>>>>,
     pub pool: Arc<BufferPool>,
     pub log_counters: Arc<WalCounters>,
     pub file_counters: Arc<PageFileCounters>,
     pub pager_counters: Arc<PagerCounters>,
     pub monitor: Option<AlertMonitor>,
+    /// Serializes `check_alerts`, so snapshots are judged, and callbacks called, in order.
+    pub evaluation: Mutex<()>,
 }
 
 impl Hub {
-    /// One snapshot now.
-    pub fn collect(&self) -> Diagnostics {
-        let stats = self.pager.stats();
+    /// One snapshot now, or `None` once the database is closed.
+    pub fn collect(&self) -> Option<Diagnostics> {
+        let pager = self.pager.read().unwrap_or_else(PoisonError::into_inner);
+        let pager = pager.as_ref()?;
+        let stats = pager.stats();
         let counters = &self.pager_counters;
         let load = |counter: &std::sync::atomic::AtomicU64| {
             counter.load(std::sync::atomic::Ordering::Relaxed)
@@ -46,7 +59,7 @@ impl Hub {
             .into_iter()
             .map(|report| ThrashingPage { page_id: report.page_id.get(), reloads: report.reloads })
             .collect();
-        Diagnostics {
+        Some(Diagnostics {
             taken_at_unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |since| since.as_millis() as u64),
@@ -78,16 +91,28 @@ impl Hub {
                 io: self.file_counters.snapshot(),
             },
             process: process_stats(),
-            poisoned: self.pager.is_poisoned(),
-        }
+            poisoned: pager.is_poisoned(),
+        })
     }
 
-    /// Takes a snapshot and checks it against the thresholds, if any are configured.
+    /// Closes the hub: waits for snapshots in progress, then lets go of the pager.
+    pub fn close(&self) {
+        *self.pager.write().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Takes a snapshot and checks it against the thresholds, if any are configured. One
+    /// check at a time, so the sampler and a caller never judge snapshots out of order; a
+    /// callback that checks again (on the same thread) gets nothing back.
     pub fn check_alerts(&self) -> Vec<Alert> {
-        match &self.monitor {
-            Some(monitor) => monitor.evaluate(&self.collect()),
-            None => Vec::new(),
+        let Some(monitor) = &self.monitor else { return Vec::new() };
+        if EVALUATING.with(Cell::get) {
+            return Vec::new();
         }
+        let _turn = self.evaluation.lock().unwrap_or_else(PoisonError::into_inner);
+        EVALUATING.with(|flag| flag.set(true));
+        let alerts = self.collect().map(|snapshot| monitor.evaluate(&snapshot));
+        EVALUATING.with(|flag| flag.set(false));
+        alerts.unwrap_or_default()
     }
 }
 
@@ -96,7 +121,7 @@ struct WeakSource(Weak<Hub>);
 
 impl DiagnosticsSource for WeakSource {
     fn diagnostics(&self) -> Option<Diagnostics> {
-        Some(self.0.upgrade()?.collect())
+        self.0.upgrade()?.collect()
     }
 }
 
@@ -126,14 +151,18 @@ impl Drop for Sampler {
     fn drop(&mut self) {
         drop(self.stop.take()); // disconnects: the thread's wait ends at once
         if let Some(thread) = self.thread.take() {
-            // A panic in the alert callback ended the thread already; nothing is left to stop.
-            let _ = thread.join();
+            // The last handle to the database may be dropped by an alert callback, on the
+            // sampler's own thread: it ends by itself once this returns (the channel is gone).
+            if thread.thread().id() != std::thread::current().id() {
+                // A panic in the alert callback ended the thread already; nothing to stop.
+                let _ = thread.join();
+            }
         }
     }
 }
 
 impl Database {
-    /// One consistent snapshot of the database and its process: buffer pool, write-ahead log,
+    /// One snapshot of the database and its process (see [`Diagnostics`] for how close it is): buffer pool, write-ahead log,
     /// checkpoints, pager and files, thrashing pages, RSS and (with a
     /// [`CountingAllocator`](redwood_telemetry::CountingAllocator) installed) the heap.
     ///
@@ -153,7 +182,7 @@ impl Database {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn diagnostics(&self) -> Diagnostics {
-        self.hub.collect()
+        self.hub.collect().expect("the hub holds the pager while the database is open")
     }
 
     /// Takes a snapshot now and checks it against the builder's `DiagnosticsConfig`; calls

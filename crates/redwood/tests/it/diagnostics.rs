@@ -162,6 +162,12 @@ fn the_sampler_fires_on_its_own_and_stops_with_the_database() {
         .sample_every(Duration::from_millis(5));
     let (config, seen) = recording(config);
     let db = Database::builder().diagnostics(config).create(&path).unwrap();
+    // The thread names itself once it starts running.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sampler_running() {
+        assert!(Instant::now() < deadline, "no sampler thread within 30 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let source = db.diagnostics_source();
     fill(&db, 3000);
     let wait_for = |expected: (AlertKind, AlertState)| {
@@ -191,4 +197,26 @@ fn the_sampler_fires_on_its_own_and_stops_with_the_database() {
     assert_eq!(reopened.begin_read().unwrap().open_table("t").unwrap().len(), 3000);
     std::thread::sleep(Duration::from_millis(50));
     assert!(taken(&seen).is_empty(), "the sampler stopped with its database");
+    assert!(!sampler_running(), "the sampler thread was joined");
+}
+
+/// Whether a `redwood-diagnostics` thread runs in this process (other tests in this binary
+/// start none: only this one configures a sample interval).
+fn sampler_running() -> bool {
+    std::fs::read_dir("/proc/self/task").unwrap().any(|task| {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
+        comm.trim() == "redwood-diagnos" // the kernel keeps 15 bytes of a thread's name
+    })
+}
+
+#[test]
+fn bad_settings_are_refused_with_a_typed_error() {
+    let zero = DiagnosticsConfig::default().wal_bytes_max(1).sample_every(Duration::ZERO);
+    let error = Database::builder().diagnostics(zero).in_memory().unwrap_err();
+    assert!(
+        matches!(error, redwood::Error::Storage(redwood::StorageError::InvalidOption(_))),
+        "{error:?}"
+    );
+    let ratio = DiagnosticsConfig::default().cache_hit_ratio_min(1.5, 10);
+    assert!(Database::builder().diagnostics(ratio).in_memory().is_err());
 }

@@ -3,7 +3,6 @@
 mod api;
 mod crash;
 mod diagnostics;
-mod events;
 mod examples;
 mod integrity;
 mod model;
