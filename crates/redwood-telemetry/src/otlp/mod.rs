@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{AsyncInstrument, Meter};
 
 use crate::diagnostics::{Diagnostics, DiagnosticsSource};
 pub use exporter::{OtlpConfig, OtlpError, OtlpExporter, Protocol};
@@ -394,40 +394,28 @@ fn register_one(meter: &Meter, spec: &InstrumentSpec, shared: Arc<SharedSnapshot
     let (name, unit, description) = (spec.name, spec.unit, spec.description);
     match (spec.kind, spec.reading) {
         (InstrumentKind::Counter, Reading::U64(read)) => {
-            meter
-                .u64_observable_counter(name)
-                .with_unit(unit)
-                .with_description(description)
-                .with_callback(move |observer| {
-                    if let Some(value) = shared.get().and_then(|snapshot| read(&snapshot)) {
-                        observer.observe(value, &[]);
-                    }
-                })
-                .build();
+            let builder = meter.u64_observable_counter(name).with_unit(unit);
+            builder.with_description(description).with_callback(observe(shared, read)).build();
         }
         (InstrumentKind::Gauge, Reading::U64(read)) => {
-            meter
-                .u64_observable_gauge(name)
-                .with_unit(unit)
-                .with_description(description)
-                .with_callback(move |observer| {
-                    if let Some(value) = shared.get().and_then(|snapshot| read(&snapshot)) {
-                        observer.observe(value, &[]);
-                    }
-                })
-                .build();
+            let builder = meter.u64_observable_gauge(name).with_unit(unit);
+            builder.with_description(description).with_callback(observe(shared, read)).build();
         }
         (_, Reading::F64(read)) => {
-            meter
-                .f64_observable_gauge(name)
-                .with_unit(unit)
-                .with_description(description)
-                .with_callback(move |observer| {
-                    if let Some(value) = shared.get().and_then(|snapshot| read(&snapshot)) {
-                        observer.observe(value, &[]);
-                    }
-                })
-                .build();
+            let builder = meter.f64_observable_gauge(name).with_unit(unit);
+            builder.with_description(description).with_callback(observe(shared, read)).build();
+        }
+    }
+}
+
+/// The callback of one single-point instrument: `read` of the collection's shared snapshot.
+fn observe<T: 'static>(
+    shared: Arc<SharedSnapshot>,
+    read: fn(&Diagnostics) -> Option<T>,
+) -> impl Fn(&dyn AsyncInstrument<T>) + Send + Sync + 'static {
+    move |observer| {
+        if let Some(value) = shared.get().and_then(|snapshot| read(&snapshot)) {
+            observer.observe(value, &[]);
         }
     }
 }
