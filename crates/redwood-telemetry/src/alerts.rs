@@ -231,7 +231,8 @@ impl DiagnosticsConfig {
         self
     }
 
-    /// The function called once per crossing (on the thread that evaluated the snapshot).
+    /// The function called once per crossing (on the thread that evaluated the snapshot). A
+    /// panic in it is caught and logged; the other crossings still get their call.
     pub fn on_alert(mut self, callback: impl Fn(&Alert) + Send + Sync + 'static) -> Self {
         self.on_alert = Some(Arc::new(callback));
         self
@@ -366,7 +367,12 @@ impl AlertMonitor {
                 ),
             }
             if let Some(callback) = &self.config.on_alert {
-                callback(alert);
+                // A panicking callback must not cost the other crossings their call, nor kill the
+                // sampler thread: it is logged and the evaluation goes on.
+                let call = std::panic::AssertUnwindSafe(|| callback(alert));
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::error!(target: "redwood::alert", kind = alert.kind.name(), "alert callback panicked");
+                }
             }
         }
         alerts
@@ -521,6 +527,26 @@ mod tests {
         assert_eq!(step(920, 80), cleared); // 0.92
         assert_eq!(step(10, 5), vec![]); // quiet
         assert_eq!(step(0, 1000), raised);
+    }
+
+    #[test]
+    fn a_panicking_callback_costs_no_other_crossing_its_call() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&calls);
+        let config = DiagnosticsConfig::default().wal_bytes_max(10).rss_bytes_max(10).on_alert(
+            move |alert| {
+                sink.lock().unwrap().push(alert.kind);
+                assert_ne!(alert.kind, AlertKind::Rss, "a callback that panics");
+            },
+        );
+        let monitor = AlertMonitor::new(config);
+        let mut snapshot = Diagnostics::default();
+        snapshot.process.rss_bytes = Some(100);
+        snapshot.wal.bytes_in_use = 100;
+        let alerts = monitor.evaluate(&snapshot);
+        assert_eq!(alerts.len(), 2);
+        assert_eq!(*calls.lock().unwrap(), [AlertKind::Rss, AlertKind::WalBytes]);
+        assert_eq!(monitor.raised(), [AlertKind::Rss, AlertKind::WalBytes]);
     }
 
     #[test]

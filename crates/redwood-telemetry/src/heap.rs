@@ -29,7 +29,11 @@ pub struct HeapStats {
     pub deallocations: u64,
 }
 
-/// The heap figures, or `None` when no [`CountingAllocator`] is the global allocator.
+/// The heap figures, or `None` until a [`CountingAllocator`] (normally the global allocator) has
+/// allocated.
+///
+/// The counts are shared by every `CountingAllocator` value in the process; one used other than
+/// as the global allocator (say, through the `GlobalAlloc` trait by hand) adds to them too.
 pub fn heap_stats() -> Option<HeapStats> {
     if !INSTALLED.load(Ordering::Relaxed) {
         return None;

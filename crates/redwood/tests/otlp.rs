@@ -29,12 +29,21 @@ mod otel_pipeline;
 
 type Requests = Arc<Mutex<Vec<ExportMetricsServiceRequest>>>;
 
-/// One received metric: its unit, whether it came as a monotonic cumulative sum (a counter) or
-/// a gauge, and its points as (page-id attribute, value).
+/// How a metric arrived: a monotonic cumulative sum (a counter), a non-monotonic cumulative
+/// sum (an up-down counter) or a gauge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Counter,
+    UpDown,
+    Gauge,
+}
+use Kind::{Counter, Gauge, UpDown};
+
+/// One received metric: its unit, its kind, and its points as (page-id attribute, value).
 #[derive(Debug)]
 struct Received {
     unit: String,
-    counter: bool,
+    kind: Kind,
     points: Vec<(Option<i64>, f64)>,
 }
 
@@ -79,10 +88,8 @@ fn page_attribute(point: &NumberDataPoint) -> Option<i64> {
     })
 }
 
-/// The metrics of the first request, by name; also checks the resource's service name.
-fn received(requests: &Requests) -> BTreeMap<String, Received> {
-    let requests = requests.lock().unwrap();
-    let request = requests.first().expect("the receiver got an export");
+/// The metrics of one request, by name; also checks the resource's service name.
+fn received(request: &ExportMetricsServiceRequest) -> BTreeMap<String, Received> {
     let mut metrics = BTreeMap::new();
     for resource in &request.resource_metrics {
         let attributes = &resource.resource.as_ref().unwrap().attributes;
@@ -93,18 +100,17 @@ fn received(requests: &Requests) -> BTreeMap<String, Received> {
         );
         for scope in &resource.scope_metrics {
             for metric in &scope.metrics {
-                let (counter, points) = match metric.data.as_ref().unwrap() {
+                let (kind, points) = match metric.data.as_ref().unwrap() {
                     Data::Sum(sum) => {
-                        assert!(sum.is_monotonic, "{}", metric.name);
                         let cumulative = AggregationTemporality::Cumulative as i32;
                         assert_eq!(sum.aggregation_temporality, cumulative, "{}", metric.name);
-                        (true, &sum.data_points)
+                        (if sum.is_monotonic { Counter } else { UpDown }, &sum.data_points)
                     }
-                    Data::Gauge(gauge) => (false, &gauge.data_points),
+                    Data::Gauge(gauge) => (Gauge, &gauge.data_points),
                     other => panic!("{}: unexpected data {other:?}", metric.name),
                 };
                 let points = points.iter().map(|p| (page_attribute(p), value(p))).collect();
-                let entry = Received { unit: metric.unit.clone(), counter, points };
+                let entry = Received { unit: metric.unit.clone(), kind, points };
                 assert!(metrics.insert(metric.name.clone(), entry).is_none(), "{}", metric.name);
             }
         }
@@ -112,57 +118,57 @@ fn received(requests: &Requests) -> BTreeMap<String, Received> {
     metrics
 }
 
-/// Every figure of the snapshot that must arrive, as (name, counter?, unit, value), written out
+/// Every figure of the snapshot that must arrive, as (name, kind, unit, value), written out
 /// field by field rather than derived from the exporter's own table.
-fn expected(d: &Diagnostics) -> Vec<(&'static str, bool, &'static str, f64)> {
+fn expected(d: &Diagnostics) -> Vec<(&'static str, Kind, &'static str, f64)> {
     let f = |v: u64| v as f64;
     vec![
-        ("redwood.bufpool.hits", true, "{lookup}", f(d.pool.hits)),
-        ("redwood.bufpool.misses", true, "{lookup}", f(d.pool.misses)),
-        ("redwood.bufpool.evictions", true, "{page}", f(d.pool.evictions)),
-        ("redwood.bufpool.reads", true, "{page}", f(d.pool.reads)),
-        ("redwood.bufpool.failed_reads", true, "{page}", f(d.pool.failed_reads)),
-        ("redwood.bufpool.thrash.reports", true, "{report}", f(d.pool.thrash_reports)),
-        ("redwood.bufpool.frames", false, "{frame}", f(d.pool.frames)),
-        ("redwood.bufpool.cached", false, "{page}", f(d.pool.cached)),
-        ("redwood.bufpool.pinned", false, "{frame}", f(d.pool.pinned)),
-        ("redwood.bufpool.memory.usage", false, "By", f(d.pool.memory_bytes)),
-        ("redwood.bufpool.hit_ratio", false, "1", d.pool.hit_ratio().unwrap()),
-        ("redwood.wal.frames", true, "{frame}", f(d.wal.written.frames)),
-        ("redwood.wal.written", true, "By", f(d.wal.written.bytes)),
-        ("redwood.wal.commits", true, "{transaction}", f(d.wal.written.commits)),
-        ("redwood.wal.syncs", true, "{sync}", f(d.wal.written.syncs)),
-        ("redwood.wal.restarts", true, "{restart}", f(d.wal.written.restarts)),
-        ("redwood.wal.preallocated", true, "By", f(d.wal.written.preallocated_bytes)),
-        ("redwood.wal.usage", false, "By", f(d.wal.bytes_in_use)),
-        ("redwood.wal.page_versions", false, "{version}", f(d.wal.page_versions)),
-        ("redwood.checkpoint.runs", true, "{checkpoint}", f(d.checkpoints.checkpoints)),
-        ("redwood.checkpoint.pages", true, "{page}", f(d.checkpoints.pages_checkpointed)),
+        ("redwood.bufpool.hits", Counter, "{lookup}", f(d.pool.hits)),
+        ("redwood.bufpool.misses", Counter, "{lookup}", f(d.pool.misses)),
+        ("redwood.bufpool.evictions", Counter, "{page}", f(d.pool.evictions)),
+        ("redwood.bufpool.reads", Counter, "{page}", f(d.pool.reads)),
+        ("redwood.bufpool.failed_reads", Counter, "{page}", f(d.pool.failed_reads)),
+        ("redwood.bufpool.thrash.reports", Counter, "{report}", f(d.pool.thrash_reports)),
+        ("redwood.bufpool.frames", UpDown, "{frame}", f(d.pool.frames)),
+        ("redwood.bufpool.cached", UpDown, "{page}", f(d.pool.cached)),
+        ("redwood.bufpool.pinned", UpDown, "{frame}", f(d.pool.pinned)),
+        ("redwood.bufpool.memory.usage", UpDown, "By", f(d.pool.memory_bytes)),
+        ("redwood.bufpool.hit_ratio", Gauge, "1", d.pool.hit_ratio().unwrap()),
+        ("redwood.wal.frames", Counter, "{frame}", f(d.wal.written.frames)),
+        ("redwood.wal.written", Counter, "By", f(d.wal.written.bytes)),
+        ("redwood.wal.commits", Counter, "{transaction}", f(d.wal.written.commits)),
+        ("redwood.wal.syncs", Counter, "{sync}", f(d.wal.written.syncs)),
+        ("redwood.wal.restarts", Counter, "{restart}", f(d.wal.written.restarts)),
+        ("redwood.wal.preallocated", Counter, "By", f(d.wal.written.preallocated_bytes)),
+        ("redwood.wal.usage", UpDown, "By", f(d.wal.bytes_in_use)),
+        ("redwood.wal.page_versions", UpDown, "{version}", f(d.wal.page_versions)),
+        ("redwood.checkpoint.runs", Counter, "{checkpoint}", f(d.checkpoints.checkpoints)),
+        ("redwood.checkpoint.pages", Counter, "{page}", f(d.checkpoints.pages_checkpointed)),
         (
             "redwood.checkpoint.lost_writes_repaired",
-            true,
+            Counter,
             "{page}",
             f(d.checkpoints.lost_writes_repaired),
         ),
         (
             "redwood.checkpoint.lag",
-            false,
+            Gauge,
             "{lsn}",
             f(d.checkpoints.last_commit_lsn - d.checkpoints.checkpoint_lsn),
         ),
-        ("redwood.reader.count", false, "{reader}", f(d.checkpoints.readers)),
-        ("redwood.reader.lag", false, "{lsn}", f(d.checkpoints.oldest_reader_lag)),
-        ("redwood.pager.pages", false, "{page}", f(d.pager.page_count)),
-        ("redwood.pager.free_pages", false, "{page}", f(d.pager.free_pages)),
-        ("redwood.pager.segments", false, "{file}", f(d.pager.segments)),
-        ("redwood.pager.file.size", false, "By", f(d.pager.data_file_bytes.unwrap())),
-        ("redwood.pager.commits", true, "{transaction}", f(d.pager.commits)),
-        ("redwood.pager.aborts", true, "{transaction}", f(d.pager.aborts)),
-        ("redwood.pager.prefetched", true, "{page}", f(d.pager.prefetched)),
-        ("redwood.pager.pages_read", true, "{page}", f(d.pager.io.pages_read)),
-        ("redwood.pager.pages_written", true, "{page}", f(d.pager.io.pages_written)),
-        ("redwood.pager.syncs", true, "{sync}", f(d.pager.io.syncs)),
-        ("redwood.poisoned", false, "1", 0.0),
+        ("redwood.reader.count", UpDown, "{reader}", f(d.checkpoints.readers)),
+        ("redwood.reader.lag", Gauge, "{lsn}", f(d.checkpoints.oldest_reader_lag)),
+        ("redwood.pager.pages", UpDown, "{page}", f(d.pager.page_count)),
+        ("redwood.pager.free_pages", UpDown, "{page}", f(d.pager.free_pages)),
+        ("redwood.pager.segments", UpDown, "{file}", f(d.pager.segments)),
+        ("redwood.pager.file.size", UpDown, "By", f(d.pager.data_file_bytes.unwrap())),
+        ("redwood.pager.commits", Counter, "{transaction}", f(d.pager.commits)),
+        ("redwood.pager.aborts", Counter, "{transaction}", f(d.pager.aborts)),
+        ("redwood.pager.prefetched", Counter, "{page}", f(d.pager.prefetched)),
+        ("redwood.pager.pages_read", Counter, "{page}", f(d.pager.io.pages_read)),
+        ("redwood.pager.pages_written", Counter, "{page}", f(d.pager.io.pages_written)),
+        ("redwood.pager.syncs", Counter, "{sync}", f(d.pager.io.syncs)),
+        ("redwood.poisoned", Gauge, "1", 0.0),
     ]
 }
 
@@ -178,12 +184,14 @@ fn export_and_compare(db: &Database, endpoint: String, protocol: Protocol, reque
     config.service_name = "redwood-test".into();
     let exporter = OtlpExporter::start(&config, db.diagnostics_source()).unwrap();
     exporter.flush().unwrap();
-    exporter.shutdown().unwrap();
+    exporter.shutdown().unwrap(); // a second export, with nothing changed in between
 
-    let mut metrics = received(requests);
-    for (name, counter, unit, value) in expected(&snapshot) {
+    let requests = requests.lock().unwrap();
+    assert_eq!(requests.len(), 2, "the flush's export and the shutdown's");
+    let mut metrics = received(&requests[0]);
+    for (name, kind, unit, value) in expected(&snapshot) {
         let metric = metrics.remove(name).unwrap_or_else(|| panic!("{name} was not exported"));
-        assert_eq!((metric.counter, metric.unit.as_str()), (counter, unit), "{name}");
+        assert_eq!((metric.kind, metric.unit.as_str()), (kind, unit), "{name}");
         assert_eq!(metric.points, [(None, value)], "{name}");
     }
     let thrash = metrics.remove("redwood.bufpool.thrash.reloads").unwrap();
@@ -200,10 +208,18 @@ fn export_and_compare(db: &Database, endpoint: String, protocol: Protocol, reque
     // The process's memory moves between the snapshot and the export: checked for shape only.
     let rss = metrics.remove("process.memory.usage").unwrap();
     let peak = metrics.remove("redwood.process.memory.peak").unwrap();
-    assert_eq!((rss.unit.as_str(), rss.counter, peak.unit.as_str()), ("By", false, "By"));
+    assert_eq!((rss.unit.as_str(), rss.kind), ("By", UpDown));
+    assert_eq!((peak.unit.as_str(), peak.kind), ("By", Gauge));
     assert!(rss.points[0].1 > 1e6 && peak.points[0].1 >= rss.points[0].1);
     // No counting allocator in this binary, so no heap points; nothing else may be left.
     assert!(metrics.is_empty(), "unexpected metrics: {:?}", metrics.keys());
+
+    // The second export: the same totals, and no thrash points, since no page was reported
+    // since the first.
+    let second = received(&requests[1]);
+    assert_eq!(second["redwood.bufpool.hits"].points, [(None, snapshot.pool.hits as f64)]);
+    let thrash_again = second.get("redwood.bufpool.thrash.reloads");
+    assert!(thrash_again.is_none_or(|metric| metric.points.is_empty()), "{thrash_again:?}");
 }
 
 #[derive(Default)]

@@ -145,9 +145,11 @@ impl OtlpExporter {
 
 impl Drop for OtlpExporter {
     fn drop(&mut self) {
+        // One last export. An unreachable collector holds this up for at most the exporter's
+        // `OtlpConfig::timeout` (the SDK ignores a shutdown's own timeout). After `shutdown`,
+        // this is a no-op that reports "already shut down".
+        let _ = self.provider.shutdown();
         if let Some(runtime) = self.runtime.take() {
-            // An unreachable collector must not hold up the application's exit.
-            let _ = self.provider.shutdown_with_timeout(Duration::from_secs(1));
             runtime.shutdown_background();
         }
     }
