@@ -173,6 +173,8 @@ pub fn tables(out: &Output, path: &Path) -> Outcome {
 pub fn stats_json(db: &Database) -> serde_json::Value {
     let pager = db.stats();
     let log = db.log_stats();
+    let diagnostics = db.diagnostics();
+    let pool = diagnostics.pool;
     let points: Vec<_> = db
         .restore_points()
         .into_iter()
@@ -190,7 +192,7 @@ pub fn stats_json(db: &Database) -> serde_json::Value {
             "page_count": pager.page_count,
             "free_pages": pager.free_pages,
             "segments": pager.segments,
-            "file_bytes": pager.page_count * pager.page_size_bytes,
+            "file_bytes": diagnostics.pager.data_file_bytes,
         },
         "log": {
             "bytes_in_use": pager.log_bytes,
@@ -207,6 +209,19 @@ pub fn stats_json(db: &Database) -> serde_json::Value {
             "log_syncs": log.syncs,
             "log_restarts": log.restarts,
             "prefetched_pages": pager.prefetched,
+        },
+        "cache": {
+            "frames": pool.frames,
+            "memory_bytes": pool.memory_bytes,
+            "hits": pool.hits,
+            "misses": pool.misses,
+            "hit_ratio": pool.hit_ratio(),
+            "evictions": pool.evictions,
+            "thrash_reports": pool.thrash_reports,
+        },
+        "process": {
+            "rss_bytes": diagnostics.process.rss_bytes,
+            "rss_peak_bytes": diagnostics.process.rss_peak_bytes,
         },
         "restore_points": points,
     })

@@ -77,6 +77,10 @@ fn put_get_del_scan_tables_stats_and_checkpoint() {
     assert!(stats["log"]["last_commit_lsn"].as_u64().unwrap() > 0, "{stats}");
     assert_eq!(stats["since_open"]["commits"], 0, "counters start at open: {stats}");
     assert!(stats["pages"]["page_count"].as_u64().unwrap() > 0, "{stats}");
+    let on_disk = std::fs::metadata(db).unwrap().len();
+    assert_eq!(stats["pages"]["file_bytes"].as_u64(), Some(on_disk), "{stats}");
+    assert!(stats["cache"]["frames"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0, "{stats}");
     let (stdout, _) = expect(&["stats", db], 0);
     assert!(stdout.contains("page_size_bytes") && stdout.contains("4096"), "{stdout}");
 
