@@ -222,6 +222,8 @@ pub fn stats_json(db: &Database) -> serde_json::Value {
         "process": {
             "rss_bytes": diagnostics.process.rss_bytes,
             "rss_peak_bytes": diagnostics.process.rss_peak_bytes,
+            "heap_bytes": diagnostics.process.heap.map(|heap| heap.allocated_bytes),
+            "heap_peak_bytes": diagnostics.process.heap.map(|heap| heap.peak_bytes),
         },
         "restore_points": points,
     })

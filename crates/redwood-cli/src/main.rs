@@ -19,6 +19,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// Counts the heap, so `stats` and the demo can show it beside RSS (ADR-10).
+#[global_allocator]
+static ALLOCATOR: redwood::CountingAllocator = redwood::CountingAllocator::system();
+
 /// Redwood: a crash-safe, embedded, transactional B+Tree key-value store.
 ///
 /// Exit codes: 0 success; 1 key not found; 2 bad usage; 3 no such database file; 4 not a

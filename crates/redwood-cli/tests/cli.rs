@@ -81,6 +81,8 @@ fn put_get_del_scan_tables_stats_and_checkpoint() {
     assert_eq!(stats["pages"]["file_bytes"].as_u64(), Some(on_disk), "{stats}");
     assert!(stats["cache"]["frames"].as_u64().unwrap() > 0, "{stats}");
     assert!(stats["process"]["rss_bytes"].as_u64().unwrap() > 0, "{stats}");
+    let heap = stats["process"]["heap_bytes"].as_u64().expect("the binary counts its heap");
+    assert!(heap > 0 && heap <= stats["process"]["heap_peak_bytes"].as_u64().unwrap(), "{stats}");
     let (stdout, _) = expect(&["stats", db], 0);
     assert!(stdout.contains("page_size_bytes") && stdout.contains("4096"), "{stdout}");
 
