@@ -5,11 +5,10 @@
 #![no_main]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use redwood_pager::io::{MemVfs, Vfs};
-use redwood_pager::{Durability, Lsn, PageBuf, PageSize, TransactionChanges};
+use redwood_pager::{LogIdentity, Durability, Lsn, PageBuf, PageSize, TransactionChanges};
 use redwood_wal::{Wal, WalOptions};
 
 fuzz_target!(|data: &[u8]| {
@@ -19,8 +18,8 @@ fuzz_target!(|data: &[u8]| {
         page_size: PageSize::DEFAULT,
         database_id: 7,
         start_lsn: Lsn::new(1),
-        salt: Some(0xfeed),
-        counters: Arc::default(),
+        identity: LogIdentity { generation: 1, salt: 0xfeed },
+        ..WalOptions::default()
     };
     let Ok((mut wal, recovery)) = Wal::open(&vfs, Path::new("db.wal"), &options) else { return };
     let mut page = PageBuf::zeroed(PageSize::DEFAULT);

@@ -492,3 +492,171 @@ fn every_crate_folder_is_a_member_named_after_its_package() {
     }
     assert!(problems.is_empty(), "the layout breaks DESIGN.md §2:\n  {}", problems.join("\n  "));
 }
+
+// ---------------------------------------------------------------------------------------------
+// `unsafe` and the file system: each only where it is allowed (DEVELOPERS.md, rules 9 and 10).
+
+/// The files that may hold `unsafe` code, each with why. A new use needs a measurement, a
+/// `// SAFETY:` comment, a test, miri where it applies, and a line here.
+const UNSAFE_ALLOWED: &[(&str, &str)] = &[
+    ("crates/redwood-pager/src/io/uring.rs", "io_uring submissions hand buffers to the kernel"),
+    ("crates/redwood-telemetry/src/heap.rs", "CountingAllocator implements GlobalAlloc"),
+    ("crates/redwood-telemetry/tests/heap.rs", "the allocator's test calls its unsafe methods"),
+    ("benches/src/engines/lmdb.rs", "heed's EnvOpenOptions::open is unsafe (a peer, benches only)"),
+];
+
+/// The source files (under a crate's `src/`) that may use `std::fs`, each with why: only the
+/// pager's `io` module touches a database's files; everything else goes through `Vfs`.
+const FS_ALLOWED: &[(&str, &str)] = &[
+    ("crates/redwood-pager/src/io/", "the one module that touches the file system"),
+    ("crates/redwood-telemetry/src/process.rs", "reads /proc/self/status, not a database"),
+    ("crates/redwood-crash/src/main.rs", "the harness's scratch directory and report files"),
+];
+
+/// The code of each line of `text`: without `//` comments and without the contents of string
+/// literals, which may span lines (a rough lexer, enough for the checks below, which look for a
+/// word and a path; raw strings holding `"` would confuse it, and none do).
+fn code_lines(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut in_string = false;
+    for line in text.lines() {
+        let mut code = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if in_string => {
+                    chars.next();
+                }
+                '"' => in_string = !in_string,
+                '\'' if !in_string => {
+                    // A char literal ('"' or '\'') must not open a string; a lifetime stays.
+                    let rest: String = chars.clone().take(3).collect();
+                    if rest.starts_with("\"'") || rest.starts_with("\\") {
+                        chars.nth(if rest.starts_with('\\') { 2 } else { 1 });
+                    }
+                    code.push(c);
+                }
+                '/' if !in_string && chars.peek() == Some(&'/') => break,
+                _ if in_string => {}
+                _ => code.push(c),
+            }
+        }
+        lines.push(code);
+    }
+    lines
+}
+
+/// Whether `code` holds `word` as a whole identifier.
+fn has_word(code: &str, word: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+/// The 1-based lines of `text` whose code uses `unsafe`.
+fn unsafe_lines(text: &str) -> Vec<usize> {
+    let lines = code_lines(text).into_iter().enumerate();
+    lines.filter(|(_, code)| has_word(code, "unsafe")).map(|(i, _)| i + 1).collect()
+}
+
+/// The 1-based lines of `text` whose code names `std::fs`: a path through it, an import of it
+/// (`use std::fs` or `use std::{fs, ..}`), or, after such an import, a path `fs::..`.
+fn fs_lines(text: &str) -> Vec<usize> {
+    let codes = code_lines(text);
+    let is_import = |code: &str| {
+        let code = code.replace(' ', "");
+        code.starts_with("usestd::fs") || (code.starts_with("usestd::{") && has_word(&code, "fs"))
+    };
+    let imports_fs = codes.iter().any(|code| is_import(code));
+    let uses = |code: &str| {
+        let path_start = |at: usize| {
+            !code[..at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_')
+        };
+        code.contains("std::fs")
+            || is_import(code)
+            || (imports_fs && code.match_indices("fs::").any(|(at, _)| path_start(at)))
+    };
+    let lines = codes.iter().enumerate();
+    lines.filter(|(_, code)| uses(code)).map(|(i, _)| i + 1).collect()
+}
+
+/// Whether `shown` (a path relative to the root) is covered by an entry of `allowed`: equal to
+/// it, or under it when the entry ends with `/`.
+fn is_listed(allowed: &[(&str, &str)], shown: &str) -> bool {
+    allowed.iter().any(|(entry, _)| {
+        if entry.ends_with('/') { shown.starts_with(entry) } else { shown == *entry }
+    })
+}
+
+#[test]
+fn unsafe_and_fs_detection() {
+    assert_eq!(unsafe_lines("fn f() {\n    unsafe { g() }\n}\n"), vec![2]);
+    assert_eq!(unsafe_lines("// unsafe in a comment\nlet s = \"unsafe\";\n"), Vec::<usize>::new());
+    assert_eq!(unsafe_lines("unsafe_code = 1; not_unsafe();\n"), Vec::<usize>::new());
+    assert_eq!(unsafe_lines("unsafe impl Send for X {}\n"), vec![1]);
+    assert_eq!(unsafe_lines("let s = \"a\n  unsafe\n\";\nlet c = '\"'; unsafe {}\n"), vec![4]);
+    assert_eq!(fs_lines("let f = std::fs::File::open(p);\n"), vec![1]);
+    assert_eq!(fs_lines("use std::{fs, io};\nfs::remove_file(p);\n"), vec![1, 2]);
+    assert_eq!(fs_lines("use std::fs;\n"), vec![1]);
+    assert_eq!(fs_lines("vfs::remove(p); // std::fs\nlet s = \"std::fs\";\n"), Vec::<usize>::new());
+    assert_eq!(fs_lines("mem_fs::open();\n"), Vec::<usize>::new());
+    assert!(is_listed(FS_ALLOWED, "crates/redwood-pager/src/io/os.rs"));
+    assert!(!is_listed(FS_ALLOWED, "crates/redwood-cli/src/demo.rs"));
+    assert!(is_listed(UNSAFE_ALLOWED, "crates/redwood-telemetry/src/heap.rs"));
+}
+
+#[test]
+fn unsafe_appears_only_in_the_allowlist() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    let mut seen = BTreeSet::new();
+    for path in checked_rust_files(&root) {
+        let shown = shown(&root, &path);
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+        let lines = unsafe_lines(&text);
+        if lines.is_empty() {
+            continue;
+        }
+        seen.insert(shown.clone());
+        if !is_listed(UNSAFE_ALLOWED, &shown) {
+            found.extend(lines.iter().map(|line| format!("{shown}:{line}")));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "`unsafe` outside the allowlist (UNSAFE_ALLOWED; see DEVELOPERS.md rule 9):\n  {}",
+        found.join("\n  ")
+    );
+    for (entry, _) in UNSAFE_ALLOWED {
+        assert!(seen.contains(*entry), "{entry} is allowlisted but holds no unsafe: remove it");
+    }
+}
+
+#[test]
+fn only_the_pagers_io_module_touches_files_with_std_fs() {
+    let root = workspace_root();
+    let mut found = Vec::new();
+    for path in checked_rust_files(&root) {
+        let shown = shown(&root, &path);
+        // Tests and tooling may make, damage and inspect files as they like.
+        if !shown.starts_with("crates/") || !shown.contains("/src/") {
+            continue;
+        }
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()));
+        if is_listed(FS_ALLOWED, &shown) {
+            continue;
+        }
+        found.extend(fs_lines(&text).iter().map(|line| format!("{shown}:{line}")));
+    }
+    assert!(
+        found.is_empty(),
+        "std::fs outside the pager's io module (go through redwood_pager::io::Vfs, or add the \
+         file to FS_ALLOWED with its reason):\n  {}",
+        found.join("\n  ")
+    );
+}

@@ -14,15 +14,73 @@ use crate::output::{Output, entry_json, show};
 /// What a command returns: success, or a failure to report.
 pub type Outcome = Result<(), Failure>;
 
-/// Opens the existing database at `path`.
-pub fn open_existing(path: &Path) -> Result<Database, Failure> {
-    Database::open(path).map_err(|error| Failure::from_error(path, error))
+/// How commands open a database: the options every command shares.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opener {
+    /// Open even without the write-ahead log (`--discard-missing-log`).
+    pub discard_missing_log: bool,
+}
+
+impl Opener {
+    fn builder(self) -> redwood::Builder {
+        Database::builder().discard_missing_log(self.discard_missing_log)
+    }
+
+    /// Opens the existing database at `path` for reading only: no file is changed.
+    pub fn read_only(self, path: &Path) -> Result<Database, Failure> {
+        let db = self.builder().read_only(true).open(path);
+        db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
+    }
+
+    /// Opens the existing database at `path` for writing.
+    pub fn writable(self, path: &Path) -> Result<Database, Failure> {
+        let db = self.builder().open(path);
+        db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
+    }
+
+    /// Opens the database at `path` for writing, creating it if it does not exist.
+    pub fn create(self, path: &Path) -> Result<Database, Failure> {
+        let db = self.builder().create(path);
+        db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
+    }
+}
+
+/// Says on standard error what opening did that the user must know: a discarded log, a damaged
+/// log tail cut off (and where its bytes were saved).
+fn warn_about_recovery(db: Database) -> Database {
+    let report = db.recovery_report();
+    if let Some(reason) = &report.discarded_log {
+        eprintln!(
+            "redwood: warning: the write-ahead log was discarded ({reason}); every commit after \
+             the last checkpoint ({}) is lost",
+            db.stats().checkpoint_lsn
+        );
+    }
+    if let (Some(tail), false) = (&report.damaged_tail, db.is_read_only()) {
+        let saved = report
+            .tail_saved_to
+            .as_ref()
+            .map(|saved| format!("; its bytes were saved to {}", saved.display()))
+            .unwrap_or_default();
+        eprintln!(
+            "redwood: warning: a damaged log tail at byte {} was cut off{saved}",
+            tail.offset
+        );
+    }
+    db
 }
 
 /// `put`: stores a value, creating the database and the table if needed.
-pub fn put(out: &Output, path: &Path, table: &str, key: &str, value: &str) -> Outcome {
+pub fn put(
+    out: &Output,
+    open: Opener,
+    path: &Path,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
-    let db = Database::create(path).map_err(fail)?;
+    let db = open.create(path)?;
     let mut write = db.begin_write().map_err(fail)?;
     let replaced = write.open_table(table).map_err(fail)?.insert(key.as_bytes(), value.as_bytes());
     let replaced = replaced.map_err(fail)?;
@@ -36,9 +94,9 @@ pub fn put(out: &Output, path: &Path, table: &str, key: &str, value: &str) -> Ou
 }
 
 /// `get`: prints a value; exit code 1 if the key is absent.
-pub fn get(out: &Output, path: &Path, table: &str, key: &str) -> Outcome {
+pub fn get(out: &Output, open: Opener, path: &Path, table: &str, key: &str) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
-    let db = open_existing(path)?;
+    let db = open.read_only(path)?;
     let read = db.begin_read().map_err(fail)?;
     let value = read.open_table(table).map_err(fail)?.get(key.as_bytes()).map_err(fail)?;
     let Some(value) = value else {
@@ -49,9 +107,9 @@ pub fn get(out: &Output, path: &Path, table: &str, key: &str) -> Outcome {
 }
 
 /// `del`: removes a key; exit code 1 if it was absent. A missing table is not created.
-pub fn del(out: &Output, path: &Path, table: &str, key: &str) -> Outcome {
+pub fn del(out: &Output, open: Opener, path: &Path, table: &str, key: &str) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
-    let db = open_existing(path)?;
+    let db = open.writable(path)?;
     let mut write = db.begin_write().map_err(fail)?;
     if !write.list_tables().map_err(fail)?.iter().any(|name| name == table) {
         return Err(fail(redwood::Error::TableNotFound(table.to_owned())));
@@ -110,9 +168,9 @@ fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `scan`: streams entries in key order (or reversed), as lines or one JSON document.
-pub fn scan(out: &Output, path: &Path, table: &str, args: &ScanArgs) -> Outcome {
+pub fn scan(out: &Output, open: Opener, path: &Path, table: &str, args: &ScanArgs) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
-    let db = open_existing(path)?;
+    let db = open.read_only(path)?;
     let read = db.begin_read().map_err(fail)?;
     let handle = read.open_table(table).map_err(fail)?;
     let (lower, upper) = args.bounds();
@@ -146,9 +204,9 @@ fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// `tables`: every table with its entry count.
-pub fn tables(out: &Output, path: &Path) -> Outcome {
+pub fn tables(out: &Output, open: Opener, path: &Path) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
-    let db = open_existing(path)?;
+    let db = open.read_only(path)?;
     let read = db.begin_read().map_err(fail)?;
     let mut listed = Vec::new();
     for name in read.list_tables().map_err(fail)? {
@@ -253,16 +311,16 @@ pub fn stats_text(document: &serde_json::Value) -> String {
 }
 
 /// `stats`: the database's statistics.
-pub fn stats(out: &Output, path: &Path) -> Outcome {
-    let db = open_existing(path)?;
+pub fn stats(out: &Output, open: Opener, path: &Path) -> Outcome {
+    let db = open.read_only(path)?;
     let document = stats_json(&db);
     out.print(&document, || stats_text(&document));
     Ok(())
 }
 
 /// `check`: the full integrity report; exit code 5 if anything is wrong.
-pub fn check(out: &Output, path: &Path) -> Outcome {
-    let db = open_existing(path)?;
+pub fn check(out: &Output, open: Opener, path: &Path) -> Outcome {
+    let db = open.read_only(path)?;
     let bar = out.progress(0, "checking");
     let report = db
         .check_report(|done, total| {
@@ -282,11 +340,23 @@ pub fn check(out: &Output, path: &Path) -> Outcome {
             })
         })
         .collect();
+    let log_tail = report.damaged_log_tail.map(|tail| {
+        json!({
+            "offset": tail.offset,
+            "lsn": tail.lsn.get(),
+            "committed_end": tail.committed_end,
+            "commit_after": tail.commit_after.map(|commit| json!({
+                "offset": commit.offset,
+                "lsn": commit.lsn.get(),
+            })),
+        })
+    });
     let document = json!({
         "clean": report.is_clean(),
         "pages_checked": report.pages_checked,
         "tables_checked": report.tables_checked,
         "problems": problems,
+        "damaged_log_tail": log_tail,
     });
     out.print(&document, || {
         let mut lines = vec![format!(
@@ -296,6 +366,13 @@ pub fn check(out: &Output, path: &Path) -> Outcome {
         for problem in &report.problems {
             let page = problem.page_id.map(|page| format!("{page}: ")).unwrap_or_default();
             lines.push(format!("  damaged {page}{} (in {})", problem.message, problem.place));
+        }
+        if report.damaged_log_tail.is_some() {
+            lines.push(
+                "  (read-only: the log was left as it is; `redwood recover` copies what can be \
+                 read into a new database)"
+                    .to_owned(),
+            );
         }
         lines.push(if report.is_clean() { "ok".into() } else { "DAMAGED".into() });
         lines.join("\n")
@@ -311,8 +388,8 @@ pub fn check(out: &Output, path: &Path) -> Outcome {
 }
 
 /// `checkpoint`: copies committed pages into the database file.
-pub fn checkpoint(out: &Output, path: &Path, mode: CheckpointMode) -> Outcome {
-    let db = open_existing(path)?;
+pub fn checkpoint(out: &Output, open: Opener, path: &Path, mode: CheckpointMode) -> Outcome {
+    let db = open.writable(path)?;
     let outcome = db.checkpoint(mode).map_err(|error| Failure::from_error(path, error))?;
     let document = json!({
         "mode": format!("{mode:?}").to_lowercase(),

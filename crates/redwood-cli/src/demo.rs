@@ -3,7 +3,7 @@
 //! the whole table, records a restore point, checkpoints, runs the full check, and prints the
 //! timings and the database's statistics.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use redwood::{CheckpointMode, Database};
@@ -224,15 +224,16 @@ fn ms(time: Duration) -> f64 {
 
 /// Removes an earlier demo database at `path` (and its log and segment files). Only a database
 /// the demo made is removed: one whose tables are the demo's marker table and `users` and
-/// nothing else. It stays open (locked) while its files go, the log and segments first and the
-/// main file last, so no other process can open it meanwhile and an interrupted removal never
-/// leaves a log without its database. Any other file, or any other database, is refused.
+/// nothing else (read-only, so a refused file is never changed). `Database::destroy` then
+/// removes it, locked while its files go, the log and segments first and the main file last, so
+/// an interrupted removal never leaves a log without its database. Any other file, or any
+/// other database, is refused.
 fn replace_previous_demo(path: &Path) -> Outcome {
     if !path.exists() {
         return Ok(());
     }
     let shown = path.display();
-    let db = Database::open(path).map_err(|error| {
+    let db = Database::open_read_only(path).map_err(|error| {
         let failure = Failure::from_error(path, error);
         if failure.code != Code::NotADatabase {
             return failure;
@@ -257,40 +258,7 @@ fn replace_previous_demo(path: &Path) -> Outcome {
         );
         return Err(Failure::new(Code::Other, message));
     }
-    let mut files = database_files(path);
-    files.rotate_left(1); // the main file (first) goes last
-    for file in files {
-        std::fs::remove_file(&file).map_err(|error| {
-            Failure::new(Code::Other, format!("cannot remove {}: {error}", file.display()))
-        })?;
-    }
     drop(db);
+    Database::destroy(path).map_err(|error| Failure::from_error(path, error))?;
     Ok(())
-}
-
-/// The files of the database at `path`: itself, `PATH.wal` and `PATH.segN`.
-fn database_files(path: &Path) -> Vec<PathBuf> {
-    let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let is_companion = |file: &str| {
-        file.strip_prefix(&name).is_some_and(|suffix| {
-            suffix == ".wal"
-                || suffix
-                    .strip_prefix(".seg")
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        })
-    };
-    let mut files = vec![path.to_path_buf()];
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        files.extend(
-            entries
-                .filter_map(Result::ok)
-                .filter(|entry| is_companion(&entry.file_name().to_string_lossy()))
-                .map(|entry| dir.join(entry.file_name())),
-        );
-    }
-    files
 }

@@ -18,6 +18,8 @@ pub enum Code {
     Locked = 6,
     /// No table of that name.
     NoSuchTable = 7,
+    /// The write-ahead log is missing, emptied, or not this database's.
+    LogMissing = 8,
     /// Anything else: I/O errors, bad input, limits.
     Other = 10,
 }
@@ -56,6 +58,26 @@ impl Failure {
                 Code::Locked,
                 format!(
                     "{shown} is in use by another process; try again when it has closed the database"
+                ),
+            ),
+            Error::Storage(StorageError::LogMissing { path: log, reason, checkpoint_lsn }) => {
+                Self::new(
+                    Code::LogMissing,
+                    format!(
+                        "{shown}: its write-ahead log {} is missing ({reason}); the commits after \
+                         the last checkpoint ({checkpoint_lsn}) were only in it. Nothing was \
+                         changed: put the log back, or pass --discard-missing-log to open \
+                         without it and lose them",
+                        log.display()
+                    ),
+                )
+            }
+            Error::Storage(StorageError::LogMismatch { reason, .. }) => Self::new(
+                Code::LogMissing,
+                format!(
+                    "{shown}: its write-ahead log belongs elsewhere ({reason}). Nothing was \
+                     changed: put the right log back, or move this one aside and pass \
+                     --discard-missing-log"
                 ),
             ),
             Error::TableNotFound(table) => {

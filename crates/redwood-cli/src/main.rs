@@ -27,13 +27,22 @@ static ALLOCATOR: redwood::CountingAllocator = redwood::CountingAllocator::syste
 ///
 /// Exit codes: 0 success; 1 key not found; 2 bad usage; 3 no such database file; 4 not a
 /// Redwood database; 5 damaged data (a corrupt page, or `check` found faults); 6 database in
-/// use by another process; 7 no such table; 10 any other failure (I/O, bad input).
+/// use by another process; 7 no such table; 8 the write-ahead log is missing or not this
+/// database's; 10 any other failure (I/O, bad input).
+///
+/// Commands that only read (`get`, `scan`, `tables`, `stats`, `check`) open the database
+/// read-only: they never change a file, not even to recover it.
 #[derive(Parser, Debug)]
 #[command(name = "redwood", version, about, long_about)]
 struct Cli {
     /// Print one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Open the database even if its write-ahead log is missing or emptied, losing the commits
+    /// made after the last checkpoint (without it such an open fails with exit code 8 and
+    /// changes nothing).
+    #[arg(long, global = true)]
+    discard_missing_log: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -141,27 +150,28 @@ enum Mode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let out = output::Output::new(cli.json);
+    let open = commands::Opener { discard_missing_log: cli.discard_missing_log };
     let result = match cli.command {
         Command::Demo { path, keys } => demo::run(&out, &path, keys),
         Command::Put { path, table, key, value } => {
-            commands::put(&out, &path, &table, &key, &value)
+            commands::put(&out, open, &path, &table, &key, &value)
         }
-        Command::Get { path, table, key } => commands::get(&out, &path, &table, &key),
-        Command::Del { path, table, key } => commands::del(&out, &path, &table, &key),
+        Command::Get { path, table, key } => commands::get(&out, open, &path, &table, &key),
+        Command::Del { path, table, key } => commands::del(&out, open, &path, &table, &key),
         Command::Scan { path, table, from, to, prefix, limit, reverse } => {
             let scan = commands::ScanArgs { from, to, prefix, limit, reverse };
-            commands::scan(&out, &path, &table, &scan)
+            commands::scan(&out, open, &path, &table, &scan)
         }
-        Command::Tables { path } => commands::tables(&out, &path),
-        Command::Stats { path } => commands::stats(&out, &path),
-        Command::Check { path } => commands::check(&out, &path),
+        Command::Tables { path } => commands::tables(&out, open, &path),
+        Command::Stats { path } => commands::stats(&out, open, &path),
+        Command::Check { path } => commands::check(&out, open, &path),
         Command::Checkpoint { path, mode } => {
             let mode = match mode {
                 Mode::Passive => redwood::CheckpointMode::Passive,
                 Mode::Full => redwood::CheckpointMode::Full,
                 Mode::Truncate => redwood::CheckpointMode::Truncate,
             };
-            commands::checkpoint(&out, &path, mode)
+            commands::checkpoint(&out, open, &path, mode)
         }
     };
     match result {

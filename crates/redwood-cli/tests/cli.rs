@@ -194,3 +194,98 @@ fn a_flipped_byte_is_named_by_check() {
     assert!(stderr.contains(&format!("is damaged (page {last_page})")), "{stderr}");
     assert!(stderr.contains("run `redwood check"), "{stderr}");
 }
+
+/// Every file of the database in `dir`, with its bytes.
+fn files(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .map(|path| {
+            let bytes = std::fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// A database whose last commits are only in its log (never checkpointed), then one byte
+/// flipped inside the page frames of the last commit: `check` reports the damaged log tail with
+/// its byte offset and exits with code 5, and neither it nor any other read-only command
+/// changes a byte of any file.
+#[test]
+fn check_reports_a_damaged_last_commit_and_read_only_commands_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.redwood");
+    let db = text(&path);
+    for (key, value) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        expect(&["put", db, "t", key, value], 0);
+    }
+    let log_path = dir.path().join("kv.redwood.wal");
+    let before_last = {
+        let stats = json(&["stats", db]);
+        stats["log"]["bytes_in_use"].as_u64().unwrap()
+    };
+    expect(&["put", db, "t", "d", "4"], 0);
+    let log = std::fs::OpenOptions::new().read(true).write(true).open(&log_path).unwrap();
+    let offset = before_last + 300; // inside the last commit's first page image
+    let mut byte = [0u8; 1];
+    log.read_exact_at(&mut byte, offset).unwrap();
+    log.write_all_at(&[byte[0] ^ 0x10], offset).unwrap();
+    drop(log);
+
+    let before = files(dir.path());
+    let (stdout, stderr) = expect(&["check", db], 5);
+    assert!(stdout.contains(&format!("the log is damaged at byte {before_last}")), "{stdout}");
+    assert!(stdout.contains("a valid commit frame follows"), "{stdout}");
+    assert!(stderr.contains("1 problem(s)"), "{stderr}");
+    let report = {
+        let output = redwood(&["--json", "check", db]);
+        assert_eq!(output.status.code(), Some(5));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(report["damaged_log_tail"]["offset"], before_last, "{report}");
+    assert!(report["damaged_log_tail"]["commit_after"]["offset"].as_u64().unwrap() > before_last);
+    // The read-only commands see the state before the damaged commit, and write nothing.
+    assert_eq!(expect(&["get", db, "t", "c"], 0).0, "3\n");
+    expect(&["get", db, "t", "d"], 1);
+    assert_eq!(expect(&["scan", db, "t"], 0).0, "a\t1\nb\t2\nc\t3\n");
+    expect(&["tables", db], 0);
+    expect(&["stats", db], 0);
+    expect(&["--json", "stats", db], 0);
+    assert_eq!(files(dir.path()), before, "a read-only command changed a file");
+
+    // A writable command cuts the tail, keeps a copy, and says so.
+    let (_, stderr) = expect(&["put", db, "t", "e", "5"], 0);
+    assert!(stderr.contains(&format!("damaged log tail at byte {before_last} was cut off")));
+    assert!(stderr.contains("saved to"), "{stderr}");
+    let check = json(&["check", db]);
+    assert_eq!(check["clean"], true, "{check}");
+}
+
+/// A deleted log: every command refuses with exit code 8 and changes nothing; the override
+/// opens without it and says what was lost.
+#[test]
+fn a_missing_log_is_refused_unless_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kv.redwood");
+    let db = text(&path);
+    expect(&["put", db, "t", "a", "1"], 0);
+    expect(&["checkpoint", db], 0);
+    expect(&["put", db, "t", "b", "2"], 0);
+    std::fs::remove_file(dir.path().join("kv.redwood.wal")).unwrap();
+    let before = files(dir.path());
+    for args in [&["get", db, "t", "a"][..], &["check", db], &["put", db, "t", "c", "3"]] {
+        let (_, stderr) = expect(args, 8);
+        assert!(
+            stderr.contains("is missing") && stderr.contains("--discard-missing-log"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(files(dir.path()), before, "a refused command changed a file");
+    let (stdout, stderr) = expect(&["--discard-missing-log", "get", db, "t", "a"], 0);
+    assert_eq!(stdout, "1\n");
+    assert!(stderr.contains("the write-ahead log was discarded"), "{stderr}");
+    assert_eq!(files(dir.path()), before, "a read-only command with the override changed a file");
+    expect(&["--discard-missing-log", "put", db, "t", "c", "3"], 0);
+    expect(&["get", db, "t", "b"], 1);
+    assert_eq!(expect(&["get", db, "t", "c"], 0).0, "3\n");
+}

@@ -20,7 +20,12 @@ fn main() -> Result<()> {
 pub fn seed() -> Result<Vec<u8>> {
     let vfs = MemVfs::new();
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
-    let options = PageFileOptions { segment_pages: 8, database_id: Some(1), ..Default::default() };
+    let options = PageFileOptions {
+        segment_pages: 8,
+        database_id: Some(1),
+        log_salt: Some(1),
+        ..Default::default()
+    };
     let mut file = PageFile::create(shared, Path::new("db"), &options)?;
     let pages: Vec<_> = (0..6).map(|_| file.allocate()).collect::<Result<_>>()?;
     for &page_id in &pages {

@@ -140,14 +140,34 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// The write-ahead log belongs to another database, or one with another page size.
-    #[error("{} does not belong to this database: {reason}", path.display())]
+    /// The write-ahead log is not the one the database's meta data names: it belongs to
+    /// another database (or page size), to another history of this one (a copy that went its
+    /// own way, an older or newer generation), or the newest meta copy is lost. Nothing was
+    /// changed; put the right log back, or move this one aside and open with the override for
+    /// a missing log.
+    #[error("{}: the write-ahead log does not belong to this database: {reason}", path.display())]
     LogMismatch {
-        /// The log file.
+        /// The log file (or, when the pager finds the mismatch, the database it was opened for).
         path: PathBuf,
         /// Which field differs.
         reason: String,
     },
+    /// The write-ahead log is missing or emptied, and the meta data does not show it was empty
+    /// at a clean close: every commit since the last checkpoint would be lost. Nothing was
+    /// changed; put the log back, or open with the override for a missing log to accept the
+    /// loss.
+    #[error("{}: {reason}; the commits after the last checkpoint ({checkpoint_lsn}) are in it", path.display())]
+    LogMissing {
+        /// The log file.
+        path: PathBuf,
+        /// What is missing: the file, or its header.
+        reason: String,
+        /// The data files hold every commit up to here; later ones were only in the log.
+        checkpoint_lsn: Lsn,
+    },
+    /// A change was asked of a database opened read-only.
+    #[error("the database was opened read-only")]
+    ReadOnly,
     /// Something is larger than its limit.
     #[error("{what} of {bytes} bytes exceeds the limit of {limit}")]
     TooLarge {

@@ -42,8 +42,8 @@ pub use error::{Error, Result};
 pub use geometry::{Geometry, MapCopy};
 pub use ids::{Lsn, PageId, SegmentId};
 pub use log::{
-    CacheKey, LogPosition, LogReader, PageCache, PageLog, RecoveredCommit, RestorePoint,
-    TransactionChanges,
+    CacheKey, LogIdentity, LogPosition, LogReader, PageCache, PageLog, RecoveredCommit,
+    RestorePoint, TransactionChanges,
 };
 pub use meta::{MAGIC, Meta};
 pub use page::{

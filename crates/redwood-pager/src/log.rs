@@ -61,6 +61,30 @@ pub trait LogReader: Send + Sync {
     fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
 }
 
+/// Which log continues a database's data files: a log generation and its salt. Every frame
+/// of a generation carries its salt, so two logs with one identity are the same log.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct LogIdentity {
+    /// +1 per restart of the log; 0 means "not recorded" (meta data written before identities
+    /// were recorded), which accepts any log.
+    pub generation: u64,
+    /// The generation's salt.
+    pub salt: u64,
+}
+
+impl LogIdentity {
+    /// Whether this identity was recorded (see [`LogIdentity::generation`]).
+    pub fn is_recorded(&self) -> bool {
+        self.generation != 0
+    }
+}
+
+impl std::fmt::Display for LogIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "generation {} (salt {:#018x})", self.generation, self.salt)
+    }
+}
+
 /// The write side of a page log: used by the single writer and by checkpoints only.
 ///
 /// Contract: frames appended since the last `commit` or `abort` form one transaction; `commit`
@@ -76,10 +100,14 @@ pub trait PageLog: Send {
     /// The LSN the next appended frame gets (pages are sealed with it before they are appended).
     fn next_lsn(&self) -> Lsn;
 
-    /// The log's generation: +1 per restart. The data files' meta data records which
-    /// generation continues them, so a log from a later checkpoint is never replayed over an
-    /// older meta copy.
-    fn generation(&self) -> u64;
+    /// The log's identity: its generation (+1 per restart) and that generation's salt. The data
+    /// files' meta data records the identity of the log that continues them, so a log from a
+    /// later checkpoint is never replayed over an older meta copy, and a log of another
+    /// database or another history is refused (`Pager::open`).
+    fn identity(&self) -> LogIdentity;
+
+    /// The identity the next `restart` gives the log.
+    fn successor(&self) -> LogIdentity;
 
     /// Appends a sealed page image to the open transaction.
     fn append_page(&mut self, page: &PageBuf) -> Result<LogPosition>;

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::limits::ROOT_SLOTS;
 use crate::page::{FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageSize, PageType};
-use crate::{Lsn, PageId};
+use crate::{LogIdentity, Lsn, PageId};
 
 /// The first bytes of every meta page body, at file offset 32.
 pub const MAGIC: [u8; 8] = *b"REDWOOD\0";
@@ -31,7 +31,15 @@ pub(crate) struct MetaBody {
     pub checkpoint_lsn: U64,
     pub roots: [U64; ROOT_SLOTS],
     pub log_generation: U64,
+    pub log_salt: U64,
+    pub flags: U64,
 }
+
+/// `MetaBody::flags`: the log named by the meta data held no commit past the checkpoint when
+/// this copy was written by a closing (or creating) handle.
+const FLAG_LOG_CLOSED_EMPTY: u64 = 1;
+/// Every flag this build knows; any other bit set is damage (or a newer build).
+const FLAGS_KNOWN: u64 = FLAG_LOG_CLOSED_EMPTY;
 
 /// Where the body's fields sit in the file, for probing before the page size is known.
 pub(crate) const MAGIC_OFFSET: usize = PAGE_HEADER_BYTES;
@@ -59,10 +67,15 @@ pub struct Meta {
     pub checkpoint_lsn: Lsn,
     /// Page ids higher layers anchor their structures at; `None` where unused.
     pub roots: [Option<PageId>; ROOT_SLOTS],
-    /// The generation of the log that continues this checkpoint (0: not recorded). A log of
-    /// any other generation (but the one before, if a restart was due and did not happen)
-    /// belongs to a later checkpoint whose meta copy is lost.
-    pub log_generation: u64,
+    /// The identity of the log that continues this checkpoint (generation 0: not recorded, in
+    /// files written before identities were). A log of any other identity (but the one before,
+    /// if a restart was due and did not happen) belongs to a later checkpoint whose meta copy
+    /// is lost, to another database, or to another history of this one.
+    pub log: LogIdentity,
+    /// The log held no commit past `checkpoint_lsn` when this copy was written, by a handle
+    /// that was closing (or creating the database): no commit can follow before a writable
+    /// open writes a copy that clears it. Only then may a missing or emptied log be recreated.
+    pub log_closed_empty: bool,
 }
 
 impl Meta {
@@ -84,7 +97,9 @@ impl Meta {
             page_count: U64::new(self.page_count),
             checkpoint_lsn: U64::new(self.checkpoint_lsn.get()),
             roots: self.roots.map(|root| U64::new(root.map_or(0, PageId::get))),
-            log_generation: U64::new(self.log_generation),
+            log_generation: U64::new(self.log.generation),
+            log_salt: U64::new(self.log.salt),
+            flags: U64::new(if self.log_closed_empty { FLAG_LOG_CLOSED_EMPTY } else { 0 }),
         };
         body.write_to_prefix(page.body_mut()).expect("meta body fits in a page");
         page.seal(self.slot(), PageType::META, self.checkpoint_lsn);
@@ -120,8 +135,12 @@ impl Meta {
             page_count: body.page_count.get(),
             checkpoint_lsn: Lsn::new(body.checkpoint_lsn.get()),
             roots: body.roots.map(|raw| (raw.get() != 0).then(|| PageId::new(raw.get()))),
-            log_generation: body.log_generation.get(),
+            log: LogIdentity { generation: body.log_generation.get(), salt: body.log_salt.get() },
+            log_closed_empty: body.flags.get() & FLAG_LOG_CLOSED_EMPTY != 0,
         };
+        if body.flags.get() & !FLAGS_KNOWN != 0 {
+            return Err(corrupt(format!("unknown meta flags {:#x}", body.flags.get())));
+        }
         meta.validate().map_err(corrupt)?;
         if meta.slot() != slot {
             return Err(corrupt(format!(

@@ -4,11 +4,12 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use redwood_pager::io::MemVfs;
-use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType, TransactionChanges};
+use redwood_pager::{
+    Durability, LogIdentity, Lsn, PageBuf, PageId, PageSize, PageType, TransactionChanges,
+};
 use redwood_wal::{Wal, WalOptions};
 
 fn options() -> WalOptions {
@@ -16,8 +17,8 @@ fn options() -> WalOptions {
         page_size: PageSize::DEFAULT,
         database_id: 1,
         start_lsn: Lsn::new(1),
-        salt: Some(1),
-        counters: Arc::default(),
+        identity: LogIdentity { generation: 1, salt: 1 },
+        ..WalOptions::default()
     }
 }
 

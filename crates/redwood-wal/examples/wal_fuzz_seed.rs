@@ -3,11 +3,11 @@
 //! `wal_fuzz_seed OUTPUT`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use redwood_pager::io::MemVfs;
 use redwood_pager::{
-    Durability, Lsn, PageBuf, PageId, PageSize, PageType, RestorePoint, TransactionChanges,
+    Durability, LogIdentity, Lsn, PageBuf, PageId, PageSize, PageType, RestorePoint,
+    TransactionChanges,
 };
 use redwood_wal::{Result, Wal, WalOptions};
 
@@ -25,8 +25,8 @@ pub fn seed() -> Result<Vec<u8>> {
         page_size: PageSize::DEFAULT,
         database_id: 7,
         start_lsn: Lsn::new(1),
-        salt: Some(0xfeed),
-        counters: Arc::default(),
+        identity: LogIdentity { generation: 1, salt: 0xfeed },
+        ..WalOptions::default()
     };
     let (mut wal, _) = Wal::open(&vfs, Path::new("db.wal"), &options)?;
     for number in 1..=3u64 {

@@ -50,6 +50,21 @@ pub enum Error {
         /// Which field differs.
         reason: String,
     },
+    /// The log file is missing, or holds no valid header and no frame, and the options said to
+    /// refuse ([`crate::MissingLog::Refuse`]): nothing was changed.
+    #[error("{}: {reason}", path.display())]
+    Missing {
+        /// The log file.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+        /// The LSN before the log's expected first frame: the data files hold every commit up
+        /// to it.
+        checkpoint_lsn: Lsn,
+    },
+    /// An append, commit, sync or restart of a log opened read-only.
+    #[error("the log was opened read-only")]
+    ReadOnly,
     /// The log was written by a newer Redwood.
     #[error("unsupported log format version {found} (this build reads up to {supported})")]
     UnsupportedFormatVersion {
@@ -91,6 +106,10 @@ impl From<Error> for redwood_pager::Error {
                 Pager::LogCorrupt { offset: 0, lsn: Lsn::ZERO, reason }
             }
             Error::Mismatch { path, reason } => Pager::LogMismatch { path, reason },
+            Error::Missing { path, reason, checkpoint_lsn } => {
+                Pager::LogMissing { path, reason, checkpoint_lsn }
+            }
+            Error::ReadOnly => Pager::ReadOnly,
             Error::UnsupportedFormatVersion { found, supported } => {
                 Pager::UnsupportedFormatVersion { found, supported }
             }

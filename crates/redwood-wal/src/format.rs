@@ -243,6 +243,13 @@ pub fn parse_frame_header(bytes: &[u8], salt: u64) -> Option<(FrameHeaderView, u
     Some((FrameHeaderView { header: *header, frame_type }, payload_bytes as usize))
 }
 
+/// The salt a frame header carries, if `bytes` start with the frame magic: which generation
+/// wrote it (not yet checked in any other way).
+pub fn frame_salt(bytes: &[u8]) -> Option<u64> {
+    let (header, _) = FrameHeader::ref_from_prefix(bytes).ok()?;
+    (header.magic.get() == FRAME_MAGIC).then(|| header.salt.get())
+}
+
 /// A plausible frame header, not yet checked against its payload.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameHeaderView {

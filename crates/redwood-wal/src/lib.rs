@@ -24,4 +24,6 @@ mod wal;
 pub use error::{Error, Result};
 pub use format::{FRAME_HEADER_BYTES, FrameType, WAL_FORMAT_VERSION, WalHeader, frame_bytes};
 pub use record::CommitRecord;
-pub use wal::{Recovery, Wal, WalCounters, WalOptions, WalReader, WalStats};
+pub use wal::{
+    DamagedTail, MissingLog, Recovery, Wal, WalCounters, WalOptions, WalReader, WalStats,
+};

@@ -1,9 +1,16 @@
 //! Recovery: read the longest valid prefix of frames, collect the committed transactions in it,
-//! and decide whether what follows is a torn tail (truncate) or corruption (report).
+//! and decide what follows: the clean end of the log, a damaged tail (cut off at a writable
+//! open, reported either way), or corruption (an error).
 //!
-//! The rule (docs/FORMAT.md): past the first invalid frame, a commit frame that is valid on its
-//! own and whose `durable_lsn` reaches the invalid frame's LSN proves that frame had been fsynced
-//! before, so it was damaged afterwards; anything else is a tail of unsynced appends.
+//! The rules (docs/FORMAT.md, "Recovery"):
+//! - Past the first invalid frame, a commit frame that is valid on its own and whose
+//!   `durable_lsn` reaches the invalid frame's LSN proves that frame had been fsynced before,
+//!   so it was damaged afterwards: corruption.
+//! - Otherwise the end is clean when nothing of this generation lies past it: zeros, or frames
+//!   (whole or in part) of an earlier generation, which carry another salt. Any frame header of
+//!   this generation past the break, or a damaged frame header right at it, makes it a damaged
+//!   tail: torn unsynced appends after a crash, or damage to the last commits (which no later
+//!   commit vouches for). `DamagedTail::commit_after` tells which may have been acknowledged.
 
 use std::path::Path;
 
@@ -27,6 +34,27 @@ pub(crate) struct Scan {
     pub next_lsn: Lsn,
     /// The checksum the next frame chains from.
     pub last_checksum: u32,
+    /// What lies past the valid frames, if it is not a clean end.
+    pub damaged_tail: Option<DamagedTail>,
+}
+
+/// A damaged tail past the last valid frame: what a writable open cuts off, and what a
+/// read-only open (and `redwood check`) reports.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DamagedTail {
+    /// Where the valid frames end: the byte offset of the first frame that is not valid.
+    pub offset: u64,
+    /// The LSN a frame there would have had.
+    pub lsn: Lsn,
+    /// Where the last committed transaction ends: a writable open cuts the log back to here.
+    pub committed_end: u64,
+    /// The end of the last frame of this generation found past the damage (at least `offset`):
+    /// the bytes worth keeping as evidence end here.
+    pub evidence_end: u64,
+    /// A commit frame of this generation, valid on its own, past the damage (the first one):
+    /// the damaged transaction may have been acknowledged, and cutting the tail loses it.
+    /// `None`: no commit follows, as after a crash during a commit that never returned.
+    pub commit_after: Option<LogPosition>,
 }
 
 /// The chain position while scanning.
@@ -51,6 +79,7 @@ pub(crate) fn scan(
         committed_end: cursor.offset,
         next_lsn: cursor.lsn,
         last_checksum: cursor.checksum,
+        damaged_tail: None,
     };
     let mut open = empty_commit();
     while let Some((info, payload)) = read_frame(storage, cursor.offset, file_bytes, header.salt) {
@@ -87,7 +116,8 @@ pub(crate) fn scan(
         }
     }
     if cursor.offset < file_bytes {
-        check_tail(storage, path, header.salt, &cursor, file_bytes)?;
+        committed.damaged_tail =
+            inspect_tail(storage, path, header.salt, &cursor, file_bytes, committed.committed_end)?;
     }
     Ok(committed)
 }
@@ -180,15 +210,26 @@ pub(crate) enum PageFrameError {
     Io(std::io::Error),
 }
 
-/// Past the first invalid frame: corruption if a self-valid commit of this generation later in
-/// the file vouches that the frame at `bad.lsn` had been fsynced; otherwise a torn tail.
-fn check_tail(
+/// Past the first invalid frame (`bad`): corruption if a self-valid commit of this generation
+/// later in the file vouches that the frame at `bad.lsn` had been fsynced; a damaged tail if
+/// anything of this generation lies past the break (or the frame at it is a damaged frame); a
+/// clean end otherwise.
+fn inspect_tail(
     storage: &dyn Storage,
     path: &Path,
     salt: u64,
     bad: &Cursor,
     file_bytes: u64,
-) -> Result<()> {
+    committed_end: u64,
+) -> Result<Option<DamagedTail>> {
+    let mut tail = DamagedTail {
+        offset: bad.offset,
+        lsn: bad.lsn,
+        committed_end,
+        evidence_end: bad.offset,
+        commit_after: None,
+    };
+    let mut damaged = damaged_frame_at(storage, bad.offset, file_bytes, salt);
     let header_bytes = FRAME_HEADER_BYTES as u64;
     let mut window_start = bad.offset + FRAME_ALIGN_BYTES;
     while window_start + header_bytes <= file_bytes {
@@ -203,23 +244,45 @@ fn check_tail(
             if parse_frame_header(&window[start..], salt).is_none() {
                 continue;
             }
+            // A frame header of this generation past the break: the generation went on here.
+            damaged = true;
             let offset = window_start + start as u64;
             let Some((info, payload)) = read_frame(storage, offset, file_bytes, salt) else {
+                tail.evidence_end = tail.evidence_end.max(offset + header_bytes);
                 continue;
             };
-            let vouches = info.frame_type == FrameType::Commit
-                && CommitRecord::decode(&payload)
-                    .is_some_and(|record| record.durable_lsn >= bad.lsn);
-            if vouches {
+            tail.evidence_end = tail.evidence_end.max(offset + frame_bytes(payload.len()));
+            if info.frame_type != FrameType::Commit {
+                continue;
+            }
+            let Some(record) = CommitRecord::decode(&payload) else { continue };
+            if record.durable_lsn >= bad.lsn {
                 let reason = format!(
                     "damaged frame, but the commit at byte {offset} ({}) says it had been synced",
                     info.lsn
                 );
                 return Err(Error::Corrupt { offset: bad.offset, lsn: bad.lsn, reason });
             }
+            if tail.commit_after.is_none() && info.lsn > bad.lsn {
+                tail.commit_after = Some(LogPosition { offset, lsn: info.lsn });
+            }
         }
         let advanced = (window_bytes - header_bytes + 1).next_multiple_of(FRAME_ALIGN_BYTES);
         window_start += advanced.max(FRAME_ALIGN_BYTES);
     }
-    Ok(())
+    Ok(damaged.then_some(tail))
+}
+
+/// Whether the bytes at `offset` are a damaged frame: a frame header of this generation, or a
+/// frame of another salt that fails its own checksum. Zeros, other bytes, and a whole frame of
+/// an earlier generation (a log restarted without truncation) are not.
+fn damaged_frame_at(storage: &dyn Storage, offset: u64, file_bytes: u64, salt: u64) -> bool {
+    let mut header = [0u8; FRAME_HEADER_BYTES];
+    if offset + FRAME_HEADER_BYTES as u64 > file_bytes
+        || storage.read_at(offset, &mut header).is_err()
+    {
+        return false;
+    }
+    let Some(frame_salt) = crate::format::frame_salt(&header) else { return false };
+    frame_salt == salt || read_frame(storage, offset, file_bytes, frame_salt).is_none()
 }

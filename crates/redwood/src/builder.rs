@@ -8,7 +8,7 @@ use redwood_bufpool::{BufferPool, PoolOptions};
 use redwood_pager::io::{MemVfs, Vfs};
 use redwood_pager::{Durability, Lsn, PageFile, PageFileOptions, PageSize, Pager, PagerOptions};
 use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters, PagerCounters};
-use redwood_wal::{Wal, WalOptions};
+use redwood_wal::{MissingLog, Wal, WalOptions};
 
 use crate::database::Database;
 use crate::error::Result;
@@ -40,6 +40,8 @@ pub struct Builder {
     triggers: TableTriggers,
     prefetch: bool,
     diagnostics: DiagnosticsConfig,
+    read_only: bool,
+    discard_missing_log: bool,
 }
 
 impl Default for Builder {
@@ -53,6 +55,8 @@ impl Default for Builder {
             triggers: TableTriggers::default(),
             prefetch: false,
             diagnostics: DiagnosticsConfig::default(),
+            read_only: false,
+            discard_missing_log: false,
         }
     }
 }
@@ -224,6 +228,28 @@ impl Builder {
         self
     }
 
+    /// Open without ever changing a file (default off): every file is opened read-only,
+    /// recovery runs in memory (a damaged log tail is reported in
+    /// [`Database::recovery_report`], not cut off), and write transactions and checkpoints
+    /// fail with `StorageError::ReadOnly`. A database that does not exist is not created.
+    /// What `redwood check` and the other read-only commands use.
+    pub fn read_only(mut self, on: bool) -> Self {
+        self.read_only = on;
+        self
+    }
+
+    /// Open even if the write-ahead log is missing or emptied (default off). Without it such
+    /// an open fails with `StorageError::LogMissing` and changes nothing, unless the meta
+    /// data shows the log was empty at a clean close ([`Database::close`]). With it, a new
+    /// log is started after the last checkpoint: every commit only the lost log held is gone,
+    /// and [`Database::recovery_report`] says what was missing. A log that is present but
+    /// belongs elsewhere (`StorageError::LogMismatch`) is never overridden: move it aside
+    /// first.
+    pub fn discard_missing_log(mut self, on: bool) -> Self {
+        self.discard_missing_log = on;
+        self
+    }
+
     /// Opens the database at `path`, creating it if it does not exist.
     ///
     /// ```
@@ -307,32 +333,59 @@ impl Builder {
         self.assemble(Arc::new(MemVfs::new()), Path::new("memory.redwood"), true)
     }
 
-    fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
-        self.diagnostics.validate().map_err(redwood_pager::Error::InvalidOption)?;
-        let file_counters = Arc::new(PageFileCounters::default());
+    /// Opens (or creates) the page file and then the log beside it, with recovery.
+    fn open_files(
+        &self,
+        vfs: &Arc<dyn Vfs>,
+        path: &Path,
+        create: bool,
+        counters: (&Arc<PageFileCounters>, &Arc<redwood_wal::WalCounters>),
+    ) -> Result<(PageFile, Wal, redwood_wal::Recovery)> {
         let options = PageFileOptions {
             page_size: self.page_size,
             segment_pages: self.segment_pages,
-            counters: Arc::clone(&file_counters),
+            read_only: self.read_only,
+            counters: Arc::clone(counters.0),
             ..PageFileOptions::default()
         };
-        let file = if create {
-            PageFile::create(Arc::clone(&vfs), path, &options)?
-        } else {
-            PageFile::open(Arc::clone(&vfs), path, &options)?
+        let file = match (create, self.read_only) {
+            (true, false) => PageFile::create(Arc::clone(vfs), path, &options)?,
+            (true, true) => {
+                return Err(redwood_pager::Error::NotFound { path: path.to_path_buf() }.into());
+            }
+            (false, _) => PageFile::open(Arc::clone(vfs), path, &options)?,
         };
-        let log_counters = Arc::new(redwood_wal::WalCounters::default());
+        let missing = if file.log_closed_empty() {
+            MissingLog::Create
+        } else if self.discard_missing_log {
+            MissingLog::Discard
+        } else {
+            MissingLog::Refuse
+        };
         let wal_options = WalOptions {
             page_size: file.page_size(),
             database_id: file.database_id(),
             start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
-            salt: None,
-            counters: Arc::clone(&log_counters),
+            identity: file.log_identity(),
+            missing,
+            read_only: self.read_only,
+            counters: Arc::clone(counters.1),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
+        Ok((file, wal, recovery))
+    }
+
+    fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
+        self.diagnostics.validate().map_err(redwood_pager::Error::InvalidOption)?;
+        let file_counters = Arc::new(PageFileCounters::default());
+        let log_counters = Arc::new(redwood_wal::WalCounters::default());
+        let (file, wal, recovery) =
+            self.open_files(&vfs, path, create, (&file_counters, &log_counters))?;
         let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
-        let pager_options = PagerOptions { dirty_pages_max: self.dirty_pages_max };
+        let pager_options =
+            PagerOptions { dirty_pages_max: self.dirty_pages_max, read_only: self.read_only };
         let restore_points = crate::restore::recovered(&recovery.transactions);
+        let report = crate::recovery::RecoveryReport::from_log(&recovery);
         let pager_counters = Arc::new(PagerCounters::default());
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_counters(Arc::clone(&pager_counters))
@@ -370,6 +423,7 @@ impl Builder {
             triggers: self.triggers,
             changed_pages: Mutex::default(),
             restore_points: Mutex::new(restore_points),
+            recovery: report,
         })
     }
 }

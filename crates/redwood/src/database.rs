@@ -40,6 +40,8 @@ pub struct Database {
     pub(crate) changed_pages: Mutex<BTreeMap<String, u64>>,
     /// Restore points in the log, oldest first.
     pub(crate) restore_points: Mutex<Vec<crate::RestorePoint>>,
+    /// What recovery found at open.
+    pub(crate) recovery: crate::recovery::RecoveryReport,
 }
 
 impl std::fmt::Debug for Database {
@@ -50,12 +52,16 @@ impl std::fmt::Debug for Database {
 
 /// Closing a database stops its diagnostics sampler and its prefetch worker first, so the files
 /// (and the lock on them) are released when the `Database` is dropped, and a reopen right after
-/// succeeds.
+/// succeeds. If every commit is already in the data files, the drop records a clean close (one
+/// meta write; see [`Database::close`]); it never checkpoints.
 impl Drop for Database {
     fn drop(&mut self) {
         drop(self.sampler.take());
         self.hub.close();
         self.pager.stop_prefetch();
+        if let Err(error) = self.pager.close_clean() {
+            tracing::debug!(target: "redwood::recovery", %error, "no clean close recorded");
+        }
     }
 }
 
@@ -97,6 +103,59 @@ impl Database {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         Builder::default().open(path)
+    }
+
+    /// Opens the existing database at `path` read-only (default options otherwise): no file is
+    /// ever written, truncated or created, not even by recovery (see `Builder::read_only`).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Database> {
+        Builder::default().read_only(true).open(path)
+    }
+
+    /// Closes the database cleanly: a truncating checkpoint puts every commit in the data
+    /// files, and the meta data records that the log is empty, so the database file (and its
+    /// segments) alone hold everything: a copy of them is a complete backup, and a missing log
+    /// is recreated at the next open instead of refused. Dropping a `Database` closes it
+    /// without the checkpoint. A read-only database closes with nothing to do.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("app.redwood");
+    /// let db = redwood::Database::create(&path)?;
+    /// let mut write = db.begin_write()?;
+    /// write.open_table("t")?.insert(b"k", b"v")?;
+    /// write.commit()?;
+    /// db.close()?;
+    /// std::fs::remove_file(dir.path().join("app.redwood.wal")).unwrap(); // nothing in it now
+    /// let db = redwood::Database::open(&path)?;
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn close(self) -> Result<()> {
+        if self.pager.is_read_only() {
+            return Ok(());
+        }
+        self.checkpoint(CheckpointMode::Truncate)?;
+        self.pager.close_clean()?;
+        Ok(())
+    }
+
+    /// What recovery found in the log when this database was opened: commits replayed, a tail
+    /// cut off (or, read-only, left in place), a damaged tail, a log discarded by the override.
+    pub fn recovery_report(&self) -> &crate::recovery::RecoveryReport {
+        &self.recovery
+    }
+
+    /// Removes the database at `path` and every file that belongs to it (segments, the log,
+    /// saved damaged log tails), the main file last. Refuses a file that is not a Redwood
+    /// database, and a database that is open.
+    pub fn destroy(path: impl AsRef<Path>) -> Result<()> {
+        let vfs = redwood_pager::io::best_vfs();
+        Ok(redwood_pager::PageFile::destroy(vfs.as_ref(), path.as_ref())?)
+    }
+
+    /// Whether the database was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.pager.is_read_only()
     }
 
     /// A database in memory only (Redwood-Lite).

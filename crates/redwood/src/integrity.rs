@@ -29,6 +29,10 @@ pub struct IntegrityReport {
     pub tables_checked: u64,
     /// Everything found wrong, each damaged page once; empty for a sound database.
     pub problems: Vec<Problem>,
+    /// A damaged tail still in the write-ahead log (found by a read-only open, which leaves it
+    /// in place; a writable open has cut it off, see `Database::recovery_report`). Also one of
+    /// the `problems`, with place `"log"`.
+    pub damaged_log_tail: Option<crate::DamagedLogTail>,
 }
 
 impl IntegrityReport {
@@ -63,7 +67,8 @@ impl IntegrityReport {
 pub struct Problem {
     /// The page at fault, when the fault is about one page.
     pub page_id: Option<PageId>,
-    /// Where it was found: `"page"` (the scrub), `"table NAME"`, `"catalog"` or `"pager"`.
+    /// Where it was found: `"page"` (the scrub), `"table NAME"`, `"catalog"`, `"pager"` or
+    /// `"log"` (a damaged tail of the write-ahead log).
     pub place: String,
     /// What is wrong, as a sentence.
     pub message: String,
@@ -89,6 +94,14 @@ impl Database {
     /// ```
     pub fn check_report(&self, mut progress: impl FnMut(u64, u64)) -> Result<IntegrityReport> {
         let mut report = IntegrityReport::default();
+        if let Some(tail) = self.recovery.damaged_tail.filter(|_| self.is_read_only()) {
+            report.damaged_log_tail = Some(tail);
+            report.push(Problem {
+                page_id: None,
+                place: "log".to_owned(),
+                message: crate::recovery::describe_tail(&tail),
+            });
+        }
         let pages = self.pager.allocated_pages();
         let read = self.pager.begin_read()?;
         let mut page = PageBuf::for_overwrite(read.page_size());

@@ -104,6 +104,15 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
     /// Opens an existing file for reading and writing; [`io::ErrorKind::NotFound`] if absent.
     fn open(&self, path: &Path) -> io::Result<Box<dyn Storage>>;
 
+    /// Opens an existing file for reading only: the handle's `write_at` and `set_len` fail
+    /// with [`io::ErrorKind::PermissionDenied`] and its `sync_data` does nothing, so no call
+    /// through it can change the file. [`io::ErrorKind::NotFound`] if absent. Backends over
+    /// real files open them read-only (a file without write permission opens); the default
+    /// wraps [`Vfs::open`] in [`ReadOnlyStorage`].
+    fn open_read_only(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        Ok(Box::new(ReadOnlyStorage::new(self.open(path)?)))
+    }
+
     /// Creates a new, empty file; [`io::ErrorKind::AlreadyExists`] if one exists at `path`.
     ///
     /// The new directory entry is durable only after [`Vfs::sync_dir`] on its parent.
@@ -125,6 +134,69 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
 
     /// Makes every completed `create`, `remove` and `rename` in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// A [`Storage`] that can only be read: writes and truncation fail with
+/// [`io::ErrorKind::PermissionDenied`], syncs succeed with nothing to do. What
+/// [`Vfs::open_read_only`] hands out, so a read-only open cannot change a file whatever the
+/// layers above it try.
+#[derive(Debug)]
+pub struct ReadOnlyStorage {
+    inner: Option<Box<dyn Storage>>,
+}
+
+impl ReadOnlyStorage {
+    /// Wraps `inner`.
+    pub fn new(inner: Box<dyn Storage>) -> Self {
+        Self { inner: Some(inner) }
+    }
+
+    /// An empty file that exists nowhere: it stands in for a file a read-only open would have
+    /// had to create (every read past its length of 0 fails as reads past the end do).
+    pub fn empty() -> Box<dyn Storage> {
+        Box::new(Self { inner: None })
+    }
+
+    fn refuse() -> io::Error {
+        io::Error::new(io::ErrorKind::PermissionDenied, "the file was opened read-only")
+    }
+}
+
+impl Storage for ReadOnlyStorage {
+    fn len(&self) -> io::Result<u64> {
+        self.inner.as_ref().map_or(Ok(0), |inner| inner.len())
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        match &self.inner {
+            Some(inner) => inner.read_at(offset, buf),
+            None if buf.is_empty() => Ok(()),
+            None => Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end")),
+        }
+    }
+
+    fn read_many(&self, requests: &mut [(u64, &mut [u8])]) -> io::Result<()> {
+        match &self.inner {
+            Some(inner) => inner.read_many(requests),
+            None => requests.iter_mut().try_for_each(|(offset, buf)| self.read_at(*offset, buf)),
+        }
+    }
+
+    fn write_at(&self, _offset: u64, _data: &[u8]) -> io::Result<()> {
+        Err(Self::refuse())
+    }
+
+    fn set_len(&self, _len: u64) -> io::Result<()> {
+        Err(Self::refuse())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn try_lock(&self) -> io::Result<bool> {
+        self.inner.as_ref().map_or(Ok(true), |inner| inner.try_lock())
+    }
 }
 
 /// The directory whose entry holds `path`, for [`Vfs::sync_dir`]: `"."` for a bare file name.

@@ -61,6 +61,11 @@ impl Vfs for OsVfs {
         Ok(Box::new(OsFile { file }))
     }
 
+    fn open_read_only(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        let file = OpenOptions::new().read(true).open(path)?;
+        Ok(Box::new(super::ReadOnlyStorage::new(Box::new(OsFile { file }))))
+    }
+
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         self.sync_dir(parent_dir(path))?;

@@ -205,6 +205,11 @@ impl Vfs for UringVfs {
         Self::wrap(OpenOptions::new().read(true).write(true).open(path)?)
     }
 
+    fn open_read_only(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        let storage = Self::wrap(OpenOptions::new().read(true).open(path)?)?;
+        Ok(Box::new(super::ReadOnlyStorage::new(storage)))
+    }
+
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         self.names.sync_dir(parent_dir(path))?;

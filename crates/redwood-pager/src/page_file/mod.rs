@@ -30,7 +30,7 @@ use crate::io::{Storage, Vfs, parent_dir};
 use crate::limits::{PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT};
 use crate::meta::Meta;
 use crate::page::{PageBuf, PageSize};
-use crate::{Lsn, PageId, SegmentId};
+use crate::{LogIdentity, Lsn, PageId, SegmentId};
 
 /// How to create (and, for `counters`, open) a page file.
 #[derive(Clone, Debug)]
@@ -42,6 +42,12 @@ pub struct PageFileOptions {
     /// The database id of a new database; `None` picks a random one. Tests fix it so that the
     /// same seed gives the same bytes. Ignored on open.
     pub database_id: Option<u64>,
+    /// The salt of a new database's first log generation; `None` picks a random one (never
+    /// 0). Tests fix it so that the same seed gives the same bytes. Ignored on open.
+    pub log_salt: Option<u64>,
+    /// Open without ever writing: the files are opened read-only and every write, sync and
+    /// allocation is refused with [`Error::ReadOnly`]. Ignored by `create`.
+    pub read_only: bool,
     /// Where this handle counts its I/O; shared so the owner can read it.
     pub counters: Arc<PageFileCounters>,
 }
@@ -52,6 +58,8 @@ impl Default for PageFileOptions {
             page_size: PageSize::new(PAGE_SIZE_DEFAULT_BYTES).expect("default page size is valid"),
             segment_pages: SEGMENT_PAGES_DEFAULT,
             database_id: None,
+            log_salt: None,
+            read_only: false,
             counters: Arc::default(),
         }
     }
@@ -71,8 +79,14 @@ pub struct PageFile {
     opened_generation: u64,
     /// Root slots and checkpoint LSN as they will be written by the next sync.
     roots: [Option<PageId>; ROOT_SLOTS],
-    /// The log generation the next sync records (see `Meta::log_generation`).
-    log_generation: u64,
+    /// The log identity the next sync records (see `Meta::log`).
+    log: LogIdentity,
+    /// Whether the next sync records the log as closed empty (see `Meta::log_closed_empty`).
+    log_closed_empty: bool,
+    /// Opened read-only: nothing is ever written.
+    read_only: bool,
+    /// At open, the meta copy not taken failed to verify.
+    other_meta_copy_damaged: bool,
     checkpoint_lsn: Lsn,
     free_map: FreeMap,
     /// Segments written since their last `sync_data`.
@@ -199,7 +213,7 @@ impl PageFile {
     /// Allocates the lowest free page, growing the database (and creating the next segment file)
     /// when none is free. The page's contents are undefined until written.
     pub fn allocate(&mut self) -> Result<PageId> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         let allocation = self.free_map.allocate()?;
         if let Some(segment) = allocation.new_segment {
             self.begin_segment_file(segment)?;
@@ -232,7 +246,7 @@ impl PageFile {
 
     /// Frees an allocated page. Freeing a free or reserved page is an error, not a no-op.
     pub fn free(&mut self, page_id: PageId) -> Result<()> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         if self.roots.contains(&Some(page_id)) {
             let reason = "cannot free a page a root slot points at".to_owned();
             return Err(Error::InvalidOption(format!("{page_id}: {reason}")));
@@ -260,7 +274,7 @@ impl PageFile {
     /// The page is verified right before the write; durable after the next [`PageFile::sync`].
     /// Takes `&self` so checkpoints can write while readers read.
     pub fn write_page(&self, page: &PageBuf) -> Result<()> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         assert_eq!(page.page_size(), self.page_size(), "page buffer of the wrong size");
         let page_id = page.page_id();
         self.free_map.check_user_page(page_id)?;
@@ -279,14 +293,15 @@ impl PageFile {
     /// data, then new directory entries, then the meta copy of the next generation, which is
     /// what switches to the new map copy. See `docs/RECOVERY.md`.
     pub fn sync(&mut self) -> Result<()> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         let page_count = self.page_count();
         let next = Meta {
             generation: self.durable_meta.generation + 1,
             page_count,
             checkpoint_lsn: self.checkpoint_lsn,
             roots: self.roots,
-            log_generation: self.log_generation,
+            log: self.log,
+            log_closed_empty: self.log_closed_empty,
             ..self.durable_meta
         };
         let meta_changed = self.free_map.has_changed()
@@ -315,14 +330,37 @@ impl PageFile {
         Ok(())
     }
 
-    /// The log generation the durable meta data records (0: none recorded yet).
-    pub fn log_generation(&self) -> u64 {
-        self.durable_meta.log_generation
+    /// The identity of the log the durable meta data names (generation 0: none recorded).
+    pub fn log_identity(&self) -> LogIdentity {
+        self.durable_meta.log
     }
 
-    /// Records, at the next sync, that the log continuing the files is of `generation`.
-    pub fn set_log_generation(&mut self, generation: u64) {
-        self.log_generation = generation;
+    /// Records, at the next sync, that the log continuing the files is `identity`.
+    pub fn set_log_identity(&mut self, identity: LogIdentity) {
+        self.log = identity;
+    }
+
+    /// Whether the durable meta data says the log was empty at a clean close (or creation):
+    /// only then may a missing log be recreated without losing a commit.
+    pub fn log_closed_empty(&self) -> bool {
+        self.durable_meta.log_closed_empty
+    }
+
+    /// Records, at the next sync, whether the log is closed empty (see
+    /// [`PageFile::log_closed_empty`]).
+    pub fn set_log_closed_empty(&mut self, closed_empty: bool) {
+        self.log_closed_empty = closed_empty;
+    }
+
+    /// Whether, at open, the meta copy not taken failed to verify (it was damaged, or never
+    /// written): the copy in use may then be older than the newest the files had.
+    pub fn other_meta_copy_damaged(&self) -> bool {
+        self.other_meta_copy_damaged
+    }
+
+    /// Whether this handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Writes `meta` to its slot and syncs the base file.
@@ -336,6 +374,12 @@ impl PageFile {
 
     fn ensure_healthy(&self) -> Result<()> {
         if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    /// Refuses any change to a read-only handle.
+    fn ensure_writable(&self) -> Result<()> {
+        self.ensure_healthy()?;
+        if self.read_only { Err(Error::ReadOnly) } else { Ok(()) }
     }
 
     fn ensure_allocated(&self, page_id: PageId) -> Result<()> {
@@ -374,6 +418,9 @@ impl PageFile {
 
     /// Writes a sealed page at its home location; a failure poisons the handle.
     fn write_raw(&self, page: &PageBuf) -> Result<()> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
         let page_id = page.page_id();
         let segment = self.geometry().segment_of(page_id);
         let offset = self.geometry().offset_in_segment(page_id);
@@ -410,6 +457,19 @@ impl PageFile {
     fn begin_segment_file(&mut self, segment: SegmentId) -> Result<()> {
         assert_eq!(segment.get(), self.segments.len() as u64, "segments begin in order");
         let path = segment_path(&self.path, segment);
+        if self.read_only {
+            // Replaying a recovered commit that grew the database: its pages come from the log,
+            // and the file (if the crash left none) is never created here.
+            let storage = match self.vfs.open_read_only(&path) {
+                Ok(storage) => storage,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    crate::io::ReadOnlyStorage::empty()
+                }
+                Err(error) => return Err(Error::io("open", &path, error)),
+            };
+            self.segments.push(storage);
+            return Ok(());
+        }
         // The free-space map already counts this segment: any failure here poisons the handle.
         let exists = self.vfs.exists(&path);
         let exists = self.poison_on_error(exists, "exists", &path)?;

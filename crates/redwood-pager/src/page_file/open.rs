@@ -15,7 +15,7 @@ use crate::io::{Storage, Vfs, parent_dir};
 use crate::limits::ROOT_SLOTS;
 use crate::meta::{FORMAT_VERSION_OFFSET, MAGIC, MAGIC_OFFSET, Meta, PROBE_BYTES};
 use crate::page::{FORMAT_VERSION, PageBuf, PageSize};
-use crate::{Lsn, PageId, SegmentId};
+use crate::{LogIdentity, Lsn, PageId, SegmentId};
 
 /// Locks the main file for this page file's lifetime (the lock goes with the handle), so two
 /// opens of one database cannot both write it. A held lock is retried for a short while
@@ -50,6 +50,7 @@ impl PageFile {
         })?;
         lock(base.as_ref(), path)?;
         let database_id = options.database_id.unwrap_or_else(|| RandomState::new().hash_one(path));
+        let salt = options.log_salt.unwrap_or_else(|| random_salt(path));
         let free_map = FreeMap::new(geometry);
         let meta = Meta {
             geometry,
@@ -58,9 +59,13 @@ impl PageFile {
             page_count: free_map.page_count(),
             checkpoint_lsn: Lsn::ZERO,
             roots: [None; ROOT_SLOTS],
-            log_generation: 0,
+            // The log does not exist yet: its first generation is named here, and until a
+            // writable open clears the flag a missing log is one that was never written.
+            log: LogIdentity { generation: 1, salt },
+            log_closed_empty: true,
         };
         let mut file = Self::assemble(vfs, path, vec![base], meta, free_map, options);
+        file.read_only = false; // A new database is written, whatever the options say.
         let result = file.initialize(meta);
         if result.is_err() {
             // Best effort: a half-created file is not a database; don't leave it behind.
@@ -69,19 +74,28 @@ impl PageFile {
         result.map(|()| file)
     }
 
-    /// Opens the database at `path`, taking the newest meta copy that verifies.
+    /// Opens the database at `path`, taking the newest meta copy that verifies. With
+    /// `options.read_only`, every file is opened read-only and the handle never writes.
     pub fn open(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
-        let base = vfs.open(path).map_err(|error| match error.kind() {
+        let open_file = |path: &Path| {
+            if options.read_only { vfs.open_read_only(path) } else { vfs.open(path) }
+        };
+        let base = open_file(path).map_err(|error| match error.kind() {
             io::ErrorKind::NotFound => Error::NotFound { path: path.to_path_buf() },
             _ => Error::io("open", path, error),
         })?;
         lock(base.as_ref(), path)?;
         let meta = read_newest_meta(base.as_ref(), path)?;
         let geometry = meta.geometry;
+        let other_slot = PageId::new(1 - meta.slot().get());
+        let length = base.len().map_err(|error| Error::io("len", path, error))?;
+        let other_meta_copy_damaged =
+            read_meta_copy(base.as_ref(), geometry.page_size(), other_slot, length)
+                .is_none_or(|(_, decoded)| decoded.is_err());
         let mut segments = vec![base];
         for segment in (1..geometry.segment_count(meta.page_count)).map(SegmentId::new) {
             let segment_file = segment_path(path, segment);
-            let storage = vfs.open(&segment_file).map_err(|error| match error.kind() {
+            let storage = open_file(&segment_file).map_err(|error| match error.kind() {
                 io::ErrorKind::NotFound => {
                     Error::SegmentMissing { segment, path: segment_file.clone() }
                 }
@@ -92,6 +106,7 @@ impl PageFile {
         check_segment_lengths(&segments, path, &meta)?;
         let free_map = FreeMap::new(geometry);
         let mut file = Self::assemble(vfs, path, segments, meta, free_map, options);
+        file.other_meta_copy_damaged = other_meta_copy_damaged;
         let mut page = PageBuf::zeroed(geometry.page_size());
         let copy = MapCopy::of_generation(meta.generation);
         file.free_map = FreeMap::load(geometry, meta.page_count, copy, |map_page| {
@@ -105,6 +120,30 @@ impl PageFile {
             }
         }
         Ok(file)
+    }
+
+    /// Removes the database at `path` and its companion files: segment files `PATH.segN`, the
+    /// log `PATH.wal`, and saved damaged log tails `PATH.wal.damaged-*`, the main file last
+    /// (so an interrupted removal leaves a main file, and running it again finishes the job),
+    /// then syncs the directory. Refuses a file that is not a Redwood database
+    /// ([`Error::NotADatabase`], nothing removed) and one that is open ([`Error::Locked`]).
+    pub fn destroy(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+        let base = vfs.open(path).map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => Error::NotFound { path: path.to_path_buf() },
+            _ => Error::io("open", path, error),
+        })?;
+        lock(base.as_ref(), path)?;
+        read_newest_meta(base.as_ref(), path)?;
+        let dir = parent_dir(path);
+        let name = path.file_name().map(|name| name.to_string_lossy().into_owned());
+        let name = name.ok_or_else(|| Error::NotFound { path: path.to_path_buf() })?;
+        let listed = vfs.list(dir).map_err(|error| Error::io("list", dir, error))?;
+        for companion in listed.iter().filter(|file| is_companion(&name, file)) {
+            vfs.remove(companion).map_err(|error| Error::io("remove", companion, error))?;
+        }
+        vfs.remove(path).map_err(|error| Error::io("remove", path, error))?;
+        drop(base);
+        vfs.sync_dir(dir).map_err(|error| Error::io("sync_dir", dir, error))
     }
 
     fn assemble(
@@ -123,7 +162,10 @@ impl PageFile {
             opened_generation: meta.generation,
             roots: meta.roots,
             checkpoint_lsn: meta.checkpoint_lsn,
-            log_generation: meta.log_generation,
+            log: meta.log,
+            log_closed_empty: meta.log_closed_empty,
+            read_only: options.read_only,
+            other_meta_copy_damaged: false,
             free_map,
             unsynced_segments: Mutex::default(),
             dir_sync_needed: false,
@@ -148,6 +190,24 @@ impl PageFile {
         self.poison_on_error(result, "sync_dir", &dir)?;
         Ok(())
     }
+}
+
+/// Whether `file` is a companion of the database named `name`: `NAME.segN`, `NAME.wal` or
+/// `NAME.wal.damaged-*`.
+fn is_companion(name: &str, file: &Path) -> bool {
+    let Some(suffix) = file.file_name().and_then(|file| file.to_str()?.strip_prefix(name)) else {
+        return false;
+    };
+    let segment = suffix
+        .strip_prefix(".seg")
+        .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()));
+    segment || suffix == ".wal" || suffix.starts_with(".wal.damaged-")
+}
+
+/// A random, nonzero log salt for a new database at `path`.
+fn random_salt(path: &Path) -> u64 {
+    let salt = RandomState::new().hash_one((path, "log salt"));
+    if salt == 0 { 1 } else { salt }
 }
 
 /// Reads both meta copies at every possible page size and returns the newest one that verifies.

@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use crate::error::{Error, Result};
 use crate::{
-    CacheKey, LogReader, Lsn, PageBuf, PageCache, PageClaims, PageFile, PageId, PageLog,
-    PagerCounters, RecoveredCommit, Violation,
+    CacheKey, LogIdentity, LogReader, Lsn, PageBuf, PageCache, PageClaims, PageFile, PageId,
+    PageLog, PagerCounters, RecoveredCommit, Violation,
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
@@ -43,11 +43,15 @@ pub struct PagerOptions {
     /// The most changed pages a write transaction keeps in memory; beyond it, they spill to the
     /// log as uncommitted frames.
     pub dirty_pages_max: usize,
+    /// Serve reads only: `begin_write`, `checkpoint` and `close_clean` are refused with
+    /// [`Error::ReadOnly`], and opening writes nothing. The page file and the log must have
+    /// been opened read-only too.
+    pub read_only: bool,
 }
 
 impl Default for PagerOptions {
     fn default() -> Self {
-        Self { dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT }
+        Self { dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT, read_only: false }
     }
 }
 
@@ -154,6 +158,7 @@ impl<L: PageLog> Pager<L> {
         if options.dirty_pages_max == 0 {
             return Err(Error::InvalidOption("dirty_pages_max must be at least 1".to_owned()));
         }
+        check_log_identity(&file, &log)?;
         let checkpoint_lsn = file.checkpoint_lsn();
         if log.next_lsn() <= checkpoint_lsn {
             let lsn = log.next_lsn();
@@ -161,7 +166,6 @@ impl<L: PageLog> Pager<L> {
                 format!("the log continues at {lsn}, before the checkpoint at {checkpoint_lsn}");
             return Err(Error::LogCorrupt { offset: 0, lsn, reason });
         }
-        check_log_generation(&file, &log)?;
         let mut index = VersionIndex::default();
         let mut roots =
             RootHistory::new(checkpoint_lsn, std::array::from_fn(|slot| file.root(slot)));
@@ -181,6 +185,11 @@ impl<L: PageLog> Pager<L> {
         // checked against it.
         for (slot, root) in roots.latest().into_iter().enumerate() {
             file.set_root(slot, root)?;
+        }
+        if file.log_closed_empty() && !options.read_only {
+            // From now on commits may reach the log: a lost log must no longer look empty.
+            file.set_log_closed_empty(false);
+            file.sync()?;
         }
         tracing::info!(
             target: "redwood::recovery",
@@ -228,7 +237,7 @@ impl<L: PageLog> Pager<L> {
     /// Begins the write transaction. There is one writer at a time: this blocks until the open
     /// write transaction (or a running checkpoint) finishes.
     pub fn begin_write(&self) -> Result<WriteTxn<'_, L>> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         let log = self.writer_lock();
         self.ensure_healthy()?;
         let roots = self.state_read().roots.latest();
@@ -240,7 +249,7 @@ impl<L: PageLog> Pager<L> {
     /// log if nothing in it is still needed. Waits for the open write transaction to finish.
     /// A long-lived reader only makes the log grow; it never sees a wrong page.
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         let mut log = self.writer_lock();
         // The checkpoint persists the latest allocation state and copies commits into the data
         // files: none of them may be one the log could still lose.
@@ -257,7 +266,7 @@ impl<L: PageLog> Pager<L> {
         if mode != CheckpointMode::Passive && target == self.snapshots.last_commit() {
             // The log will restart after this checkpoint: its meta write names the generation
             // that follows, so the restart needs no second one.
-            self.state_write().file.set_log_generation(log.generation() + 1);
+            self.state_write().file.set_log_identity(log.successor());
         }
         let pages_written = self.copy_to_files(target).inspect_err(|error| {
             if matches!(error, Error::Corrupt { .. }) {
@@ -277,7 +286,7 @@ impl<L: PageLog> Pager<L> {
         if restart {
             // The meta data must name the log generation that continues it before the log
             // restarts into it (a no-op sync if it already does).
-            state.file.set_log_generation(log.generation() + 1);
+            state.file.set_log_identity(log.successor());
             state.file.sync().inspect_err(|error| self.poison(error))?;
             log.restart(mode == CheckpointMode::Truncate)
                 .inspect_err(|error| self.poison(error))?;
@@ -462,6 +471,37 @@ impl<L: PageLog> Pager<L> {
         if self.is_poisoned() { Err(Error::Poisoned) } else { Ok(()) }
     }
 
+    fn ensure_writable(&self) -> Result<()> {
+        self.ensure_healthy()?;
+        if self.options.read_only { Err(Error::ReadOnly) } else { Ok(()) }
+    }
+
+    /// Whether this pager serves reads only.
+    pub fn is_read_only(&self) -> bool {
+        self.options.read_only
+    }
+
+    /// Records a clean close when nothing would be lost without the log: if every commit is in
+    /// the data files, the meta data is rewritten to say the log held no commit past the
+    /// checkpoint, so a missing log may later be recreated (the next writable open clears the
+    /// mark before any commit). Returns whether it did; `Ok(false)` while the log still holds
+    /// commits, or when read-only. Waits for the open write transaction.
+    pub fn close_clean(&self) -> Result<bool> {
+        if self.options.read_only {
+            return Ok(false);
+        }
+        self.ensure_healthy()?;
+        let _log = self.writer_lock();
+        let mut state = self.state_write();
+        if state.checkpoint_lsn != self.snapshots.last_commit() || state.index.version_count() != 0
+        {
+            return Ok(false);
+        }
+        state.file.set_log_closed_empty(true);
+        state.file.sync().inspect_err(|error| self.poison(error))?;
+        Ok(true)
+    }
+
     /// Poisons the pager after `error`, which left the files in a state this handle can no
     /// longer vouch for (a failed fsync, say): every later operation is `Error::Poisoned`.
     fn poison(&self, error: &Error) {
@@ -502,20 +542,35 @@ fn replay(file: &mut PageFile, commit: &RecoveredCommit) -> Result<()> {
     Ok(())
 }
 
-/// The log must be the generation the files' meta data names, or the one before it (a restart
-/// was due but did not happen). Any other means the meta copy in use is not the newest one (it
-/// was damaged, and the other copy, from an earlier checkpoint, was taken): replaying a later
-/// log over it would silently roll allocation state and roots back. A meta copy that records
-/// no generation (0, a database not yet checkpointed) accepts any log.
-fn check_log_generation<L: PageLog>(file: &PageFile, log: &L) -> Result<()> {
-    let (recorded, generation) = (file.log_generation(), log.generation());
-    if recorded == 0 || generation == recorded || generation + 1 == recorded {
+/// The log must be the one the files' meta data names, or its predecessor (a restart was due
+/// but did not happen). Any other is refused, before anything is replayed: if the other meta
+/// copy is damaged, the one in use is stale (it is from an earlier checkpoint) and replaying a
+/// later log over it would silently roll allocation state and roots back (`Corrupt`, naming the
+/// damaged copy); otherwise the log is another database's or another history's
+/// (`LogMismatch`). Meta data that records no identity (files from before identities were
+/// recorded) accepts any log.
+fn check_log_identity<L: PageLog>(file: &PageFile, log: &L) -> Result<()> {
+    let recorded = file.log_identity();
+    let found = log.identity();
+    // A salt of 0 was never recorded (files from before salts were): generations only.
+    let same = |identity: LogIdentity| match recorded.salt {
+        0 => identity.generation == recorded.generation,
+        _ => identity == recorded,
+    };
+    if !recorded.is_recorded() || same(found) || same(log.successor()) {
         return Ok(());
     }
-    let damaged = PageId::new(1 - file.generation() % 2);
+    if file.other_meta_copy_damaged() {
+        let damaged = PageId::new(1 - file.generation() % 2);
+        let reason = format!(
+            "the meta copy in use expects log {recorded}, but the log is {found}: the newest \
+             meta copy is damaged"
+        );
+        return Err(Error::Corrupt { page_id: damaged, reason });
+    }
     let reason = format!(
-        "the meta copy in use expects log generation {recorded}, but the log is generation \
-         {generation}: the newest meta copy is damaged, or the log was replaced"
+        "the meta data names log {recorded}, but the log is {found}: a log of another history \
+         of this database, or an older or newer copy"
     );
-    Err(Error::Corrupt { page_id: damaged, reason })
+    Err(Error::LogMismatch { path: file.path().to_path_buf(), reason })
 }

@@ -13,7 +13,12 @@ pub use redwood_pager::io::sim::test_seed as seed;
 /// Options with 8-page segments, so a few dozen pages span several segment files, and a fixed
 /// database id, so the same workload gives the same bytes.
 pub fn tiny_options() -> PageFileOptions {
-    PageFileOptions { segment_pages: 8, database_id: Some(0x5eed), ..PageFileOptions::default() }
+    PageFileOptions {
+        segment_pages: 8,
+        database_id: Some(0x5eed),
+        log_salt: Some(0x5a17),
+        ..PageFileOptions::default()
+    }
 }
 
 /// A sealed page for `page_id` whose body is derived from `fill`, so every version differs.

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redwood_pager::io::{Storage, Vfs, parent_dir};
+use redwood_pager::io::Storage;
 use redwood_pager::{
-    Durability, LogPosition, Lsn, PageBuf, PageId, PageSize, RecoveredCommit, RestorePoint,
-    TransactionChanges,
+    Durability, LogIdentity, LogPosition, Lsn, PageBuf, PageId, PageSize, RecoveredCommit,
+    RestorePoint, TransactionChanges,
 };
 
 use crate::error::{Error, Result};
@@ -24,13 +24,15 @@ use crate::limits::{
     PREALLOC_COMMIT_MAX_BYTES,
 };
 use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
-use crate::recovery::{PageFrameError, read_page_frame, scan};
+pub use crate::recovery::DamagedTail;
+use crate::recovery::{PageFrameError, read_page_frame};
 pub use redwood_pager::telemetry::{WalCounters, WalStats};
 
 mod header;
+mod open;
 mod pager_log;
 
-use header::{check_belongs, check_no_newer_generation, next_salt, read_newest_header};
+use header::next_salt;
 pub use pager_log::WalReader;
 
 /// How to open (or create) a log.
@@ -42,10 +44,46 @@ pub struct WalOptions {
     pub database_id: u64,
     /// The LSN of a new log's first frame (the database's checkpoint LSN + 1).
     pub start_lsn: Lsn,
-    /// A new log's salt; `None` picks a random one. Tests fix it so runs are reproducible.
-    pub salt: Option<u64>,
+    /// The identity a new log gets: the one the database's meta data names. Generation 0 (not
+    /// recorded) gives generation 1 with a random salt. Tests fix it so runs are reproducible.
+    pub identity: LogIdentity,
+    /// What a missing or emptied log means (see [`MissingLog`]).
+    pub missing: MissingLog,
+    /// Open without ever writing: the file is opened read-only, a torn tail is reported but not
+    /// cut, a log that would be created lives in memory only, and appends are refused.
+    pub read_only: bool,
     /// Where this handle counts its work.
     pub counters: Arc<WalCounters>,
+}
+
+impl Default for WalOptions {
+    /// Default page size, database 0, a first LSN of 1, a random salt, a missing log created,
+    /// writable.
+    fn default() -> Self {
+        Self {
+            page_size: PageSize::DEFAULT,
+            database_id: 0,
+            start_lsn: Lsn::new(1),
+            identity: LogIdentity::default(),
+            missing: MissingLog::Create,
+            read_only: false,
+            counters: Arc::default(),
+        }
+    }
+}
+
+/// What opening a log does when the file is missing, or holds no valid header and no frame (it
+/// was emptied, or its creation was interrupted).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MissingLog {
+    /// Create a new, empty log: nothing can be lost (a new database, or one whose meta data
+    /// shows the log was empty at a clean close).
+    Create,
+    /// Refuse with [`Error::Missing`], changing nothing: the log may have held commits.
+    Refuse,
+    /// Create a new, empty log anyway, accepting the loss of whatever the old one held;
+    /// [`Recovery::discarded`] says what was missing.
+    Discard,
 }
 
 /// Where appending continues: the next frame's offset, LSN and chain checksum.
@@ -85,6 +123,8 @@ pub struct Wal {
     durable_lsn: Lsn,
     transaction: Option<TransactionStart>,
     poisoned: bool,
+    /// Opened read-only: every append, sync and restart is refused.
+    read_only: bool,
     counters: Arc<WalCounters>,
 }
 
@@ -105,68 +145,36 @@ impl std::fmt::Debug for Wal {
 pub struct Recovery {
     /// Every committed transaction in the log, in commit order.
     pub transactions: Vec<RecoveredCommit>,
-    /// Bytes past the last committed frame that were cut off: a torn or uncommitted tail, and
-    /// any zeros the log had written ahead of its frames.
+    /// Bytes past the last committed frame that were cut off (a read-only open cuts nothing
+    /// and counts what a writable one would): a torn or uncommitted tail, and any zeros the
+    /// log had written ahead of its frames.
     pub truncated_bytes: u64,
+    /// A damaged tail past the valid frames (see [`DamagedTail`]); a writable open cut it off.
+    pub damaged_tail: Option<DamagedTail>,
+    /// Where a writable open saved the bytes of a damaged tail that a valid commit frame
+    /// follows before cutting it off (`PATH.damaged-OFFSET`), so a commit that may have been
+    /// acknowledged is never destroyed without a copy.
+    pub tail_saved_to: Option<PathBuf>,
+    /// With [`MissingLog::Discard`]: the log was missing or emptied, and this says how; a new
+    /// log was started after the data files' checkpoint.
+    pub discarded: Option<String>,
 }
 
 impl Wal {
-    /// Opens the log at `path`, creating it if absent, and recovers its committed transactions.
-    pub fn open(vfs: &dyn Vfs, path: &Path, options: &WalOptions) -> Result<(Wal, Recovery)> {
-        let exists = vfs.exists(path).map_err(|error| Error::io("exists", path, error))?;
-        if !exists {
-            let storage: Arc<dyn Storage> =
-                vfs.create(path).map_err(|error| Error::io("create", path, error))?.into();
-            let wal = Self::initialize(storage, path, options)?;
-            vfs.sync_dir(parent_dir(path)).map_err(|error| Error::io("sync_dir", path, error))?;
-            return Ok((wal, Recovery::default()));
-        }
-        let storage: Arc<dyn Storage> =
-            vfs.open(path).map_err(|error| Error::io("open", path, error))?.into();
-        let Some(header) = read_newest_header(storage.as_ref(), path)? else {
-            // No valid header and no frames: creating the log was interrupted. Start afresh.
-            return Ok((Self::initialize(storage, path, options)?, Recovery::default()));
-        };
-        check_belongs(&header, path, options)?;
-        check_no_newer_generation(storage.as_ref(), path, &header)?;
-        let found = scan(storage.as_ref(), path, &header, options.page_size)?;
-        let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
-        let at = Position {
-            end_offset: found.committed_end,
-            next_lsn: found.next_lsn,
-            checksum: found.last_checksum,
-        };
-        let mut wal = Wal::assemble(path, storage, header, at, options);
-        wal.file_bytes = found.committed_end;
-        let truncated_bytes = file_bytes.saturating_sub(found.committed_end);
-        if truncated_bytes > 0 {
-            let result = wal.storage.set_len(found.committed_end);
-            wal.poison_on_error(result, "set_len")?;
-        }
-        // Recovered frames may sit only in the page cache (the process exited without a power
-        // loss); the next commit record will vouch for them as durable, so make them so.
-        wal.sync_storage()?;
-        tracing::info!(
-            target: "redwood::recovery",
-            path = %path.display(),
-            transactions = found.transactions.len(),
-            truncated_bytes,
-            next_lsn = found.next_lsn.get(),
-            "log recovered"
-        );
-        Ok((wal, Recovery { transactions: found.transactions, truncated_bytes }))
-    }
-
-    /// Writes both header copies of a new, empty log and syncs them.
+    /// Writes both header copies of a new, empty log (of `options.identity`) and syncs them.
     fn initialize(storage: Arc<dyn Storage>, path: &Path, options: &WalOptions) -> Result<Wal> {
         assert!(options.start_lsn > Lsn::ZERO, "LSN 0 means 'before any frame'");
-        let salt = options.salt.unwrap_or_else(|| RandomState::new().hash_one(path));
+        let identity = options.identity;
+        let salt = match identity.salt {
+            salt if identity.is_recorded() && salt != 0 => salt,
+            _ => RandomState::new().hash_one(path),
+        };
         let header = WalHeader {
             page_size: options.page_size.bytes_u32(),
             database_id: options.database_id,
             salt,
             start_lsn: options.start_lsn,
-            sequence: 1,
+            sequence: identity.generation.max(1),
         };
         let at = Position {
             end_offset: FRAMES_START_BYTES,
@@ -174,8 +182,12 @@ impl Wal {
             checksum: header.chain_seed(),
         };
         let mut wal = Wal::assemble(path, storage, header, at, options);
-        wal.write_header(WalHeader { sequence: 0, ..header })?;
-        wal.write_header(header)?;
+        // Both copies hold the new generation, so a crash that keeps only one of them still
+        // opens as this identity; a restart then overwrites the copy its sequence picks.
+        for offset in [0, crate::limits::HEADER_COPY_BYTES] {
+            let result = wal.storage.write_at(offset, &header.encode());
+            wal.poison_on_error(result, "write")?;
+        }
         let result = wal.storage.set_len(FRAMES_START_BYTES);
         wal.poison_on_error(result, "set_len")?;
         wal.sync_storage()?;
@@ -205,6 +217,7 @@ impl Wal {
             durable_lsn: header.start_lsn.previous(),
             transaction: None,
             poisoned: false,
+            read_only: options.read_only,
             counters: Arc::clone(&options.counters),
         }
     }
@@ -258,7 +271,7 @@ impl Wal {
     /// writes it out, and with [`Durability::Immediate`] syncs the log once. Returns the commit
     /// LSN, which is the snapshot readers of this state pin.
     pub fn commit(&mut self, changes: TransactionChanges, durability: Durability) -> Result<Lsn> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         let bytes = commit_record_bytes(&changes);
         if bytes > u64::from(FRAME_PAYLOAD_MAX_BYTES) {
             return Err(Error::TooLarge { bytes, limit: u64::from(FRAME_PAYLOAD_MAX_BYTES) });
@@ -301,7 +314,7 @@ impl Wal {
 
     /// Writes buffered frames and syncs the log: every frame appended so far becomes durable.
     pub fn sync(&mut self) -> Result<()> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         if self.buffer.is_empty() && self.durable_lsn == self.next_lsn.previous() {
             return Ok(()); // Nothing appended since the last sync.
         }
@@ -352,7 +365,7 @@ impl Wal {
     /// the data files, durably, and no reader may still need one. With `truncate`, the file is
     /// cut back to its header too.
     pub fn restart(&mut self, truncate: bool) -> Result<()> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         assert!(self.transaction.is_none(), "restart with a transaction open");
         self.flush()?;
         if self.end_offset == FRAMES_START_BYTES {
@@ -394,7 +407,7 @@ impl Wal {
         page_id: PageId,
         payload: &[u8],
     ) -> Result<LogPosition> {
-        self.ensure_healthy()?;
+        self.ensure_writable()?;
         if self.buffer.len() + frame_bytes(payload.len()) as usize > APPEND_BUFFER_MAX_BYTES {
             self.flush()?;
         }
@@ -485,6 +498,12 @@ impl Wal {
 
     fn ensure_healthy(&self) -> Result<()> {
         if self.poisoned { Err(Error::Poisoned) } else { Ok(()) }
+    }
+
+    /// Refuses any change to a read-only log.
+    fn ensure_writable(&self) -> Result<()> {
+        self.ensure_healthy()?;
+        if self.read_only { Err(Error::ReadOnly) } else { Ok(()) }
     }
 
     fn poison_on_error<T>(

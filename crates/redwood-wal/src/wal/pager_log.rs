@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::Storage;
 use redwood_pager::{
-    Durability, LogPosition, LogReader, Lsn, PageBuf, PageLog, RestorePoint, TransactionChanges,
+    Durability, LogIdentity, LogPosition, LogReader, Lsn, PageBuf, PageLog, RestorePoint,
+    TransactionChanges,
 };
 
 use super::Wal;
@@ -59,8 +60,13 @@ impl PageLog for Wal {
         self.next_lsn
     }
 
-    fn generation(&self) -> u64 {
-        self.header.sequence
+    fn identity(&self) -> LogIdentity {
+        LogIdentity { generation: self.header.sequence, salt: self.header.salt }
+    }
+
+    fn successor(&self) -> LogIdentity {
+        let salt = super::next_salt(self.header.salt, self.header.sequence);
+        LogIdentity { generation: self.header.sequence + 1, salt }
     }
 
     fn append_page(&mut self, page: &PageBuf) -> redwood_pager::Result<LogPosition> {

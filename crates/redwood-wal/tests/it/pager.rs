@@ -22,7 +22,12 @@ use crate::support::{page, seed};
 pub type Model = BTreeMap<PageId, u64>;
 
 fn file_options() -> PageFileOptions {
-    PageFileOptions { segment_pages: 16, database_id: Some(0xd00d), ..PageFileOptions::default() }
+    PageFileOptions {
+        segment_pages: 16,
+        database_id: Some(0xd00d),
+        log_salt: Some(0xabc),
+        ..PageFileOptions::default()
+    }
 }
 
 /// Opens the store in `vfs` (creating it if absent), as the facade will: page file, then the log
@@ -45,11 +50,16 @@ pub fn open_store_with(
         page_size: file.page_size(),
         database_id: file.database_id(),
         start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
-        salt: Some(0xabc),
-        counters: Arc::default(),
+        identity: file.log_identity(),
+        ..WalOptions::default()
     };
     let (wal, recovery) = Wal::open(vfs as &dyn Vfs, Path::new("db.wal"), &options)?;
-    let pager = Pager::open(file, wal, recovery.transactions, PagerOptions { dirty_pages_max: 3 })?;
+    let pager = Pager::open(
+        file,
+        wal,
+        recovery.transactions,
+        PagerOptions { dirty_pages_max: 3, ..PagerOptions::default() },
+    )?;
     Ok(match cache {
         Some(cache) => pager.with_cache(cache),
         None => pager,

@@ -1,12 +1,11 @@
 //! Helpers shared by the log tests: seeds, options, pages and a scripted transaction.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use redwood_pager::TransactionChanges;
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::SimVfs;
-use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize, PageType};
+use redwood_pager::{Durability, LogIdentity, Lsn, PageBuf, PageId, PageSize, PageType};
 use redwood_wal::{Recovery, Result, Wal, WalOptions};
 
 pub use redwood_pager::io::sim::test_seed as seed;
@@ -17,8 +16,8 @@ pub fn options() -> WalOptions {
         page_size: PageSize::DEFAULT,
         database_id: 7,
         start_lsn: Lsn::new(1),
-        salt: Some(0xfeed),
-        counters: Arc::default(),
+        identity: LogIdentity { generation: 1, salt: 0xfeed },
+        ..WalOptions::default()
     }
 }
 

@@ -5,4 +5,6 @@ mod crash;
 mod diagnostics;
 mod examples;
 mod integrity;
+mod log_identity;
 mod model;
+mod read_only;
