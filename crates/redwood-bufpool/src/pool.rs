@@ -290,7 +290,11 @@ impl BufferPool {
             .slot
             .try_write()
             .expect("an unpinned, unmapped frame has no readers");
-        if let Some(old) = slot.key.take() {
+        // An invalidated frame keeps its old key but no mapping, and the key may since have
+        // been loaded into another frame: only a mapping to this frame is this frame's to drop.
+        if let Some(old) = slot.key.take()
+            && table.map.get(&old) == Some(&frame)
+        {
             table.map.remove(&old);
             bump(&self.counters.evictions);
             self.thrash_lock().on_evict(old.page_id);

@@ -169,6 +169,9 @@ pub struct PagerCounters {
     pub pages_checkpointed: AtomicU64,
     /// Pages read into the cache by prefetch.
     pub prefetched: AtomicU64,
+    /// Prefetch requests dropped unread because the reader that asked had ended (its
+    /// snapshot was no longer protected from checkpoints).
+    pub prefetch_dropped: AtomicU64,
     /// Checkpointed pages the data files did not keep (lost or misdirected writes), rewritten
     /// from the log.
     pub lost_writes_repaired: AtomicU64,

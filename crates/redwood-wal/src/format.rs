@@ -25,6 +25,10 @@ pub enum FrameType {
     Commit = 2,
     /// A named restore point inside a transaction.
     RestorePoint = 3,
+    /// Page ids the transaction's commit record lists, carried ahead of it when the record
+    /// would be too long for one frame (a transaction that frees or allocates millions of
+    /// pages, such as deleting a table of many gigabytes).
+    PageIds = 4,
 }
 
 impl FrameType {
@@ -33,6 +37,7 @@ impl FrameType {
             1 => Some(FrameType::Page),
             2 => Some(FrameType::Commit),
             3 => Some(FrameType::RestorePoint),
+            4 => Some(FrameType::PageIds),
             _ => None,
         }
     }

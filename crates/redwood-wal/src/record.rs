@@ -87,6 +87,64 @@ pub fn commit_record_bytes(changes: &TransactionChanges) -> u64 {
     (COMMIT_FIXED_BYTES + 8 * (changes.allocated.len() + changes.freed.len())) as u64
 }
 
+/// Which list of a commit record a page-id frame continues.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum IdList {
+    /// Pages the transaction allocated.
+    Allocated = 0,
+    /// Pages the transaction freed.
+    Freed = 1,
+}
+
+/// Page ids a page-id frame carries at most: its 4-byte list tag, then 8 bytes each.
+const IDS_PER_FRAME_MAX: usize = (crate::limits::FRAME_PAYLOAD_MAX_BYTES as usize - 4) / 8;
+
+/// Splits `changes` for the log: if its commit record fits one frame, no page-id frames and the
+/// changes as they are; otherwise every page id moves to page-id frames (at most
+/// `IDS_PER_FRAME_MAX` each, allocated ones first) and the record keeps empty lists.
+pub(crate) fn split_for_frames(
+    mut changes: TransactionChanges,
+) -> (Vec<(IdList, Vec<PageId>)>, TransactionChanges) {
+    if commit_record_bytes(&changes) <= u64::from(crate::limits::FRAME_PAYLOAD_MAX_BYTES) {
+        return (Vec::new(), changes);
+    }
+    let mut parts = Vec::new();
+    for (list, ids) in [
+        (IdList::Allocated, std::mem::take(&mut changes.allocated)),
+        (IdList::Freed, std::mem::take(&mut changes.freed)),
+    ] {
+        parts.extend(ids.chunks(IDS_PER_FRAME_MAX).map(|chunk| (list, chunk.to_vec())));
+    }
+    (parts, changes)
+}
+
+/// The payload of a page-id frame.
+pub(crate) fn encode_id_list(list: IdList, ids: &[PageId]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(4 + 8 * ids.len());
+    bytes.extend_from_slice(&(list as u32).to_le_bytes());
+    for id in ids {
+        bytes.extend_from_slice(&id.get().to_le_bytes());
+    }
+    bytes
+}
+
+/// Decodes a page-id frame's payload; `None` if it is malformed.
+pub(crate) fn decode_id_list(bytes: &[u8]) -> Option<(IdList, Vec<PageId>)> {
+    let list = match u32_at(bytes, 0)? {
+        0 => IdList::Allocated,
+        1 => IdList::Freed,
+        _ => return None,
+    };
+    let ids = bytes.get(4..)?;
+    if !ids.len().is_multiple_of(8) {
+        return None;
+    }
+    let ids = ids.chunks_exact(8).map(|raw| {
+        PageId::new(u64::from_le_bytes(raw.try_into().expect("chunks of 8 bytes")))
+    });
+    Some((list, ids.collect()))
+}
+
 /// The payload of a restore-point frame; `None` if the name is longer than the limit.
 pub fn encode_restore_point(point: &RestorePoint) -> Option<Vec<u8>> {
     if point.name.len() > RESTORE_POINT_NAME_MAX_BYTES {
@@ -130,6 +188,33 @@ mod tests {
         assert_eq!(CommitRecord::decode(&bytes), Some(record));
         assert_eq!(CommitRecord::decode(&bytes[..bytes.len() - 1]), None);
         assert_eq!(CommitRecord::decode(&[]), None);
+    }
+
+    #[test]
+    fn long_id_lists_move_to_their_own_frames_and_round_trip() {
+        let small = TransactionChanges { freed: vec![PageId::new(9)], ..Default::default() };
+        let (parts, kept) = split_for_frames(small.clone());
+        assert!(parts.is_empty());
+        assert_eq!(kept, small);
+        let many = IDS_PER_FRAME_MAX + 10;
+        let large = TransactionChanges {
+            allocated: vec![PageId::new(3)],
+            freed: (0..many as u64).map(PageId::new).collect(),
+            ..Default::default()
+        };
+        let (parts, kept) = split_for_frames(large.clone());
+        assert!(kept.allocated.is_empty() && kept.freed.is_empty());
+        let sizes: Vec<(IdList, usize)> = parts.iter().map(|(l, ids)| (*l, ids.len())).collect();
+        let expected =
+            [(IdList::Allocated, 1), (IdList::Freed, IDS_PER_FRAME_MAX), (IdList::Freed, 10)];
+        assert_eq!(sizes, expected);
+        for (list, ids) in &parts {
+            let payload = encode_id_list(*list, ids);
+            assert!(payload.len() <= crate::limits::FRAME_PAYLOAD_MAX_BYTES as usize);
+            assert_eq!(decode_id_list(&payload).as_ref(), Some(&(*list, ids.clone())));
+        }
+        assert_eq!(decode_id_list(&[2, 0, 0, 0]), None, "an unknown list");
+        assert_eq!(decode_id_list(&[0, 0, 0, 0, 1]), None, "a partial id");
     }
 
     #[test]

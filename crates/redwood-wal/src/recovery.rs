@@ -15,14 +15,14 @@
 use std::path::Path;
 
 use redwood_pager::io::Storage;
-use redwood_pager::{LogPosition, Lsn, PageSize, RecoveredCommit};
+use redwood_pager::{LogPosition, Lsn, PageId, PageSize, RecoveredCommit};
 
 use crate::error::{Error, Result};
 use crate::format::{
     FRAME_HEADER_BYTES, FrameInfo, FrameType, WalHeader, frame_bytes, parse_frame_header,
 };
 use crate::limits::{FRAME_ALIGN_BYTES, FRAMES_START_BYTES, SCAN_CHUNK_BYTES};
-use crate::record::{CommitRecord, decode_restore_point};
+use crate::record::{CommitRecord, IdList, decode_id_list, decode_restore_point};
 
 /// The outcome of scanning a log generation.
 #[derive(Debug)]
@@ -82,6 +82,8 @@ pub(crate) fn scan(
         damaged_tail: None,
     };
     let mut open = empty_commit();
+    // Page-id frames of the open transaction, with their LSNs, for its commit record.
+    let mut open_ids: Vec<(Lsn, IdList, Vec<PageId>)> = Vec::new();
     while let Some((info, payload)) = read_frame(storage, cursor.offset, file_bytes, header.salt) {
         if info.lsn != cursor.lsn || info.prev_checksum != cursor.checksum {
             break;
@@ -95,9 +97,15 @@ pub(crate) fn scan(
             FrameType::RestorePoint => decode_restore_point(&payload)
                 .map(|point| open.restore_points.push((info.lsn, point)))
                 .is_some(),
+            FrameType::PageIds => decode_id_list(&payload)
+                .map(|(list, ids)| open_ids.push((info.lsn, list, ids)))
+                .is_some(),
             FrameType::Commit => CommitRecord::decode(&payload)
                 .filter(|record| record.first_lsn <= info.lsn)
-                .map(|record| commit(&mut open, record, info.lsn, &mut committed.transactions))
+                .map(|record| {
+                    let ids = std::mem::take(&mut open_ids);
+                    commit(&mut open, record, ids, info.lsn, &mut committed.transactions)
+                })
                 .is_some(),
         };
         if !accepted {
@@ -132,10 +140,12 @@ fn empty_commit() -> RecoveredCommit {
 }
 
 /// Closes the open transaction with its commit record, keeping only the frames from its
-/// `first_lsn` on (earlier ones belong to an aborted transaction's spill).
+/// `first_lsn` on (earlier ones belong to an aborted transaction's spill); the page ids of its
+/// page-id frames come before the record's own in each list.
 fn commit(
     open: &mut RecoveredCommit,
     record: CommitRecord,
+    ids: Vec<(Lsn, IdList, Vec<PageId>)>,
     commit_lsn: Lsn,
     transactions: &mut Vec<RecoveredCommit>,
 ) {
@@ -144,7 +154,20 @@ fn commit(
     transaction.pages.retain(|(_, position)| position.lsn >= first_lsn);
     transaction.restore_points.retain(|(lsn, _)| *lsn >= first_lsn);
     transaction.commit_lsn = commit_lsn;
-    transaction.changes = record.changes;
+    let mut changes = record.changes;
+    let (mut allocated, mut freed) = (Vec::new(), Vec::new());
+    for (_, list, part) in ids.into_iter().filter(|(lsn, _, _)| *lsn >= first_lsn) {
+        match list {
+            IdList::Allocated => allocated.extend(part),
+            IdList::Freed => freed.extend(part),
+        }
+    }
+    if !allocated.is_empty() || !freed.is_empty() {
+        allocated.append(&mut changes.allocated);
+        freed.append(&mut changes.freed);
+        (changes.allocated, changes.freed) = (allocated, freed);
+    }
+    transaction.changes = changes;
     transactions.push(transaction);
 }
 

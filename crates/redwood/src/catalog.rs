@@ -83,10 +83,48 @@ pub(crate) fn store_entry(
     Ok(())
 }
 
+/// The error for a table whose recorded length cannot be right: the catalog is damaged (its
+/// root page is named; the entry lives somewhere in its tree).
+pub(crate) fn length_corrupt(store: &impl PageRead, name: &str, what: &str) -> Error {
+    let page_id = store.root(CATALOG_SLOT).unwrap_or(PageId::new(0));
+    let reason = format!("the recorded length of table {name:?} {what}");
+    redwood_btree::Error::Corrupt { page_id, reason }.into()
+}
+
 /// Checks a table name: non-empty and short enough to be a catalog key.
 pub(crate) fn check_name(name: &str, page_size: redwood_pager::PageSize) -> Result<()> {
     if name.is_empty() || name.len() > redwood_btree::limits::key_max_bytes(page_size) {
         return Err(Error::InvalidTableName(name.to_owned()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Database;
+
+    /// A catalog entry whose recorded length is wrong (crafted: 0 for a table of one key) is
+    /// named by the integrity check, and removing the key is a corruption error, never a
+    /// wrapped length (issue 15).
+    #[test]
+    fn a_wrong_recorded_length_is_corruption() {
+        let db = Database::in_memory().unwrap();
+        let mut write = db.begin_write().unwrap();
+        write.open_table("t").unwrap().insert(b"k", b"v").unwrap();
+        write.commit().unwrap();
+        let mut write = db.begin_write().unwrap();
+        let entry = lookup(&write.txn, "t").unwrap().unwrap();
+        store_entry(&mut write.txn, "t", Some(TableEntry { len: 0, ..entry })).unwrap();
+        write.commit().unwrap();
+
+        let report = db.check_report(|_, _| {}).unwrap();
+        let expected = "the recorded length of table \"t\" is 0, but the tree holds 1 entries";
+        assert!(report.problems.iter().any(|p| p.message.contains(expected)), "{report:?}");
+        assert!(db.check_integrity().is_err());
+        let mut write = db.begin_write().unwrap();
+        let error = write.open_table("t").unwrap().remove(b"k").unwrap_err();
+        assert!(error.is_corruption(), "{error}");
+        assert!(error.to_string().contains("is 0, yet a key was removed"), "{error}");
+    }
 }

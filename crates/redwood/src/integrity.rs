@@ -181,6 +181,10 @@ impl Database {
                     continue;
                 }
             };
+            if stats.entries != entry.len {
+                let what = format!("is {}, but the tree holds {} entries", entry.len, stats.entries);
+                report(&place, catalog::length_corrupt(read, &name, &what), &mut walked)?;
+            }
             for (first_page, length) in stats.overflow_values {
                 let chain = ChainRef { first_page, length };
                 if let Err(error) = redwood_overflow::claim(read, chain, claims) {

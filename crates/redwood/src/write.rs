@@ -313,7 +313,10 @@ impl Table<'_, '_> {
         self.count_changed(changed_before);
         let replaced = previous.is_some();
         entry.root = tree.root();
-        entry.len += u64::from(!replaced);
+        entry.len = entry
+            .len
+            .checked_add(u64::from(!replaced))
+            .ok_or_else(|| catalog::length_corrupt(&self.txn.txn, &self.name, "overflows"))?;
         self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
         Ok(replaced)
     }
@@ -339,7 +342,9 @@ impl Table<'_, '_> {
         self.count_changed(changed_before);
         let removed = removed_value.is_some();
         entry.root = tree.root();
-        entry.len -= u64::from(removed);
+        entry.len = entry.len.checked_sub(u64::from(removed)).ok_or_else(|| {
+            catalog::length_corrupt(&self.txn.txn, &self.name, "is 0, yet a key was removed")
+        })?;
         self.txn.tables.insert(self.name.clone(), TableState { entry: Some(entry), changed: true });
         Ok(removed)
     }

@@ -153,3 +153,23 @@ fn a_budget_below_two_pages_is_refused() {
     let result = BufferPool::new(PoolOptions::new(4096, PageSize::DEFAULT));
     assert!(matches!(result, Err(Error::BudgetTooSmall { .. })));
 }
+
+/// A frame whose key was invalidated keeps the key but loses its mapping; if the key is loaded
+/// again into another frame, reusing the first frame must not unmap the second (issue 15).
+#[test]
+fn reusing_an_invalidated_frame_leaves_the_keys_new_frame_mapped() {
+    let pool = pool(4);
+    let first = pool.get_or_load(key(1, 1), loader(1, 1)).unwrap();
+    pool.invalidate(key(1, 1));
+    // The first frame is pinned, so the key goes to another frame; hold that one pinned.
+    let second = pool.get_or_load(key(1, 1), loader(1, 1)).unwrap();
+    drop(first);
+    for page in 10..20 {
+        drop(pool.get_or_load(key(page, 1), loader(page, 1)).unwrap());
+    }
+    assert!(pool.get(key(1, 1)).is_some(), "the pinned, mapped copy stays mapped");
+    drop(second);
+    pool.check_invariants().unwrap();
+    let stats = pool.stats();
+    assert_eq!(stats.cached, 4, "every frame maps one key: none leaked unmapped");
+}

@@ -83,10 +83,18 @@ fn work<L: PageLog>(pager: &Weak<Pager<L>>, receiver: &Receiver<Request>) {
     let mut buffer = None;
     while let Ok((snapshot, page_id)) = receiver.recv() {
         let Some(pager) = pager.upgrade() else { return };
+        // Read only while the snapshot is registered: once its reader has ended, a checkpoint
+        // may be rewriting the data-file pages that snapshot would read (a torn read would be
+        // reported as corruption), so the request is dropped.
+        if !pager.snapshots.join(snapshot) {
+            pager.counters.prefetch_dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         let page =
             buffer.get_or_insert_with(|| PageBuf::zeroed(pager.state_read().file.page_size()));
         if pager.read_at(snapshot, page_id, page).is_ok() {
             pager.counters.prefetched.fetch_add(1, Ordering::Relaxed);
         }
+        pager.snapshots.end(snapshot);
     }
 }

@@ -49,7 +49,22 @@ impl Snapshots {
         snapshot
     }
 
-    /// Releases a snapshot taken by `begin`.
+    /// Registers one more holder of `snapshot` if a reader still holds it, so work done on a
+    /// reader's behalf (prefetch) is protected as the reader was; `false` (nothing registered)
+    /// once every reader of it has ended, when a checkpoint may already have gone past it.
+    /// Each `true` must be paired with an `end`.
+    pub fn join(&self, snapshot: Lsn) -> bool {
+        let mut inner = self.lock();
+        match inner.readers.get_mut(&snapshot) {
+            Some(count) => {
+                *count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Releases a snapshot taken by `begin` (or joined by `join`).
     pub fn end(&self, snapshot: Lsn) {
         let mut inner = self.lock();
         let count = inner.readers.get_mut(&snapshot).expect("ended a snapshot never begun");

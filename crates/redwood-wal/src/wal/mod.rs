@@ -23,7 +23,9 @@ use crate::limits::{
     APPEND_BUFFER_MAX_BYTES, FRAME_PAYLOAD_MAX_BYTES, FRAMES_START_BYTES, PREALLOC_BYTES,
     PREALLOC_COMMIT_MAX_BYTES,
 };
-use crate::record::{CommitRecord, commit_record_bytes, encode_restore_point};
+use crate::record::{
+    CommitRecord, commit_record_bytes, encode_id_list, encode_restore_point, split_for_frames,
+};
 pub use crate::recovery::DamagedTail;
 use crate::recovery::{PageFrameError, read_page_frame};
 pub use redwood_pager::telemetry::{WalCounters, WalStats};
@@ -272,10 +274,11 @@ impl Wal {
     /// LSN, which is the snapshot readers of this state pin.
     pub fn commit(&mut self, changes: TransactionChanges, durability: Durability) -> Result<Lsn> {
         self.ensure_writable()?;
-        let bytes = commit_record_bytes(&changes);
-        if bytes > u64::from(FRAME_PAYLOAD_MAX_BYTES) {
-            return Err(Error::TooLarge { bytes, limit: u64::from(FRAME_PAYLOAD_MAX_BYTES) });
+        let (id_frames, changes) = split_for_frames(changes);
+        for (list, ids) in &id_frames {
+            self.append(FrameType::PageIds, PageId::new(0), &encode_id_list(*list, ids))?;
         }
+        debug_assert!(commit_record_bytes(&changes) <= u64::from(FRAME_PAYLOAD_MAX_BYTES));
         let first_lsn = self.transaction.map_or(self.next_lsn, |start| start.first_lsn);
         let record = CommitRecord { first_lsn, durable_lsn: self.durable_lsn, changes };
         let encoded = record.encode();

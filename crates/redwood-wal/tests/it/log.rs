@@ -10,7 +10,7 @@ use redwood_pager::{Durability, Lsn, PageBuf, PageId, PageSize};
 use redwood_pager::{RestorePoint, TransactionChanges};
 use redwood_wal::{Error, Wal, WalOptions};
 
-use crate::support::{open, options, page, transaction};
+use crate::support::{open, options, page, seed, transaction};
 
 #[test]
 fn committed_transactions_are_recovered_with_their_pages() {
@@ -201,4 +201,35 @@ fn implausible_header_values_are_damage_not_a_panic() {
         file.write_at(1024, &[7u8; 100]).unwrap();
         assert!(open(&vfs).is_err(), "{start_lsn}/{sequence}");
     }
+}
+
+/// A commit record listing more page ids than one frame holds (3 million freed pages: a table
+/// of about 12 GiB deleted) commits, with its ids carried in page-id frames ahead of it, and
+/// recovers whole; an aborted transaction's page-id frames are ignored (issue 15).
+#[test]
+fn a_commit_freeing_millions_of_pages_commits_and_recovers_whole() {
+    let vfs = SimVfs::new(seed("a_commit_freeing_millions_of_pages_commits_and_recovers_whole"));
+    let freed: Vec<PageId> = (100..3_000_100u64).map(PageId::new).collect();
+    let allocated = vec![PageId::new(7), PageId::new(8)];
+    {
+        let (mut wal, _) = open(&vfs).unwrap();
+        transaction(&mut wal, 1, Durability::Immediate).unwrap();
+        let changes = TransactionChanges {
+            timestamp_ms: 2,
+            page_count: 3_000_100,
+            allocated: allocated.clone(),
+            freed: freed.clone(),
+            ..Default::default()
+        };
+        wal.commit(changes, Durability::Immediate).unwrap();
+        transaction(&mut wal, 3, Durability::Immediate).unwrap();
+    }
+    vfs.crash(CrashMode::dropping());
+    let (_, recovery) = open(&vfs).unwrap();
+    assert_eq!(recovery.transactions.len(), 3);
+    let big = &recovery.transactions[1].changes;
+    assert_eq!(big.allocated, allocated);
+    assert_eq!(big.freed.len(), freed.len());
+    assert!(big.freed == freed, "every freed id, in order");
+    assert_eq!(recovery.transactions[2].changes.timestamp_ms, 3, "the log goes on after it");
 }
