@@ -7,21 +7,33 @@
 //! next (the right sibling forwards; backwards, the left neighbour under the same parent), so a
 //! store with a cache reads it in the background. An end whose bound falls inside its leaf
 //! hints nothing: the scan stops there.
+//!
+//! Bounds (pages from disk may be malformed though their checksums pass): a descent goes at
+//! most `TREE_HEIGHT_MAX` levels, counting the path it extends, so a cycle of child pointers is
+//! `Corrupt`. An empty leaf is legal only as the root of an empty tree, and the root leaf links
+//! to nothing, so an empty leaf below the root, an empty leaf with a right sibling and a root
+//! leaf with one are `Corrupt`. Each forward step checks that the next leaf's first key is
+//! above the last key of the leaf it leaves and at most its own last key; each backward step
+//! that the new leaf's last key is below the first key of the leaf it leaves and at least its
+//! own first key. So the last keys of the leaves a forward walk reaches strictly increase (and
+//! the first keys of a backward walk's strictly decrease): no leaf is reached twice, and every
+//! walk ends within as many steps as there are leaves, at the cost of two key comparisons per
+//! leaf and no allocation.
 
 use std::ops::Bound;
 
 use redwood_pager::{PageBuf, PageId, PageRead};
 
 use crate::error::{Error, Result};
+use crate::limits::TREE_HEIGHT_MAX;
 use crate::node::{Node, NodeKind, OwnedValue};
+use crate::tree::too_deep;
 
-/// The most levels a descent goes; a cycle of child pointers in a damaged tree stops here.
-const HEIGHT_MAX: usize = 64;
-
-/// One end of a scan: the interior nodes above its leaf (with the child index taken), the leaf,
-/// and the cell index it stands on.
+/// One end of a scan: the interior nodes above its leaf (with the child index taken), the leaf
+/// and its page, and the cell index it stands on.
 struct End {
     path: Vec<(Node, usize)>,
+    leaf_id: PageId,
     leaf: Node,
     index: usize,
 }
@@ -75,27 +87,37 @@ impl<'s, S: PageRead> Range<'s, S> {
         Node::load_for_read(page, page_id)
     }
 
-    /// Descends from `page_id`, choosing each child with `choose`, down to a leaf.
+    /// Descends from `page_id` (below the interior nodes of `path`), choosing each child with
+    /// `choose`, down to a leaf, which is returned with its page. The path and the leaf together
+    /// are at most `TREE_HEIGHT_MAX` levels, and a leaf below the root is not empty.
     fn descend(
         &self,
         page_id: PageId,
         path: &mut Vec<(Node, usize)>,
         choose: impl Fn(&Node) -> usize,
-    ) -> Result<Node> {
+    ) -> Result<(PageId, Node)> {
         let mut page_id = page_id;
-        for _ in 0..HEIGHT_MAX {
+        loop {
             let node = self.read(page_id)?;
             if node.kind() == NodeKind::Leaf {
-                return Ok(node);
+                if node.is_empty() && !path.is_empty() {
+                    return Err(corrupt(page_id, "an empty leaf below the root"));
+                }
+                // Reached with no path, the leaf is the root (backward steps always descend
+                // below a kept node): the only leaf, so it links to nothing.
+                if path.is_empty() && node.right_sibling().is_some() {
+                    return Err(corrupt(page_id, "the root leaf has a right sibling"));
+                }
+                return Ok((page_id, node));
+            }
+            // This interior node, the levels above it and a leaf below.
+            if path.len() + 2 > TREE_HEIGHT_MAX {
+                return Err(too_deep(page_id));
             }
             let child_index = choose(&node);
             page_id = node.child(child_index);
             path.push((node, child_index));
         }
-        Err(Error::Corrupt {
-            page_id: self.root,
-            reason: format!("deeper than {HEIGHT_MAX} levels"),
-        })
     }
 
     /// The front end at the first cell at or after the lower bound.
@@ -105,15 +127,16 @@ impl<'s, S: PageRead> Range<'s, S> {
             Bound::Unbounded => (self.descend(self.root, &mut path, |_| 0)?, 0),
             Bound::Included(key) | Bound::Excluded(key) => {
                 let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
-                let index = match leaf.search(key) {
+                let index = match leaf.1.search(key) {
                     Ok(index) if matches!(self.lower, Bound::Excluded(_)) => index + 1,
                     Ok(index) | Err(index) => index,
                 };
                 (leaf, index)
             }
         };
+        let ((leaf_id, leaf), index) = (leaf, index);
         self.hint_front(&leaf);
-        Ok(End { path, leaf, index })
+        Ok(End { path, leaf_id, leaf, index })
     }
 
     /// The back end just after the last cell at or before the upper bound (it steps back first).
@@ -122,19 +145,20 @@ impl<'s, S: PageRead> Range<'s, S> {
         let (leaf, index) = match &self.upper {
             Bound::Unbounded => {
                 let leaf = self.descend(self.root, &mut path, Node::len)?;
-                let len = leaf.len();
+                let len = leaf.1.len();
                 (leaf, len)
             }
             Bound::Included(key) | Bound::Excluded(key) => {
                 let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
-                let index = match leaf.search(key) {
+                let index = match leaf.1.search(key) {
                     Ok(index) if matches!(self.upper, Bound::Included(_)) => index + 1,
                     Ok(index) | Err(index) => index,
                 };
                 (leaf, index)
             }
         };
-        let end = End { path, leaf, index };
+        let ((leaf_id, leaf), index) = (leaf, index);
+        let end = End { path, leaf_id, leaf, index };
         self.hint_back(&end);
         Ok(end)
     }
@@ -172,8 +196,11 @@ impl<'s, S: PageRead> Range<'s, S> {
             }
             let Some(next) = end.leaf.right_sibling() else { return Ok(None) };
             let leaf = self.read(next)?;
+            let end = self.front.as_ref().expect("seeked above");
+            check_forward_step(end.leaf_id, &end.leaf, next, &leaf)?;
             self.hint_front(&leaf);
             let end = self.front.as_mut().expect("seeked above");
+            end.leaf_id = next;
             end.leaf = leaf;
             end.index = 0;
         }
@@ -203,7 +230,9 @@ impl<'s, S: PageRead> Range<'s, S> {
             if child_index > 0 {
                 let child = node.child(child_index - 1);
                 end.path.push((node, child_index - 1));
-                end.leaf = self.descend(child, &mut end.path, Node::len)?;
+                let (leaf_id, leaf) = self.descend(child, &mut end.path, Node::len)?;
+                check_backward_step(end.leaf_id, &end.leaf, leaf_id, &leaf)?;
+                (end.leaf_id, end.leaf) = (leaf_id, leaf);
                 end.index = end.leaf.len();
                 self.hint_back(&end);
                 self.back = Some(end);
@@ -229,6 +258,53 @@ impl<'s, S: PageRead> Range<'s, S> {
             Bound::Excluded(low) => key > low.as_slice(),
         }
     }
+}
+
+fn corrupt(page_id: PageId, reason: &str) -> Error {
+    Error::Corrupt { page_id, reason: reason.to_owned() }
+}
+
+/// The checks of a forward step from the leaf `from` (at `from_id`) to its right sibling `to`
+/// (at `to_id`): see the module docs for why they bound the walk.
+fn check_forward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) -> Result<()> {
+    // An empty leaf is only the root of an empty tree, which has no sibling.
+    let Some(from_last) = from.len().checked_sub(1).map(|index| from.key(index)) else {
+        return Err(corrupt(from_id, "an empty leaf has a right sibling"));
+    };
+    if to.kind() != NodeKind::Leaf {
+        return Err(corrupt(to_id, "a right sibling is not a leaf"));
+    }
+    let Some(to_last) = to.len().checked_sub(1).map(|index| to.key(index)) else {
+        return Err(corrupt(to_id, "an empty leaf reached through a sibling link"));
+    };
+    let to_first = to.key(0);
+    if to_first <= from_last {
+        return Err(corrupt(to_id, "keys do not ascend past the previous leaf's"));
+    }
+    if to_first > to_last {
+        return Err(corrupt(to_id, "a leaf's first key is above its last"));
+    }
+    Ok(())
+}
+
+/// The checks of a backward step from the leaf `from` (at `from_id`) to the leaf `to` (at
+/// `to_id`) before it; `descend` already refused an empty one.
+fn check_backward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) -> Result<()> {
+    if from.is_empty() {
+        // Only the root may be empty, and a root leaf has no leaf before it.
+        return Err(corrupt(from_id, "an empty leaf below the root"));
+    }
+    let Some(to_last) = to.len().checked_sub(1).map(|index| to.key(index)) else {
+        return Err(corrupt(to_id, "an empty leaf below the root"));
+    };
+    let to_first = to.key(0);
+    if to_last >= from.key(0) {
+        return Err(corrupt(to_id, "keys do not descend below the next leaf's"));
+    }
+    if to_first > to_last {
+        return Err(corrupt(to_id, "a leaf's first key is above its last"));
+    }
+    Ok(())
 }
 
 /// A leaf cell as owned key and value.

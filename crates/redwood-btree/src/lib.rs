@@ -9,6 +9,12 @@
 //! shrinkage, keeping every node but the root a quarter full; `observer`, the structural events (`TreeEvent`) a tree
 //! reports to a `TreeObserver`; `limits`, the key and inline-value limits per page size.
 //!
+//! Malformed pages (checksum-valid, contents wrong) are `Error::Corrupt` naming the page, never a
+//! panic, a hang or an unbounded allocation: every cell read is checked against the size limits
+//! (`limits`), descents stop at `limits::TREE_HEIGHT_MAX` levels, sibling walks check that keys
+//! keep ascending from leaf to leaf, and modifications check the nodes they combine and write
+//! nothing until every check has passed.
+//!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
 

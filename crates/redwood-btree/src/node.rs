@@ -1,8 +1,17 @@
 //! Node pages: the slotted layout of B+Tree leaves and interior nodes (`docs/FORMAT.md`,
 //! "B+Tree node pages"). A `Node` owns one page buffer. A damaged page is an error naming it,
-//! never a panic: `Node::load_for_read` checks every slot and cell bound before anything is read
-//! (so every accessor stays in bounds), and `Node::load` adds the checks a modification relies
-//! on (no overlapping cells, exact free-space accounting, strictly ascending keys).
+//! never a panic: `Node::load_for_read` checks every slot and cell before anything is read (each
+//! cell inside the content area, its key and inline value within the page size's limits, an
+//! overflow reference's length in `1..=OVERFLOW_VALUE_MAX_BYTES`), so every accessor stays in
+//! bounds; `Node::load_for_lookup` makes the same cell checks on each cell a search probes; and
+//! `Node::load` adds the checks a modification relies on (no overlapping cells, exact
+//! free-space accounting, strictly ascending keys).
+//!
+//! Only a node that had the full checks (or was built here, empty) may be modified: the
+//! mutators assert it. That assertion depends on which loader the code called, never on the
+//! bytes of the page, and it is what makes the mutators' arithmetic safe: in a node whose cells
+//! lie in the page without overlapping and whose free space adds up exactly, no offset, count or
+//! fragmented-byte total can leave its `u16`.
 
 use std::cmp::Ordering;
 
@@ -11,7 +20,7 @@ use zerocopy::byteorder::little_endian::{U16, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::error::{Error, Result};
-use crate::limits::{inline_value_max_bytes, key_max_bytes};
+use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
 
 /// The page type of a leaf.
 pub const LEAF: u8 = 16;
@@ -117,6 +126,47 @@ pub struct Full;
 pub struct Node {
     page: PageBuf,
     kind: NodeKind,
+    /// The node had the full checks ([`Node::load`]'s) or was built empty: it may be modified.
+    checked: bool,
+}
+
+/// Why a cell fails the cell checks (formatted into a `Corrupt` reason only on failure, so the
+/// checked search allocates nothing).
+#[derive(Clone, Copy, Debug)]
+enum CellFault {
+    /// The cell starts before the content area or runs past the page.
+    OutOfBounds,
+    /// The key is longer than `key_max_bytes`: no insert writes one.
+    KeyTooLong(usize),
+    /// The inline value is longer than `inline_value_max_bytes`: such values go to chains.
+    InlineValueTooLong(usize),
+    /// The overflow flag is set but the value length is not that of a chain reference.
+    OverflowBits(u32),
+    /// An overflow reference's length is 0 or above `OVERFLOW_VALUE_MAX_BYTES`.
+    OverflowLength(u64),
+}
+
+impl CellFault {
+    fn describe(self, index: usize, page_size: PageSize) -> String {
+        match self {
+            CellFault::OutOfBounds => format!("cell {index} lies outside the content area"),
+            CellFault::KeyTooLong(bytes) => format!(
+                "cell {index} has a key of {bytes} bytes, over the limit of {}",
+                key_max_bytes(page_size)
+            ),
+            CellFault::InlineValueTooLong(bytes) => format!(
+                "cell {index} has an inline value of {bytes} bytes, over the limit of {}",
+                inline_value_max_bytes(page_size)
+            ),
+            CellFault::OverflowBits(raw) => {
+                format!("cell {index} has the overflow flag with value bytes {raw:#x}")
+            }
+            CellFault::OverflowLength(length) => format!(
+                "cell {index} references an overflow value of {length} bytes, outside \
+                 1..={OVERFLOW_VALUE_MAX_BYTES}"
+            ),
+        }
+    }
 }
 
 impl Node {
@@ -137,7 +187,7 @@ impl Node {
             NodeKind::Interior => INTERIOR,
         };
         page.header_mut().page_type = page_type;
-        let mut node = Self { page, kind };
+        let mut node = Self { page, kind, checked: true };
         node.set_content_start(page_size.bytes());
         node.header_mut().leftmost_child = U64::new(leftmost_child.map_or(0, PageId::get));
         node
@@ -147,16 +197,16 @@ impl Node {
     /// every slot and cell bound, that no cells overlap, the free-space accounting and the key
     /// order. `page_id` names the page in errors.
     pub fn load(page: PageBuf, page_id: PageId) -> Result<Self> {
-        let node = Self::typed(page, page_id)?;
-        node.validate().map_err(|reason| corrupt(page_id, reason))?;
+        let mut node = Self::typed(page, page_id)?;
+        node.check_for_write(page_id)?;
         Ok(node)
     }
 
     /// Takes a page read from the store as a node to read, validating its type, header and
-    /// every slot and cell bound: enough that no accessor can leave the page, in one pass
-    /// without allocating. A page whose keys are out of order (a checksum-valid page written
-    /// wrong) then gives wrong answers rather than an error; [`Node::load`], every write and
-    /// the integrity check catch it.
+    /// every slot and cell (bounds and size limits): enough that no accessor can leave the
+    /// page, in one pass without allocating. A page whose keys are out of order (a
+    /// checksum-valid page written wrong) then gives wrong answers rather than an error;
+    /// [`Node::load`], every write, scans' leaf steps and the integrity check catch it.
     pub fn load_for_read(page: PageBuf, page_id: PageId) -> Result<Self> {
         let node = Self::typed(page, page_id)?;
         node.validate_bounds().map_err(|reason| corrupt(page_id, reason))?;
@@ -165,8 +215,9 @@ impl Node {
 
     /// Takes a page read from the store as a node for one point lookup, checking only its
     /// type and header (constant time). Use [`Node::search_checked`] on it: that checks each
-    /// cell it probes, which makes `key`, `value` and `child` safe at the index it returns (or,
-    /// for an interior node, at [`Node::child_index_for`] of the same key).
+    /// cell it probes (bounds and size limits, as [`Node::load_for_read`] checks every cell),
+    /// which makes `key`, `value` and `child` safe at the index it returns (or, for an interior
+    /// node, at [`Node::child_index_for`] of the same key). Other cells must not be read.
     pub fn load_for_lookup(page: PageBuf, page_id: PageId) -> Result<Self> {
         let node = Self::typed(page, page_id)?;
         node.validate_header().map_err(|reason| corrupt(page_id, reason))?;
@@ -175,14 +226,29 @@ impl Node {
 
     /// Upgrades a node taken with [`Node::load_for_read`] to one that may be modified: the
     /// checks [`Node::load`] makes beyond the read checks.
-    pub(crate) fn validated_for_write(self, page_id: PageId) -> Result<Self> {
+    pub(crate) fn validated_for_write(mut self, page_id: PageId) -> Result<Self> {
         self.check_for_write(page_id)?;
         Ok(self)
     }
 
     /// The checks of [`Node::validated_for_write`], in place.
-    pub(crate) fn check_for_write(&self, page_id: PageId) -> Result<()> {
-        self.validate().map_err(|reason| corrupt(page_id, reason))
+    pub(crate) fn check_for_write(&mut self, page_id: PageId) -> Result<()> {
+        if !self.checked {
+            self.validate().map_err(|reason| corrupt(page_id, reason))?;
+            self.checked = true;
+        }
+        Ok(())
+    }
+
+    /// Whether the node had the full checks (or was built empty), so it may be modified.
+    pub(crate) fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Only fully checked nodes are modified (see the module docs). This depends on which
+    /// loader the caller used, not on the page's bytes: a programmer error if it fails.
+    fn assert_checked(&self) {
+        assert!(self.checked, "only a node taken with Node::load (or built empty) is modified");
     }
 
     fn typed(page: PageBuf, page_id: PageId) -> Result<Self> {
@@ -193,7 +259,7 @@ impl Node {
                 return Err(corrupt(page_id, format!("page type {other} is not a B+Tree node")));
             }
         };
-        Ok(Self { page, kind })
+        Ok(Self { page, kind, checked: false })
     }
 
     /// The page buffer, to write back (the store seals it).
@@ -264,11 +330,8 @@ impl Node {
         let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = (low + high) / 2;
-            if !self.cell_in_bounds(middle) {
-                return Err(corrupt(
-                    page_id,
-                    format!("cell {middle} lies outside the content area"),
-                ));
+            if let Err(fault) = self.check_cell(middle) {
+                return Err(corrupt(page_id, fault.describe(middle, self.page.page_size())));
             }
             match self.key(middle).cmp(key) {
                 Ordering::Less => low = middle + 1,
@@ -325,6 +388,11 @@ impl Node {
         key: &[u8],
         value: Value<'_>,
     ) -> std::result::Result<(), Full> {
+        // Programmer errors, never page bytes: the tree checks every key and value it is given
+        // (`Tree::insert_value`), and every cell it moves between nodes comes from a node whose
+        // cells passed the same limits when it was loaded; the tree inserts leaf cells only
+        // into leaves it has checked are leaves.
+        self.assert_checked();
         assert_eq!(self.kind, NodeKind::Leaf, "leaf cells go into leaves");
         assert!(
             key.len() <= key_max_bytes(self.page.page_size()),
@@ -343,6 +411,10 @@ impl Node {
                 cell.extend_from_slice(bytes);
             }
             Value::Overflow { first_page, length } => {
+                assert!(
+                    (1..=OVERFLOW_VALUE_MAX_BYTES).contains(&length),
+                    "overflow lengths are checked against the limit"
+                );
                 cell.extend_from_slice(&(OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32).to_le_bytes());
                 cell.extend_from_slice(key);
                 cell.extend_from_slice(&first_page.get().to_le_bytes());
@@ -360,7 +432,14 @@ impl Node {
         key: &[u8],
         child: PageId,
     ) -> std::result::Result<(), Full> {
+        // Programmer errors: the tree inserts separators only into checked interior nodes, and
+        // every separator is a key of a checked node (so within the key limit).
+        self.assert_checked();
         assert_eq!(self.kind, NodeKind::Interior, "interior cells go into interior nodes");
+        assert!(
+            key.len() <= key_max_bytes(self.page.page_size()),
+            "separators are keys within the limit"
+        );
         let mut cell = Vec::with_capacity(INTERIOR_CELL_HEADER_BYTES + key.len());
         cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
         cell.extend_from_slice(&child.get().to_le_bytes());
@@ -370,6 +449,9 @@ impl Node {
 
     /// Removes cell `index`; its bytes become fragmented free space.
     pub fn remove(&mut self, index: usize) {
+        self.assert_checked();
+        // In a checked node the fragmented bytes plus every cell's bytes equal the content
+        // area, which is smaller than 64 KiB: the sum below fits its u16.
         let length = self.cell_bytes(self.cell_offset(index));
         let count = self.len();
         let slots = SLOTS_OFFSET + index * SLOT_BYTES..SLOTS_OFFSET + count * SLOT_BYTES;
@@ -383,8 +465,21 @@ impl Node {
     /// key for the parent with it. For a leaf the separator is the right node's first key (kept
     /// there); for an interior node it is the middle key, which moves up, its child becoming the
     /// right node's leftmost child. Sibling links are the caller's (it knows the page ids).
-    pub fn split(&mut self) -> (Vec<u8>, Node) {
-        assert!(self.len() >= 2, "a node splits only with two cells or more");
+    ///
+    /// A leaf needs two cells and an interior node three (each half keeps a cell): within the
+    /// size limits no full node has fewer, so fewer is `Corrupt` naming `page_id`, as is (never
+    /// within the limits) a half that does not fit an empty node. On an error the node is
+    /// unchanged.
+    pub fn split(&mut self, page_id: PageId) -> Result<(Vec<u8>, Node)> {
+        self.assert_checked();
+        let cells_min = match self.kind {
+            NodeKind::Leaf => 2,
+            NodeKind::Interior => 3,
+        };
+        if self.len() < cells_min {
+            let reason = format!("a full node with {} cells cannot split", self.len());
+            return Err(corrupt(page_id, reason));
+        }
         let middle = self.split_point();
         let page_size = self.page.page_size();
         let (separator, mut right, first_moved) = match self.kind {
@@ -397,13 +492,17 @@ impl Node {
         for index in first_moved..self.len() {
             let cell = self.cell_offset(index);
             let bytes = self.bytes()[cell..cell + self.cell_bytes(cell)].to_vec();
-            right.insert_cell(right.len(), &bytes).expect("half a node fits an empty one");
+            // The cells fit in this node, so a part of them fits an empty one; checked anyway,
+            // before this node changes, since the sizes came from the page.
+            right.insert_cell(right.len(), &bytes).map_err(|Full| {
+                corrupt(page_id, "half of a split node does not fit an empty one".to_owned())
+            })?;
         }
         while self.len() > middle {
             self.remove(self.len() - 1);
         }
         self.compact();
-        (separator, right)
+        Ok((separator, right))
     }
 
     /// Checks the node's invariants: every slot inside the content area, cells within the page
@@ -418,12 +517,16 @@ impl Node {
         let header = self.header();
         let count = usize::from(header.cell_count.get());
         let content_start = self.content_start();
-        let mut extents: Vec<(usize, usize)> = (0..count)
-            .map(|index| {
-                let cell = self.cell_offset(index);
-                (cell, cell + self.cell_bytes(cell))
-            })
-            .collect();
+        // `validate_bounds` passed, so every cell's length is known; the lengths are taken the
+        // checked way anyway, so no page makes this panic.
+        let mut extents: Vec<(usize, usize)> = Vec::with_capacity(count);
+        for index in 0..count {
+            let cell = self.cell_offset(index);
+            let length = self
+                .checked_cell(cell)
+                .map_err(|fault| fault.describe(index, self.page.page_size()))?;
+            extents.push((cell, cell + length));
+        }
         extents.sort_unstable();
         if extents.windows(2).any(|pair| pair[0].1 > pair[1].0) {
             return Err("cells overlap".to_owned());
@@ -452,19 +555,26 @@ impl Node {
         Ok(())
     }
 
-    /// Whether cell `index` (< `len`, on a header-checked node) lies inside the content area.
-    fn cell_in_bounds(&self, index: usize) -> bool {
+    /// The cell checks of cell `index` (< `len`, on a header-checked node): inside the content
+    /// area, and within the size limits. Every accessor then stays in bounds for this cell, and
+    /// every cell the tree moves to another node fits there as an insert would.
+    fn check_cell(&self, index: usize) -> std::result::Result<(), CellFault> {
         let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
-        cell >= self.content_start() && self.checked_cell_bytes(cell).is_some()
+        if cell < self.content_start() {
+            return Err(CellFault::OutOfBounds);
+        }
+        self.checked_cell(cell).map(|_| ())
     }
 
-    /// The checks every read relies on: the header's, and every cell inside the content area.
+    /// The checks every read relies on: the header's, and every cell's ([`Node::check_cell`]).
     fn validate_bounds(&self) -> std::result::Result<(), String> {
         self.validate_header()?;
-        match (0..self.len()).find(|&index| !self.cell_in_bounds(index)) {
-            Some(index) => Err(format!("cell {index} lies outside the content area")),
-            None => Ok(()),
+        for index in 0..self.len() {
+            if let Err(fault) = self.check_cell(index) {
+                return Err(fault.describe(index, self.page.page_size()));
+            }
         }
+        Ok(())
     }
 
     /// Where to split so both halves hold about the same number of bytes.
@@ -479,6 +589,8 @@ impl Node {
     }
 
     fn insert_cell(&mut self, index: usize, cell: &[u8]) -> std::result::Result<(), Full> {
+        // Programmer errors: positions come from a search of this node or its length.
+        self.assert_checked();
         assert!(index <= self.len(), "insert position within the node");
         if cell.len() + SLOT_BYTES > self.free_bytes() {
             return Err(Full);
@@ -527,6 +639,9 @@ impl Node {
         }
     }
 
+    /// Records where the content begins. Called by the mutators (on checked nodes) and on empty
+    /// new nodes, whose cells fit between the slots and the end of the page: a programmer error,
+    /// never page bytes, if the assertion fails.
     fn set_content_start(&mut self, start: usize) {
         assert!(start >= SLOTS_OFFSET && start <= self.bytes().len(), "content within the page");
         self.header_mut().content_start = U16::new((start % (1 << 16)) as u16);
@@ -539,24 +654,54 @@ impl Node {
         }
     }
 
-    /// A cell's total length; the node is valid (checked at load and kept by every edit).
+    /// The total length of the cell at offset `cell`. Called only with the offset of a cell
+    /// that passed the cell checks: on checked nodes (the mutators assert it) and, for
+    /// `cell_size`, on nodes taken with `load` or `load_for_read`, which check every cell. So
+    /// the `expect` depends on the code path, not on the page's bytes.
     fn cell_bytes(&self, cell: usize) -> usize {
-        self.checked_cell_bytes(cell).expect("cells of a validated node are in bounds")
+        self.checked_cell(cell).expect("only cells that passed the cell checks are sized")
     }
 
-    fn checked_cell_bytes(&self, cell: usize) -> Option<usize> {
+    /// The length of the cell at offset `cell`, if it lies in the page within the size limits.
+    fn checked_cell(&self, cell: usize) -> std::result::Result<usize, CellFault> {
         let bytes = self.bytes();
-        let key_bytes =
-            usize::from(u16::from_le_bytes(bytes.get(cell..cell + 2)?.try_into().ok()?));
-        let body = match self.kind {
-            NodeKind::Interior => 8,
+        let page_size = self.page.page_size();
+        let key_bytes = usize::from(u16::from_le_bytes(field(bytes, cell)?));
+        if key_bytes > key_max_bytes(page_size) {
+            return Err(CellFault::KeyTooLong(key_bytes));
+        }
+        let (body, overflow) = match self.kind {
+            NodeKind::Interior => (8, false),
             NodeKind::Leaf => {
-                let raw = u32::from_le_bytes(bytes.get(cell + 2..cell + 6)?.try_into().ok()?);
-                4 + if raw & OVERFLOW_FLAG != 0 { OVERFLOW_REF_BYTES } else { raw as usize }
+                let raw = u32::from_le_bytes(field(bytes, cell + 2)?);
+                if raw & OVERFLOW_FLAG != 0 {
+                    // Inserts write exactly the flag and the reference's size.
+                    if raw != OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32 {
+                        return Err(CellFault::OverflowBits(raw));
+                    }
+                    (4 + OVERFLOW_REF_BYTES, true)
+                } else {
+                    let value_bytes = raw as usize;
+                    if value_bytes > inline_value_max_bytes(page_size) {
+                        return Err(CellFault::InlineValueTooLong(value_bytes));
+                    }
+                    (4 + value_bytes, false)
+                }
             }
         };
         let length = 2 + body + key_bytes;
-        (cell + length <= bytes.len()).then_some(length)
+        if cell + length > bytes.len() {
+            return Err(CellFault::OutOfBounds);
+        }
+        if overflow {
+            // The chain's length: 0 or over the limit would make a chain read fail only after
+            // reading pages (or never end, for a length a chain cycle could feed).
+            let length = u64::from_le_bytes(field(bytes, cell + length - 8)?);
+            if !(1..=OVERFLOW_VALUE_MAX_BYTES).contains(&length) {
+                return Err(CellFault::OverflowLength(length));
+            }
+        }
+        Ok(length)
     }
 
     fn cell_offset(&self, index: usize) -> usize {
@@ -593,6 +738,14 @@ impl Node {
     fn u64_at(&self, offset: usize) -> u64 {
         u64::from_le_bytes(self.bytes()[offset..offset + 8].try_into().expect("8 bytes"))
     }
+}
+
+/// The `N` bytes of `bytes` at `at`, or `OutOfBounds` if they run past the end.
+fn field<const N: usize>(bytes: &[u8], at: usize) -> std::result::Result<[u8; N], CellFault> {
+    bytes
+        .get(at..at.saturating_add(N))
+        .and_then(|slice| slice.try_into().ok())
+        .ok_or(CellFault::OutOfBounds)
 }
 
 fn corrupt(page_id: PageId, reason: String) -> Error {

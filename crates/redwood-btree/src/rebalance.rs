@@ -16,98 +16,205 @@
 //! bound holds while leaf cells are at most a quarter and interior cells at most a sixth of a
 //! page: always for interior cells (keys are at most an eighth of a page), and for leaf cells
 //! unless a key and an inline value are both near their limits.
+//!
+//! Pages from disk may be malformed though their checksums pass, so before two nodes are
+//! combined the pairing is checked: the sibling is a different page of the same kind and not an
+//! ancestor, a leaf's right-sibling link names the sibling, and the parent's separator sorts
+//! between the two nodes' keys. Anything else is `Corrupt`, found before any page changes (the
+//! changes are collected in `Changes` and written at the end).
 
 use redwood_pager::{PageId, PageWrite};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::node::{CELLS_START_BYTES, Node, NodeKind, balanced_split, interior_cell_size};
 use crate::observer::TreeEvent;
-use crate::tree::{Step, Tree, write_node};
+use crate::tree::{Changes, Step, Tree, check_path, read_node};
+
+/// An underfull node and the sibling it is paired with, in key order, under one parent.
+struct Pair {
+    /// The parent's cell between the two: its key separates them.
+    left_index: usize,
+    left_id: PageId,
+    right_id: PageId,
+    left: Node,
+    right: Node,
+    /// Whether the underfull node is the left one.
+    node_is_left: bool,
+}
 
 impl Tree {
-    /// Writes `node` (at `page_id`, reached through `path`) back after it shrank, rebalancing
-    /// it with a sibling first if it is underfull, and repeating for a parent that lost a
-    /// separator.
+    /// Records `node` (at `page_id`, reached through `path`) to be written back after it
+    /// shrank, rebalancing it with a sibling first if it is underfull, and repeating for a
+    /// parent that lost a separator. The changes go into `changes`.
     pub(crate) fn rebalance(
         &mut self,
         store: &mut impl PageWrite,
         mut path: Vec<Step>,
         page_id: PageId,
         node: Node,
+        changes: &mut Changes,
     ) -> Result<()> {
         let (mut page_id, mut node) = (page_id, node);
         if underfull(&node) {
-            // Merges may climb the whole path: check it before the first page changes.
-            crate::tree::check_path(&mut path)?;
+            // Merges may climb the whole path: check it before anything is computed from it.
+            check_path(&mut path)?;
         }
+        // Each round pops a step of the path: at most `TREE_HEIGHT_MAX` rounds.
         loop {
             let Some(step) = path.pop() else {
-                return self.settle_root(store, page_id, node);
+                return settle_root(page_id, node, changes);
             };
             if !underfull(&node) || step.node.is_empty() {
-                return write_node(store, page_id, node);
+                changes.write(page_id, node);
+                return Ok(());
             }
-            // The parent changes from here on: it gets the full checks first.
             let (parent_id, mut parent, child_index) = step.take()?;
-            // Pair the node with its right sibling, or with its left one if it is the last child.
-            let left_index = child_index.min(parent.len() - 1);
+            let pair =
+                pair_with_sibling(store, &path, parent_id, &parent, child_index, page_id, node)?;
+            let Pair { left_index, left_id, right_id, .. } = pair;
             let separator = parent.key(left_index).to_vec();
-            let (left_id, right_id) = (parent.child(left_index), parent.child(left_index + 1));
-            let sibling_id = if left_id == page_id { right_id } else { left_id };
-            let sibling = crate::tree::read_node(store, sibling_id)?;
-            let (left, right) = if left_id == page_id { (node, sibling) } else { (sibling, node) };
-            let kind = left.kind();
-            if let Some(merged) = merge(&left, &right, &separator) {
-                write_node(store, left_id, merged)?;
-                store.free(right_id)?;
-                self.emit(TreeEvent::Merge { kind, page_id: left_id, freed_page_id: right_id });
+            let kind = pair.left.kind();
+            if let Some(merged) = merge(&pair.left, &pair.right, &separator) {
+                changes.write(left_id, merged);
+                changes.free(right_id);
+                changes.event(TreeEvent::Merge { kind, page_id: left_id, freed_page_id: right_id });
                 parent.remove(left_index);
                 (page_id, node) = (parent_id, parent);
                 continue;
             }
-            let Some((left, right, separator)) = redistribute(&left, &right, &separator) else {
+            let Some((left, right, separator)) = redistribute(&pair.left, &pair.right, &separator)
+            else {
                 // Nothing to share (a giant separator): the node stays as it is, still valid.
-                let node = if left_id == page_id { left } else { right };
-                return write_node(store, page_id, node);
+                let node = if pair.node_is_left { pair.left } else { pair.right };
+                changes.write(page_id, node);
+                return Ok(());
             };
-            write_node(store, left_id, left)?;
-            write_node(store, right_id, right)?;
-            self.emit(TreeEvent::Redistribute {
+            changes.write(left_id, left);
+            changes.write(right_id, right);
+            changes.event(TreeEvent::Redistribute {
                 kind,
                 left_page_id: left_id,
                 right_page_id: right_id,
             });
             parent.remove(left_index);
+            // The new separator is one of the pair's keys, so (the pair's keys lying between the
+            // parent's neighbouring separators in a sound tree) it sorts at the old one's place.
+            if parent.search(&separator) != Err(left_index) {
+                let reason =
+                    format!("child {left_index}'s new separator does not sort at its place");
+                return Err(Error::Corrupt { page_id: parent_id, reason });
+            }
             if parent.insert_interior(left_index, &separator, right_id).is_err() {
                 // The new separator is longer and the parent is full: split it, as an insert would.
-                path.push(Step {
-                    page_id: parent_id,
-                    node: parent,
-                    child_index: left_index,
-                    checked: true,
-                });
-                return self.insert_separator(store, path, separator, right_id);
+                path.push(Step { page_id: parent_id, node: parent, child_index: left_index });
+                return self.insert_separator(store, path, separator, right_id, changes);
             }
             (page_id, node) = (parent_id, parent);
         }
     }
+}
 
-    /// Writes the root back, or, if it is an interior node left with a single child, frees it
-    /// and makes that child the root.
-    fn settle_root(
-        &mut self,
-        store: &mut impl PageWrite,
-        page_id: PageId,
-        node: Node,
-    ) -> Result<()> {
-        if node.kind() == NodeKind::Interior && node.is_empty() {
-            self.root = node.child(0);
-            store.free(page_id)?;
-            self.emit(TreeEvent::RootShrink { old_root: page_id, new_root: self.root });
-            return Ok(());
+/// Records the root to be written back, or, if it is an interior node left with a single
+/// child, freed with that child becoming the root.
+fn settle_root(page_id: PageId, node: Node, changes: &mut Changes) -> Result<()> {
+    if node.kind() == NodeKind::Interior && node.is_empty() {
+        let child = node.child(0);
+        if child == page_id {
+            let reason = "an interior root is its own only child".to_owned();
+            return Err(Error::Corrupt { page_id, reason });
         }
-        write_node(store, page_id, node)
+        changes.free(page_id);
+        changes.event(TreeEvent::RootShrink { old_root: page_id, new_root: child });
+        changes.set_root(child);
+        return Ok(());
     }
+    changes.write(page_id, node);
+    Ok(())
+}
+
+/// Pairs `node` (at `page_id`, child `child_index` of `parent`) with its right sibling, or with
+/// its left one if it is the last child, and checks the pairing (see the module docs). `path`
+/// holds the steps above the parent.
+fn pair_with_sibling(
+    store: &impl PageWrite,
+    path: &[Step],
+    parent_id: PageId,
+    parent: &Node,
+    child_index: usize,
+    page_id: PageId,
+    node: Node,
+) -> Result<Pair> {
+    // The caller saw the parent has a cell, so `left_index + 1` is a child.
+    let left_index = child_index.min(parent.len() - 1);
+    let node_is_left = left_index == child_index;
+    let sibling_id = parent.child(if node_is_left { left_index + 1 } else { left_index });
+    let corrupt = |page_id: PageId, reason: String| Error::Corrupt { page_id, reason };
+    if sibling_id == page_id {
+        return Err(corrupt(parent_id, format!("child {page_id} is listed twice")));
+    }
+    // An ancestor as a sibling is a cycle: merging it would free a page still on the path.
+    if sibling_id == parent_id || path.iter().any(|step| step.page_id == sibling_id) {
+        return Err(corrupt(parent_id, format!("child {sibling_id} is also an ancestor")));
+    }
+    let sibling = read_node(store, sibling_id)?;
+    if sibling.kind() != node.kind() {
+        let reason = format!("a {:?} sibling of the {:?} {page_id}", sibling.kind(), node.kind());
+        return Err(corrupt(sibling_id, reason));
+    }
+    let pair = if node_is_left {
+        Pair {
+            left_index,
+            left_id: page_id,
+            right_id: sibling_id,
+            left: node,
+            right: sibling,
+            node_is_left,
+        }
+    } else {
+        Pair {
+            left_index,
+            left_id: sibling_id,
+            right_id: page_id,
+            left: sibling,
+            right: node,
+            node_is_left,
+        }
+    };
+    check_pair(&pair, parent.key(left_index))?;
+    Ok(pair)
+}
+
+/// The checks that make combining the pair sound: the keys of the left node below the
+/// separator, those of the right node at or above it (strictly above for interior nodes, whose
+/// separator joins the combined node), and, for leaves, the left leaf linked to the right one.
+fn check_pair(pair: &Pair, separator: &[u8]) -> Result<()> {
+    let (left, right) = (&pair.left, &pair.right);
+    if let Some(last) = left.len().checked_sub(1).map(|index| left.key(index))
+        && last >= separator
+    {
+        let reason = "a key at or above the parent's separator".to_owned();
+        return Err(Error::Corrupt { page_id: pair.left_id, reason });
+    }
+    if !right.is_empty() {
+        let first = right.key(0);
+        let below = match right.kind() {
+            NodeKind::Leaf => first < separator,
+            NodeKind::Interior => first <= separator,
+        };
+        if below {
+            let reason = "a key below the parent's separator".to_owned();
+            return Err(Error::Corrupt { page_id: pair.right_id, reason });
+        }
+    }
+    if left.kind() == NodeKind::Leaf && left.right_sibling() != Some(pair.right_id) {
+        let reason = format!(
+            "right sibling {:?}, but the parent's next child is {}",
+            left.right_sibling(),
+            pair.right_id
+        );
+        return Err(Error::Corrupt { page_id: pair.left_id, reason });
+    }
+    Ok(())
 }
 
 /// Bytes a node's cells and slots use (fragmented space excluded).

@@ -2,20 +2,26 @@
 //! full nodes bottom-up along the descent path, growing a new root when the old one splits;
 //! removals rebalance underfull nodes (`rebalance`) and shrink the root.
 //!
+//! Pages from disk are never trusted to be well formed (their checksums only prove they were
+//! written so): every descent is bounded by `limits::TREE_HEIGHT_MAX`, every node is checked
+//! before it is read or modified (`node`), and what an operation changes is collected in
+//! `Changes` and written only once every check of the operation has passed, so a corrupt page
+//! found halfway up is a `Corrupt` error with no page written (pages may have been allocated).
+//!
 //! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
 //! overflow chains (`redwood-overflow`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use redwood_pager::{PageBuf, PageClaims, PageId, PageRead, PageWrite};
 
 use crate::error::{Error, Result};
-use crate::limits::{inline_value_max_bytes, key_max_bytes};
+use crate::limits::{
+    OVERFLOW_VALUE_MAX_BYTES, TREE_HEIGHT_MAX, inline_value_max_bytes, key_max_bytes,
+};
 use crate::node::{Node, NodeKind, OwnedValue, Value, page_type};
 use crate::observer::{TreeEvent, TreeObserver};
-
-/// The most levels a tree may have; a corrupt cycle of child pointers stops here.
-const HEIGHT_MAX: usize = 64;
 
 /// A B+Tree, known by its root page. The caller keeps the root (a root slot or the catalog);
 /// operations that change it say so. An optional observer hears its structural events.
@@ -37,31 +43,116 @@ impl std::fmt::Debug for Tree {
 /// One step of a descent: the node, its page and the child index taken from it.
 pub(crate) struct Step {
     pub(crate) page_id: PageId,
-    /// Read-checked only until `checked`.
+    /// Lookup-checked only until it has the full checks ([`Node::is_checked`]).
     pub(crate) node: Node,
     pub(crate) child_index: usize,
-    /// The node has had the full checks ([`Node::load`]'s).
-    pub(crate) checked: bool,
 }
 
 impl Step {
     /// The step's page id, node (fully validated, to modify) and child index.
     pub(crate) fn take(self) -> Result<(PageId, Node, usize)> {
-        let node =
-            if self.checked { self.node } else { self.node.validated_for_write(self.page_id)? };
-        Ok((self.page_id, node, self.child_index))
+        Ok((self.page_id, self.node.validated_for_write(self.page_id)?, self.child_index))
     }
 }
 
 /// Gives every node on `path` the full checks, before a split or merge changes any page: a
-/// damaged parent found halfway up would otherwise fail the operation after it had already
-/// written pages below.
+/// damaged parent found halfway up fails the operation before anything is computed from it.
 pub(crate) fn check_path(path: &mut [Step]) -> Result<()> {
-    for step in path.iter_mut().filter(|step| !step.checked) {
+    for step in path.iter_mut().filter(|step| !step.node.is_checked()) {
         step.node.check_for_write(step.page_id)?;
-        step.checked = true;
     }
     Ok(())
+}
+
+/// What one modifying operation changes, in order: page writes and frees, the structural events
+/// to report after them, and the new root. Held back until every check of the operation has
+/// passed ([`Changes::apply`]), so a `Corrupt` error found partway leaves every page as it was
+/// ([`Changes::abandon`] gives back the pages allocated on the way).
+#[derive(Default)]
+pub(crate) struct Changes {
+    /// Pages allocated for the operation, freed again if it fails.
+    allocated: Vec<PageId>,
+    pages: Vec<PageChange>,
+    events: Vec<TreeEvent>,
+    root: Option<PageId>,
+}
+
+/// One page change of [`Changes`].
+enum PageChange {
+    Write(PageId, Node),
+    Free(PageId),
+}
+
+impl Changes {
+    /// A new page for the operation.
+    pub(crate) fn allocate(&mut self, store: &mut impl PageWrite) -> Result<PageId> {
+        let page_id = store.allocate()?;
+        self.allocated.push(page_id);
+        Ok(page_id)
+    }
+
+    /// Writes `node` to `page_id` (at apply time).
+    pub(crate) fn write(&mut self, page_id: PageId, node: Node) {
+        self.pages.push(PageChange::Write(page_id, node));
+    }
+
+    /// Frees `page_id` (at apply time).
+    pub(crate) fn free(&mut self, page_id: PageId) {
+        self.pages.push(PageChange::Free(page_id));
+    }
+
+    /// Reports `event` once the pages are changed.
+    pub(crate) fn event(&mut self, event: TreeEvent) {
+        self.events.push(event);
+    }
+
+    /// Makes `root` the tree's root once the pages are changed.
+    pub(crate) fn set_root(&mut self, root: PageId) {
+        self.root = Some(root);
+    }
+
+    /// Makes the changes, in order, then tells the observer.
+    pub(crate) fn apply(self, tree: &mut Tree, store: &mut impl PageWrite) -> Result<()> {
+        for change in self.pages {
+            match change {
+                PageChange::Write(page_id, node) => write_node(store, page_id, node)?,
+                PageChange::Free(page_id) => store.free(page_id)?,
+            }
+        }
+        if let Some(root) = self.root {
+            tree.root = root;
+        }
+        for event in self.events {
+            tree.emit(event);
+        }
+        Ok(())
+    }
+
+    /// Applies the changes if `planned` (the operation's checks and plan) succeeded; otherwise
+    /// frees the pages allocated for it, which nothing was written to, and returns its error.
+    pub(crate) fn finish(
+        self,
+        tree: &mut Tree,
+        store: &mut impl PageWrite,
+        planned: Result<()>,
+    ) -> Result<()> {
+        match planned {
+            Ok(()) => self.apply(tree, store),
+            Err(error) => {
+                self.abandon(store);
+                Err(error)
+            }
+        }
+    }
+
+    /// Gives back the pages allocated for a failed operation. A failure to free one is not
+    /// reported: the operation's own error is the one that matters, and the page is at worst
+    /// left allocated and unreferenced in a transaction the caller should abort anyway.
+    fn abandon(self, store: &mut impl PageWrite) {
+        for page_id in self.allocated {
+            let _ = store.free(page_id);
+        }
+    }
 }
 
 /// What `check_invariants` found.
@@ -138,7 +229,7 @@ impl Tree {
     fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<(PageId, Node)> {
         let mut page = PageBuf::for_overwrite(store.page_size());
         let mut page_id = self.root;
-        for _ in 0..HEIGHT_MAX {
+        for _ in 0..TREE_HEIGHT_MAX {
             store.read_page(page_id, &mut page)?;
             let node = Node::load_for_lookup(page, page_id)?;
             if node.kind() == NodeKind::Leaf {
@@ -152,10 +243,7 @@ impl Tree {
             page = node.into_page();
             page_id = child;
         }
-        Err(Error::Corrupt {
-            page_id: self.root,
-            reason: format!("deeper than {HEIGHT_MAX} levels"),
-        })
+        Err(too_deep(page_id))
     }
 
     /// Stores inline `value` under `key`; returns whether a value was replaced.
@@ -175,29 +263,48 @@ impl Tree {
         check_sizes(store.page_size(), key, value)?;
         let mut path = Vec::new();
         let (leaf_id, mut leaf) = self.descend(store, key, &mut path)?;
-        let previous = match leaf.search(key) {
+        // The leaf's keys ascend strictly (it had the full checks), so the new cell goes where
+        // the old one was, or where the search says.
+        let (previous, index) = match leaf.search(key) {
             Ok(index) => {
                 let previous = OwnedValue::from(leaf.value(index));
                 leaf.remove(index);
-                Some(previous)
+                (Some(previous), index)
             }
-            Err(_) => None,
+            Err(index) => (None, index),
         };
-        let index = leaf.search(key).expect_err("the key was just removed or absent");
-        if leaf.insert_leaf(index, key, value).is_ok() {
+        let mut changes = Changes::default();
+        let planned = if leaf.insert_leaf(index, key, value).is_ok() {
             // An overwrite with a shorter value may leave the leaf underfull.
-            self.rebalance(store, path, leaf_id, leaf)?;
-            return Ok(previous);
-        }
+            self.rebalance(store, path, leaf_id, leaf, &mut changes)
+        } else {
+            self.split_upwards(store, path, leaf_id, leaf, key, value, &mut changes)
+        };
+        changes.finish(self, store, planned)?;
+        Ok(previous)
+    }
+
+    /// Plans the split of the full `leaf` (at `leaf_id`, reached through `path`) to take the
+    /// new cell, and the separators' insertion upwards.
+    #[expect(clippy::too_many_arguments, reason = "the state of one insert, passed down once")]
+    fn split_upwards(
+        &mut self,
+        store: &mut impl PageWrite,
+        mut path: Vec<Step>,
+        leaf_id: PageId,
+        leaf: Node,
+        key: &[u8],
+        value: Value<'_>,
+        changes: &mut Changes,
+    ) -> Result<()> {
         check_path(&mut path)?;
-        let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value)?;
-        self.emit(TreeEvent::Split {
+        let (separator, right_id) = split_leaf(store, leaf_id, leaf, key, value, changes)?;
+        changes.event(TreeEvent::Split {
             kind: NodeKind::Leaf,
             page_id: leaf_id,
             new_page_id: right_id,
         });
-        self.insert_separator(store, path, separator, right_id)?;
-        Ok(previous)
+        self.insert_separator(store, path, separator, right_id, changes)
     }
 
     /// Removes `key`; returns whether it was there. An underfull node merges with a sibling when
@@ -218,27 +325,42 @@ impl Tree {
         let Ok(index) = leaf.search(key) else { return Ok(None) };
         let removed = OwnedValue::from(leaf.value(index));
         leaf.remove(index);
-        self.rebalance(store, path, leaf_id, leaf)?;
+        let mut changes = Changes::default();
+        let planned = self.rebalance(store, path, leaf_id, leaf, &mut changes);
+        changes.finish(self, store, planned)?;
         Ok(Some(removed))
     }
 
     /// Frees every page of the tree (for deleting a table); the tree must not be used after.
+    /// Every page is found (and checked) before the first is freed, so a corrupt tree frees
+    /// nothing.
     pub fn destroy(self, store: &mut impl PageWrite) -> Result<()> {
+        for page_id in self.pages(store)? {
+            store.free(page_id)?;
+        }
+        Ok(())
+    }
+
+    /// Every page of the tree, each once, depth first. A page reached twice (a cycle, or a child
+    /// shared by two parents) or deeper than `TREE_HEIGHT_MAX` is `Corrupt`: each page is then
+    /// read once, so the walk ends after at most as many reads as the store has pages.
+    fn pages(&self, store: &impl PageRead) -> Result<Vec<PageId>> {
+        let (mut pages, mut seen) = (Vec::new(), HashSet::new());
         let mut pending = vec![(self.root, 1)];
         while let Some((page_id, depth)) = pending.pop() {
-            if depth > HEIGHT_MAX {
-                return Err(Error::Corrupt {
-                    page_id,
-                    reason: format!("deeper than {HEIGHT_MAX} levels"),
-                });
+            if depth > TREE_HEIGHT_MAX {
+                return Err(too_deep(page_id));
+            }
+            if !seen.insert(page_id) {
+                return Err(reached_twice(page_id));
             }
             let node = read_node(store, page_id)?;
             if node.kind() == NodeKind::Interior {
                 pending.extend((0..=node.len()).map(|index| (node.child(index), depth + 1)));
             }
-            store.free(page_id)?;
+            pages.push(page_id);
         }
-        Ok(())
+        Ok(pages)
     }
 
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
@@ -252,7 +374,7 @@ impl Tree {
         path: &mut Vec<Step>,
     ) -> Result<(PageId, Node)> {
         let mut page_id = self.root;
-        for _ in 0..HEIGHT_MAX {
+        for _ in 0..TREE_HEIGHT_MAX {
             let mut page = PageBuf::for_overwrite(store.page_size());
             store.read_page(page_id, &mut page)?;
             // Header checks only: the leaf then gets the full checks once, and an interior node
@@ -266,37 +388,45 @@ impl Tree {
                 Err(index) => index,
             };
             let child = node.child(child_index);
-            path.push(Step { page_id, node, child_index, checked: false });
+            path.push(Step { page_id, node, child_index });
             page_id = child;
         }
-        Err(Error::Corrupt {
-            page_id: self.root,
-            reason: format!("deeper than {HEIGHT_MAX} levels"),
-        })
+        Err(too_deep(page_id))
     }
 
-    /// Inserts `(separator, right)` into the parents along `path`, splitting upwards, and grows
-    /// a new root if the root split.
+    /// Inserts `(separator, right)` into the parents along `path` (each step's child index is
+    /// where the separator goes), splitting upwards, and grows a new root if the root split.
+    /// The changes go into `changes`.
     pub(crate) fn insert_separator(
         &mut self,
         store: &mut impl PageWrite,
         mut path: Vec<Step>,
         mut separator: Vec<u8>,
         mut right: PageId,
+        changes: &mut Changes,
     ) -> Result<()> {
         while let Some(step) = path.pop() {
             let (page_id, mut node, child_index) = step.take()?;
-            if node.insert_interior(child_index, &separator, right).is_ok() {
-                return write_node(store, page_id, node);
+            // The separator came from the child at `child_index`, so in a sound tree it sorts
+            // strictly between the keys around that child. A child whose keys stray outside its
+            // parent's bounds (or a duplicate) would otherwise make the parent unordered.
+            if node.search(&separator) != Err(child_index) {
+                let reason = format!(
+                    "the separator of child {child_index}'s split does not sort at its place"
+                );
+                return Err(Error::Corrupt { page_id, reason });
             }
-            let (up, mut new_right) = node.split();
-            let target = if separator >= up { &mut new_right } else { &mut node };
-            let at = target.search(&separator).expect_err("separators are unique");
-            target.insert_interior(at, &separator, right).expect("a split interior node has room");
-            let right_id = store.allocate()?;
-            write_node(store, page_id, node)?;
-            write_node(store, right_id, new_right)?;
-            self.emit(TreeEvent::Split {
+            if node.insert_interior(child_index, &separator, right).is_ok() {
+                changes.write(page_id, node);
+                return Ok(());
+            }
+            let (up, new_right) = node.split(page_id)?;
+            let (node, new_right) =
+                insert_after_split(page_id, node, new_right, &up, &separator, right)?;
+            let right_id = changes.allocate(store)?;
+            changes.write(page_id, node);
+            changes.write(right_id, new_right);
+            changes.event(TreeEvent::Split {
                 kind: NodeKind::Interior,
                 page_id,
                 new_page_id: right_id,
@@ -304,11 +434,15 @@ impl Tree {
             (separator, right) = (up, right_id);
         }
         let mut root = Node::new_interior(store.page_size(), self.root);
-        root.insert_interior(0, &separator, right).expect("a new root has room");
-        let root_id = store.allocate()?;
-        write_node(store, root_id, root)?;
-        self.emit(TreeEvent::RootGrow { old_root: self.root, new_root: root_id });
-        self.root = root_id;
+        // One key within the limit always fits an empty node; checked anyway.
+        root.insert_interior(0, &separator, right).map_err(|_| Error::Corrupt {
+            page_id: self.root,
+            reason: "a new root has no room for one separator".to_owned(),
+        })?;
+        let root_id = changes.allocate(store)?;
+        changes.write(root_id, root);
+        changes.event(TreeEvent::RootGrow { old_root: self.root, new_root: root_id });
+        changes.set_root(root_id);
         Ok(())
     }
 
@@ -324,16 +458,19 @@ impl Tree {
     }
 
     /// Checks the whole tree and claims its pages: key order within and across nodes,
-    /// separators bounding their subtrees, every leaf at the same depth, the right-sibling chain
-    /// visiting the leaves in key order. `Corrupt` names the first page at fault.
+    /// separators bounding their subtrees, every leaf at the same depth, no empty leaf below the
+    /// root, the right-sibling chain visiting the leaves in key order. `Corrupt` names the first
+    /// page at fault. Bounded: at most `TREE_HEIGHT_MAX` levels, and a page reached twice (a
+    /// cycle, or a child of two parents) is `Corrupt`, so each page is read once.
     pub fn check_invariants(
         &self,
         store: &impl PageRead,
         claims: &mut PageClaims,
     ) -> Result<TreeStats> {
-        let mut stats = TreeStats::default();
-        let mut leaves = Vec::new();
-        self.check_subtree(store, self.root, (None, None), 1, &mut stats, &mut leaves, claims)?;
+        let mut walk =
+            Walk { stats: TreeStats::default(), leaves: Vec::new(), seen: HashSet::new() };
+        self.check_subtree(store, self.root, (None, None), 1, &mut walk, claims)?;
+        let Walk { stats, leaves, .. } = walk;
         for pair in leaves.windows(2) {
             let (left_id, left_sibling) = pair[0];
             if left_sibling != Some(pair[1].0) {
@@ -353,29 +490,30 @@ impl Tree {
         Ok(stats)
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "a recursive walk carries its bounds and accumulators"
-    )]
+    /// Checks the subtree at `page_id` (at `depth`, its keys within `bounds`). Bounded: the
+    /// recursion stops at `TREE_HEIGHT_MAX` levels, and a page reached twice (a cycle, or a
+    /// child shared by two parents) is `Corrupt`, so each page is read at most once.
     fn check_subtree(
         &self,
         store: &impl PageRead,
         page_id: PageId,
         bounds: (Option<&[u8]>, Option<&[u8]>),
         depth: usize,
-        stats: &mut TreeStats,
-        leaves: &mut Vec<(PageId, Option<PageId>)>,
+        walk: &mut Walk,
         claims: &mut PageClaims,
     ) -> Result<()> {
         let corrupt = |reason: String| Error::Corrupt { page_id, reason };
-        if depth > HEIGHT_MAX {
-            return Err(corrupt(format!("deeper than {HEIGHT_MAX} levels")));
+        if depth > TREE_HEIGHT_MAX {
+            return Err(too_deep(page_id));
+        }
+        if !walk.seen.insert(page_id) {
+            return Err(reached_twice(page_id));
         }
         let node = read_node(store, page_id)?;
         node.check_invariants().map_err(corrupt)?;
         claims.claim(page_id, "btree node");
         if depth > 1 && crate::rebalance::underfull(&node) {
-            stats.underfull_nodes += 1;
+            walk.stats.underfull_nodes += 1;
         }
         let (low, high) = bounds;
         let within =
@@ -384,62 +522,121 @@ impl Tree {
             return Err(corrupt(format!("key {index} lies outside its parent's separators")));
         }
         if node.kind() == NodeKind::Leaf {
-            if stats.height != 0 && stats.height != depth {
-                return Err(corrupt(format!(
-                    "a leaf at depth {depth}, others at {}",
-                    stats.height
-                )));
-            }
-            stats.height = depth;
-            stats.leaves += 1;
-            stats.entries += node.len() as u64;
-            for index in 0..node.len() {
-                if let Value::Overflow { first_page, length } = node.value(index) {
-                    stats.overflow_values.push((first_page, length));
-                }
-            }
-            leaves.push((page_id, node.right_sibling()));
-            return Ok(());
+            return walk.leaf(page_id, &node, depth);
         }
-        stats.interiors += 1;
+        walk.stats.interiors += 1;
         for child_index in 0..=node.len() {
             let child_low = if child_index == 0 { low } else { Some(node.key(child_index - 1)) };
             let child_high =
                 if child_index == node.len() { high } else { Some(node.key(child_index)) };
             let child = node.child(child_index);
-            self.check_subtree(
-                store,
-                child,
-                (child_low, child_high),
-                depth + 1,
-                stats,
-                leaves,
-                claims,
-            )?;
+            self.check_subtree(store, child, (child_low, child_high), depth + 1, walk, claims)?;
         }
         Ok(())
     }
 }
 
-/// Splits a full leaf, links the new right leaf into the sibling chain, puts the new cell into
-/// the half it belongs to, and writes both; returns the separator and the right leaf's page.
+/// What `Tree::check_invariants` accumulates on its walk.
+struct Walk {
+    stats: TreeStats,
+    /// Every leaf in key order, with its right-sibling link.
+    leaves: Vec<(PageId, Option<PageId>)>,
+    /// The pages reached so far: no page may be reached twice.
+    seen: HashSet<PageId>,
+}
+
+impl Walk {
+    /// Checks and counts the leaf `node` at `page_id`, `depth` levels down.
+    fn leaf(&mut self, page_id: PageId, node: &Node, depth: usize) -> Result<()> {
+        let corrupt = |reason: String| Error::Corrupt { page_id, reason };
+        let stats = &mut self.stats;
+        if stats.height != 0 && stats.height != depth {
+            return Err(corrupt(format!("a leaf at depth {depth}, others at {}", stats.height)));
+        }
+        // An empty leaf is only the root of an empty tree: a removal that empties any other
+        // leaf merges it away. Scans rely on this to bound their sibling walks.
+        if depth > 1 && node.is_empty() {
+            return Err(corrupt("an empty leaf below the root".to_owned()));
+        }
+        stats.height = depth;
+        stats.leaves += 1;
+        stats.entries += node.len() as u64;
+        for index in 0..node.len() {
+            if let Value::Overflow { first_page, length } = node.value(index) {
+                stats.overflow_values.push((first_page, length));
+            }
+        }
+        self.leaves.push((page_id, node.right_sibling()));
+        Ok(())
+    }
+}
+
+/// `Corrupt` for a descent past `TREE_HEIGHT_MAX` levels, at `page_id`: a cycle of child
+/// pointers.
+pub(crate) fn too_deep(page_id: PageId) -> Error {
+    Error::Corrupt { page_id, reason: format!("deeper than {TREE_HEIGHT_MAX} levels") }
+}
+
+/// `Corrupt` for a page a walk of the tree reaches a second time.
+fn reached_twice(page_id: PageId) -> Error {
+    Error::Corrupt {
+        page_id,
+        reason: "reached twice in one tree (a cycle, or a child of two parents)".to_owned(),
+    }
+}
+
+/// Puts `(separator, right)` into whichever half of a split interior node it belongs to (`up`
+/// moved up between them), and returns the halves. `separator` differs from `up` (the caller
+/// checked it sorts between the node's keys), and an even half has room for one more key
+/// within the limit; both are checked anyway, as `Corrupt` naming `page_id`.
+fn insert_after_split(
+    page_id: PageId,
+    mut node: Node,
+    mut new_right: Node,
+    up: &[u8],
+    separator: &[u8],
+    right: PageId,
+) -> Result<(Node, Node)> {
+    let corrupt = |reason: &str| Error::Corrupt { page_id, reason: reason.to_owned() };
+    let target = if separator > up { &mut new_right } else { &mut node };
+    let Err(at) = target.search(separator) else {
+        return Err(corrupt("a separator is already in its parent"));
+    };
+    if target.insert_interior(at, separator, right).is_err() {
+        return Err(corrupt("a split interior node has no room for one separator"));
+    }
+    Ok((node, new_right))
+}
+
+/// Splits a full leaf, puts the new cell into the half it belongs to, links the new right leaf
+/// into the sibling chain, and records both writes; returns the separator and the right leaf's
+/// page. Within the size limits an even half of a full leaf always has room for one more cell
+/// and the key is in neither half (it was removed or absent, and the keys ascend strictly);
+/// both are checked anyway, before anything is allocated.
 fn split_leaf(
     store: &mut impl PageWrite,
     leaf_id: PageId,
     mut leaf: Node,
     key: &[u8],
     value: Value<'_>,
+    changes: &mut Changes,
 ) -> Result<(Vec<u8>, PageId)> {
-    let (separator, mut right) = leaf.split();
-    let right_id = store.allocate()?;
+    let corrupt = |reason: &str| Error::Corrupt { page_id: leaf_id, reason: reason.to_owned() };
+    let (separator, mut right) = leaf.split(leaf_id)?;
+    let target = if key >= separator.as_slice() { &mut right } else { &mut leaf };
+    let Err(index) = target.search(key) else {
+        return Err(corrupt("the key is in the leaf twice"));
+    };
+    if target.insert_leaf(index, key, value).is_err() {
+        return Err(corrupt("a split leaf has no room for one cell"));
+    }
+    let right_id = changes.allocate(store)?;
     right.set_right_sibling(leaf.right_sibling());
     leaf.set_right_sibling(Some(right_id));
-    let target = if key >= separator.as_slice() { &mut right } else { &mut leaf };
-    let index = target.search(key).expect_err("the key is not in the tree");
-    target.insert_leaf(index, key, value).expect("a split leaf has room for one cell");
+    // A split leaves the right half a cell (a leaf splits with two or more).
     let separator = right.key(0).to_vec();
-    write_node(store, leaf_id, leaf)?;
-    write_node(store, right_id, right)?;
+    changes.write(leaf_id, leaf);
+    changes.write(right_id, right);
     Ok((separator, right_id))
 }
 
@@ -453,6 +650,10 @@ fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>)
     match value {
         Value::Inline(bytes) if bytes.len() > max_bytes => {
             Err(Error::ValueTooLarge { bytes: bytes.len(), max_bytes })
+        }
+        // A leaf holding such a reference would read back as corrupt.
+        Value::Overflow { length, .. } if !(1..=OVERFLOW_VALUE_MAX_BYTES).contains(&length) => {
+            Err(Error::InvalidOverflowRef { length, max_bytes: OVERFLOW_VALUE_MAX_BYTES })
         }
         _ => Ok(()),
     }

@@ -12,16 +12,27 @@
 //! so a store with a cache loads them in the background. A wrong guess costs a wasted read,
 //! never a wrong result: every page is still read and checked in chain order.
 //!
+//! Bounds: a chain is read from pages whose checksums pass but whose contents may be malformed,
+//! so every walk is bounded before it starts and on every step, in time and memory. A length of
+//! 0 or above `VALUE_MAX_BYTES` is `Corrupt` before any page is read; every page but the last
+//! carries a full payload (`payload_per_page`) and the running total never passes the length,
+//! so a walk reads at most `ceil(length / payload_per_page)` pages; and a page id met again (a
+//! page naming itself, or any cycle, found with Brent's method: one comparison per step, no
+//! memory) is `Corrupt` within about twice the cycle's length plus its start. A read allocates
+//! the value's length (at most `VALUE_MAX_BYTES`) once the first page has passed its checks.
+//!
 //! What it does not do: like the B+Tree, it sees pages only through the pager's `PageRead` /
 //! `PageWrite` capabilities; the facade stores the chain's first page and length in the leaf.
 
 use redwood_pager::{
-    PAGE_HEADER_BYTES, PageBuf, PageClaims, PageId, PageRead, PageSize, PageType, PageWrite,
+    PAGE_HEADER_BYTES, PageBuf, PageClaims, PageId, PageRead, PageSize, PageWrite,
 };
 
 /// The page type of a chain page.
 pub const OVERFLOW: u8 = 20;
-/// The largest value a chain holds (1 GiB): a bound on reads of damaged lengths.
+/// The largest value a chain holds (1 GiB): a bound on reads of damaged lengths. The B+Tree
+/// refuses leaf references above the same bound (`redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES`,
+/// repeated there because neither crate depends on the other; the facade checks they agree).
 pub const VALUE_MAX_BYTES: u64 = 1 << 30;
 const CHAIN_HEADER_BYTES: usize = 8 + 4;
 /// How many pages ahead of the one being read a chain read hints.
@@ -93,8 +104,15 @@ pub fn write(store: &mut impl PageWrite, value: &[u8]) -> Result<ChainRef> {
 
 /// Reads the value a chain holds, checking every page and the total length.
 pub fn read(store: &impl PageRead, chain: ChainRef) -> Result<Vec<u8>> {
-    let mut value = Vec::with_capacity(chain.length.min(VALUE_MAX_BYTES) as usize);
-    walk(store, chain, |_, payload| value.extend_from_slice(payload))?;
+    let mut value = Vec::new();
+    walk(store, chain, |_, payload| {
+        if value.capacity() == 0 {
+            // `walk` checked the length (at most `VALUE_MAX_BYTES`) and the first page: the
+            // whole value is allocated once, and only for a chain that looks like one.
+            value.reserve_exact(usize::try_from(chain.length).unwrap_or(usize::MAX));
+        }
+        value.extend_from_slice(payload);
+    })?;
     Ok(value)
 }
 
@@ -118,45 +136,117 @@ pub fn claim(store: &impl PageRead, chain: ChainRef, claims: &mut PageClaims) ->
     walk(store, chain, |page_id, _| claims.claim(page_id, "overflow chain"))
 }
 
-/// Visits each page of a chain with its payload, bounded by the chain's length.
+/// Visits each page of a chain with its payload, bounded by the chain's length (see the crate
+/// docs): every page is checked before it is visited.
 fn walk(
     store: &impl PageRead,
     chain: ChainRef,
     mut visit: impl FnMut(PageId, &[u8]),
 ) -> Result<()> {
-    let per_page = payload_per_page(store.page_size()) as u64;
-    let pages_max = chain.length.div_ceil(per_page);
+    if chain.length == 0 || chain.length > VALUE_MAX_BYTES {
+        let reason = format!("a value of {} bytes, outside 1..={VALUE_MAX_BYTES}", chain.length);
+        return Err(Error::Corrupt { page_id: chain.first_page, reason });
+    }
+    let per_page = payload_per_page(store.page_size());
+    let pages_max = chain.length.div_ceil(per_page as u64);
     let mut page = PageBuf::for_overwrite(store.page_size());
     let (mut next, mut total) = (chain.first_page, 0u64);
     let mut read_ahead =
         ReadAhead { contiguous: true, hinted_until: chain.first_page.get().saturating_add(1) };
+    let mut cycle = CycleCheck::new(chain.first_page);
     for position in 0..pages_max {
         let page_id = next;
         read_ahead.hint(store, page_id, pages_max - position - 1);
         store.read_page(page_id, &mut page)?;
-        let corrupt = |reason: &str| Error::Corrupt { page_id, reason: reason.to_owned() };
-        if page.page_type() != PageType::user(OVERFLOW).expect("a user page type") {
-            return Err(corrupt("not an overflow page"));
-        }
-        let body = page.body();
-        let following = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
-        let payload_bytes = u32::from_le_bytes(body[8..12].try_into().expect("4 bytes")) as usize;
-        let payload = body
-            .get(CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + payload_bytes)
-            .ok_or_else(|| corrupt("payload longer than the page"))?;
-        total += payload_bytes as u64;
+        let link = parse_page(&page, page_id, per_page, chain.length - total)?;
+        let payload = &page.body()[CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + link.payload_bytes];
+        total += link.payload_bytes as u64;
         visit(page_id, payload);
-        if following == 0 {
+        let Some(following) = link.next else {
             return if total == chain.length {
                 Ok(())
             } else {
-                Err(corrupt("the chain is shorter than its value"))
+                Err(corrupt(page_id, "the chain is shorter than its value"))
             };
+        };
+        // Only the last page may be short: a short page in the middle is damage, and full
+        // pages are what bound the walk by the length.
+        if link.payload_bytes != per_page {
+            return Err(corrupt(page_id, "a page before the last is not full"));
         }
-        read_ahead.contiguous &= following == page_id.get().saturating_add(1);
-        next = PageId::new(following);
+        cycle.step(page_id, following)?;
+        read_ahead.contiguous &= following.get() == page_id.get().saturating_add(1);
+        next = following;
     }
-    Err(Error::Corrupt { page_id: next, reason: "the chain is longer than its value".to_owned() })
+    Err(corrupt(next, "the chain is longer than its value"))
+}
+
+fn corrupt(page_id: PageId, reason: &str) -> Error {
+    Error::Corrupt { page_id, reason: reason.to_owned() }
+}
+
+/// One chain page's header, checked.
+struct Link {
+    /// The next page, `None` at the end of the chain.
+    next: Option<PageId>,
+    /// Payload bytes on this page: at most a page's payload and the value's remaining bytes.
+    payload_bytes: usize,
+}
+
+/// Checks the chain page `page` (at `page_id`): its type, and a payload that fits in the page
+/// and in the `remaining` bytes of the value.
+fn parse_page(page: &PageBuf, page_id: PageId, per_page: usize, remaining: u64) -> Result<Link> {
+    if page.page_type().get() != OVERFLOW {
+        return Err(corrupt(page_id, "not an overflow page"));
+    }
+    let body = page.body();
+    let mut next_bytes = [0u8; 8];
+    next_bytes.copy_from_slice(&body[..8]);
+    let mut length_bytes = [0u8; 4];
+    length_bytes.copy_from_slice(&body[8..CHAIN_HEADER_BYTES]);
+    let payload_bytes = u32::from_le_bytes(length_bytes);
+    // A u32 always fits a usize on the targets Redwood builds for (64-bit); a larger value
+    // than the page holds is refused either way.
+    let payload_bytes = usize::try_from(payload_bytes).unwrap_or(usize::MAX);
+    if payload_bytes > per_page {
+        return Err(corrupt(page_id, "payload longer than the page"));
+    }
+    if payload_bytes as u64 > remaining {
+        return Err(corrupt(page_id, "the chain is longer than its value"));
+    }
+    let next = match u64::from_le_bytes(next_bytes) {
+        0 => None,
+        raw => Some(PageId::new(raw)),
+    };
+    Ok(Link { next, payload_bytes })
+}
+
+/// Brent's cycle detection over the page ids of a chain: a saved id, replaced at steps 1, 2, 4,
+/// 8, ...; a link to the saved id closes a cycle. A chain that reaches a cycle after `mu` pages
+/// meets its saved id within about `mu + 2 * lambda` steps for a cycle of `lambda` pages, and a
+/// page naming itself on the first step.
+struct CycleCheck {
+    saved: PageId,
+    steps: u64,
+    power: u64,
+}
+
+impl CycleCheck {
+    fn new(first: PageId) -> Self {
+        Self { saved: first, steps: 0, power: 1 }
+    }
+
+    /// The link from `from` to `to`: `Corrupt` at `from` if it closes a cycle.
+    fn step(&mut self, from: PageId, to: PageId) -> Result<()> {
+        if to == from || to == self.saved {
+            return Err(corrupt(from, "the chain links back to a page it has already visited"));
+        }
+        self.steps += 1;
+        if self.steps == self.power {
+            (self.saved, self.steps, self.power) = (to, 0, self.power.saturating_mul(2));
+        }
+        Ok(())
+    }
 }
 
 /// The read-ahead window of one chain read (see the crate docs).

@@ -182,7 +182,8 @@ impl Database {
                 }
             };
             if stats.entries != entry.len {
-                let what = format!("is {}, but the tree holds {} entries", entry.len, stats.entries);
+                let what =
+                    format!("is {}, but the tree holds {} entries", entry.len, stats.entries);
                 report(&place, catalog::length_corrupt(read, &name, &what), &mut walked)?;
             }
             for (first_page, length) in stats.overflow_values {

@@ -22,6 +22,11 @@
 //! in the same transaction. `Builder::checkpoint_table_after` sets per-table checkpoint
 //! triggers (R1).
 
+// The B+Tree refuses overflow references the chains could never hold: one bound, two crates
+// that may not depend on each other.
+const _: () =
+    assert!(redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES == redwood_overflow::VALUE_MAX_BYTES);
+
 mod builder;
 mod catalog;
 mod database;

@@ -91,16 +91,24 @@ impl<'db> WriteTransaction<'db> {
     pub fn delete_table(&mut self, name: &str) -> Result<bool> {
         let Some(entry) = self.live_entry(name)? else { return Ok(false) };
         let tree = Tree::open(entry.root);
-        let mut chains = Vec::new();
+        let mut chains = std::collections::BTreeMap::new();
         for item in tree.range(&self.txn, ..) {
             if let (_, OwnedValue::Overflow { first_page, length }) = item? {
-                chains.push(ChainRef { first_page, length });
+                // Two leaves naming one chain would free it twice: the tree is damaged.
+                if chains.insert(first_page, ChainRef { first_page, length }).is_some() {
+                    let reason = format!("two values of table {name:?} share the chain");
+                    return Err(
+                        redwood_btree::Error::Corrupt { page_id: first_page, reason }.into()
+                    );
+                }
             }
         }
-        for chain in chains {
+        // The tree first: it checks every page before freeing any, so a damaged tree leaves
+        // the transaction as it was. A damaged chain then fails before freeing its pages too.
+        tree.destroy(&mut self.txn)?;
+        for chain in chains.into_values() {
             redwood_overflow::free(&mut self.txn, chain)?;
         }
-        tree.destroy(&mut self.txn)?;
         self.tables.insert(name.to_owned(), TableState { entry: None, changed: true });
         Ok(true)
     }

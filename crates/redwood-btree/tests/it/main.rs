@@ -1,5 +1,7 @@
 //! Integration tests of `redwood-btree`: one binary, one module per scenario.
 
+mod corrupt;
+mod craft;
 mod node;
 mod observer;
 mod range;

@@ -111,7 +111,7 @@ fn a_leaf_split_keeps_every_cell_and_orders_the_halves() {
     for page_size in [PageSize::DEFAULT, PageSize::new(65536).unwrap()] {
         let (mut left, model) = full_leaf(page_size, 3);
         assert!(model.len() > 20, "{} cells", model.len());
-        let (separator, right) = left.split();
+        let (separator, right) = left.split(PageId::new(9)).unwrap();
         left.check_invariants().unwrap();
         right.check_invariants().unwrap();
         assert_eq!(right.key(0), separator.as_slice(), "a leaf keeps its separator");
@@ -142,7 +142,7 @@ fn an_interior_split_moves_the_middle_key_up() {
     }
     let count = node.len();
     let children: Vec<PageId> = (0..=count).map(|index| node.child(index)).collect();
-    let (separator, right) = node.split();
+    let (separator, right) = node.split(PageId::new(9)).unwrap();
     node.check_invariants().unwrap();
     right.check_invariants().unwrap();
     assert_eq!(node.len() + right.len() + 1, count, "the separator moved up");
