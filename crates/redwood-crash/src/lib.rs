@@ -14,10 +14,15 @@
 //! Real-process mode (`real`) kills a child process doing durable commits on the real file
 //! system at seeded moments and verifies each reopened database the same way.
 //!
+//! Structure-aware damage (`mutate`) re-seals mutated node and chain pages so they get past the
+//! checksums, and drives the damaged database: only typed errors may come back (the fuzz target
+//! `mutated_pages` runs it under libFuzzer).
+//!
 //! What it does not do: it sees the engine only through the `redwood` facade.
 
 mod cycle;
 mod model;
+pub mod mutate;
 pub mod real;
 mod workload;
 
