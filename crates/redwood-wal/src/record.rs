@@ -139,9 +139,9 @@ pub(crate) fn decode_id_list(bytes: &[u8]) -> Option<(IdList, Vec<PageId>)> {
     if !ids.len().is_multiple_of(8) {
         return None;
     }
-    let ids = ids.chunks_exact(8).map(|raw| {
-        PageId::new(u64::from_le_bytes(raw.try_into().expect("chunks of 8 bytes")))
-    });
+    let ids = ids
+        .chunks_exact(8)
+        .map(|raw| PageId::new(u64::from_le_bytes(raw.try_into().expect("chunks of 8 bytes"))));
     Some((list, ids.collect()))
 }
 
