@@ -7,7 +7,8 @@
 //! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove, and
 //! `check_invariants`; `rebalance`, merges and redistribution of underfull nodes and root
 //! shrinkage, keeping every node but the root a quarter full; `observer`, the structural events (`TreeEvent`) a tree
-//! reports to a `TreeObserver`; `limits`, the key and inline-value limits per page size.
+//! reports to a `TreeObserver`; `salvage`, every readable entry of a damaged tree and the key
+//! ranges of the parts that are not; `limits`, the key and inline-value limits per page size.
 //!
 //! Malformed pages (checksum-valid, contents wrong) are `Error::Corrupt` naming the page, never a
 //! panic, a hang or an unbounded allocation: every cell read is checked against the size limits
@@ -24,10 +25,12 @@ pub mod limits;
 pub mod node;
 mod observer;
 mod rebalance;
+mod salvage;
 mod tree;
 
 pub use cursor::Range;
 pub use error::{Error, Result};
 pub use node::{Full, Node, NodeKind, OwnedValue, Value};
 pub use observer::{TreeEvent, TreeObserver};
+pub use salvage::{LostRange, Salvage};
 pub use tree::{Tree, TreeStats};

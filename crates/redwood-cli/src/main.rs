@@ -1,7 +1,7 @@
 //! The `redwood` command-line tool.
 //!
-//! Its role: `demo` (the README's main job), `put`/`get`/`del`/`scan`, `tables`, `stats`, `check`
-//! and `checkpoint` over a database file, built on the `redwood` facade only. Every command
+//! Its role: `demo` (the README's main job), `put`/`get`/`del`/`scan`, `tables`, `stats`, `check`,
+//! `recover` and `checkpoint` over a database file, built on the `redwood` facade only. Every command
 //! prints text for people or, with `--json`, one JSON document for machines; failures are one
 //! readable sentence on standard error and an exit code that says what kind of failure it was
 //! (`exit.rs`). Long work (the demo's load, the check's scrub) shows a progress bar on a
@@ -13,6 +13,7 @@ mod commands;
 mod demo;
 mod exit;
 mod output;
+mod recover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -126,6 +127,17 @@ enum Command {
         /// The database file.
         path: PathBuf,
     },
+    /// Copy every entry that can still be read out of a damaged database (even one that does
+    /// not open) into a new database, and report per table what was recovered and what was
+    /// not (page ids, key ranges). The damaged files are never changed. Exit code 5 if
+    /// anything could not be recovered.
+    Recover {
+        /// The damaged database.
+        path: PathBuf,
+        /// The new database to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Copy committed pages from the log into the database file.
     Checkpoint {
         /// The database file.
@@ -165,6 +177,7 @@ fn main() -> ExitCode {
         Command::Tables { path } => commands::tables(&out, open, &path),
         Command::Stats { path } => commands::stats(&out, open, &path),
         Command::Check { path } => commands::check(&out, open, &path),
+        Command::Recover { path, out: destination } => recover::run(&out, &path, &destination),
         Command::Checkpoint { path, mode } => {
             let mode = match mode {
                 Mode::Passive => redwood::CheckpointMode::Passive,

@@ -52,6 +52,16 @@ impl FreeMap {
         map
     }
 
+    /// A map counting every page below `page_count` as in use: what a salvage open takes when
+    /// the real map does not load (it only reads, and allocation state does not matter then).
+    pub fn all_in_use(geometry: Geometry, page_count: u64) -> Self {
+        let mut map = Self::empty(geometry, page_count);
+        for index in 0..page_count {
+            map.set_bit(index, true);
+        }
+        map
+    }
+
     fn empty(geometry: Geometry, page_count: u64) -> Self {
         let segment_count = geometry.segment_count(page_count);
         let word_count = segment_count * geometry.segment_pages().div_ceil(WORD_BITS);

@@ -19,11 +19,13 @@ mod format;
 pub mod limits;
 mod record;
 mod recovery;
+mod salvage;
 mod wal;
 
 pub use error::{Error, Result};
 pub use format::{FRAME_HEADER_BYTES, FrameType, WAL_FORMAT_VERSION, WalHeader, frame_bytes};
 pub use record::CommitRecord;
+pub use salvage::LostFrame;
 pub use wal::{
     DamagedTail, MissingLog, Recovery, Wal, WalCounters, WalOptions, WalReader, WalStats,
 };

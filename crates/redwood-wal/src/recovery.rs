@@ -58,10 +58,104 @@ pub struct DamagedTail {
 }
 
 /// The chain position while scanning.
-struct Cursor {
-    offset: u64,
-    lsn: Lsn,
-    checksum: u32,
+pub(crate) struct Cursor {
+    pub offset: u64,
+    pub lsn: Lsn,
+    pub checksum: u32,
+}
+
+/// A scan in progress: where the chain stands, the open transaction, what is committed.
+pub(crate) struct Scanner {
+    pub cursor: Cursor,
+    pub open: RecoveredCommit,
+    /// Page-id frames of the open transaction, with their LSNs, for its commit record.
+    pub open_ids: Vec<(Lsn, IdList, Vec<PageId>)>,
+    /// Salvage only: the open transaction lost its commit frame, so its frames join the next
+    /// transaction's whatever that one's `first_lsn` says.
+    pub keep_open_frames: bool,
+    pub committed: Scan,
+}
+
+impl Scanner {
+    fn new(header: &WalHeader) -> Self {
+        let cursor = Cursor {
+            offset: FRAMES_START_BYTES,
+            lsn: header.start_lsn,
+            checksum: header.chain_seed(),
+        };
+        let committed = Scan {
+            transactions: Vec::new(),
+            committed_end: cursor.offset,
+            next_lsn: cursor.lsn,
+            last_checksum: cursor.checksum,
+            damaged_tail: None,
+        };
+        Scanner {
+            cursor,
+            open: empty_commit(),
+            open_ids: Vec::new(),
+            keep_open_frames: false,
+            committed,
+        }
+    }
+
+    /// Follows the chain from the cursor while frames are valid and fit it.
+    pub fn follow(
+        &mut self,
+        storage: &dyn Storage,
+        salt: u64,
+        file_bytes: u64,
+        page_size: PageSize,
+    ) {
+        while let Some((info, payload)) = read_frame(storage, self.cursor.offset, file_bytes, salt)
+        {
+            if info.lsn != self.cursor.lsn || info.prev_checksum != self.cursor.checksum {
+                break;
+            }
+            if !self.take(info, &payload, page_size) {
+                break;
+            }
+            let Some(next_lsn) = info.lsn.next() else { break };
+            self.cursor = Cursor {
+                offset: self.cursor.offset + frame_bytes(payload.len()),
+                lsn: next_lsn,
+                checksum: info.checksum,
+            };
+            if info.frame_type == FrameType::Commit {
+                self.committed.committed_end = self.cursor.offset;
+                self.committed.next_lsn = self.cursor.lsn;
+                self.committed.last_checksum = self.cursor.checksum;
+            }
+        }
+    }
+
+    /// Takes one valid frame at the cursor into the open transaction; `false` if its payload
+    /// does not decode (the chain ends there).
+    fn take(&mut self, info: FrameInfo, payload: &[u8], page_size: PageSize) -> bool {
+        let position = LogPosition { offset: self.cursor.offset, lsn: info.lsn };
+        match info.frame_type {
+            FrameType::Page => {
+                self.open.pages.push((info.page_id, position));
+                payload.len() == page_size.bytes()
+            }
+            FrameType::RestorePoint => decode_restore_point(payload)
+                .map(|point| self.open.restore_points.push((info.lsn, point)))
+                .is_some(),
+            FrameType::PageIds => decode_id_list(payload)
+                .map(|(list, ids)| self.open_ids.push((info.lsn, list, ids)))
+                .is_some(),
+            FrameType::Commit => CommitRecord::decode(payload)
+                .filter(|record| record.first_lsn <= info.lsn)
+                .map(|mut record| {
+                    let ids = std::mem::take(&mut self.open_ids);
+                    if std::mem::take(&mut self.keep_open_frames) {
+                        record.first_lsn = Lsn::ZERO;
+                    }
+                    commit(&mut self.open, record, ids, info.lsn, &mut self.committed.transactions)
+                })
+                .is_some(),
+        }
+    }
 }
 
 /// Scans the frames of the generation `header` describes.
@@ -72,62 +166,58 @@ pub(crate) fn scan(
     page_size: PageSize,
 ) -> Result<Scan> {
     let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
-    let mut cursor =
-        Cursor { offset: FRAMES_START_BYTES, lsn: header.start_lsn, checksum: header.chain_seed() };
-    let mut committed = Scan {
-        transactions: Vec::new(),
-        committed_end: cursor.offset,
-        next_lsn: cursor.lsn,
-        last_checksum: cursor.checksum,
-        damaged_tail: None,
-    };
-    let mut open = empty_commit();
-    // Page-id frames of the open transaction, with their LSNs, for its commit record.
-    let mut open_ids: Vec<(Lsn, IdList, Vec<PageId>)> = Vec::new();
-    while let Some((info, payload)) = read_frame(storage, cursor.offset, file_bytes, header.salt) {
-        if info.lsn != cursor.lsn || info.prev_checksum != cursor.checksum {
-            break;
-        }
-        let position = LogPosition { offset: cursor.offset, lsn: info.lsn };
-        let accepted = match info.frame_type {
-            FrameType::Page => {
-                open.pages.push((info.page_id, position));
-                payload.len() == page_size.bytes()
-            }
-            FrameType::RestorePoint => decode_restore_point(&payload)
-                .map(|point| open.restore_points.push((info.lsn, point)))
-                .is_some(),
-            FrameType::PageIds => decode_id_list(&payload)
-                .map(|(list, ids)| open_ids.push((info.lsn, list, ids)))
-                .is_some(),
-            FrameType::Commit => CommitRecord::decode(&payload)
-                .filter(|record| record.first_lsn <= info.lsn)
-                .map(|record| {
-                    let ids = std::mem::take(&mut open_ids);
-                    commit(&mut open, record, ids, info.lsn, &mut committed.transactions)
-                })
-                .is_some(),
-        };
-        if !accepted {
-            break;
-        }
-        let Some(next_lsn) = info.lsn.next() else { break };
-        cursor = Cursor {
-            offset: cursor.offset + frame_bytes(payload.len()),
-            lsn: next_lsn,
-            checksum: info.checksum,
-        };
-        if info.frame_type == FrameType::Commit {
-            committed.committed_end = cursor.offset;
-            committed.next_lsn = cursor.lsn;
-            committed.last_checksum = cursor.checksum;
-        }
-    }
+    let mut scanner = Scanner::new(header);
+    scanner.follow(storage, header.salt, file_bytes, page_size);
+    let Scanner { cursor, mut committed, .. } = scanner;
     if cursor.offset < file_bytes {
         committed.damaged_tail =
             inspect_tail(storage, path, header.salt, &cursor, file_bytes, committed.committed_end)?;
     }
     Ok(committed)
+}
+
+/// As [`scan`], but past damage that a later commit vouches was synced: the damaged frame is
+/// reported, the chain picks up at the next valid frame of this generation, and the scan goes
+/// on (`salvage.rs`). For reading what can still be read, never for writing.
+pub(crate) fn scan_salvaging(
+    storage: &dyn Storage,
+    path: &Path,
+    header: &WalHeader,
+    page_size: PageSize,
+) -> Result<(Scan, Vec<crate::salvage::LostFrame>)> {
+    let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
+    let mut scanner = Scanner::new(header);
+    let mut lost = Vec::new();
+    loop {
+        scanner.follow(storage, header.salt, file_bytes, page_size);
+        let cursor = &scanner.cursor;
+        if cursor.offset >= file_bytes {
+            break;
+        }
+        let end = scanner.committed.committed_end;
+        match inspect_tail(storage, path, header.salt, cursor, file_bytes, end) {
+            Ok(tail) => {
+                scanner.committed.damaged_tail = tail;
+                break;
+            }
+            Err(Error::Corrupt { .. }) => {
+                let skipped = crate::salvage::skip_damaged(
+                    &mut scanner,
+                    storage,
+                    path,
+                    header.salt,
+                    file_bytes,
+                )?;
+                let Some(frame) = skipped else { break };
+                lost.push(frame);
+                if !frame.resumed {
+                    break;
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((scanner.committed, lost))
 }
 
 fn empty_commit() -> RecoveredCommit {

@@ -42,6 +42,7 @@ pub struct Builder {
     diagnostics: DiagnosticsConfig,
     read_only: bool,
     discard_missing_log: bool,
+    salvage: bool,
 }
 
 impl Default for Builder {
@@ -57,6 +58,7 @@ impl Default for Builder {
             diagnostics: DiagnosticsConfig::default(),
             read_only: false,
             discard_missing_log: false,
+            salvage: false,
         }
     }
 }
@@ -250,6 +252,17 @@ impl Builder {
         self
     }
 
+    /// Open a damaged database to read what can still be read (default off; implies
+    /// `read_only`): damage that would refuse a normal open is gone past and reported in
+    /// [`Database::recovery_report`] instead: a damaged free-space map (every page then
+    /// counts as in use), missing or short segment files, a missing log, and synced log frames
+    /// damaged after the fact (the frames after them still count; a damaged page version fails
+    /// to read rather than showing an older one). `redwood::recover` builds on it.
+    pub fn salvage(mut self, on: bool) -> Self {
+        self.salvage = on;
+        self
+    }
+
     /// Opens the database at `path`, creating it if it does not exist.
     ///
     /// ```
@@ -341,14 +354,16 @@ impl Builder {
         create: bool,
         counters: (&Arc<PageFileCounters>, &Arc<redwood_wal::WalCounters>),
     ) -> Result<(PageFile, Wal, redwood_wal::Recovery)> {
+        let read_only = self.read_only || self.salvage;
         let options = PageFileOptions {
             page_size: self.page_size,
             segment_pages: self.segment_pages,
-            read_only: self.read_only,
+            read_only,
+            salvage: self.salvage,
             counters: Arc::clone(counters.0),
             ..PageFileOptions::default()
         };
-        let file = match (create, self.read_only) {
+        let file = match (create, read_only) {
             (true, false) => PageFile::create(Arc::clone(vfs), path, &options)?,
             (true, true) => {
                 return Err(redwood_pager::Error::NotFound { path: path.to_path_buf() }.into());
@@ -357,7 +372,7 @@ impl Builder {
         };
         let missing = if file.log_closed_empty() {
             MissingLog::Create
-        } else if self.discard_missing_log {
+        } else if self.discard_missing_log || self.salvage {
             MissingLog::Discard
         } else {
             MissingLog::Refuse
@@ -368,7 +383,8 @@ impl Builder {
             start_lsn: Lsn::new(file.checkpoint_lsn().get() + 1),
             identity: file.log_identity(),
             missing,
-            read_only: self.read_only,
+            read_only,
+            salvage: self.salvage,
             counters: Arc::clone(counters.1),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
@@ -382,10 +398,13 @@ impl Builder {
         let (file, wal, recovery) =
             self.open_files(&vfs, path, create, (&file_counters, &log_counters))?;
         let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
-        let pager_options =
-            PagerOptions { dirty_pages_max: self.dirty_pages_max, read_only: self.read_only };
+        let pager_options = PagerOptions {
+            dirty_pages_max: self.dirty_pages_max,
+            read_only: self.read_only || self.salvage,
+        };
         let restore_points = crate::restore::recovered(&recovery.transactions);
-        let report = crate::recovery::RecoveryReport::from_log(&recovery);
+        let mut report = crate::recovery::RecoveryReport::from_log(&recovery);
+        report.salvage_notes = file.salvage_notes().to_vec();
         let pager_counters = Arc::new(PagerCounters::default());
         let pager = Pager::open(file, wal, recovery.transactions, pager_options)?
             .with_counters(Arc::clone(&pager_counters))

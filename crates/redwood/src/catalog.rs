@@ -24,7 +24,7 @@ impl TableEntry {
         bytes
     }
 
-    fn decode(bytes: &[u8], catalog: PageId) -> Result<Self> {
+    pub(crate) fn decode(bytes: &[u8], catalog: PageId) -> Result<Self> {
         let corrupt = || redwood_btree::Error::Corrupt {
             page_id: catalog,
             reason: "a catalog entry is not 16 bytes".to_owned(),

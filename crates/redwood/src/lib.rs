@@ -34,6 +34,7 @@ mod diagnostics;
 mod error;
 mod integrity;
 mod read;
+mod recover;
 mod recovery;
 mod restore;
 mod savepoint;
@@ -45,6 +46,7 @@ pub use database::Database;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};
 pub use read::{ReadOnlyTable, ReadTransaction};
+pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
 pub use recovery::{DamagedLogTail, RecoveryReport};
 pub use redwood_btree::Error as TreeError;
 pub use redwood_overflow::Error as OverflowError;
@@ -59,6 +61,7 @@ pub use redwood_telemetry::{
     Alert, AlertKind, AlertState, CountingAllocator, Diagnostics, DiagnosticsConfig,
     DiagnosticsSource,
 };
+pub use redwood_wal::LostFrame as LostLogFrame;
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
 pub use savepoint::Savepoint;

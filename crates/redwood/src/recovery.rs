@@ -25,6 +25,10 @@ pub struct RecoveryReport {
     /// With `Builder::discard_missing_log`: the log was missing or emptied, and this says how.
     /// Every commit after the data files' checkpoint was lost with it.
     pub discarded_log: Option<String>,
+    /// With `Builder::salvage`: the damaged log frames recovery went past.
+    pub lost_frames: Vec<redwood_wal::LostFrame>,
+    /// With `Builder::salvage`: the damage to the data files the open went past.
+    pub salvage_notes: Vec<String>,
 }
 
 impl RecoveryReport {
@@ -35,6 +39,8 @@ impl RecoveryReport {
             damaged_tail: recovery.damaged_tail,
             tail_saved_to: recovery.tail_saved_to.clone(),
             discarded_log: recovery.discarded.clone(),
+            lost_frames: recovery.lost_frames.clone(),
+            salvage_notes: Vec::new(),
         }
     }
 }

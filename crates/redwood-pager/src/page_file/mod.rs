@@ -48,6 +48,9 @@ pub struct PageFileOptions {
     /// Open without ever writing: the files are opened read-only and every write, sync and
     /// allocation is refused with [`Error::ReadOnly`]. Ignored by `create`.
     pub read_only: bool,
+    /// Open read-only even past damage that would refuse the open (see [`PageFile::open`]),
+    /// to read what can still be read (`redwood recover`).
+    pub salvage: bool,
     /// Where this handle counts its I/O; shared so the owner can read it.
     pub counters: Arc<PageFileCounters>,
 }
@@ -60,6 +63,7 @@ impl Default for PageFileOptions {
             database_id: None,
             log_salt: None,
             read_only: false,
+            salvage: false,
             counters: Arc::default(),
         }
     }
@@ -87,6 +91,8 @@ pub struct PageFile {
     read_only: bool,
     /// At open, the meta copy not taken failed to verify.
     other_meta_copy_damaged: bool,
+    /// What a salvage open went past (empty otherwise).
+    salvage_notes: Vec<String>,
     checkpoint_lsn: Lsn,
     free_map: FreeMap,
     /// Segments written since their last `sync_data`.
@@ -356,6 +362,11 @@ impl PageFile {
     /// written): the copy in use may then be older than the newest the files had.
     pub fn other_meta_copy_damaged(&self) -> bool {
         self.other_meta_copy_damaged
+    }
+
+    /// What a salvage open went past instead of refusing the open: one sentence each.
+    pub fn salvage_notes(&self) -> &[String] {
+        &self.salvage_notes
     }
 
     /// Whether this handle was opened read-only.

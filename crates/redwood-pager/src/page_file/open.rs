@@ -75,8 +75,14 @@ impl PageFile {
     }
 
     /// Opens the database at `path`, taking the newest meta copy that verifies. With
-    /// `options.read_only`, every file is opened read-only and the handle never writes.
+    /// `options.read_only`, every file is opened read-only and the handle never writes. With
+    /// `options.salvage` (read-only), damage that would refuse the open is noted instead
+    /// ([`PageFile::salvage_notes`]): a missing segment reads as empty, a short one is taken as
+    /// it is, and a free-space map that does not load counts every page as in use.
     pub fn open(vfs: Arc<dyn Vfs>, path: &Path, options: &PageFileOptions) -> Result<Self> {
+        let options =
+            &PageFileOptions { read_only: options.read_only || options.salvage, ..options.clone() };
+        let mut notes = Vec::new();
         let open_file = |path: &Path| {
             if options.read_only { vfs.open_read_only(path) } else { vfs.open(path) }
         };
@@ -95,27 +101,49 @@ impl PageFile {
         let mut segments = vec![base];
         for segment in (1..geometry.segment_count(meta.page_count)).map(SegmentId::new) {
             let segment_file = segment_path(path, segment);
-            let storage = open_file(&segment_file).map_err(|error| match error.kind() {
-                io::ErrorKind::NotFound => {
-                    Error::SegmentMissing { segment, path: segment_file.clone() }
+            let storage = match open_file(&segment_file) {
+                Ok(storage) => storage,
+                Err(error) if error.kind() == io::ErrorKind::NotFound && options.salvage => {
+                    notes.push(format!("{segment} is missing ({})", segment_file.display()));
+                    crate::io::ReadOnlyStorage::empty()
                 }
-                _ => Error::io("open", &segment_file, error),
-            })?;
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::SegmentMissing { segment, path: segment_file });
+                }
+                Err(error) => return Err(Error::io("open", &segment_file, error)),
+            };
             segments.push(storage);
         }
-        check_segment_lengths(&segments, path, &meta)?;
+        match check_segment_lengths(&segments, path, &meta) {
+            Err(error) if options.salvage => notes.push(error.to_string()),
+            checked => checked?,
+        }
         let free_map = FreeMap::new(geometry);
         let mut file = Self::assemble(vfs, path, segments, meta, free_map, options);
         file.other_meta_copy_damaged = other_meta_copy_damaged;
         let mut page = PageBuf::zeroed(geometry.page_size());
         let copy = MapCopy::of_generation(meta.generation);
-        file.free_map = FreeMap::load(geometry, meta.page_count, copy, |map_page| {
+        let loaded = FreeMap::load(geometry, meta.page_count, copy, |map_page| {
             file.read_raw(map_page, &mut page)?;
             Ok(page.clone())
-        })?;
+        });
+        file.free_map = match loaded {
+            Err(error) if options.salvage => {
+                notes.push(format!(
+                    "the free-space map does not load ({error}); every page counts as in use"
+                ));
+                FreeMap::all_in_use(geometry, meta.page_count)
+            }
+            loaded => loaded?,
+        };
+        file.salvage_notes = notes;
         for (slot, root) in meta.roots.iter().enumerate() {
             if let Some(root) = root.filter(|&root| !file.free_map.is_allocated(root)) {
                 let reason = format!("root slot {slot} points at free {root}");
+                if options.salvage {
+                    file.salvage_notes.push(reason);
+                    continue;
+                }
                 return Err(Error::Corrupt { page_id: meta.slot(), reason });
             }
         }
@@ -166,6 +194,7 @@ impl PageFile {
             log_closed_empty: meta.log_closed_empty,
             read_only: options.read_only,
             other_meta_copy_damaged: false,
+            salvage_notes: Vec::new(),
             free_map,
             unsynced_segments: Mutex::default(),
             dir_sync_needed: false,

@@ -54,6 +54,9 @@ pub struct WalOptions {
     /// Open without ever writing: the file is opened read-only, a torn tail is reported but not
     /// cut, a log that would be created lives in memory only, and appends are refused.
     pub read_only: bool,
+    /// Read past synced frames that were damaged instead of refusing the log (implies
+    /// `read_only`): [`Recovery::lost_frames`] lists them. For salvage (`redwood recover`).
+    pub salvage: bool,
     /// Where this handle counts its work.
     pub counters: Arc<WalCounters>,
 }
@@ -69,6 +72,7 @@ impl Default for WalOptions {
             identity: LogIdentity::default(),
             missing: MissingLog::Create,
             read_only: false,
+            salvage: false,
             counters: Arc::default(),
         }
     }
@@ -160,6 +164,8 @@ pub struct Recovery {
     /// With [`MissingLog::Discard`]: the log was missing or emptied, and this says how; a new
     /// log was started after the data files' checkpoint.
     pub discarded: Option<String>,
+    /// With `WalOptions::salvage`: the damaged frames recovery went past.
+    pub lost_frames: Vec<crate::LostFrame>,
 }
 
 impl Wal {

@@ -10,7 +10,7 @@ use super::header::{check_belongs, check_no_newer_generation, read_newest_header
 use super::{MissingLog, Position, Recovery, Wal, WalOptions};
 use crate::error::{Error, Result};
 use crate::limits::FRAMES_START_BYTES;
-use crate::recovery::{DamagedTail, scan};
+use crate::recovery::{DamagedTail, scan, scan_salvaging};
 
 /// How many names `PATH.damaged-OFFSET[-N]` a saved tail may try before giving up.
 const TAIL_NAMES_MAX: u32 = 100;
@@ -21,6 +21,8 @@ impl Wal {
     /// `options.read_only` nothing is ever written (a log that would be created lives in
     /// memory only, and a damaged tail is reported, not cut).
     pub fn open(vfs: &dyn Vfs, path: &Path, options: &WalOptions) -> Result<(Wal, Recovery)> {
+        let options =
+            &WalOptions { read_only: options.read_only || options.salvage, ..options.clone() };
         let exists = vfs.exists(path).map_err(|error| Error::io("exists", path, error))?;
         if !exists {
             return Self::start_missing(vfs, None, path, options, "the log file does not exist");
@@ -45,7 +47,11 @@ impl Wal {
         }
         check_belongs(&header, path, options)?;
         check_no_newer_generation(storage.as_ref(), path, &header)?;
-        let found = scan(storage.as_ref(), path, &header, options.page_size)?;
+        let (found, lost_frames) = if options.salvage {
+            scan_salvaging(storage.as_ref(), path, &header, options.page_size)?
+        } else {
+            (scan(storage.as_ref(), path, &header, options.page_size)?, Vec::new())
+        };
         let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
         let at = Position {
             end_offset: found.committed_end,
@@ -58,6 +64,7 @@ impl Wal {
             transactions: found.transactions,
             truncated_bytes,
             damaged_tail: found.damaged_tail,
+            lost_frames,
             ..Recovery::default()
         };
         if let Some(tail) = &found.damaged_tail {

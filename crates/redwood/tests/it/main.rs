@@ -8,3 +8,4 @@ mod integrity;
 mod log_identity;
 mod model;
 mod read_only;
+mod recover;
