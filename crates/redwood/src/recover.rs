@@ -95,7 +95,8 @@ impl RecoverReport {
 /// `destination` (which must not exist), and reports what was recovered and what was not.
 /// `progress` hears the entries copied so far and the entries the damaged catalog records in
 /// all (an estimate: damage may make either more or fewer). An `Err` means the copy itself
-/// failed (the source's meta data is unreadable, the destination exists, a write failed).
+/// failed (the source's meta data is unreadable, the destination exists, a write failed); a
+/// destination it had begun is then left as it is, for the caller to remove.
 pub fn recover(
     source: impl AsRef<Path>,
     destination: impl AsRef<Path>,
@@ -110,6 +111,12 @@ pub fn recover(
     let mut report = RecoverReport { destination: destination.to_path_buf(), ..Default::default() };
     let found = damaged.recovery_report();
     report.notes.extend(found.salvage_notes.iter().cloned());
+    if let Some(reason) = &found.discarded_log {
+        report.notes.push(format!(
+            "the log is missing ({reason}): only the commits checkpointed into the data files \
+             could be read"
+        ));
+    }
     for frame in &found.lost_frames {
         let page = frame.page_id.map(|page| format!(", which held {page}")).unwrap_or_default();
         report.notes.push(format!(
