@@ -229,7 +229,8 @@ fn summarise(row: Row, config: &RunConfig, samples: &[Sample]) -> RowSummary {
     }
     let best_peer = cells
         .iter()
-        .filter(|(engine, _)| engine.as_str() != "redwood")
+        // Redwood's own engines (tuned and defaults) are never the peer it is compared with.
+        .filter(|(engine, _)| !engine.starts_with("redwood"))
         .filter_map(|(engine, cell)| cell.median_secs.map(|secs| (engine, secs)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     let ratio = match (cells.get("redwood").and_then(|c| c.median_secs), best_peer) {

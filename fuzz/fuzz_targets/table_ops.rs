@@ -152,8 +152,9 @@ fn apply(txn: &mut WriteTransaction<'_>, draft: &mut Model, op: Op) {
         }
         Op::Get { table, key } => {
             let Some(entries) = draft.get(&name(table)) else { return };
-            let found = txn.open_table(&name(table)).unwrap().get(&key).unwrap();
-            assert_eq!(found.as_ref(), entries.get(&key));
+            let opened = txn.open_table(&name(table)).unwrap();
+            let found = opened.get(&key).unwrap();
+            assert_eq!(found.as_deref(), entries.get(&key).map(Vec::as_slice));
         }
         Op::Range { table, start, end, reverse } => {
             let Some(entries) = draft.get(&name(table)) else { return };
@@ -164,9 +165,9 @@ fn apply(txn: &mut WriteTransaction<'_>, draft: &mut Model, op: Op) {
             let table = txn.open_table(&name(table)).unwrap();
             let scan = table.range(bounds);
             let scanned: Vec<(Vec<u8>, Vec<u8>)> = if reverse {
-                scan.rev().map(Result::unwrap).collect()
+                scan.rev().map(|entry| owned(entry.unwrap())).collect()
             } else {
-                scan.map(Result::unwrap).collect()
+                scan.map(|entry| owned(entry.unwrap())).collect()
             };
             let model_range = entries.range::<[u8], _>(bounds).map(|(k, v)| (k.clone(), v.clone()));
             let expected: Vec<_> =
@@ -191,9 +192,14 @@ fn check(db: &Database, model: &Model) {
     for (table_name, entries) in model {
         let table = read.open_table(table_name).unwrap();
         assert_eq!(table.len(), entries.len() as u64);
-        let scanned: Vec<(Vec<u8>, Vec<u8>)> = table.range(..).map(Result::unwrap).collect();
+        let scanned: Vec<(Vec<u8>, Vec<u8>)> = table.range(..).map(|entry| owned(entry.unwrap())).collect();
         let expected: Vec<(Vec<u8>, Vec<u8>)> =
             entries.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
         assert_eq!(scanned, expected);
     }
+}
+
+/// A scanned entry as owned bytes, to compare with the model.
+fn owned((key, value): (redwood::AccessGuard<'_>, redwood::AccessGuard<'_>)) -> (Vec<u8>, Vec<u8>) {
+    (key.to_vec(), value.to_vec())
 }

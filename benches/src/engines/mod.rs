@@ -58,7 +58,7 @@ pub trait Reader {
 
 /// The stores this build can measure, in report order (Redwood first).
 pub fn available() -> Vec<&'static str> {
-    let mut names = vec!["redwood", "redb", "lmdb", "sqlite", "fjall"];
+    let mut names = vec!["redwood", "redwood-defaults", "redb", "lmdb", "sqlite", "fjall"];
     if cfg!(redwood_rocksdb) {
         names.push("rocksdb");
     }
@@ -68,7 +68,9 @@ pub fn available() -> Vec<&'static str> {
 /// What each store's compaction row does, for the report.
 pub fn compaction_note(name: &str) -> &'static str {
     match name {
-        "redwood" => "checkpoint (Truncate): the log is emptied; the main file does not shrink",
+        "redwood" | "redwood-defaults" => {
+            "checkpoint (Truncate): the log is emptied; the main file does not shrink"
+        }
         "redb" => "Database::compact",
         "lmdb" => "none (LMDB reuses free pages; it never shrinks in place)",
         "sqlite" => "VACUUM",
@@ -82,6 +84,8 @@ pub fn compaction_note(name: &str) -> &'static str {
 pub fn open(name: &str, dir: &Path, cache_bytes: u64) -> Result<Box<dyn Engine>> {
     Ok(match name {
         "redwood" => Box::new(redwood::RedwoodEngine::open(dir, cache_bytes)?),
+        // What a user gets with no tuning: the run's cache budget is not applied.
+        "redwood-defaults" => Box::new(redwood::RedwoodEngine::open_defaults(dir)?),
         "redb" => Box::new(redb::RedbEngine::open(dir, cache_bytes)?),
         "lmdb" => Box::new(lmdb::LmdbEngine::open(dir)?),
         "sqlite" => Box::new(sqlite::SqliteEngine::open(dir, cache_bytes)?),

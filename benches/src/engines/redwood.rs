@@ -27,6 +27,16 @@ impl RedwoodEngine {
         write.commit()?;
         Ok(RedwoodEngine { db })
     }
+
+    /// Redwood as `Database::create` gives it, with nothing tuned (the `redwood-defaults`
+    /// engine): what a new user measures.
+    pub fn open_defaults(dir: &Path) -> Result<RedwoodEngine> {
+        let db = Database::create(dir.join("bench.redwood"))?;
+        let mut write = db.begin_write()?;
+        write.open_table(TABLE)?;
+        write.commit()?;
+        Ok(RedwoodEngine { db })
+    }
 }
 
 impl Engine for RedwoodEngine {
@@ -77,14 +87,14 @@ struct RedwoodReader<'t, 'db> {
 
 impl Reader for RedwoodReader<'_, '_> {
     fn get(&self, key: &[u8]) -> Result<Option<u64>> {
-        Ok(self.table.get(key)?.map(|value| super::digest(&value)))
+        Ok(self.table.get(key)?.map(|value| super::digest(value.value())))
     }
 
     fn range(&self, from: &[u8], count: usize) -> Result<usize> {
         let mut seen = 0;
         for entry in self.table.range((Bound::Included(from), Bound::Unbounded)).take(count) {
             let (key, value) = entry?;
-            std::hint::black_box(super::digest(&key) ^ super::digest(&value));
+            std::hint::black_box(super::digest(key.value()) ^ super::digest(value.value()));
             seen += 1;
         }
         Ok(seen)

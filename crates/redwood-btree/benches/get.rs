@@ -31,6 +31,12 @@ fn tree_ops(c: &mut Criterion) {
             black_box(tree.get_value(&store, &key(index)).expect("reads").expect("present"))
         });
     });
+    c.bench_function("btree get_entry (100k entries, hit, borrowed)", |b| {
+        b.iter(|| {
+            index = (index + 7919) % ENTRIES;
+            black_box(tree.get_entry(&store, &key(index)).expect("reads").expect("present"))
+        });
+    });
     let mut next = ENTRIES;
     c.bench_function("btree insert (into 100k+ entries)", |b| {
         b.iter(|| {

@@ -3,6 +3,12 @@
 //! right-sibling link of the leaf already in hand, so each leaf is read once (P1); backward steps
 //! climb the kept descent path, since leaves have no left links.
 //!
+//! Nothing is copied: every node an end holds is a view of the store's page (`Node<PageGuard>`,
+//! pinned while held), and each entry handed out borrows its leaf's page through a handle the
+//! leaf's entries share (`entry::LeafPage`), so an entry outlives the end's move to the next leaf
+//! and costs one reference count, not a copy. The ends' last entries are kept (not their keys
+//! copied) to stop the ends crossing.
+//!
 //! Prefetch (R5): on reaching a leaf, each end hints the store about the leaf it will need
 //! next (the right sibling forwards; backwards, the left neighbour under the same parent), so a
 //! store with a cache reads it in the background. An end whose bound falls inside its leaf
@@ -22,34 +28,44 @@
 
 use std::ops::Bound;
 
-use redwood_pager::{PageBuf, PageId, PageRead};
+use redwood_pager::{PageGuard, PageId, PageRead};
 
+use crate::entry::{Entry, LeafPage};
 use crate::error::{Error, Result};
 use crate::limits::TREE_HEIGHT_MAX;
-use crate::node::{Node, NodeKind, OwnedValue};
+use crate::node::{Node, NodeKind};
 use crate::tree::too_deep;
 
+/// An interior node on an end's path: a view of the store's page.
+type Interior<'s> = Node<PageGuard<'s>>;
+/// An end's leaf: a view of the store's page, shared with the entries handed out from it.
+type Leaf<'s> = Node<LeafPage<'s>>;
+
 /// One end of a scan: the interior nodes above its leaf (with the child index taken), the leaf
-/// and its page, and the cell index it stands on.
-struct End {
-    path: Vec<(Node, usize)>,
+/// and its page, and the cell index it stands on. Every node is a view of the store's page
+/// (nothing is copied); the end keeps its path's pages and its leaf's pinned.
+struct End<'s> {
+    path: Vec<(Interior<'s>, usize)>,
     leaf_id: PageId,
-    leaf: Node,
+    leaf: Leaf<'s>,
     index: usize,
 }
 
-/// A range scan over a tree; an iterator of `(key, value)` in key order, and backwards. Values
-/// come as the leaf holds them (an overflow value as its chain reference).
+/// A range scan over a tree; an iterator of [`Entry`]s in key order, and backwards. Each entry
+/// borrows its leaf's page (the entries of one leaf share one pin on it; no key or value is
+/// copied) and stays valid after the scan moves on. Values come as the leaf holds them (an
+/// overflow value as its chain reference).
 pub struct Range<'s, S: PageRead> {
     store: &'s S,
     root: PageId,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
-    front: Option<End>,
-    back: Option<End>,
-    /// The last keys handed out from each end, so the ends never cross.
-    front_last: Option<Vec<u8>>,
-    back_last: Option<Vec<u8>>,
+    front: Option<End<'s>>,
+    back: Option<End<'s>>,
+    /// The last entries handed out from each end (their keys are compared, not copied), so the
+    /// ends never cross.
+    front_last: Option<Entry<'s>>,
+    back_last: Option<Entry<'s>>,
     finished: bool,
 }
 
@@ -81,10 +97,14 @@ impl<'s, S: PageRead> Range<'s, S> {
         }
     }
 
-    fn read(&self, page_id: PageId) -> Result<Node> {
-        let mut page = PageBuf::for_overwrite(self.store.page_size());
-        self.store.read_page(page_id, &mut page)?;
-        Node::load_for_read(page, page_id)
+    /// The node at `page_id` with the read checks, as a view of the store's page.
+    fn read(&self, page_id: PageId) -> Result<Node<PageGuard<'s>>> {
+        Node::load_for_read(self.store.read_page(page_id)?, page_id)
+    }
+
+    /// The leaf at `page_id` (checked to be one by the caller), to hand entries out from.
+    fn read_leaf(&self, page_id: PageId) -> Result<Leaf<'s>> {
+        Ok(self.read(page_id)?.map_page(LeafPage::shared))
     }
 
     /// Descends from `page_id` (below the interior nodes of `path`), choosing each child with
@@ -93,13 +113,14 @@ impl<'s, S: PageRead> Range<'s, S> {
     fn descend(
         &self,
         page_id: PageId,
-        path: &mut Vec<(Node, usize)>,
-        choose: impl Fn(&Node) -> usize,
-    ) -> Result<(PageId, Node)> {
+        path: &mut Vec<(Interior<'s>, usize)>,
+        choose: impl Fn(&Interior<'s>) -> usize,
+    ) -> Result<(PageId, Leaf<'s>)> {
         let mut page_id = page_id;
         loop {
             let node = self.read(page_id)?;
             if node.kind() == NodeKind::Leaf {
+                let node = node.map_page(LeafPage::shared);
                 if node.is_empty() && !path.is_empty() {
                     return Err(corrupt(page_id, "an empty leaf below the root"));
                 }
@@ -121,7 +142,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The front end at the first cell at or after the lower bound.
-    fn seek_front(&self) -> Result<End> {
+    fn seek_front(&self) -> Result<End<'s>> {
         let mut path = Vec::new();
         let (leaf, index) = match &self.lower {
             Bound::Unbounded => (self.descend(self.root, &mut path, |_| 0)?, 0),
@@ -140,7 +161,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The back end just after the last cell at or before the upper bound (it steps back first).
-    fn seek_back(&self) -> Result<End> {
+    fn seek_back(&self) -> Result<End<'s>> {
         let mut path = Vec::new();
         let (leaf, index) = match &self.upper {
             Bound::Unbounded => {
@@ -164,7 +185,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// Hints the leaf after `leaf`, unless the upper bound ends the scan within `leaf`.
-    fn hint_front(&self, leaf: &Node) {
+    fn hint_front(&self, leaf: &Leaf<'s>) {
         let continues = leaf.is_empty() || self.within_upper(leaf.key(leaf.len() - 1));
         if let Some(next) = leaf.right_sibling().filter(|_| continues) {
             self.store.prefetch(&[next]);
@@ -173,7 +194,7 @@ impl<'s, S: PageRead> Range<'s, S> {
 
     /// Hints the leaf before the back end's, when its parent (the last step of the path) holds
     /// it, unless the lower bound ends the scan within the current leaf.
-    fn hint_back(&self, end: &End) {
+    fn hint_back(&self, end: &End<'s>) {
         let continues = end.leaf.is_empty() || self.within_lower(end.leaf.key(0));
         if let Some((parent, child_index)) = end.path.last().filter(|_| continues)
             && *child_index > 0
@@ -183,19 +204,19 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The front end's current cell, moving to the next leaf through the sibling link.
-    fn front_cell(&mut self) -> Result<Option<(Vec<u8>, OwnedValue)>> {
+    fn front_cell(&mut self) -> Result<Option<Entry<'s>>> {
         if self.front.is_none() {
             self.front = Some(self.seek_front()?);
         }
         loop {
             let end = self.front.as_mut().expect("seeked above");
             if end.index < end.leaf.len() {
-                let cell = cell(&end.leaf, end.index)?;
+                let entry = Entry::at(&end.leaf, end.index);
                 end.index += 1;
-                return Ok(Some(cell));
+                return Ok(Some(entry));
             }
             let Some(next) = end.leaf.right_sibling() else { return Ok(None) };
-            let leaf = self.read(next)?;
+            let leaf = self.read_leaf(next)?;
             let end = self.front.as_ref().expect("seeked above");
             check_forward_step(end.leaf_id, &end.leaf, next, &leaf)?;
             self.hint_front(&leaf);
@@ -207,7 +228,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     }
 
     /// The back end's previous cell, climbing the path to the previous leaf when needed.
-    fn back_cell(&mut self) -> Result<Option<(Vec<u8>, OwnedValue)>> {
+    fn back_cell(&mut self) -> Result<Option<Entry<'s>>> {
         if self.back.is_none() {
             self.back = Some(self.seek_back()?);
         }
@@ -215,7 +236,7 @@ impl<'s, S: PageRead> Range<'s, S> {
             let end = self.back.as_mut().expect("seeked above");
             if end.index > 0 {
                 end.index -= 1;
-                return Ok(Some(cell(&end.leaf, end.index)?));
+                return Ok(Some(Entry::at(&end.leaf, end.index)));
             }
             if !self.step_back_to_previous_leaf()? {
                 return Ok(None);
@@ -266,7 +287,12 @@ fn corrupt(page_id: PageId, reason: &str) -> Error {
 
 /// The checks of a forward step from the leaf `from` (at `from_id`) to its right sibling `to`
 /// (at `to_id`): see the module docs for why they bound the walk.
-fn check_forward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) -> Result<()> {
+fn check_forward_step(
+    from_id: PageId,
+    from: &Leaf<'_>,
+    to_id: PageId,
+    to: &Leaf<'_>,
+) -> Result<()> {
     // An empty leaf is only the root of an empty tree, which has no sibling.
     let Some(from_last) = from.len().checked_sub(1).map(|index| from.key(index)) else {
         return Err(corrupt(from_id, "an empty leaf has a right sibling"));
@@ -289,7 +315,12 @@ fn check_forward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) ->
 
 /// The checks of a backward step from the leaf `from` (at `from_id`) to the leaf `to` (at
 /// `to_id`) before it; `descend` already refused an empty one.
-fn check_backward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) -> Result<()> {
+fn check_backward_step(
+    from_id: PageId,
+    from: &Leaf<'_>,
+    to_id: PageId,
+    to: &Leaf<'_>,
+) -> Result<()> {
     if from.is_empty() {
         // Only the root may be empty, and a root leaf has no leaf before it.
         return Err(corrupt(from_id, "an empty leaf below the root"));
@@ -307,13 +338,8 @@ fn check_backward_step(from_id: PageId, from: &Node, to_id: PageId, to: &Node) -
     Ok(())
 }
 
-/// A leaf cell as owned key and value.
-fn cell(leaf: &Node, index: usize) -> Result<(Vec<u8>, OwnedValue)> {
-    Ok((leaf.key(index).to_vec(), leaf.value(index).into()))
-}
-
-impl<S: PageRead> Iterator for Range<'_, S> {
-    type Item = Result<(Vec<u8>, OwnedValue)>;
+impl<'s, S: PageRead> Iterator for Range<'s, S> {
+    type Item = Result<Entry<'s>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.finished {
@@ -324,16 +350,16 @@ impl<S: PageRead> Iterator for Range<'_, S> {
             Ok(None) => return self.finish(),
             Err(error) => return self.fail(error),
         };
-        let crossed = self.back_last.as_ref().is_some_and(|last| &item.0 >= last);
-        if crossed || !self.within_upper(&item.0) {
+        let crossed = self.back_last.as_ref().is_some_and(|last| item.key() >= last.key());
+        if crossed || !self.within_upper(item.key()) {
             return self.finish();
         }
-        self.front_last = Some(item.0.clone());
+        self.front_last = Some(item.clone());
         Some(Ok(item))
     }
 }
 
-impl<S: PageRead> DoubleEndedIterator for Range<'_, S> {
+impl<'s, S: PageRead> DoubleEndedIterator for Range<'s, S> {
     fn next_back(&mut self) -> Option<Self::Item> {
         if self.finished {
             return None;
@@ -343,23 +369,23 @@ impl<S: PageRead> DoubleEndedIterator for Range<'_, S> {
             Ok(None) => return self.finish(),
             Err(error) => return self.fail(error),
         };
-        let crossed = self.front_last.as_ref().is_some_and(|last| &item.0 <= last);
-        if crossed || !self.within_lower(&item.0) {
+        let crossed = self.front_last.as_ref().is_some_and(|last| item.key() <= last.key());
+        if crossed || !self.within_lower(item.key()) {
             return self.finish();
         }
-        self.back_last = Some(item.0.clone());
+        self.back_last = Some(item.clone());
         Some(Ok(item))
     }
 }
 
-impl<S: PageRead> Range<'_, S> {
-    fn finish(&mut self) -> Option<Result<(Vec<u8>, OwnedValue)>> {
+impl<'s, S: PageRead> Range<'s, S> {
+    fn finish(&mut self) -> Option<Result<Entry<'s>>> {
         self.finished = true;
         None
     }
 
     /// An error ends the scan after it is handed out.
-    fn fail(&mut self, error: Error) -> Option<Result<(Vec<u8>, OwnedValue)>> {
+    fn fail(&mut self, error: Error) -> Option<Result<Entry<'s>>> {
         self.finished = true;
         Some(Err(error))
     }

@@ -16,10 +16,18 @@
 //! keep ascending from leaf to leaf, and modifications check the nodes they combine and write
 //! nothing until every check has passed.
 //!
+//! Reads borrow, writes own: lookups ([`Tree::get_entry`]), range scans ([`Range`]), the
+//! integrity walk and salvage read each node as a view of the page where the store holds it
+//! (`Node<PageGuard>`: a pinned cache frame or a transaction's own page, no copy), and hand out
+//! [`Entry`]s, leaf cells borrowed from their pinned leaf. Only the write path owns nodes
+//! (`Node<PageBuf>`), copying a page once when it is about to modify it. [`Tree::get`] and
+//! [`Tree::get_value`] are owned copies of a lookup's entry, for callers that keep the data.
+//!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
 
 mod cursor;
+mod entry;
 mod error;
 pub mod limits;
 pub mod node;
@@ -29,6 +37,7 @@ mod salvage;
 mod tree;
 
 pub use cursor::Range;
+pub use entry::Entry;
 pub use error::{Error, Result};
 pub use node::{Full, Node, NodeKind, OwnedValue, Value};
 pub use observer::{TreeEvent, TreeObserver};

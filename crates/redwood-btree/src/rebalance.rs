@@ -23,7 +23,9 @@
 //! between the two nodes' keys. Anything else is `Corrupt`, found before any page changes (the
 //! changes are collected in `Changes` and written at the end).
 
-use redwood_pager::{PageId, PageWrite};
+use std::ops::Deref;
+
+use redwood_pager::{Page, PageId, PageWrite};
 
 use crate::error::{Error, Result};
 use crate::node::{CELLS_START_BYTES, Node, NodeKind, balanced_split, interior_cell_size};
@@ -156,7 +158,8 @@ fn pair_with_sibling(
     if sibling_id == parent_id || path.iter().any(|step| step.page_id == sibling_id) {
         return Err(corrupt(parent_id, format!("child {sibling_id} is also an ancestor")));
     }
-    let sibling = read_node(store, sibling_id)?;
+    // Copied out of the store: the pair is combined into owned nodes.
+    let sibling = read_node(store, sibling_id)?.to_owned();
     if sibling.kind() != node.kind() {
         let reason = format!("a {:?} sibling of the {:?} {page_id}", sibling.kind(), node.kind());
         return Err(corrupt(sibling_id, reason));
@@ -218,16 +221,16 @@ fn check_pair(pair: &Pair, separator: &[u8]) -> Result<()> {
 }
 
 /// Bytes a node's cells and slots use (fragmented space excluded).
-pub(crate) fn used_bytes(node: &Node) -> usize {
+pub(crate) fn used_bytes<P: Deref<Target = Page>>(node: &Node<P>) -> usize {
     cell_area_bytes(node) - node.free_bytes()
 }
 
-fn cell_area_bytes(node: &Node) -> usize {
-    node.page().page_size().bytes() - CELLS_START_BYTES
+fn cell_area_bytes<P: Deref<Target = Page>>(node: &Node<P>) -> usize {
+    node.page_size().bytes() - CELLS_START_BYTES
 }
 
 /// A node using less than a quarter of its page.
-pub(crate) fn underfull(node: &Node) -> bool {
+pub(crate) fn underfull<P: Deref<Target = Page>>(node: &Node<P>) -> bool {
     used_bytes(node) * 4 < cell_area_bytes(node)
 }
 
@@ -259,7 +262,7 @@ fn merge(left: &Node, right: &Node, separator: &[u8]) -> Option<Node> {
 /// between them; `None` if either would be left without a cell. Leaves keep their sibling links
 /// (the pages stay where they are); interior nodes rotate cells through the separator.
 fn redistribute(left: &Node, right: &Node, separator: &[u8]) -> Option<(Node, Node, Vec<u8>)> {
-    let page_size = left.page().page_size();
+    let page_size = left.page_size();
     let kind = left.kind();
     let (new_left, new_right, separator) = match kind {
         NodeKind::Leaf => {

@@ -3,6 +3,9 @@
 //! reports). Unlike a scan, which stops at the first damaged page, the walk goes down from the
 //! root and skips a child it cannot read, so the damage costs only the keys under that child.
 //!
+//! Each node is read as a view of the store's page (no copy); the entries handed to the caller
+//! are owned copies, since the caller typically writes them elsewhere.
+//!
 //! Bounded like every other walk: at most `TREE_HEIGHT_MAX` levels, and a page is visited at
 //! most once (a second visit, through a cycle or a shared child, is reported and skipped).
 

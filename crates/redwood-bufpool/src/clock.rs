@@ -1,82 +1,144 @@
 //! `ClockPolicy`: the eviction decider. CLOCK ("second chance"): a hand sweeps the frames; a
-//! referenced frame loses its reference and is passed over once, an unreferenced unpinned one is
-//! the victim. Pure over the probe the caller gives it, so it is tested on synthetic frames.
+//! referenced frame loses its reference and is passed over once, the first idle one is the
+//! victim. The hand is one atomic counter (`fetch_add` per frame probed), so loaders on many
+//! threads sweep together with no lock. Pure over the probe the caller gives it, so it is tested
+//! on synthetic frames.
 
-/// What the policy may know about one frame.
+use std::sync::atomic::Ordering;
+
+use crate::sync::AtomicUsize;
+
+/// What probing one frame found.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum FrameState {
-    /// Holds nothing: take it first.
-    Empty,
-    /// In use by a pin: never a victim.
+    /// The probe claimed the frame (the pool latched it): the victim.
+    Claimed,
+    /// Pinned, latched, or lost to another claimant: never a victim this time round.
     Pinned,
-    /// Cached and recently used: clear the reference, pass over it once.
+    /// Recently used: the probe cleared its reference; passed over once.
     Referenced,
-    /// Cached and not recently used: a victim.
-    Idle,
 }
 
-/// The CLOCK hand.
-#[derive(Clone, Debug, Default)]
+/// The CLOCK hand, shared by every loader.
+#[derive(Debug)]
 pub struct ClockPolicy {
-    hand: usize,
+    hand: AtomicUsize,
+}
+
+impl Default for ClockPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ClockPolicy {
-    /// Chooses a victim among `frame_count` frames. `probe(index)` reports a frame's state and,
-    /// for a referenced frame, clears its reference (the second chance). Sweeps at most twice
-    /// around; `None` if every frame is pinned.
+    /// A hand at frame 0.
+    pub fn new() -> Self {
+        Self { hand: AtomicUsize::new(0) }
+    }
+
+    /// Chooses a victim among `frame_count` frames. `probe(index)` looks at a frame and, for an
+    /// unreferenced idle one, claims it ([`FrameState::Claimed`]), or clears its reference
+    /// ([`FrameState::Referenced`]). Probes at most `2 × frame_count` frames (so every frame
+    /// twice, if no other thread moves the hand); `None` if none could be claimed (every frame
+    /// pinned).
     pub fn choose_victim(
-        &mut self,
+        &self,
         frame_count: usize,
         mut probe: impl FnMut(usize) -> FrameState,
     ) -> Option<usize> {
         assert!(frame_count > 0, "a pool has frames");
         for _ in 0..2 * frame_count {
-            let index = self.hand;
-            self.hand = (self.hand + 1) % frame_count;
-            match probe(index) {
-                FrameState::Empty | FrameState::Idle => return Some(index),
-                FrameState::Pinned | FrameState::Referenced => {}
+            let index = self.hand.fetch_add(1, Ordering::Relaxed) % frame_count;
+            if probe(index) == FrameState::Claimed {
+                return Some(index);
             }
         }
         None
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
-    /// Synthetic frames: probing a referenced frame clears it, as the pool does.
-    fn run(policy: &mut ClockPolicy, frames: &mut [FrameState]) -> Option<usize> {
+    /// What a synthetic frame is; probing claims an idle one and clears a reference, as the pool
+    /// does.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Synthetic {
+        Idle,
+        Referenced,
+        Pinned,
+        Taken,
+    }
+
+    fn run(policy: &ClockPolicy, frames: &mut [Synthetic]) -> Option<usize> {
+        use Synthetic::*;
         let count = frames.len();
-        policy.choose_victim(count, |index| {
-            let state = frames[index];
-            if state == FrameState::Referenced {
-                frames[index] = FrameState::Idle;
+        policy.choose_victim(count, |index| match frames[index] {
+            Idle => {
+                frames[index] = Taken;
+                FrameState::Claimed
             }
-            state
+            Referenced => {
+                frames[index] = Idle;
+                FrameState::Referenced
+            }
+            Pinned | Taken => FrameState::Pinned,
         })
     }
 
     #[test]
     fn referenced_frames_get_a_second_chance_and_pinned_ones_none() {
-        use FrameState::*;
-        let mut policy = ClockPolicy::default();
+        use Synthetic::*;
+        let policy = ClockPolicy::new();
         let mut frames = [Referenced, Pinned, Referenced, Idle];
-        assert_eq!(run(&mut policy, &mut frames), Some(3));
-        assert_eq!(frames, [Idle, Pinned, Idle, Idle], "passed-over references were cleared");
-        assert_eq!(run(&mut policy, &mut frames), Some(0), "the hand moved on");
-        let mut all_pinned = [Pinned, Pinned];
-        assert_eq!(run(&mut policy, &mut all_pinned), None);
+        assert_eq!(run(&policy, &mut frames), Some(3));
+        assert_eq!(frames, [Idle, Pinned, Idle, Taken], "passed-over references were cleared");
+        assert_eq!(run(&policy, &mut frames), Some(0), "the hand moved on");
+        assert_eq!(run(&policy, &mut frames), Some(2));
+        assert_eq!(run(&policy, &mut frames), None, "every frame pinned or taken");
     }
 
     #[test]
-    fn empty_frames_are_taken_in_hand_order() {
-        use FrameState::*;
-        let mut policy = ClockPolicy::default();
-        let mut frames = [Pinned, Empty, Empty];
-        assert_eq!(run(&mut policy, &mut frames), Some(1));
-        assert_eq!(run(&mut policy, &mut frames), Some(2));
+    fn a_frame_referenced_twice_in_a_row_survives_one_sweep_only() {
+        use Synthetic::*;
+        let policy = ClockPolicy::new();
+        let mut frames = [Referenced, Referenced];
+        assert_eq!(run(&policy, &mut frames), Some(0), "second time round, frame 0 goes");
+        assert_eq!(frames, [Taken, Idle]);
+    }
+
+    #[test]
+    fn concurrent_sweeps_claim_distinct_frames() {
+        let frames: Vec<std::sync::atomic::AtomicBool> =
+            (0..64).map(|_| std::sync::atomic::AtomicBool::new(false)).collect();
+        let policy = ClockPolicy::new();
+        let claimed: Vec<usize> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..16)
+                            .map(|_| {
+                                policy
+                                    .choose_victim(frames.len(), |index| {
+                                        if frames[index].swap(true, Ordering::AcqRel) {
+                                            FrameState::Pinned
+                                        } else {
+                                            FrameState::Claimed
+                                        }
+                                    })
+                                    .expect("enough frames for every claim")
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|worker| worker.join().unwrap()).collect()
+        });
+        let mut sorted = claimed.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 64, "64 claims, 64 distinct frames: {claimed:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! The buffer pool's error type.
+//! The buffer pool's error type: what can go wrong opening a pool. (A load's error is the
+//! loader's, a `redwood_pager::Error`, returned through `PageCache::load` as it is.)
 
 /// The result type of the pool's fallible operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -19,13 +20,12 @@ pub enum Error {
         /// The fewest frames a pool may have.
         frames_min: usize,
     },
-    /// Every frame is pinned: too many pages held at once for this budget.
-    #[error("all {frames} frames are pinned")]
-    Exhausted {
-        /// The pool's frame count.
+    /// The pool's memory (its slab, or its frames' metadata) could not be reserved.
+    #[error("cannot reserve {bytes} bytes for a buffer pool of {frames} frames")]
+    OutOfMemory {
+        /// The bytes asked for.
+        bytes: u64,
+        /// The frames they were for.
         frames: usize,
     },
-    /// Loading the page failed; the pool caches nothing for it.
-    #[error(transparent)]
-    Load(#[from] redwood_pager::Error),
 }

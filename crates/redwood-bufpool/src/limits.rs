@@ -2,13 +2,38 @@
 
 /// The fewest frames a pool may have.
 pub const FRAMES_MIN: usize = 2;
+/// The most frames a pool may have: a larger budget is capped. A frame's index and one more
+/// (a directory entry's encoding, 0 meaning "none") must fit in a `u32`.
+pub const FRAMES_MAX: usize = 1 << 31;
 /// Thrash reports kept for diagnostics; older ones are dropped.
 pub const THRASH_REPORTS_MAX: usize = 64;
-/// How many times a lookup retries after finding a frame whose load failed under it.
-pub const LOAD_RETRIES_MAX: u32 = 8;
 /// Misses that make up the thrash window unless the options say otherwise.
 pub const THRASH_WINDOW_MISSES_DEFAULT: u64 = 4096;
 /// Quick reloads that make a page thrash unless the options say otherwise.
 pub const THRASH_RELOADS_MIN_DEFAULT: u32 = 3;
 
+/// Page ids per directory chunk, as a power of two: a chunk is allocated on the first load of
+/// one of its pages (4 bytes an entry: 256 KiB a chunk).
+#[cfg(not(loom))]
+pub const DIRECTORY_CHUNK_BITS: u32 = 16;
+/// Page ids per directory chunk, as a power of two (the loom models use a tiny directory).
+#[cfg(loom)]
+pub const DIRECTORY_CHUNK_BITS: u32 = 3;
+/// Directory chunks: the directory covers page ids below `DIRECTORY_CHUNKS << DIRECTORY_CHUNK_BITS`
+/// (2^28, a terabyte of 4 KiB pages); pages beyond are never cached, always read around.
+#[cfg(not(loom))]
+pub const DIRECTORY_CHUNKS: usize = 4096;
+/// Directory chunks (the loom models use a tiny directory, allocated eagerly).
+#[cfg(loom)]
+pub const DIRECTORY_CHUNKS: usize = 2;
+
+/// Stripes of the hit counter: each thread counts its hits in one (chosen once per thread),
+/// each on a cache line of its own, so that hits on different threads write no shared line.
+pub const HIT_STRIPES: usize = 16;
+/// Hits a stripe holds before it adds them to `PoolCounters::hits` (which `stats` also
+/// brings up to date): how far that shared counter may lag, per stripe.
+pub const HIT_FLUSH_EVERY: u64 = 256;
+
 const _: () = assert!(FRAMES_MIN >= 2);
+const _: () = assert!(FRAMES_MAX < u32::MAX as usize);
+const _: () = assert!(HIT_STRIPES.is_power_of_two() && HIT_FLUSH_EVERY > 0);

@@ -198,7 +198,7 @@ fn full_scan(db: &Database) -> redwood::Result<u64> {
     let mut count = 0;
     for entry in table.range(..) {
         let (key, _) = entry?;
-        if previous.as_ref().is_some_and(|previous| *previous >= key) {
+        if previous.as_deref().is_some_and(|previous| previous >= key.value()) {
             let reason = "the scan went out of key order".to_owned();
             return Err(redwood::StorageError::Corrupt {
                 page_id: redwood::PageId::new(0),
@@ -206,7 +206,7 @@ fn full_scan(db: &Database) -> redwood::Result<u64> {
             }
             .into());
         }
-        previous = Some(key);
+        previous = Some(key.to_vec());
         count += 1;
     }
     Ok(count)

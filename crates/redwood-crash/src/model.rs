@@ -74,7 +74,10 @@ pub fn read_snapshot(read: &ReadTransaction<'_>) -> Result<Tables, ReadFailure> 
     let mut tables = Tables::new();
     for name in read.list_tables()? {
         let table = read.open_table(&name)?;
-        let entries = table.range(..).collect::<redwood::Result<BTreeMap<_, _>>>()?;
+        let entries = table
+            .range(..)
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value.to_vec())))
+            .collect::<redwood::Result<BTreeMap<_, _>>>()?;
         if entries.len() as u64 != table.len() {
             return Err(ReadFailure::Inconsistent(format!(
                 "table {name:?} holds {} entries, len() says {}",

@@ -299,11 +299,13 @@ fn drive(db: &Database, ops: &[Op], outcome: &mut Outcome) {
         let Some(txn) = write.as_mut() else { return };
         match *op {
             Op::Get { table, key: index } => {
-                let read = db
-                    .begin_read()
-                    .and_then(|read| read.open_table(table_name(table))?.get(&key(index)));
+                let read = db.begin_read().and_then(|read| {
+                    Ok(read.open_table(table_name(table))?.get(&key(index))?.is_some())
+                });
                 outcome.count(&read);
-                let got = txn.open_table(table_name(table)).and_then(|t| t.get(&key(index)));
+                let got = txn
+                    .open_table(table_name(table))
+                    .and_then(|t| Ok(t.get(&key(index))?.is_some()));
                 outcome.count(&got);
             }
             Op::Scan { table, from, reverse } => {

@@ -187,6 +187,7 @@ fn verify(path: &Path, floor: Option<u64>) -> Result<Option<u64>, String> {
     let entries: BTreeMap<Vec<u8>, Vec<u8>> = match read.open_table(TABLE) {
         Ok(table) => table
             .range(..)
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value.to_vec())))
             .collect::<redwood::Result<_>>()
             .map_err(|error| format!("reading after the kill failed: {error}"))?,
         Err(redwood::Error::TableNotFound(_)) => BTreeMap::new(),

@@ -12,6 +12,10 @@
 //! so a store with a cache loads them in the background. A wrong guess costs a wasted read,
 //! never a wrong result: every page is still read and checked in chain order.
 //!
+//! Reads copy each payload once: every chain page is read as a view of the page where the store
+//! holds it (`PageRead::read_page`'s guard, a pinned cache frame with a cache), and its payload
+//! goes straight into the value (`read`, `read_into`). Writes build each page in a buffer.
+//!
 //! Bounds: a chain is read from pages whose checksums pass but whose contents may be malformed,
 //! so every walk is bounded before it starts and on every step, in time and memory. A length of
 //! 0 or above `VALUE_MAX_BYTES` is `Corrupt` before any page is read; every page but the last
@@ -25,7 +29,7 @@
 //! `PageWrite` capabilities; the facade stores the chain's first page and length in the leaf.
 
 use redwood_pager::{
-    PAGE_HEADER_BYTES, PageBuf, PageClaims, PageId, PageRead, PageSize, PageWrite,
+    PAGE_HEADER_BYTES, Page, PageBuf, PageClaims, PageId, PageRead, PageSize, PageWrite,
 };
 
 /// The page type of a chain page.
@@ -105,15 +109,29 @@ pub fn write(store: &mut impl PageWrite, value: &[u8]) -> Result<ChainRef> {
 /// Reads the value a chain holds, checking every page and the total length.
 pub fn read(store: &impl PageRead, chain: ChainRef) -> Result<Vec<u8>> {
     let mut value = Vec::new();
-    walk(store, chain, |_, payload| {
-        if value.capacity() == 0 {
+    read_into(store, chain, &mut value)?;
+    Ok(value)
+}
+
+/// Appends the value a chain holds to `value`, checking every page and the total length. Each
+/// page's payload is copied once, from the page where the store holds it (a pinned cache frame,
+/// say) straight into `value`. On an error `value` is left as it was.
+pub fn read_into(store: &impl PageRead, chain: ChainRef, value: &mut Vec<u8>) -> Result<()> {
+    let start = value.len();
+    let mut reserved = false;
+    let walked = walk(store, chain, |_, payload| {
+        if !reserved {
             // `walk` checked the length (at most `VALUE_MAX_BYTES`) and the first page: the
             // whole value is allocated once, and only for a chain that looks like one.
             value.reserve_exact(usize::try_from(chain.length).unwrap_or(usize::MAX));
+            reserved = true;
         }
         value.extend_from_slice(payload);
-    })?;
-    Ok(value)
+    });
+    if walked.is_err() {
+        value.truncate(start);
+    }
+    walked
 }
 
 /// Frees every page of a chain.
@@ -149,7 +167,6 @@ fn walk(
     }
     let per_page = payload_per_page(store.page_size());
     let pages_max = chain.length.div_ceil(per_page as u64);
-    let mut page = PageBuf::for_overwrite(store.page_size());
     let (mut next, mut total) = (chain.first_page, 0u64);
     let mut read_ahead =
         ReadAhead { contiguous: true, hinted_until: chain.first_page.get().saturating_add(1) };
@@ -157,7 +174,8 @@ fn walk(
     for position in 0..pages_max {
         let page_id = next;
         read_ahead.hint(store, page_id, pages_max - position - 1);
-        store.read_page(page_id, &mut page)?;
+        // A view of the page where the store holds it, let go of before the next is read.
+        let page = store.read_page(page_id)?;
         let link = parse_page(&page, page_id, per_page, chain.length - total)?;
         let payload = &page.body()[CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + link.payload_bytes];
         total += link.payload_bytes as u64;
@@ -195,7 +213,7 @@ struct Link {
 
 /// Checks the chain page `page` (at `page_id`): its type, and a payload that fits in the page
 /// and in the `remaining` bytes of the value.
-fn parse_page(page: &PageBuf, page_id: PageId, per_page: usize, remaining: u64) -> Result<Link> {
+fn parse_page(page: &Page, page_id: PageId, per_page: usize, remaining: u64) -> Result<Link> {
     if page.page_type().get() != OVERFLOW {
         return Err(corrupt(page_id, "not an overflow page"));
     }

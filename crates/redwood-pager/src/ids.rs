@@ -63,6 +63,9 @@ impl PageId {
 impl Lsn {
     /// The position before any logged change.
     pub const ZERO: Lsn = Lsn(0);
+    /// Past every real position: "never", as the end of a page version's visibility that no
+    /// commit has superseded.
+    pub const MAX: Lsn = Lsn(u64::MAX);
 
     /// The position just before this one (`ZERO` stays `ZERO`).
     pub const fn previous(self) -> Lsn {

@@ -24,6 +24,7 @@ pub mod engine_faults;
 mod error;
 mod free_map;
 mod geometry;
+mod guard;
 mod ids;
 pub mod io;
 pub mod limits;
@@ -40,14 +41,15 @@ pub use check::{PageClaims, Violation};
 pub use durability::Durability;
 pub use error::{Error, Result};
 pub use geometry::{Geometry, MapCopy};
+pub use guard::PageGuard;
 pub use ids::{Lsn, PageId, SegmentId};
 pub use log::{
-    CacheKey, LogIdentity, LogPosition, LogReader, PageCache, PageLog, RecoveredCommit,
-    RestorePoint, TransactionChanges,
+    LogIdentity, LogPosition, LogReader, PageCache, PageLog, RecoveredCommit, RestorePoint,
+    TransactionChanges,
 };
 pub use meta::{MAGIC, Meta};
 pub use page::{
-    FORMAT_VERSION, PAGE_HEADER_BYTES, PageBuf, PageHeader, PageSize, PageType, page_checksum,
+    FORMAT_VERSION, PAGE_HEADER_BYTES, Page, PageBuf, PageHeader, PageSize, PageType, page_checksum,
 };
 pub use page_file::{PageFile, PageFileOptions, segment_path};
 pub use pager::{

@@ -3,7 +3,7 @@
 //! point down: the log crate depends on the pager, never the reverse.
 
 use crate::limits::ROOT_SLOTS;
-use crate::{Durability, Lsn, PageBuf, PageId, Result};
+use crate::{Durability, Lsn, Page, PageBuf, PageGuard, PageId, Result};
 
 /// Where a page image is in the log.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -58,7 +58,7 @@ pub trait LogReader: Send + Sync {
     /// Reads and verifies the page image at `position`, which a commit published. The caller
     /// guarantees the log has not restarted since (the pager holds its state lock across lookup
     /// and read).
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
+    fn read_page(&self, position: LogPosition, page: &mut Page) -> Result<()>;
 }
 
 /// Which log continues a database's data files: a log generation and its salt. Every frame
@@ -126,7 +126,7 @@ pub trait PageLog: Send {
     fn sync(&mut self) -> Result<()>;
 
     /// Reads a page image this transaction or a committed one appended (the writer's view).
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()>;
+    fn read_page(&self, position: LogPosition, page: &mut Page) -> Result<()>;
 
     /// Starts a new, empty log generation. Only after a checkpoint put every committed page
     /// image in the data files durably, with no transaction open and no reader needing the log.
@@ -136,34 +136,52 @@ pub trait PageLog: Send {
     fn size_bytes(&self) -> u64;
 }
 
-/// One cached version of one page: the page and a version tag. Two keys with the same page and
-/// tag always stand for the same bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct CacheKey {
-    /// The page.
-    pub page_id: PageId,
-    /// The version tag: the LSN of the log frame holding the version, or [`CacheKey::DATA_FILE`].
-    pub version: u64,
-}
-
-impl CacheKey {
-    /// The tag of the version in the data files. Only checkpoints change it, and they invalidate
-    /// exactly the pages they rewrite.
-    pub const DATA_FILE: u64 = u64::MAX;
-}
-
-/// A cache of immutable page versions under the pager's read path (`redwood-bufpool`
-/// implements it). Shared by every reader and the writer.
+/// A cache of immutable committed page versions under the pager's read path
+/// (`redwood-bufpool` implements it), shared by every reader and the writer.
+///
+/// It holds at most one version of each page, normally the newest committed one, tagged with
+/// the snapshots that see it: a version committed at `from` and superseded by a commit at
+/// `until` (none yet: `Lsn::MAX`) is what every snapshot in `from..until` reads. A hit is then a
+/// lookup of the page and a comparison, with no search of the pager's version index.
+///
+/// Contract with the pager: [`PageCache::load`] runs only under the pager's state read lock and
+/// [`PageCache::supersede`] only under its write lock, so no load (nor the eviction it does)
+/// overlaps a supersede. [`PageCache::get`], `unpin` and `repin` take no lock of the pager's.
 pub trait PageCache: Send + Sync {
-    /// Copies version `key` into `page`: from the cache, or loaded by `load` (which fills and
-    /// verifies a buffer) and kept. A cache with no room may load straight into `page`.
-    fn read_through(
-        &self,
-        key: CacheKey,
-        page: &mut PageBuf,
-        load: &mut dyn FnMut(&mut PageBuf) -> Result<()>,
-    ) -> Result<()>;
+    /// The cached version of `page_id` that a snapshot at `snapshot` sees, pinned; `None` if
+    /// the cache holds no such version.
+    fn get(&self, page_id: PageId, snapshot: Lsn) -> Option<PageGuard<'_>>;
 
-    /// Forgets version `key`, whose bytes are about to change (a checkpoint rewrote the page).
-    fn invalidate(&self, key: CacheKey);
+    /// Loads the newest committed version of `page_id`, committed at `from` ([`Lsn::ZERO`] for
+    /// the data files' version when the log holds none), into a frame: `load` fills it and
+    /// verifies it. Returns the frame pinned; `Ok(None)` when no frame can be freed (every
+    /// frame pinned), and the caller reads around the cache. An error of `load` is returned and
+    /// nothing is cached.
+    fn load(
+        &self,
+        page_id: PageId,
+        from: Lsn,
+        load: &mut dyn FnMut(&mut Page) -> Result<()>,
+    ) -> Result<Option<PageGuard<'_>>>;
+
+    /// A commit at `at` wrote a newer version of `page_id`: a cached older version stays
+    /// visible only to snapshots before `at`.
+    fn supersede(&self, page_id: PageId, at: Lsn);
+
+    /// Releases a pin that [`PageCache::get`], [`PageCache::load`] or [`PageCache::repin`] took
+    /// (a [`PageGuard`] calls it when it drops).
+    ///
+    /// # Safety
+    /// The caller owns that pin and releases it once: a stray unpin would let the cache reuse a
+    /// frame another guard is still reading. Only [`PageGuard`]'s drop calls it.
+    #[expect(unsafe_code, reason = "a stray unpin would free a frame a guard still reads")]
+    unsafe fn unpin(&self, frame: u32);
+
+    /// Takes one more pin on `frame`.
+    ///
+    /// # Safety
+    /// The caller holds a pin on `frame` and hands the new one to a guard that releases it
+    /// (only [`PageGuard`]'s clone calls it).
+    #[expect(unsafe_code, reason = "a pin copied without a guard to release it would leak")]
+    unsafe fn repin(&self, frame: u32);
 }

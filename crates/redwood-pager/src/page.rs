@@ -139,108 +139,58 @@ struct Block([u8; PAGE_SIZE_MIN_BYTES as usize]);
 
 const _: () = assert!(align_of::<Block>() == size_of::<Block>());
 
-/// A page-sized, 4 KiB-aligned buffer holding one page image.
-///
-/// Buffers are recycled: a dropped buffer goes to a small per-thread spare list
-/// ([`SPARES_MAX`] of them) that the next [`PageBuf::zeroed`] or [`PageBuf::for_overwrite`]
-/// takes from. The benchmark's profiles of loads and lookups showed the allocator's aligned
-/// allocations and frees (plus zeroing) at about a quarter of the time.
-pub struct PageBuf {
-    blocks: Box<[Block]>,
+/// One page image, borrowed: the bytes of a page (a page size's worth), wherever they live (a
+/// [`PageBuf`], a buffer-pool frame, a write transaction's changed page). Every accessor of a
+/// page's header and body, sealing and verification is here; [`PageBuf`] and [`PageGuard`]
+/// deref to it.
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct Page {
+    bytes: [u8],
 }
 
-/// Spare buffers each thread keeps for reuse.
-pub const SPARES_MAX: usize = 64;
-
-std::thread_local! {
-    static SPARES: std::cell::RefCell<Vec<Box<[Block]>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A spare buffer of `count` blocks from this thread's list, if it has one.
-fn take_spare(count: usize) -> Option<Box<[Block]>> {
-    SPARES
-        .try_with(|spares| {
-            let mut spares = spares.borrow_mut();
-            let index = spares.iter().rposition(|blocks| blocks.len() == count)?;
-            Some(spares.swap_remove(index))
-        })
-        .ok()
-        .flatten()
-}
-
-impl Drop for PageBuf {
-    fn drop(&mut self) {
-        let blocks = std::mem::take(&mut self.blocks);
-        if blocks.is_empty() {
-            return;
-        }
-        // During thread teardown the list may be gone: the buffer is then simply freed.
-        let _ = SPARES.try_with(|spares| {
-            let mut spares = spares.borrow_mut();
-            if spares.len() < SPARES_MAX {
-                spares.push(blocks);
-            }
-        });
-    }
-}
-
-impl Clone for PageBuf {
-    fn clone(&self) -> Self {
-        let mut copy = Self::for_overwrite(self.page_size());
-        copy.as_mut_bytes().copy_from_slice(self.as_bytes());
-        copy
-    }
-}
-
-impl std::fmt::Debug for PageBuf {
+impl std::fmt::Debug for Page {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageBuf")
-            .field("bytes", &self.as_bytes().len())
+        f.debug_struct("Page")
+            .field("bytes", &self.bytes.len())
             .field("header", self.header())
             .finish()
     }
 }
 
-impl PageBuf {
-    /// A zero-filled buffer of one page.
-    pub fn zeroed(page_size: PageSize) -> Self {
-        let count = page_size.bytes() / size_of::<Block>();
-        match take_spare(count) {
-            Some(mut blocks) => {
-                blocks.as_mut_bytes().fill(0);
-                Self { blocks }
-            }
-            None => {
-                let zero = Block([0; PAGE_SIZE_MIN_BYTES as usize]);
-                Self { blocks: vec![zero; count].into_boxed_slice() }
-            }
-        }
+impl Page {
+    /// Views `bytes` as a page. `None` unless its length is a valid page size.
+    pub fn from_bytes(bytes: &[u8]) -> Option<&Page> {
+        u32::try_from(bytes.len()).ok().and_then(|len| PageSize::new(len).ok())?;
+        Page::ref_from_bytes(bytes).ok()
     }
 
-    /// A buffer of one page whose bytes are unspecified (a recycled page's, or zeros), for a
-    /// caller that overwrites all of it, such as a page read.
-    pub fn for_overwrite(page_size: PageSize) -> Self {
-        let count = page_size.bytes() / size_of::<Block>();
-        match take_spare(count) {
-            Some(blocks) => Self { blocks },
-            None => Self::zeroed(page_size),
-        }
+    /// Views `bytes` as a writable page. `None` unless its length is a valid page size.
+    pub fn from_bytes_mut(bytes: &mut [u8]) -> Option<&mut Page> {
+        u32::try_from(bytes.len()).ok().and_then(|len| PageSize::new(len).ok())?;
+        Page::mut_from_bytes(bytes).ok()
     }
 
-    /// The page size of this buffer.
+    /// The page size of this page.
     pub fn page_size(&self) -> PageSize {
-        let bytes = self.blocks.len() * size_of::<Block>();
-        PageSize(u32::try_from(bytes).expect("page buffers are at most 64 KiB"))
+        PageSize(u32::try_from(self.bytes.len()).expect("pages are at most 64 KiB"))
     }
 
     /// The whole page.
     pub fn as_bytes(&self) -> &[u8] {
-        self.blocks.as_bytes()
+        &self.bytes
     }
 
     /// The whole page, writable.
     pub fn as_mut_bytes(&mut self) -> &mut [u8] {
-        self.blocks.as_mut_bytes()
+        &mut self.bytes
+    }
+
+    /// An owned copy of this page.
+    pub fn to_page_buf(&self) -> PageBuf {
+        let mut copy = PageBuf::for_overwrite(self.page_size());
+        copy.as_mut_bytes().copy_from_slice(self.as_bytes());
+        copy
     }
 
     /// The page header.
@@ -331,6 +281,109 @@ impl PageBuf {
             return Error::Misdirected { page_id, found: claimed };
         }
         Error::ChecksumMismatch { page_id, expected: stored, actual: computed }
+    }
+}
+
+/// A page-sized, 4 KiB-aligned buffer holding one page image.
+///
+/// Buffers are recycled: a dropped buffer goes to a small per-thread spare list
+/// ([`SPARES_MAX`] of them) that the next [`PageBuf::zeroed`] or [`PageBuf::for_overwrite`]
+/// takes from. The benchmark's profiles of loads and lookups showed the allocator's aligned
+/// allocations and frees (plus zeroing) at about a quarter of the time.
+pub struct PageBuf {
+    blocks: Box<[Block]>,
+}
+
+/// Spare buffers each thread keeps for reuse.
+pub const SPARES_MAX: usize = 64;
+
+std::thread_local! {
+    static SPARES: std::cell::RefCell<Vec<Box<[Block]>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A spare buffer of `count` blocks from this thread's list, if it has one.
+fn take_spare(count: usize) -> Option<Box<[Block]>> {
+    SPARES
+        .try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            let index = spares.iter().rposition(|blocks| blocks.len() == count)?;
+            Some(spares.swap_remove(index))
+        })
+        .ok()
+        .flatten()
+}
+
+impl Drop for PageBuf {
+    fn drop(&mut self) {
+        let blocks = std::mem::take(&mut self.blocks);
+        if blocks.is_empty() {
+            return;
+        }
+        // During thread teardown the list may be gone: the buffer is then simply freed.
+        let _ = SPARES.try_with(|spares| {
+            let mut spares = spares.borrow_mut();
+            if spares.len() < SPARES_MAX {
+                spares.push(blocks);
+            }
+        });
+    }
+}
+
+impl Clone for PageBuf {
+    fn clone(&self) -> Self {
+        let mut copy = Self::for_overwrite(self.page_size());
+        copy.as_mut_bytes().copy_from_slice(self.as_bytes());
+        copy
+    }
+}
+
+impl std::ops::Deref for PageBuf {
+    type Target = Page;
+
+    fn deref(&self) -> &Page {
+        Page::ref_from_bytes(self.blocks.as_bytes()).expect("a page buffer is one page")
+    }
+}
+
+impl std::ops::DerefMut for PageBuf {
+    fn deref_mut(&mut self) -> &mut Page {
+        Page::mut_from_bytes(self.blocks.as_mut_bytes()).expect("a page buffer is one page")
+    }
+}
+
+impl std::fmt::Debug for PageBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageBuf")
+            .field("bytes", &self.as_bytes().len())
+            .field("header", self.header())
+            .finish()
+    }
+}
+
+impl PageBuf {
+    /// A zero-filled buffer of one page.
+    pub fn zeroed(page_size: PageSize) -> Self {
+        let count = page_size.bytes() / size_of::<Block>();
+        match take_spare(count) {
+            Some(mut blocks) => {
+                blocks.as_mut_bytes().fill(0);
+                Self { blocks }
+            }
+            None => {
+                let zero = Block([0; PAGE_SIZE_MIN_BYTES as usize]);
+                Self { blocks: vec![zero; count].into_boxed_slice() }
+            }
+        }
+    }
+
+    /// A buffer of one page whose bytes are unspecified (a recycled page's, or zeros), for a
+    /// caller that overwrites all of it, such as a page read.
+    pub fn for_overwrite(page_size: PageSize) -> Self {
+        let count = page_size.bytes() / size_of::<Block>();
+        match take_spare(count) {
+            Some(blocks) => Self { blocks },
+            None => Self::zeroed(page_size),
+        }
     }
 }
 

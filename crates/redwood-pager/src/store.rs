@@ -3,15 +3,17 @@
 //! does not implement `PageWrite`, so it cannot allocate.
 
 use crate::limits::ROOT_SLOTS;
-use crate::{PageBuf, PageId, PageSize, Result};
+use crate::{PageBuf, PageGuard, PageId, PageSize, Result};
 
 /// Read access to the pages of one snapshot.
 pub trait PageRead {
     /// The database's page size.
     fn page_size(&self) -> PageSize;
 
-    /// Reads the version of `page_id` this transaction sees into `page`, verified.
-    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()>;
+    /// The version of `page_id` this transaction sees, verified, as a guard over its bytes
+    /// (pinned in the cache, or the transaction's own changed page): nothing is copied on a
+    /// cache hit.
+    fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>>;
 
     /// The page anchored in root `slot` in this transaction's view.
     fn root(&self, slot: usize) -> Option<PageId>;

@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::limits::ROOT_SLOTS;
-use crate::{Error, Lsn, PageBuf, PageId, PageRead, PageSize, PageWrite, Result};
+use crate::{Error, Lsn, PageBuf, PageGuard, PageId, PageRead, PageSize, PageWrite, Result};
 
 /// The first page id `MemPageStore` hands out (low ids stand for nothing in particular).
 const FIRST_PAGE_ID: u64 = 101;
@@ -80,12 +80,12 @@ impl PageRead for MemPageStore {
         self.page_size.unwrap_or(PageSize::DEFAULT)
     }
 
-    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+    fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>> {
         self.reads.set(self.reads.get() + 1);
         self.record(Access::Read(page_id));
         let stored = self.pages.get(&page_id).ok_or(Error::NotAllocated { page_id })?;
-        page.as_mut_bytes().copy_from_slice(stored.as_bytes());
-        page.verify(page_id)
+        stored.verify(page_id)?;
+        Ok(PageGuard::borrowed(stored))
     }
 
     fn root(&self, slot: usize) -> Option<PageId> {

@@ -137,8 +137,9 @@ pub struct PoolStats {
     pub cached: u64,
     /// Frames pinned right now.
     pub pinned: u64,
-    /// Bytes of page memory allocated so far: a frame gets its buffer on its first load, so
-    /// this grows to at most `frames` × the page size.
+    /// Bytes of memory the pool holds: the pages of frames loaded so far (the slab is touched
+    /// only as frames are first loaded, so this grows to at most `frames` × the page size),
+    /// plus the frames' metadata and the page directory.
     pub memory_bytes: u64,
 }
 

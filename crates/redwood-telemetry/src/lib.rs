@@ -32,4 +32,4 @@ pub use diagnostics::{
     WalDiagnostics,
 };
 pub use heap::{CountingAllocator, HeapStats, heap_stats};
-pub use process::{ProcessStats, process_stats};
+pub use process::{ProcessStats, physical_memory_bytes, process_stats};

@@ -35,6 +35,13 @@ pub fn process_stats() -> ProcessStats {
     }
 }
 
+/// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`), or `None` where
+/// it cannot be read.
+pub fn physical_memory_bytes() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    status_kib(&meminfo, "MemTotal:").map(|kib| kib * 1024)
+}
+
 /// The value of a `Name:   1234 kB` line of `/proc/self/status`, in KiB.
 fn status_kib(status: &str, field: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with(field))?;
@@ -55,5 +62,12 @@ mod tests {
         assert_eq!(status_kib(status, "Threads:"), None); // no unit
         assert_eq!(status_kib(status, "VmOdd:"), None); // not kB
         assert_eq!(status_kib(status, "VmSwap:"), None); // absent
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn physical_memory_is_read_on_linux() {
+        let bytes = physical_memory_bytes().expect("/proc/meminfo has MemTotal");
+        assert!(bytes >= 64 << 20, "a machine running the tests has more than 64 MiB");
     }
 }

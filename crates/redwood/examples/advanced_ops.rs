@@ -34,7 +34,7 @@ pub fn run(path: Option<String>) -> Result<()> {
         accounts.insert(b"bob", b"80")?;
     }
     transfer.commit()?;
-    let old = before.open_table("accounts")?.get(b"alice")?;
+    let old = before.open_table("accounts")?.get(b"alice")?.map(|value| value.to_vec());
     println!(
         "the old snapshot still sees alice = {}",
         String::from_utf8_lossy(&old.unwrap_or_default())
@@ -53,11 +53,11 @@ pub fn run(path: Option<String>) -> Result<()> {
     let accounts = read.open_table("accounts")?;
     println!(
         "alice = {:?}, bob = {:?}",
-        accounts.get(b"alice")?.map(String::from_utf8),
-        accounts.get(b"bob")?.map(String::from_utf8)
+        accounts.get(b"alice")?.map(|value| String::from_utf8(value.to_vec())),
+        accounts.get(b"bob")?.map(|value| String::from_utf8(value.to_vec()))
     );
-    let photo = read.open_table("media")?.get(b"photo")?.unwrap_or_default();
-    println!("tables {:?}; the photo is {} bytes", read.list_tables()?, photo.len());
+    let photo_bytes = read.open_table("media")?.get(b"photo")?.map_or(0, |photo| photo.len());
+    println!("tables {:?}; the photo is {photo_bytes} bytes", read.list_tables()?);
     drop(read);
     let outcome = db.checkpoint(CheckpointMode::Truncate)?;
     db.check_integrity()?;

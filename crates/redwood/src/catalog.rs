@@ -47,16 +47,17 @@ pub(crate) fn list(store: &impl PageRead) -> Result<Vec<(String, TableEntry)>> {
     let Some(root) = store.root(CATALOG_SLOT) else { return Ok(Vec::new()) };
     let mut tables = Vec::new();
     for item in Tree::open(root).range(store, ..) {
-        let (name, bytes) = item?;
-        let name = String::from_utf8(name).map_err(|_| redwood_btree::Error::Corrupt {
-            page_id: root,
-            reason: "a table name is not UTF-8".to_owned(),
-        })?;
-        let bytes = bytes.into_inline().ok_or_else(|| redwood_btree::Error::Corrupt {
-            page_id: root,
-            reason: "a catalog entry is not inline".to_owned(),
-        })?;
-        tables.push((name, TableEntry::decode(&bytes, root)?));
+        let entry = item?;
+        let name =
+            String::from_utf8(entry.key().to_vec()).map_err(|_| redwood_btree::Error::Corrupt {
+                page_id: root,
+                reason: "a table name is not UTF-8".to_owned(),
+            })?;
+        let redwood_btree::Value::Inline(bytes) = entry.value() else {
+            let reason = "a catalog entry is not inline".to_owned();
+            return Err(redwood_btree::Error::Corrupt { page_id: root, reason }.into());
+        };
+        tables.push((name, TableEntry::decode(bytes, root)?));
     }
     Ok(tables)
 }

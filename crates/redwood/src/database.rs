@@ -77,7 +77,7 @@ impl Database {
     /// write.commit()?;
     /// drop(db);
     /// let db = redwood::Database::create(&path)?; // it exists now: opened, not replaced
-    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Database> {
@@ -127,7 +127,7 @@ impl Database {
     /// db.close()?;
     /// std::fs::remove_file(dir.path().join("app.redwood.wal")).unwrap(); // nothing in it now
     /// let db = redwood::Database::open(&path)?;
-    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn close(self) -> Result<()> {
@@ -199,7 +199,7 @@ impl Database {
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// assert!(db.begin_read()?.list_tables()?.is_empty()); // private until commit
     /// write.commit()?;
-    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
@@ -230,8 +230,8 @@ impl Database {
     /// write.open_table("t")?.insert(b"k", b"new")?;
     /// write.commit()?;
     ///
-    /// assert_eq!(snapshot.open_table("t")?.get(b"k")?, Some(b"old".to_vec()));
-    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?, Some(b"new".to_vec()));
+    /// assert_eq!(snapshot.open_table("t")?.get(b"k")?.as_deref(), Some(&b"old"[..]));
+    /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?.as_deref(), Some(&b"new"[..]));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn begin_read(&self) -> Result<ReadTransaction<'_>> {

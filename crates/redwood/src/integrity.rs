@@ -6,7 +6,7 @@
 
 use redwood_btree::Tree;
 use redwood_overflow::ChainRef;
-use redwood_pager::{PageBuf, PageClaims, PageId, PageRead};
+use redwood_pager::{PageClaims, PageId, PageRead};
 
 use crate::catalog;
 use crate::database::Database;
@@ -104,9 +104,8 @@ impl Database {
         }
         let pages = self.pager.allocated_pages();
         let read = self.pager.begin_read()?;
-        let mut page = PageBuf::for_overwrite(read.page_size());
         for (done, &page_id) in pages.iter().enumerate() {
-            if let Err(error) = read.read_page(page_id, &mut page) {
+            if let Err(error) = read.read_page(page_id) {
                 let error = Error::from(error);
                 if !error.is_corruption() {
                     return Err(error);

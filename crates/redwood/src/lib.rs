@@ -14,7 +14,7 @@
 //! write.commit()?;
 //! let read = db.begin_read()?;
 //! let users = read.open_table("users")?;
-//! assert_eq!(users.get(b"ada")?, Some(b"lovelace".to_vec()));
+//! assert_eq!(users.get(b"ada")?.as_deref(), Some(&b"lovelace"[..]));
 //! # Ok::<(), redwood::Error>(())
 //! ```
 //!
@@ -27,6 +27,7 @@
 const _: () =
     assert!(redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES == redwood_overflow::VALUE_MAX_BYTES);
 
+mod access;
 mod builder;
 mod catalog;
 mod database;
@@ -41,7 +42,8 @@ mod savepoint;
 mod triggers;
 mod write;
 
-pub use builder::Builder;
+pub use access::AccessGuard;
+pub use builder::{Builder, default_cache_bytes};
 pub use database::Database;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};

@@ -3,11 +3,12 @@
 
 use std::ops::RangeBounds;
 
-use redwood_btree::{OwnedValue, Tree};
+use redwood_btree::{Entry, OwnedValue, Tree};
 use redwood_overflow::ChainRef;
 use redwood_pager::{PageRead, ReadTxn};
 use redwood_wal::Wal;
 
+use crate::access::AccessGuard;
 use crate::catalog::{self, TableEntry};
 use crate::error::{Error, Result};
 
@@ -24,7 +25,7 @@ use crate::error::{Error, Result};
 /// write.open_table("b")?.insert(b"k", b"1")?;
 /// write.commit()?;
 /// assert_eq!(read.list_tables()?, ["a"]); // the snapshot sees neither change
-/// assert_eq!(read.open_table("a")?.get(b"k")?, Some(b"1".to_vec()));
+/// assert_eq!(read.open_table("a")?.get(b"k")?.as_deref(), Some(&b"1"[..]));
 /// # Ok::<(), redwood::Error>(())
 /// ```
 pub struct ReadTransaction<'db> {
@@ -54,7 +55,7 @@ impl<'db> ReadTransaction<'db> {
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let read = db.begin_read()?;
-    /// assert_eq!(read.open_table("t")?.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(read.open_table("t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// let missing = read.open_table("nope");
     /// assert!(matches!(missing, Err(Error::TableNotFound(name)) if name == "nope"));
     /// # Ok::<(), redwood::Error>(())
@@ -90,7 +91,7 @@ impl<'db> ReadTransaction<'db> {
 /// write.commit()?;
 /// let read = db.begin_read()?;
 /// let table = read.open_table("t")?;
-/// assert_eq!((table.len(), table.get(b"k")?), (1, Some(b"v".to_vec())));
+/// assert_eq!((table.len(), table.get(b"k")?.as_deref()), (1, Some(&b"v"[..])));
 /// # Ok::<(), redwood::Error>(())
 /// ```
 pub struct ReadOnlyTable<'t, 'db> {
@@ -108,13 +109,13 @@ impl<'t> ReadOnlyTable<'t, '_> {
     /// write.commit()?;
     /// let read = db.begin_read()?;
     /// let table = read.open_table("t")?;
-    /// assert_eq!(table.get(b"k")?, Some(b"v".to_vec()));
-    /// assert_eq!(table.get(b"missing")?, None);
+    /// assert_eq!(table.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(table.get(b"missing")?.as_deref(), None);
     /// # Ok::<(), redwood::Error>(())
     /// ```
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let value = Tree::open(self.entry.root).get_value(self.txn, key)?;
-        value.map(|value| bytes_of(self.txn, value)).transpose()
+    pub fn get(&self, key: &[u8]) -> Result<Option<AccessGuard<'t>>> {
+        let entry = Tree::open(self.entry.root).get_entry(self.txn, key)?;
+        entry.map(|entry| AccessGuard::value_of(self.txn, entry)).transpose()
     }
 
     /// The number of entries (O(1)).
@@ -160,20 +161,30 @@ impl<'t> ReadOnlyTable<'t, '_> {
     /// write.commit()?;
     /// let read = db.begin_read()?;
     /// let from_b: &[u8] = b"b";
-    /// let entries: Vec<_> = read.open_table("t")?.range(from_b..).collect::<Result<_, _>>()?;
+    /// let mut entries = Vec::new();
+    /// for entry in read.open_table("t")?.range(from_b..) {
+    ///     let (key, value) = entry?; // guards over the bytes in the leaf page
+    ///     entries.push((key.to_vec(), value.to_vec()));
+    /// }
     /// assert_eq!(entries, [(b"b".to_vec(), b"2".to_vec()), (b"c".to_vec(), b"3".to_vec())]);
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn range<'k>(
         &self,
         range: impl RangeBounds<&'k [u8]>,
-    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 't {
+    ) -> impl DoubleEndedIterator<Item = Result<(AccessGuard<'t>, AccessGuard<'t>)>> + 't {
         let store = self.txn;
-        Tree::open(self.entry.root).range(store, range).map(move |item| {
-            let (key, value) = item?;
-            Ok((key, bytes_of(store, value)?))
-        })
+        Tree::open(self.entry.root).range(store, range).map(move |item| entry_guards(store, item?))
     }
+}
+
+/// A scanned entry as a key guard and a value guard (both borrowing its leaf).
+pub(crate) fn entry_guards<'s>(
+    store: &impl PageRead,
+    entry: Entry<'s>,
+) -> Result<(AccessGuard<'s>, AccessGuard<'s>)> {
+    let key = AccessGuard::key(entry.clone());
+    Ok((key, AccessGuard::value_of(store, entry)?))
 }
 
 /// A value's bytes: inline, or read from its overflow chain.

@@ -44,8 +44,8 @@ impl WriteTransaction<'_> {
     /// write.commit()?;
     /// let read = db.begin_read()?;
     /// let table = read.open_table("t")?;
-    /// assert_eq!(table.get(b"kept")?, Some(b"1".to_vec()));
-    /// assert_eq!(table.get(b"undone")?, None);
+    /// assert_eq!(table.get(b"kept")?.as_deref(), Some(&b"1"[..]));
+    /// assert_eq!(table.get(b"undone")?.as_deref(), None);
     /// assert_eq!(table.len(), 1);
     /// # Ok::<(), redwood::Error>(())
     /// ```

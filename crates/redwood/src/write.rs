@@ -11,10 +11,11 @@ use redwood_overflow::ChainRef;
 use redwood_pager::{Durability, PageRead, WriteTxn};
 use redwood_wal::Wal;
 
+use crate::access::AccessGuard;
 use crate::catalog::{self, TableEntry};
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::read::bytes_of;
+use crate::read::entry_guards;
 
 /// A table's state inside a write transaction.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +94,7 @@ impl<'db> WriteTransaction<'db> {
         let tree = Tree::open(entry.root);
         let mut chains = std::collections::BTreeMap::new();
         for item in tree.range(&self.txn, ..) {
-            if let (_, OwnedValue::Overflow { first_page, length }) = item? {
+            if let Value::Overflow { first_page, length } = item?.value() {
                 // Two leaves naming one chain would free it twice: the tree is damaged.
                 if chains.insert(first_page, ChainRef { first_page, length }).is_some() {
                     let reason = format!("two values of table {name:?} share the chain");
@@ -125,7 +126,7 @@ impl<'db> WriteTransaction<'db> {
     /// assert!(write.rename_table("draft", "final")?);
     /// assert!(!write.rename_table("draft", "final")?); // gone
     /// assert!(matches!(write.rename_table("final", "other"), Err(Error::TableExists(_))));
-    /// assert_eq!(write.open_table("final")?.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(write.open_table("final")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn rename_table(&mut self, from: &str, to: &str) -> Result<bool> {
@@ -243,7 +244,7 @@ impl<'db> WriteTransaction<'db> {
 /// let mut write = db.begin_write()?;
 /// let mut table = write.open_table("t")?;
 /// table.insert(b"k", b"v")?;
-/// assert_eq!(table.get(b"k")?, Some(b"v".to_vec())); // sees its own writes
+/// assert_eq!(table.get(b"k")?.as_deref(), Some(&b"v"[..])); // sees its own writes
 /// assert_eq!(table.len(), 1);
 /// # Ok::<(), redwood::Error>(())
 /// ```
@@ -294,7 +295,7 @@ impl Table<'_, '_> {
     /// assert!(table.insert(b"k", b"v2")?); // replaced
     /// let large = vec![7u8; 64 * 1024]; // stored in an overflow chain
     /// table.insert(b"blob", &large)?;
-    /// assert_eq!(table.get(b"blob")?, Some(large));
+    /// assert_eq!(table.get(b"blob")?.map(|value| value.to_vec()), Some(large));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
@@ -338,7 +339,7 @@ impl Table<'_, '_> {
     /// table.insert(b"k", b"v")?;
     /// assert!(table.remove(b"k")?);
     /// assert!(!table.remove(b"k")?); // already gone
-    /// assert_eq!(table.get(b"k")?, None);
+    /// assert_eq!(table.get(b"k")?.as_deref(), None);
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
@@ -364,13 +365,14 @@ impl Table<'_, '_> {
     /// let mut write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// table.insert(b"k", b"v")?;
-    /// assert_eq!(table.get(b"k")?, Some(b"v".to_vec()));
-    /// assert_eq!(table.get(b"missing")?, None);
+    /// assert_eq!(table.get(b"k")?.as_deref(), Some(&b"v"[..]));
+    /// assert_eq!(table.get(b"missing")?.as_deref(), None);
     /// # Ok::<(), redwood::Error>(())
     /// ```
-    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let value = Tree::open(self.state().root).get_value(&self.txn.txn, key)?;
-        value.map(|value| bytes_of(&self.txn.txn, value)).transpose()
+    pub fn get(&self, key: &[u8]) -> Result<Option<AccessGuard<'_>>> {
+        let store = &self.txn.txn;
+        let entry = Tree::open(self.state().root).get_entry(store, key)?;
+        entry.map(|entry| AccessGuard::value_of(store, entry)).transpose()
     }
 
     /// The number of entries (O(1)).
@@ -418,7 +420,7 @@ impl Table<'_, '_> {
     /// let keys: Vec<Vec<u8>> = table
     ///     .range(from_b..to_d)
     ///     .rev()
-    ///     .map(|entry| entry.map(|(key, _)| key))
+    ///     .map(|entry| entry.map(|(key, _)| key.to_vec()))
     ///     .collect::<Result<_, _>>()?;
     /// assert_eq!(keys, [b"c".to_vec(), b"b".to_vec()]);
     /// # Ok::<(), redwood::Error>(())
@@ -426,12 +428,11 @@ impl Table<'_, '_> {
     pub fn range<'a, 'k>(
         &'a self,
         range: impl RangeBounds<&'k [u8]>,
-    ) -> impl DoubleEndedIterator<Item = Result<(Vec<u8>, Vec<u8>)>> + 'a {
+    ) -> impl DoubleEndedIterator<Item = Result<(AccessGuard<'a>, AccessGuard<'a>)>> + 'a {
         let store = &self.txn.txn;
-        Tree::open(self.state().root).range(store, range).map(move |item| {
-            let (key, value) = item?;
-            Ok((key, bytes_of(store, value)?))
-        })
+        Tree::open(self.state().root)
+            .range(store, range)
+            .map(move |item| entry_guards(store, item?))
     }
 }
 

@@ -2,7 +2,9 @@
 //! every cell's bounds and size limits (`CellFault`, formatted only on failure so the checked
 //! lookup allocates nothing), no overlap, exact free-space accounting and key order.
 
-use redwood_pager::PageSize;
+use std::ops::Deref;
+
+use redwood_pager::{Page, PageSize};
 
 use super::{Node, NodeKind, OVERFLOW_FLAG, OVERFLOW_REF_BYTES, SLOT_BYTES, SLOTS_OFFSET};
 use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
@@ -46,7 +48,7 @@ impl CellFault {
     }
 }
 
-impl Node {
+impl<P: Deref<Target = Page>> Node<P> {
     /// Checks the node's invariants: every slot inside the content area, cells within the page
     /// and not overlapping, keys strictly ascending, the free-space accounting exact.
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
@@ -64,9 +66,8 @@ impl Node {
         let mut extents: Vec<(usize, usize)> = Vec::with_capacity(count);
         for index in 0..count {
             let cell = self.cell_offset(index);
-            let length = self
-                .checked_cell(cell)
-                .map_err(|fault| fault.describe(index, self.page.page_size()))?;
+            let length =
+                self.checked_cell(cell).map_err(|fault| fault.describe(index, self.page_size()))?;
             extents.push((cell, cell + length));
         }
         extents.sort_unstable();
@@ -113,7 +114,7 @@ impl Node {
         self.validate_header()?;
         for index in 0..self.len() {
             if let Err(fault) = self.check_cell(index) {
-                return Err(fault.describe(index, self.page.page_size()));
+                return Err(fault.describe(index, self.page_size()));
             }
         }
         Ok(())
@@ -122,7 +123,7 @@ impl Node {
     /// The length of the cell at offset `cell`, if it lies in the page within the size limits.
     pub(super) fn checked_cell(&self, cell: usize) -> std::result::Result<usize, CellFault> {
         let bytes = self.bytes();
-        let page_size = self.page.page_size();
+        let page_size = self.page_size();
         let key_bytes = usize::from(u16::from_le_bytes(field(bytes, cell)?));
         if key_bytes > key_max_bytes(page_size) {
             return Err(CellFault::KeyTooLong(key_bytes));

@@ -1,28 +1,39 @@
 //! Node pages: the slotted layout of B+Tree leaves and interior nodes (`docs/FORMAT.md`,
-//! "B+Tree node pages"). A `Node` owns one page buffer. A damaged page is an error naming it,
-//! never a panic: `Node::load_for_read` checks every slot and cell before anything is read (each
-//! cell inside the content area, its key and inline value within the page size's limits, an
-//! overflow reference's length in `1..=OVERFLOW_VALUE_MAX_BYTES`), so every accessor stays in
-//! bounds; `Node::load_for_lookup` makes the same cell checks on each cell a search probes; and
-//! `Node::load` adds the checks a modification relies on (no overlapping cells, exact
-//! free-space accounting, strictly ascending keys).
+//! "B+Tree node pages").
+//!
+//! A `Node<P>` is a node over any bytes `P` that deref to a page. The read paths (lookups, range
+//! scans, the integrity walk, salvage) take a node over the store's own bytes, a
+//! `Node<PageGuard>` view of a pinned cache frame or a transaction's page, and copy nothing;
+//! only the write path owns its nodes (`Node<PageBuf>`, the default), copying a page once
+//! ([`Node::to_owned`]) when it is about to change it. Reading (`node/view.rs`: the loaders, the
+//! accessors, the searches) works on every `Node<P>`; building and modifying (this file) only on
+//! `Node<PageBuf>`.
+//!
+//! A damaged page is an error naming it, never a panic, however the bytes are held:
+//! `Node::load_for_read` checks every slot and cell before anything is read (each cell inside the
+//! content area, its key and inline value within the page size's limits, an overflow reference's
+//! length in `1..=OVERFLOW_VALUE_MAX_BYTES`), so every accessor stays in bounds;
+//! `Node::load_for_lookup` makes the same cell checks on each cell a search probes; and
+//! `Node::load` adds the checks a modification relies on (no overlapping cells, exact free-space
+//! accounting, strictly ascending keys) (`node/check.rs`).
 //!
 //! Only a node that had the full checks (or was built here, empty) may be modified: the
-//! mutators assert it. That assertion depends on which loader the code called, never on the
-//! bytes of the page, and it is what makes the mutators' arithmetic safe: in a node whose cells
-//! lie in the page without overlapping and whose free space adds up exactly, no offset, count or
-//! fragmented-byte total can leave its `u16`.
-
-use std::cmp::Ordering;
+//! mutators assert it, and [`Node::to_owned`] carries the checks a view had over to its copy.
+//! That assertion depends on which loader the code called, never on the bytes of the page, and
+//! it is what makes the mutators' arithmetic safe: in a node whose cells lie in the page without
+//! overlapping and whose free space adds up exactly, no offset, count or fragmented-byte total
+//! can leave its `u16`.
 
 use redwood_pager::{PAGE_HEADER_BYTES, PageBuf, PageId, PageSize, PageType};
 use zerocopy::byteorder::little_endian::{U16, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::error::{Error, Result};
+use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
 
 mod check;
-use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
+mod view;
+pub(crate) use view::ValueSpan;
 
 /// The page type of a leaf.
 pub const LEAF: u8 = 16;
@@ -123,15 +134,17 @@ impl From<Value<'_>> for OwnedValue {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Full;
 
-/// One node page.
+/// One node page, over the bytes `P` (see the module docs): a borrowed view for reading
+/// (`Node<PageGuard<'_>>`), or an owned buffer to build and modify (`Node<PageBuf>`).
 #[derive(Clone, Debug)]
-pub struct Node {
-    page: PageBuf,
+pub struct Node<P = PageBuf> {
+    page: P,
     kind: NodeKind,
     /// The node had the full checks ([`Node::load`]'s) or was built empty: it may be modified.
     checked: bool,
 }
 
+/// Building and modifying: owned nodes only.
 impl Node {
     /// An empty leaf.
     pub fn new_leaf(page_size: PageSize) -> Self {
@@ -156,192 +169,15 @@ impl Node {
         node
     }
 
-    /// Takes a page read from the store as a node to modify, validating its type, header,
-    /// every slot and cell bound, that no cells overlap, the free-space accounting and the key
-    /// order. `page_id` names the page in errors.
-    pub fn load(page: PageBuf, page_id: PageId) -> Result<Self> {
-        let mut node = Self::typed(page, page_id)?;
-        node.check_for_write(page_id)?;
-        Ok(node)
-    }
-
-    /// Takes a page read from the store as a node to read, validating its type, header and
-    /// every slot and cell (bounds and size limits): enough that no accessor can leave the
-    /// page, in one pass without allocating. A page whose keys are out of order (a
-    /// checksum-valid page written wrong) then gives wrong answers rather than an error;
-    /// [`Node::load`], every write, scans' leaf steps and the integrity check catch it.
-    pub fn load_for_read(page: PageBuf, page_id: PageId) -> Result<Self> {
-        let node = Self::typed(page, page_id)?;
-        node.validate_bounds().map_err(|reason| corrupt(page_id, reason))?;
-        Ok(node)
-    }
-
-    /// Takes a page read from the store as a node for one point lookup, checking only its
-    /// type and header (constant time). Use [`Node::search_checked`] on it: that checks each
-    /// cell it probes (bounds and size limits, as [`Node::load_for_read`] checks every cell),
-    /// which makes `key`, `value` and `child` safe at the index it returns (or, for an interior
-    /// node, at [`Node::child_index_for`] of the same key). Other cells must not be read.
-    pub fn load_for_lookup(page: PageBuf, page_id: PageId) -> Result<Self> {
-        let node = Self::typed(page, page_id)?;
-        node.validate_header().map_err(|reason| corrupt(page_id, reason))?;
-        Ok(node)
-    }
-
-    /// Upgrades a node taken with [`Node::load_for_read`] to one that may be modified: the
-    /// checks [`Node::load`] makes beyond the read checks.
-    pub(crate) fn validated_for_write(mut self, page_id: PageId) -> Result<Self> {
-        self.check_for_write(page_id)?;
-        Ok(self)
-    }
-
-    /// The checks of [`Node::validated_for_write`], in place.
-    pub(crate) fn check_for_write(&mut self, page_id: PageId) -> Result<()> {
-        if !self.checked {
-            self.validate().map_err(|reason| corrupt(page_id, reason))?;
-            self.checked = true;
-        }
-        Ok(())
-    }
-
-    /// Whether the node had the full checks (or was built empty), so it may be modified.
-    pub(crate) fn is_checked(&self) -> bool {
-        self.checked
-    }
-
     /// Only fully checked nodes are modified (see the module docs). This depends on which
     /// loader the caller used, not on the page's bytes: a programmer error if it fails.
     fn assert_checked(&self) {
         assert!(self.checked, "only a node taken with Node::load (or built empty) is modified");
     }
 
-    fn typed(page: PageBuf, page_id: PageId) -> Result<Self> {
-        let kind = match page.page_type().get() {
-            LEAF => NodeKind::Leaf,
-            INTERIOR => NodeKind::Interior,
-            other => {
-                return Err(corrupt(page_id, format!("page type {other} is not a B+Tree node")));
-            }
-        };
-        Ok(Self { page, kind, checked: false })
-    }
-
-    /// The page buffer, to write back (the store seals it).
-    pub fn into_page(self) -> PageBuf {
-        self.page
-    }
-
-    /// The page buffer.
-    pub fn page(&self) -> &PageBuf {
-        &self.page
-    }
-
-    /// Leaf or interior.
-    pub fn kind(&self) -> NodeKind {
-        self.kind
-    }
-
-    /// How many cells the node holds.
-    pub fn len(&self) -> usize {
-        usize::from(self.header().cell_count.get())
-    }
-
-    /// Whether the node holds no cells.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The key of cell `index`.
-    pub fn key(&self, index: usize) -> &[u8] {
-        let cell = self.cell_offset(index);
-        let key_bytes = self.u16_at(cell) as usize;
-        let start = cell + self.cell_header_bytes();
-        &self.bytes()[start..start + key_bytes]
-    }
-
-    /// The value of leaf cell `index`.
-    pub fn value(&self, index: usize) -> Value<'_> {
-        assert_eq!(self.kind, NodeKind::Leaf, "values live in leaves");
-        let cell = self.cell_offset(index);
-        let key_bytes = self.u16_at(cell) as usize;
-        let raw_length = self.u32_at(cell + 2);
-        let start = cell + LEAF_CELL_HEADER_BYTES + key_bytes;
-        if raw_length & OVERFLOW_FLAG != 0 {
-            let first_page = PageId::new(self.u64_at(start));
-            return Value::Overflow { first_page, length: self.u64_at(start + 8) };
-        }
-        Value::Inline(&self.bytes()[start..start + raw_length as usize])
-    }
-
-    /// The child page for child index `index`: 0 is the leftmost, `i > 0` the child of cell `i - 1`.
-    pub fn child(&self, index: usize) -> PageId {
-        assert_eq!(self.kind, NodeKind::Interior, "children live in interior nodes");
-        if index == 0 {
-            return PageId::new(self.header().leftmost_child.get());
-        }
-        PageId::new(self.u64_at(self.cell_offset(index - 1) + 2))
-    }
-
-    /// [`Node::search`] for a node taken with [`Node::load_for_lookup`]: every cell the binary
-    /// search probes is bounds-checked first, and a bad one is `Corrupt` naming `page_id`.
-    /// The cells a lookup then reads (the one found, or the one left of the insertion point,
-    /// whose child an interior node follows) are among those probed.
-    pub fn search_checked(
-        &self,
-        key: &[u8],
-        page_id: PageId,
-    ) -> Result<std::result::Result<usize, usize>> {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let middle = (low + high) / 2;
-            if let Err(fault) = self.check_cell(middle) {
-                return Err(corrupt(page_id, fault.describe(middle, self.page.page_size())));
-            }
-            match self.key(middle).cmp(key) {
-                Ordering::Less => low = middle + 1,
-                Ordering::Greater => high = middle,
-                Ordering::Equal => return Ok(Ok(middle)),
-            }
-        }
-        Ok(Err(low))
-    }
-
-    /// Where `key` is (`Ok(index)`) or would be inserted (`Err(index)`).
-    pub fn search(&self, key: &[u8]) -> std::result::Result<usize, usize> {
-        let (mut low, mut high) = (0, self.len());
-        while low < high {
-            let middle = (low + high) / 2;
-            match self.key(middle).cmp(key) {
-                Ordering::Less => low = middle + 1,
-                Ordering::Greater => high = middle,
-                Ordering::Equal => return Ok(middle),
-            }
-        }
-        Err(low)
-    }
-
-    /// For an interior node: the child index whose subtree holds `key`.
-    pub fn child_index_for(&self, key: &[u8]) -> usize {
-        match self.search(key) {
-            Ok(index) => index + 1,
-            Err(index) => index,
-        }
-    }
-
-    /// The next leaf in key order.
-    pub fn right_sibling(&self) -> Option<PageId> {
-        let raw = self.header().right_sibling.get();
-        (raw != 0).then_some(PageId::new(raw))
-    }
-
     /// Links the next leaf in key order.
     pub fn set_right_sibling(&mut self, sibling: Option<PageId>) {
         self.header_mut().right_sibling = U64::new(sibling.map_or(0, PageId::get));
-    }
-
-    /// Bytes a new cell could use, after compaction.
-    pub fn free_bytes(&self) -> usize {
-        let slots_end = SLOTS_OFFSET + self.len() * SLOT_BYTES;
-        self.content_start() - slots_end + usize::from(self.header().fragmented_bytes.get())
     }
 
     /// Inserts a leaf cell at `index` (keeping key order is the caller's: `search` gives it).
@@ -357,16 +193,13 @@ impl Node {
         // into leaves it has checked are leaves.
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Leaf, "leaf cells go into leaves");
-        assert!(
-            key.len() <= key_max_bytes(self.page.page_size()),
-            "keys are checked against the limit"
-        );
+        assert!(key.len() <= key_max_bytes(self.page_size()), "keys are checked against the limit");
         let mut cell = Vec::with_capacity(LEAF_CELL_HEADER_BYTES + key.len() + OVERFLOW_REF_BYTES);
         cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
         match value {
             Value::Inline(bytes) => {
                 assert!(
-                    bytes.len() <= inline_value_max_bytes(self.page.page_size()),
+                    bytes.len() <= inline_value_max_bytes(self.page_size()),
                     "long values overflow"
                 );
                 cell.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
@@ -400,7 +233,7 @@ impl Node {
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Interior, "interior cells go into interior nodes");
         assert!(
-            key.len() <= key_max_bytes(self.page.page_size()),
+            key.len() <= key_max_bytes(self.page_size()),
             "separators are keys within the limit"
         );
         let mut cell = Vec::with_capacity(INTERIOR_CELL_HEADER_BYTES + key.len());
@@ -444,7 +277,7 @@ impl Node {
             return Err(corrupt(page_id, reason));
         }
         let middle = self.split_point();
-        let page_size = self.page.page_size();
+        let page_size = self.page_size();
         let (separator, mut right, first_moved) = match self.kind {
             NodeKind::Leaf => (self.key(middle).to_vec(), Node::new_leaf(page_size), middle),
             NodeKind::Interior => {
@@ -472,11 +305,6 @@ impl Node {
     fn split_point(&self) -> usize {
         let sizes: Vec<usize> = (0..self.len()).map(|index| self.cell_size(index)).collect();
         balanced_split(&sizes, self.kind)
-    }
-
-    /// Bytes cell `index` takes, its slot included.
-    pub(crate) fn cell_size(&self, index: usize) -> usize {
-        self.cell_bytes(self.cell_offset(index)) + SLOT_BYTES
     }
 
     fn insert_cell(&mut self, index: usize, cell: &[u8]) -> std::result::Result<(), Full> {
@@ -521,15 +349,6 @@ impl Node {
         self.header_mut().fragmented_bytes = U16::ZERO;
     }
 
-    /// Where the cell content begins. Stored as 0 when it is the end of a 64 KiB page, which a
-    /// u16 cannot hold (no cell can start at 0: the headers are there).
-    fn content_start(&self) -> usize {
-        match self.header().content_start.get() {
-            0 => self.bytes().len(),
-            start => usize::from(start),
-        }
-    }
-
     /// Records where the content begins. Called by the mutators (on checked nodes) and on empty
     /// new nodes, whose cells fit between the slots and the end of the page: a programmer error,
     /// never page bytes, if the assertion fails.
@@ -538,54 +357,13 @@ impl Node {
         self.header_mut().content_start = U16::new((start % (1 << 16)) as u16);
     }
 
-    fn cell_header_bytes(&self) -> usize {
-        match self.kind {
-            NodeKind::Leaf => LEAF_CELL_HEADER_BYTES,
-            NodeKind::Interior => INTERIOR_CELL_HEADER_BYTES,
-        }
-    }
-
-    /// The total length of the cell at offset `cell`. Called only with the offset of a cell
-    /// that passed the cell checks: on checked nodes (the mutators assert it) and, for
-    /// `cell_size`, on nodes taken with `load` or `load_for_read`, which check every cell. So
-    /// the `expect` depends on the code path, not on the page's bytes.
-    fn cell_bytes(&self, cell: usize) -> usize {
-        self.checked_cell(cell).expect("only cells that passed the cell checks are sized")
-    }
-
-    fn cell_offset(&self, index: usize) -> usize {
-        assert!(index < self.len(), "cell {index} of {}", self.len());
-        self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize
-    }
-
-    fn header(&self) -> &NodeHeader {
-        let bytes = &self.bytes()[NODE_HEADER_OFFSET..SLOTS_OFFSET];
-        NodeHeader::ref_from_bytes(bytes).expect("the node header fits")
-    }
-
     fn header_mut(&mut self) -> &mut NodeHeader {
         let bytes = &mut self.page.as_mut_bytes()[NODE_HEADER_OFFSET..SLOTS_OFFSET];
         NodeHeader::mut_from_bytes(bytes).expect("the node header fits")
     }
 
-    fn bytes(&self) -> &[u8] {
-        self.page.as_bytes()
-    }
-
     fn bytes_mut(&mut self) -> &mut [u8] {
         self.page.as_mut_bytes()
-    }
-
-    fn u16_at(&self, offset: usize) -> u16 {
-        u16::from_le_bytes(self.bytes()[offset..offset + 2].try_into().expect("2 bytes"))
-    }
-
-    fn u32_at(&self, offset: usize) -> u32 {
-        u32::from_le_bytes(self.bytes()[offset..offset + 4].try_into().expect("4 bytes"))
-    }
-
-    fn u64_at(&self, offset: usize) -> u64 {
-        u64::from_le_bytes(self.bytes()[offset..offset + 8].try_into().expect("8 bytes"))
     }
 }
 

@@ -1,10 +1,10 @@
 //! The integrity walk of one tree (`Tree::check_invariants`): key order within and across
 //! nodes, separators bounding their subtrees, equal leaf depth, the right-sibling chain, page
-//! claims and the fill bound, each page read once.
+//! claims and the fill bound, each page read once, as a view of the store's page (no copy).
 
 use std::collections::HashSet;
 
-use redwood_pager::{PageClaims, PageId, PageRead};
+use redwood_pager::{PageClaims, PageGuard, PageId, PageRead};
 
 use super::{Tree, reached_twice, read_node, too_deep};
 use crate::error::{Error, Result};
@@ -120,7 +120,7 @@ struct Walk {
 
 impl Walk {
     /// Checks and counts the leaf `node` at `page_id`, `depth` levels down.
-    fn leaf(&mut self, page_id: PageId, node: &Node, depth: usize) -> Result<()> {
+    fn leaf(&mut self, page_id: PageId, node: &Node<PageGuard<'_>>, depth: usize) -> Result<()> {
         let corrupt = |reason: String| Error::Corrupt { page_id, reason };
         let stats = &mut self.stats;
         if stats.height != 0 && stats.height != depth {

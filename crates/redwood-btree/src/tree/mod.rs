@@ -2,20 +2,27 @@
 //! full nodes bottom-up along the descent path, growing a new root when the old one splits;
 //! removals rebalance underfull nodes (`rebalance`) and shrink the root.
 //!
+//! Reads borrow, writes own: a lookup ([`Tree::get_entry`]), the page walk of `destroy` and the
+//! integrity walk (`check`) read each node as a view of the store's page (`Node<PageGuard>`,
+//! nothing copied), and a lookup's result borrows its leaf ([`Entry`]). A modifying operation
+//! copies each node on its descent path once (`descend`), since the store is borrowed mutably
+//! when it writes, and changes only those copies.
+//!
 //! Pages from disk are never trusted to be well formed (their checksums only prove they were
 //! written so): every descent is bounded by `limits::TREE_HEIGHT_MAX`, every node is checked
 //! before it is read or modified (`node`), and what an operation changes is collected in
 //! `Changes` and written only once every check of the operation has passed, so a corrupt page
 //! found halfway up is a `Corrupt` error with no page written (pages may have been allocated).
 //!
-//! Values here are inline (at most `limits::inline_value_max_bytes`); longer ones will go to
-//! overflow chains (`redwood-overflow`).
+//! Values here are inline (at most `limits::inline_value_max_bytes`) or overflow references,
+//! whose chains the caller writes and reads (`redwood-overflow`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use redwood_pager::{PageBuf, PageId, PageRead, PageWrite};
+use redwood_pager::{PageGuard, PageId, PageRead, PageWrite};
 
+use crate::entry::Entry;
 use crate::error::{Error, Result};
 use crate::limits::{
     OVERFLOW_VALUE_MAX_BYTES, TREE_HEIGHT_MAX, inline_value_max_bytes, key_max_bytes,
@@ -189,34 +196,47 @@ impl Tree {
     }
 
     /// The inline value stored under `key`, if any (an overflow value is the caller's to read:
-    /// see [`Tree::get_value`]).
+    /// see [`Tree::get_value`]). Owned: a copy of [`Tree::get_entry`]'s.
     pub fn get(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.get_value(store, key)? {
-            None => Ok(None),
-            Some(OwnedValue::Inline(bytes)) => Ok(Some(bytes)),
-            Some(OwnedValue::Overflow { first_page, .. }) => Err(Error::Corrupt {
+        let Some(entry) = self.get_entry(store, key)? else { return Ok(None) };
+        match entry.value() {
+            Value::Inline(bytes) => Ok(Some(bytes.to_vec())),
+            Value::Overflow { first_page, .. } => Err(Error::Corrupt {
                 page_id: first_page,
                 reason: "an overflow value read as inline".to_owned(),
             }),
         }
     }
 
-    /// The value stored under `key` as the leaf holds it.
+    /// The value stored under `key` as the leaf holds it. Owned: a copy of
+    /// [`Tree::get_entry`]'s.
     pub fn get_value(&self, store: &impl PageRead, key: &[u8]) -> Result<Option<OwnedValue>> {
-        let (leaf_id, leaf) = self.find_leaf(store, key)?;
-        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
-        Ok(Some(leaf.value(index).into()))
+        Ok(self.get_entry(store, key)?.map(|entry| entry.value().into()))
     }
 
-    /// The leaf that holds (or would hold) `key`, for one lookup: one page buffer serves every
-    /// level, and each node is checked only where the lookup reads it
-    /// ([`Node::load_for_lookup`], [`Node::search_checked`]).
-    fn find_leaf(&self, store: &impl PageRead, key: &[u8]) -> Result<(PageId, Node)> {
-        let mut page = PageBuf::for_overwrite(store.page_size());
+    /// The leaf cell stored under `key`, borrowed from its leaf.
+    pub fn get_entry<'s, S: PageRead>(
+        &self,
+        store: &'s S,
+        key: &[u8],
+    ) -> Result<Option<Entry<'s>>> {
+        let (leaf_id, leaf) = self.find_leaf(store, key)?;
+        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
+        Ok(Some(Entry::take(leaf, index)))
+    }
+
+    /// The leaf that holds (or would hold) `key`, for one lookup: each level is a view of the
+    /// store's page (nothing is copied), let go of before the next is read, and each node is
+    /// checked only where the lookup reads it ([`Node::load_for_lookup`],
+    /// [`Node::search_checked`]).
+    fn find_leaf<'s>(
+        &self,
+        store: &'s impl PageRead,
+        key: &[u8],
+    ) -> Result<(PageId, Node<PageGuard<'s>>)> {
         let mut page_id = self.root;
         for _ in 0..TREE_HEIGHT_MAX {
-            store.read_page(page_id, &mut page)?;
-            let node = Node::load_for_lookup(page, page_id)?;
+            let node = Node::load_for_lookup(store.read_page(page_id)?, page_id)?;
             if node.kind() == NodeKind::Leaf {
                 return Ok((page_id, node));
             }
@@ -224,9 +244,7 @@ impl Tree {
                 Ok(index) => index + 1,
                 Err(index) => index,
             };
-            let child = node.child(child_index);
-            page = node.into_page();
-            page_id = child;
+            page_id = node.child(child_index);
         }
         Err(too_deep(page_id))
     }
@@ -349,9 +367,10 @@ impl Tree {
     }
 
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior steps.
-    /// The leaf is fully validated, ready to modify; the interior nodes get the lookup checks
-    /// only ([`Node::load_for_lookup`]), and [`check_path`] / [`Step::take`] complete them before
-    /// a split or merge modifies any.
+    /// The write path: each node is copied out of the store once (the store is borrowed
+    /// mutably once the operation writes), the leaf fully validated, ready to modify; the
+    /// interior nodes get the lookup checks only ([`Node::load_for_lookup`]), and
+    /// [`check_path`] / [`Step::take`] complete them before a split or merge modifies any.
     fn descend(
         &self,
         store: &impl PageRead,
@@ -360,20 +379,18 @@ impl Tree {
     ) -> Result<(PageId, Node)> {
         let mut page_id = self.root;
         for _ in 0..TREE_HEIGHT_MAX {
-            let mut page = PageBuf::for_overwrite(store.page_size());
-            store.read_page(page_id, &mut page)?;
             // Header checks only: the leaf then gets the full checks once, and an interior node
             // is read only at the cells its checked search probes (until `check_path`).
-            let node = Node::load_for_lookup(page, page_id)?;
+            let node = Node::load_for_lookup(store.read_page(page_id)?, page_id)?;
             if node.kind() == NodeKind::Leaf {
-                return Ok((page_id, node.validated_for_write(page_id)?));
+                return Ok((page_id, node.validated_for_write(page_id)?.to_owned()));
             }
             let child_index = match node.search_checked(key, page_id)? {
                 Ok(index) => index + 1,
                 Err(index) => index,
             };
             let child = node.child(child_index);
-            path.push(Step { page_id, node, child_index });
+            path.push(Step { page_id, node: node.to_owned(), child_index });
             page_id = child;
         }
         Err(too_deep(page_id))
@@ -531,10 +548,13 @@ fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>)
     }
 }
 
-pub(crate) fn read_node(store: &impl PageRead, page_id: PageId) -> Result<Node> {
-    let mut page = PageBuf::for_overwrite(store.page_size());
-    store.read_page(page_id, &mut page)?;
-    Node::load(page, page_id)
+/// The node at `page_id` with the full checks ([`Node::load`]), as a view of the store's page:
+/// `.to_owned()` it to modify it.
+pub(crate) fn read_node<'s>(
+    store: &'s impl PageRead,
+    page_id: PageId,
+) -> Result<Node<PageGuard<'s>>> {
+    Node::load(store.read_page(page_id)?, page_id)
 }
 
 pub(crate) fn write_node(store: &mut impl PageWrite, page_id: PageId, node: Node) -> Result<()> {

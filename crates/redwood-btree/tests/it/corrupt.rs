@@ -5,15 +5,13 @@
 use std::fmt::Debug;
 
 use redwood_btree::limits::{OVERFLOW_VALUE_MAX_BYTES, TREE_HEIGHT_MAX};
-use redwood_btree::{Error, Full, Node, OwnedValue, Tree, Value};
+use redwood_btree::{Entry, Error, Full, Node, OwnedValue, Tree, Value};
 use redwood_pager::testing::MemPageStore;
 use redwood_pager::{PageClaims, PageId, PageSize, PageWrite};
 
 use crate::craft::{
     RawValue, allocate, bounded, images, leaf_cell, put_interior, put_leaf, put_simple_leaf,
 };
-
-type Entry = (Vec<u8>, OwnedValue);
 
 /// The `Corrupt` error's reason, after checking the result is one naming `page_id`.
 #[track_caller]
@@ -29,7 +27,7 @@ fn corrupt_at<T: Debug>(result: Result<T, Error>, page_id: PageId, what: &str) -
 
 /// Drains a scan (at most 100,000 items, so a scan that cycles while yielding ends too) and
 /// returns its first error, or how many items it gave.
-fn scan(items: impl Iterator<Item = Result<Entry, Error>>) -> Result<usize, Error> {
+fn scan<'s>(items: impl Iterator<Item = Result<Entry<'s>, Error>>) -> Result<usize, Error> {
     let mut count = 0;
     for item in items.take(100_000) {
         item?;
@@ -327,7 +325,8 @@ fn a_cycle_of_two_leaves_is_corrupt() {
     bounded("scans of a leaf cycle", move || {
         let tree = Tree::open(root);
         let mut range = tree.range(&store, ..);
-        let keys: Vec<Vec<u8>> = range.by_ref().take(4).map(|item| item.unwrap().0).collect();
+        let keys: Vec<Vec<u8>> =
+            range.by_ref().take(4).map(|item| item.unwrap().key().to_vec()).collect();
         assert_eq!(keys, [b"a", b"b", b"m", b"n"]);
         let reason = corrupt_at(range.next().unwrap(), first, "range past the cycle");
         assert!(reason.contains("do not ascend"), "{reason}");

@@ -1,7 +1,7 @@
 //! Crafting malformed node pages for the corruption tests: raw leaves and interior nodes laid
 //! out byte by byte as `docs/FORMAT.md` ("B+Tree node pages") describes, so a test can write
 //! what no insert would (an oversized key, an impossible overflow length, a sibling link to
-//! itself). `MemPageStore::write_page` seals each page (`PageBuf::seal`), so its checksum passes
+//! itself). `MemPageStore::write_page` seals each page (`Page::seal`), so its checksum passes
 //! and only the B+Tree's own checks stand between the bytes and a panic or a hang.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -113,14 +113,7 @@ pub fn allocate(store: &mut MemPageStore, count: usize) -> Vec<PageId> {
 
 /// The bytes of each of `pages`, to compare before and after a refused operation.
 pub fn images(store: &MemPageStore, pages: &[PageId]) -> Vec<Vec<u8>> {
-    pages
-        .iter()
-        .map(|&page_id| {
-            let mut page = PageBuf::zeroed(store.page_size());
-            store.read_page(page_id, &mut page).unwrap();
-            page.as_bytes().to_vec()
-        })
-        .collect()
+    pages.iter().map(|&page_id| store.read_page(page_id).unwrap().as_bytes().to_vec()).collect()
 }
 
 /// Runs `run` on its own thread and returns its result, failing the test if it takes longer

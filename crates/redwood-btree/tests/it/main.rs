@@ -2,6 +2,7 @@
 
 mod corrupt;
 mod craft;
+mod entry;
 mod node;
 mod observer;
 mod range;

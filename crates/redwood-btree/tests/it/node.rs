@@ -1,17 +1,20 @@
 //! The slotted node page: a leaf driven by random inserts and removes matches a `BTreeMap`, with
 //! its invariants holding and a save/load round trip after every step; splits keep every cell
-//! and order the halves around the separator; damaged node pages are errors, never panics.
+//! and order the halves around the separator; damaged node pages are errors, never panics,
+//! through a borrowed view as through an owned buffer; a view copied to an owned node keeps its
+//! content and the checks it had.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use proptest::prelude::*;
 use redwood_btree::{Error, Full, Node, NodeKind, Value};
-use redwood_pager::{PageId, PageSize};
+use redwood_pager::{Page, PageId, PageRead, PageSize, PageWrite};
 
 use crate::support::runner;
 
 /// The leaf's contents in order, inline values only.
-fn contents(node: &Node) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn contents<P: Deref<Target = Page>>(node: &Node<P>) -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..node.len())
         .map(|index| match node.value(index) {
             Value::Inline(value) => (node.key(index).to_vec(), value.to_vec()),
@@ -177,7 +180,7 @@ fn keys_out_of_order_fail_the_full_checks_but_not_the_read_checks() {
     let (first, second) = ([bytes[slots], bytes[slots + 1]], [bytes[slots + 2], bytes[slots + 3]]);
     bytes[slots..slots + 2].copy_from_slice(&second);
     bytes[slots + 2..slots + 4].copy_from_slice(&first);
-    let read = Node::load_for_read(page.clone(), PageId::new(4)).unwrap();
+    let read = Node::load_for_read(&*page, PageId::new(4)).unwrap();
     assert_eq!(read.key(0), b"melon");
     match Node::load(page, PageId::new(4)) {
         Err(Error::Corrupt { page_id, reason }) => {
@@ -199,8 +202,9 @@ fn damaged_node_pages_are_errors_never_panics() {
             for (offset, byte) in edits {
                 page.as_mut_bytes()[offset] = byte;
             }
-            // The read checks: whatever loads can be read and searched without leaving the page.
-            match Node::load_for_read(page.clone(), PageId::new(12)) {
+            // The read checks, on a view of the damaged bytes (as the read paths take pages):
+            // whatever loads can be read and searched without leaving the page.
+            match Node::load_for_read(&*page, PageId::new(12)) {
                 Ok(node) => {
                     for index in 0..node.len() {
                         let _ = (node.key(index), node.value(index));
@@ -210,8 +214,9 @@ fn damaged_node_pages_are_errors_never_panics() {
                 Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
             }
-            // The lookup checks: a checked search, then the cell it names, never leave the page.
-            match Node::load_for_lookup(page.clone(), PageId::new(12)) {
+            // The lookup checks, on a view: a checked search, then the cell it names, never leave
+            // the page.
+            match Node::load_for_lookup(&*page, PageId::new(12)) {
                 Ok(node) => {
                     for probe in [&b"key-5-00000000"[..], b"", b"zzzz", b"key-5-00500000"] {
                         match node.search_checked(probe, PageId::new(12)) {
@@ -229,7 +234,12 @@ fn damaged_node_pages_are_errors_never_panics() {
                 Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
             }
-            // The full checks: whatever loads is a valid node.
+            // The full checks, on a view and on an owned buffer: whatever loads is a valid node.
+            match Node::load(&*page, PageId::new(12)) {
+                Ok(view) => view.check_invariants().map_err(TestCaseError::fail)?,
+                Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
+                Err(other) => prop_assert!(false, "unexpected {other}"),
+            }
             match Node::load(page, PageId::new(12)) {
                 Ok(node) => {
                     for index in 0..node.len() {
@@ -262,7 +272,7 @@ fn damaged_interior_pages_never_make_a_lookup_panic() {
             for (offset, byte) in edits {
                 page.as_mut_bytes()[offset] = byte;
             }
-            let Ok(node) = Node::load_for_lookup(page, PageId::new(13)) else { return Ok(()) };
+            let Ok(node) = Node::load_for_lookup(&*page, PageId::new(13)) else { return Ok(()) };
             if node.kind() != NodeKind::Interior {
                 return Ok(());
             }
@@ -281,4 +291,39 @@ fn damaged_interior_pages_never_make_a_lookup_panic() {
             Ok(())
         })
         .unwrap();
+}
+
+/// `Node::to_owned` copies a view of a store's page: the same cells, kind, sibling link and
+/// bytes, no longer borrowing the store; a view with the full checks becomes a node that may be
+/// modified, and one with only the read checks stays one that may not (the mutators assert it).
+#[test]
+fn a_view_copied_to_an_owned_node_keeps_its_content_and_its_checks() {
+    let (mut leaf, model) = full_leaf(PageSize::DEFAULT, 7);
+    leaf.set_right_sibling(Some(PageId::new(4242)));
+    let mut store = redwood_pager::testing::MemPageStore::default();
+    let page_id = store.allocate().unwrap();
+    store.write_page(page_id, leaf.into_page()).unwrap();
+
+    let view = Node::load(store.read_page(page_id).unwrap(), page_id).unwrap();
+    let expected: Vec<_> = model.into_iter().collect();
+    assert_eq!(contents(&view), expected);
+    let mut owned = view.to_owned();
+    assert_eq!(owned.page().as_bytes(), view.page().as_bytes(), "a byte-for-byte copy");
+    drop(view);
+    assert_eq!(contents(&owned), expected);
+    assert_eq!(owned.kind(), NodeKind::Leaf);
+    assert_eq!(owned.right_sibling(), Some(PageId::new(4242)));
+    // The store is free again (no view holds it), and the copy may be modified.
+    store.write_page(page_id, Node::new_leaf(PageSize::DEFAULT).into_page()).unwrap();
+    owned.remove(0);
+    owned.check_invariants().unwrap();
+    assert_eq!(contents(&owned), expected[1..]);
+
+    // A view with only the read checks gives a copy with only the read checks.
+    store.write_page(page_id, owned.into_page()).unwrap();
+    let view = Node::load_for_read(store.read_page(page_id).unwrap(), page_id).unwrap();
+    let mut unchecked = view.to_owned();
+    assert_eq!(contents(&unchecked), expected[1..]);
+    let modified = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unchecked.remove(0)));
+    assert!(modified.is_err(), "a node without the full checks is never modified");
 }

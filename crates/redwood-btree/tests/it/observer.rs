@@ -150,7 +150,8 @@ fn removing_a_block_redistributes_interior_nodes() {
         events.iter().any(|event| kind_index(event) == 7),
         "an interior redistribution happened"
     );
-    let remaining: Vec<_> = tree.range(&store, ..).map(|entry| entry.unwrap().0).collect();
+    let remaining: Vec<_> =
+        tree.range(&store, ..).map(|entry| entry.unwrap().key().to_vec()).collect();
     let expected: Vec<_> = (0..600).chain(2400..3000).map(key).collect();
     assert_eq!(remaining, expected);
 }
@@ -239,8 +240,10 @@ fn a_longer_separator_after_redistribution_splits_the_parent() {
                     }
                     if done % 100 == 0 {
                         check(&tree, &store, &events)?;
-                        let scanned: Vec<_> =
-                            tree.range(&store, ..).map(|entry| entry.unwrap().0).collect();
+                        let scanned: Vec<_> = tree
+                            .range(&store, ..)
+                            .map(|entry| entry.unwrap().key().to_vec())
+                            .collect();
                         prop_assert_eq!(scanned, model.iter().cloned().collect::<Vec<_>>());
                     }
                 }

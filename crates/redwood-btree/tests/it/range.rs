@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use proptest::prelude::*;
-use redwood_btree::{OwnedValue, Tree};
+use redwood_btree::{Entry, Tree};
 use redwood_pager::PageClaims;
 
 use crate::support::runner;
@@ -60,8 +60,8 @@ fn expected(
 }
 
 /// An item of a scan over inline values, as plain bytes.
-fn inline(item: redwood_btree::Result<(Vec<u8>, OwnedValue)>) -> (Vec<u8>, Vec<u8>) {
-    let (key, value) = item.unwrap();
+fn inline(item: redwood_btree::Result<Entry<'_>>) -> (Vec<u8>, Vec<u8>) {
+    let (key, value) = item.unwrap().into_owned();
     (key, value.into_inline().expect("inline values only here"))
 }
 

@@ -159,7 +159,7 @@ fn removing_everything_merges_back_to_a_single_leaf() {
 /// before the split writes anything: the store is byte for byte what it was.
 #[test]
 fn a_damaged_parent_stops_a_split_before_any_page_changes() {
-    use redwood_pager::{PageBuf, PageRead, PageWrite};
+    use redwood_pager::{PageRead, PageWrite};
     let mut store = MemPageStore::default();
     let mut tree = Tree::create(&mut store).unwrap();
     let key = |number: u32| format!("key-{number:08}").into_bytes();
@@ -167,8 +167,7 @@ fn a_damaged_parent_stops_a_split_before_any_page_changes() {
         tree.insert(&mut store, &key(number), &[1u8; 100]).unwrap();
     }
     let root = tree.root();
-    let mut page = PageBuf::zeroed(store.page_size());
-    store.read_page(root, &mut page).unwrap();
+    let mut page = store.read_page(root).unwrap().to_page_buf();
     assert_eq!(page.page_type().get(), redwood_btree::node::INTERIOR, "400 entries need a parent");
     // Swap the root's first two slots: every cell stays in bounds, the keys now descend.
     let slots = redwood_pager::PAGE_HEADER_BYTES + 32;
@@ -181,11 +180,7 @@ fn a_damaged_parent_stops_a_split_before_any_page_changes() {
         store
             .allocated()
             .iter()
-            .map(|&id| {
-                let mut page = PageBuf::zeroed(store.page_size());
-                store.read_page(id, &mut page).unwrap();
-                (id, page.as_bytes().to_vec())
-            })
+            .map(|&id| (id, store.read_page(id).unwrap().as_bytes().to_vec()))
             .collect()
     };
     // Appending keys fills the last leaf until it splits; only the split touches the root.

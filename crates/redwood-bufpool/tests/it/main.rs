@@ -1,4 +1,5 @@
 //! Integration tests of `redwood-bufpool`: one binary, one module per scenario.
 
+mod memory;
 mod pool;
 mod stress;

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use redwood_overflow::{ChainRef, Error, VALUE_MAX_BYTES, payload_per_page};
 use redwood_pager::testing::MemPageStore;
-use redwood_pager::{
-    PAGE_HEADER_BYTES, PageBuf, PageClaims, PageId, PageRead, PageSize, PageWrite,
-};
+use redwood_pager::{PAGE_HEADER_BYTES, PageClaims, PageId, PageRead, PageSize, PageWrite};
 
 /// Where a chain page's `next` link and `payload_bytes` sit.
 const NEXT_OFFSET: usize = PAGE_HEADER_BYTES;
@@ -41,8 +39,7 @@ fn full_chain(store: &mut MemPageStore, pages: usize) -> (ChainRef, Vec<PageId>)
 /// Rewrites chain page `page_id` with `edit` applied; `write_page` seals it, so its checksum
 /// passes.
 fn edit_page(store: &mut MemPageStore, page_id: PageId, edit: impl FnOnce(&mut [u8])) {
-    let mut page = PageBuf::zeroed(store.page_size());
-    store.read_page(page_id, &mut page).unwrap();
+    let mut page = store.read_page(page_id).unwrap().to_page_buf();
     edit(page.as_mut_bytes());
     store.write_page(page_id, page).unwrap();
 }

@@ -29,7 +29,7 @@ use crate::geometry::{Geometry, MapCopy};
 use crate::io::{Storage, Vfs, parent_dir};
 use crate::limits::{PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT};
 use crate::meta::Meta;
-use crate::page::{PageBuf, PageSize};
+use crate::page::{Page, PageBuf, PageSize};
 use crate::{LogIdentity, Lsn, PageId, SegmentId};
 
 /// How to create (and, for `counters`, open) a page file.
@@ -263,7 +263,7 @@ impl PageFile {
     /// Reads page `page_id` into `page` and verifies it. The page must lie below the page count
     /// and not be reserved; whether it is allocated is the caller's concern (a snapshot may
     /// still read a page freed since).
-    pub fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+    pub fn read_page(&self, page_id: PageId, page: &mut Page) -> Result<()> {
         self.ensure_healthy()?;
         self.free_map.check_user_page(page_id)?;
         self.read_raw(page_id, page)?;
@@ -402,7 +402,7 @@ impl PageFile {
     }
 
     /// Reads and verifies any page, reserved ones included.
-    fn read_raw(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+    fn read_raw(&self, page_id: PageId, page: &mut Page) -> Result<()> {
         let segment = self.geometry().segment_of(page_id);
         let offset = self.geometry().offset_in_segment(page_id);
         let storage = &self.segments[segment.get() as usize];

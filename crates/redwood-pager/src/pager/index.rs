@@ -9,6 +9,17 @@ use crate::{LogPosition, Lsn, PageId};
 /// The root slots as of one commit.
 pub(crate) type Roots = [Option<PageId>; ROOT_SLOTS];
 
+/// Where one page version is, and which snapshots see it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Version {
+    /// Its log frame; `None` for the data files' version.
+    pub position: Option<LogPosition>,
+    /// The commit that wrote it ([`Lsn::ZERO`] for the data files' version).
+    pub from: Lsn,
+    /// The commit that superseded it ([`Lsn::MAX`]: none, it is the newest).
+    pub until: Lsn,
+}
+
 /// For each page with versions in the log since the last checkpoint: (commit LSN, position),
 /// ascending by commit LSN.
 ///
@@ -39,6 +50,19 @@ impl VersionIndex {
         let versions = self.versions.get(&page_id)?;
         let visible = versions.partition_point(|(commit_lsn, _)| *commit_lsn <= snapshot);
         visible.checked_sub(1).map(|index| versions[index].1)
+    }
+
+    /// The version of `page_id` a snapshot at `snapshot` sees, with the snapshots that see it.
+    pub fn version_at(&self, page_id: PageId, snapshot: Lsn) -> Version {
+        let Some(versions) = self.versions.get(&page_id) else {
+            return Version { position: None, from: Lsn::ZERO, until: Lsn::MAX };
+        };
+        let visible = versions.partition_point(|(commit_lsn, _)| *commit_lsn <= snapshot);
+        let until = versions.get(visible).map_or(Lsn::MAX, |(commit_lsn, _)| *commit_lsn);
+        match visible.checked_sub(1).map(|index| versions[index]) {
+            Some((from, position)) => Version { position: Some(position), from, until },
+            None => Version { position: None, from: Lsn::ZERO, until },
+        }
     }
 
     /// For a checkpoint to `target`: each page's newest version at or before it, in page
@@ -129,6 +153,14 @@ mod tests {
         index.insert(page, Lsn::new(5), position(4));
         index.insert(page, Lsn::new(8), position(7));
         assert_eq!(index.lookup(page, Lsn::new(4)), None);
+        let data_file = Version { position: None, from: Lsn::ZERO, until: Lsn::new(5) };
+        assert_eq!(index.version_at(page, Lsn::new(4)), data_file);
+        let first = Version { position: Some(position(4)), from: Lsn::new(5), until: Lsn::new(8) };
+        assert_eq!(index.version_at(page, Lsn::new(7)), first);
+        let newest = Version { position: Some(position(7)), from: Lsn::new(8), until: Lsn::MAX };
+        assert_eq!(index.version_at(page, Lsn::new(99)), newest);
+        let untouched = Version { position: None, from: Lsn::ZERO, until: Lsn::MAX };
+        assert_eq!(index.version_at(PageId::new(3), Lsn::new(99)), untouched);
         assert_eq!(index.lookup(page, Lsn::new(5)), Some(position(4)));
         assert_eq!(index.lookup(page, Lsn::new(7)), Some(position(4)));
         assert_eq!(index.lookup(page, Lsn::new(99)), Some(position(7)));

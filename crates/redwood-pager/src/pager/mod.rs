@@ -8,7 +8,14 @@
 //! A checkpoint copies into the data files only versions at or before the oldest reader's
 //! snapshot, so a page a reader takes from the file is never overwritten under it.
 //!
-//! Locks: `state` (RwLock) is read-locked by readers across lookup and read, and write-locked
+//! The fast path skips all of that: the cache (`PageCache`) tags each version it holds with the
+//! snapshots that see it, `from..until` (its commit, and the commit that superseded it, which
+//! `publish` records under the state write lock before the new snapshot is visible). A reader
+//! whose snapshot falls in that interval takes the pinned frame: no lock, no index search, no
+//! copy. A miss looks the version up under the state read lock and loads it into the cache only
+//! if it is the newest; an older snapshot's version is read around the cache.
+//!
+//! Locks: `state` (RwLock) is read-locked by readers on a miss across lookup and read, and write-locked
 //! briefly to publish a commit, to apply allocations, and to finish a checkpoint. `writer`
 //! (Mutex) owns the log and is held by the open write transaction and by checkpoints, so a
 //! checkpoint never sees a transaction's uncommitted allocations. `readers` registers snapshots;
@@ -28,8 +35,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use crate::error::{Error, Result};
 use crate::{
-    CacheKey, LogIdentity, LogReader, Lsn, PageBuf, PageCache, PageClaims, PageFile, PageId,
-    PageLog, PagerCounters, RecoveredCommit, Violation,
+    LogIdentity, LogReader, Lsn, Page, PageBuf, PageCache, PageClaims, PageFile, PageGuard, PageId,
+    PageLog, PageSize, PagerCounters, RecoveredCommit, Violation,
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
@@ -137,6 +144,8 @@ pub struct Pager<L: PageLog> {
     cache: Option<Arc<dyn PageCache>>,
     /// The prefetch worker's queue, started by the first prefetch.
     prefetcher: Mutex<Option<prefetch::Worker>>,
+    /// The page size, fixed at creation (read without the state lock).
+    page_size: PageSize,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -199,6 +208,7 @@ impl<L: PageLog> Pager<L> {
             log_versions = index.version_count(),
             "pager opened"
         );
+        let page_size = file.page_size();
         let state = State { file, index, roots, checkpoint_lsn };
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
@@ -206,6 +216,7 @@ impl<L: PageLog> Pager<L> {
             options,
             cache: None,
             prefetcher: Mutex::new(None),
+            page_size,
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),
@@ -231,7 +242,15 @@ impl<L: PageLog> Pager<L> {
     /// is never blocked by it; it holds back checkpoints past its snapshot until dropped.
     pub fn begin_read(&self) -> Result<ReadTxn<'_, L>> {
         self.ensure_healthy()?;
-        Ok(ReadTxn::new(self, self.snapshots.begin()))
+        let snapshot = self.snapshots.begin();
+        // Taken once here, so the transaction's reads take no lock of the pager's.
+        let roots = self.state_read().roots.at(snapshot);
+        Ok(ReadTxn::new(self, snapshot, roots))
+    }
+
+    /// The database's page size.
+    pub fn page_size(&self) -> PageSize {
+        self.page_size
     }
 
     /// Begins the write transaction. There is one writer at a time: this blocks until the open
@@ -338,13 +357,8 @@ impl<L: PageLog> Pager<L> {
         state.file.set_checkpoint_lsn(target);
         state.file.sync()?;
         state.checkpoint_lsn = target;
-        if let Some(cache) = &self.cache {
-            // Still under the state write lock: no reader can take the rewritten data-file
-            // versions from the cache before they are gone from it.
-            for &(page_id, _) in &plan {
-                cache.invalidate(CacheKey { page_id, version: CacheKey::DATA_FILE });
-            }
-        }
+        // The cache needs no invalidation: it holds page versions, not file contents, and the
+        // data files now hold the same bytes as the log versions copied.
         state.index.prune(target);
         state.roots.prune(target);
         Ok(plan.len() as u64)
@@ -426,12 +440,20 @@ impl<L: PageLog> Pager<L> {
         self.snapshots.last_commit()
     }
 
-    /// Reads the version of `page_id` visible at `snapshot`.
-    fn read_at(&self, snapshot: Lsn, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+    /// The version of `page_id` visible at `snapshot`. The fast path is a cache hit: the cache
+    /// tags each version with the snapshots that see it, so no lock is taken and the version
+    /// index is not searched. A miss looks the version up under the state lock and loads it
+    /// into the cache if it is the newest (older snapshots' versions are read around it).
+    fn read_at(&self, snapshot: Lsn, page_id: PageId) -> Result<PageGuard<'_>> {
         self.ensure_healthy()?;
+        if let Some(cache) = &self.cache
+            && let Some(page) = cache.get(page_id, snapshot)
+        {
+            return Ok(page);
+        }
         let state = self.state_read();
-        let position = state.index.lookup(page_id, snapshot);
-        let mut load = |buffer: &mut PageBuf| match position {
+        let version = state.index.version_at(page_id, snapshot);
+        let mut load = |buffer: &mut Page| match version.position {
             Some(position) => {
                 self.reader.read_page(position, buffer)?;
                 if buffer.page_id() != page_id {
@@ -443,13 +465,20 @@ impl<L: PageLog> Pager<L> {
             }
             None => state.file.read_page(page_id, buffer),
         };
-        let result = match &self.cache {
-            None => load(page),
-            Some(cache) => {
-                let version = position.map_or(CacheKey::DATA_FILE, |position| position.lsn.get());
-                cache.read_through(CacheKey { page_id, version }, page, &mut load)
+        let cached = match &self.cache {
+            // Only the newest version is cached: every later snapshot reads it too.
+            Some(cache) if version.until == Lsn::MAX => {
+                cache.load(page_id, version.from, &mut load)
             }
+            _ => Ok(None),
         };
+        let result = cached.and_then(|cached| match cached {
+            Some(page) => Ok(page),
+            None => {
+                let mut page = PageBuf::for_overwrite(self.page_size);
+                load(&mut page).map(|()| PageGuard::owned(page))
+            }
+        });
         result.inspect_err(|error| {
             if error.is_corruption() {
                 tracing::error!(

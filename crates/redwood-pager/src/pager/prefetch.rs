@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 
 use super::Pager;
 use crate::limits::PREFETCH_QUEUE_MAX;
-use crate::{Lsn, PageBuf, PageId, PageLog};
+use crate::{Lsn, PageId, PageLog};
 
 /// One request: a page as a snapshot sees it.
 pub(crate) type Request = (Lsn, PageId);
@@ -80,7 +80,6 @@ where
 }
 
 fn work<L: PageLog>(pager: &Weak<Pager<L>>, receiver: &Receiver<Request>) {
-    let mut buffer = None;
     while let Ok((snapshot, page_id)) = receiver.recv() {
         let Some(pager) = pager.upgrade() else { return };
         // Read only while the snapshot is registered: once its reader has ended, a checkpoint
@@ -90,9 +89,7 @@ fn work<L: PageLog>(pager: &Weak<Pager<L>>, receiver: &Receiver<Request>) {
             pager.counters.prefetch_dropped.fetch_add(1, Ordering::Relaxed);
             continue;
         }
-        let page =
-            buffer.get_or_insert_with(|| PageBuf::zeroed(pager.state_read().file.page_size()));
-        if pager.read_at(snapshot, page_id, page).is_ok() {
+        if pager.read_at(snapshot, page_id).is_ok_and(|page| page.is_cached()) {
             pager.counters.prefetched.fetch_add(1, Ordering::Relaxed);
         }
         pager.snapshots.end(snapshot);

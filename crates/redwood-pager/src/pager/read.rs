@@ -1,19 +1,22 @@
 //! `ReadTxn`: a snapshot of the database as of the last commit when it began.
 
 use super::Pager;
+use super::index::Roots;
 use crate::error::Result;
-use crate::{Lsn, PageBuf, PageId, PageLog, PageRead, PageSize};
+use crate::{Lsn, PageGuard, PageId, PageLog, PageRead, PageSize};
 
 /// A read transaction: every read sees the database as of its snapshot, whatever commits or
 /// checkpoints happen meanwhile. Dropping it releases the snapshot.
 pub struct ReadTxn<'p, L: PageLog> {
     pager: &'p Pager<L>,
     snapshot: Lsn,
+    /// The root slots as of the snapshot.
+    roots: Roots,
 }
 
 impl<'p, L: PageLog> ReadTxn<'p, L> {
-    pub(super) fn new(pager: &'p Pager<L>, snapshot: Lsn) -> Self {
-        Self { pager, snapshot }
+    pub(super) fn new(pager: &'p Pager<L>, snapshot: Lsn, roots: Roots) -> Self {
+        Self { pager, snapshot, roots }
     }
 
     /// The commit LSN this transaction sees.
@@ -30,15 +33,15 @@ impl<L: PageLog> std::fmt::Debug for ReadTxn<'_, L> {
 
 impl<L: PageLog> PageRead for ReadTxn<'_, L> {
     fn page_size(&self) -> PageSize {
-        self.pager.state_read().file.page_size()
+        self.pager.page_size
     }
 
-    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
-        self.pager.read_at(self.snapshot, page_id, page)
+    fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>> {
+        self.pager.read_at(self.snapshot, page_id)
     }
 
     fn root(&self, slot: usize) -> Option<PageId> {
-        self.pager.state_read().roots.at(self.snapshot)[slot]
+        self.roots[slot]
     }
 
     fn prefetch(&self, page_ids: &[PageId]) {

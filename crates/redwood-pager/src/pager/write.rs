@@ -11,8 +11,8 @@ use super::index::Roots;
 use crate::error::{Error, Result};
 use crate::limits::ROOT_SLOTS;
 use crate::{
-    Durability, LogPosition, Lsn, PageBuf, PageId, PageLog, PageRead, PageSize, PageType,
-    PageWrite, RestorePoint, TransactionChanges,
+    Durability, LogPosition, Lsn, PageBuf, PageGuard, PageId, PageLog, PageRead, PageSize,
+    PageType, PageWrite, RestorePoint, TransactionChanges,
 };
 
 /// The write transaction. Commit makes all of it visible and durable at once; dropping it
@@ -128,7 +128,10 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
                 // freed): its contents are undefined, no image to restore.
                 None if self.changes.allocated.contains(&page_id) => continue,
                 None if !self.pager.state_read().file.is_allocated(page_id) => continue,
-                None => self.pager.read_at(self.pager.last_commit(), page_id, &mut page)?,
+                None => {
+                    let committed = self.pager.read_at(self.pager.last_commit(), page_id)?;
+                    page.as_mut_bytes().copy_from_slice(committed.as_bytes());
+                }
             }
             let position = self.append_sealed(page_id, &mut page)?;
             self.changes.spilled.insert(page_id, position);
@@ -246,6 +249,11 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         let mut state = self.pager.state_write();
         for &(page_id, position) in positions {
             state.index.insert(page_id, commit_lsn, position);
+            if let Some(cache) = &self.pager.cache {
+                // Under the state write lock: no load runs meanwhile, and a reader that takes
+                // this commit's snapshot (published below) no longer hits the older version.
+                cache.supersede(page_id, commit_lsn);
+            }
         }
         state.roots.push(commit_lsn, self.changes.roots);
         for (slot, root) in self.changes.roots.into_iter().enumerate() {
@@ -295,18 +303,19 @@ impl<L: PageLog> std::fmt::Debug for WriteTxn<'_, L> {
 
 impl<L: PageLog> PageRead for WriteTxn<'_, L> {
     fn page_size(&self) -> PageSize {
-        self.pager.state_read().file.page_size()
+        self.pager.page_size
     }
 
-    fn read_page(&self, page_id: PageId, page: &mut PageBuf) -> Result<()> {
+    fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>> {
         if let Some(dirty) = self.changes.dirty.get(&page_id) {
-            page.as_mut_bytes().copy_from_slice(dirty.as_bytes());
-            return Ok(());
+            return Ok(PageGuard::borrowed(dirty));
         }
         if let Some(&position) = self.changes.spilled.get(&page_id) {
-            return self.log.read_page(position, page);
+            let mut page = PageBuf::for_overwrite(self.pager.page_size);
+            self.log.read_page(position, &mut page)?;
+            return Ok(PageGuard::owned(page));
         }
-        self.pager.read_at(self.pager.last_commit(), page_id, page)
+        self.pager.read_at(self.pager.last_commit(), page_id)
     }
 
     fn root(&self, slot: usize) -> Option<PageId> {

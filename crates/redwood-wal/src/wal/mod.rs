@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::Storage;
 use redwood_pager::{
-    Durability, LogIdentity, LogPosition, Lsn, PageBuf, PageId, PageSize, RecoveredCommit,
+    Durability, LogIdentity, LogPosition, Lsn, Page, PageBuf, PageId, PageSize, RecoveredCommit,
     RestorePoint, TransactionChanges,
 };
 
@@ -333,7 +333,7 @@ impl Wal {
 
     /// Reads the page image of the frame at `position` and verifies it (frame checksum, LSN and
     /// page checksum).
-    pub fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> Result<()> {
+    pub fn read_page(&self, position: LogPosition, page: &mut Page) -> Result<()> {
         self.ensure_healthy()?;
         let frame_length = frame_bytes(self.page_size.bytes());
         let buffered_from = self.end_offset - self.buffer.len() as u64;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use redwood_pager::io::Storage;
 use redwood_pager::{
-    Durability, LogIdentity, LogPosition, LogReader, Lsn, PageBuf, PageLog, RestorePoint,
+    Durability, LogIdentity, LogPosition, LogReader, Lsn, Page, PageBuf, PageLog, RestorePoint,
     TransactionChanges,
 };
 
@@ -24,7 +24,7 @@ pub struct WalReader {
 }
 
 impl LogReader for WalReader {
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+    fn read_page(&self, position: LogPosition, page: &mut Page) -> redwood_pager::Result<()> {
         let salt = self.salt.load(Ordering::Acquire);
         let frame = read_page_frame(
             self.storage.as_ref(),
@@ -93,7 +93,7 @@ impl PageLog for Wal {
         Ok(Wal::sync(self)?)
     }
 
-    fn read_page(&self, position: LogPosition, page: &mut PageBuf) -> redwood_pager::Result<()> {
+    fn read_page(&self, position: LogPosition, page: &mut Page) -> redwood_pager::Result<()> {
         Ok(Wal::read_page(self, position, page)?)
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::{CrashMode, Fault, FaultConfig, OpKind, Repeat, SimVfs, Trigger};
 use redwood_pager::{
-    CheckpointMode, Durability, Error, Lsn, PageBuf, PageClaims, PageFile, PageFileOptions, PageId,
+    CheckpointMode, Durability, Error, Lsn, PageClaims, PageFile, PageFileOptions, PageId,
     PageRead, PageWrite, Pager, PagerOptions, Result,
 };
 use redwood_wal::{Wal, WalOptions};
@@ -68,11 +68,10 @@ pub fn open_store_with(
 
 /// Reads every page of `model` through `view` and compares fills.
 pub fn check_view(view: &impl PageRead, model: &Model, context: &str) {
-    let mut buffer = PageBuf::zeroed(view.page_size());
     for (&page_id, &fill) in model {
-        view.read_page(page_id, &mut buffer)
-            .unwrap_or_else(|error| panic!("{context}: {page_id}: {error}"));
-        assert_eq!(buffer.body(), page(page_id.get(), fill).body(), "{context}: {page_id}");
+        let read =
+            view.read_page(page_id).unwrap_or_else(|error| panic!("{context}: {page_id}: {error}"));
+        assert_eq!(read.body(), page(page_id.get(), fill).body(), "{context}: {page_id}");
     }
     assert_eq!(view.root(0), model.keys().next().copied(), "{context}: root");
 }

@@ -30,10 +30,10 @@ fn tables_round_trip_through_commit_and_reopen() {
     let read = db.begin_read().unwrap();
     assert_eq!(read.list_tables().unwrap(), vec!["empty".to_owned(), "users".to_owned()]);
     let users = read.open_table("users").unwrap();
-    assert_eq!(users.get(b"ada").unwrap(), Some(b"byron".to_vec()));
+    assert_eq!(users.get(b"ada").unwrap().map(|value| value.to_vec()), Some(b"byron".to_vec()));
     assert_eq!(users.get(b"grace").unwrap(), None, "the aborted insert is gone");
     assert_eq!(users.len(), 2);
-    let keys: Vec<Vec<u8>> = users.range(..).rev().map(|item| item.unwrap().0).collect();
+    let keys: Vec<Vec<u8>> = users.range(..).rev().map(|item| item.unwrap().0.to_vec()).collect();
     assert_eq!(keys, vec![b"alan".to_vec(), b"ada".to_vec()]);
     assert!(matches!(read.open_table("scratch"), Err(Error::TableNotFound(_))));
 }
@@ -80,8 +80,8 @@ fn two_hundred_thousand_keys_through_a_small_cache_pass_the_integrity_check() {
     let table = read.open_table("load").unwrap();
     let probe = 123_456u64;
     assert_eq!(
-        table.get(&probe.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes()).unwrap(),
-        Some(probe.to_le_bytes().to_vec())
+        table.get(&probe.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes()).unwrap().as_deref(),
+        Some(probe.to_le_bytes().as_slice())
     );
     assert_eq!(table.range(..).count(), 200_000);
 }
@@ -127,7 +127,7 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
         let table = read.open_table("values").unwrap();
         for size in sizes {
             assert_eq!(
-                table.get(format!("{size:09}").as_bytes()).unwrap(),
+                table.get(format!("{size:09}").as_bytes()).unwrap().map(|value| value.to_vec()),
                 Some(value(size)),
                 "{size} bytes"
             );
@@ -141,7 +141,10 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
         table.insert(format!("{:09}", 1 << 20).as_bytes(), b"now small").unwrap();
         table.insert(format!("{:09}", 1).as_bytes(), &value(3 << 20)).unwrap();
         assert!(table.remove(format!("{:09}", 8 << 20).as_bytes()).unwrap());
-        assert_eq!(table.get(format!("{:09}", 1).as_bytes()).unwrap(), Some(value(3 << 20)));
+        assert_eq!(
+            table.get(format!("{:09}", 1).as_bytes()).unwrap().map(|value| value.to_vec()),
+            Some(value(3 << 20))
+        );
     }
     write.commit().unwrap();
     db.check_integrity().unwrap();
@@ -162,7 +165,10 @@ fn tables_can_be_renamed() {
     assert!(matches!(write.rename_table("old", "other"), Err(Error::TableExists(_))));
     assert!(write.rename_table("old", "new").unwrap());
     assert!(!write.rename_table("old", "newer").unwrap(), "already renamed");
-    assert_eq!(write.open_table("new").unwrap().get(b"k").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(
+        write.open_table("new").unwrap().get(b"k").unwrap().map(|value| value.to_vec()),
+        Some(b"v".to_vec())
+    );
     write.commit().unwrap();
     let read = db.begin_read().unwrap();
     assert_eq!(read.list_tables().unwrap(), vec!["new".to_owned(), "other".to_owned()]);
@@ -268,7 +274,7 @@ fn reads_prefetch_chain_pages_and_sibling_leaves() {
         let db = Database::open(&path).unwrap();
         let read = db.begin_read().unwrap();
         let table = read.open_table("t").unwrap();
-        assert_eq!(table.get(b"large").unwrap().as_ref(), Some(&large));
+        assert_eq!(table.get(b"large").unwrap().as_deref(), Some(large.as_slice()));
         assert_eq!(table.range(..).count(), 20_001);
         assert_eq!(db.stats().prefetched, 0, "prefetch is off by default");
     }
@@ -276,7 +282,7 @@ fn reads_prefetch_chain_pages_and_sibling_leaves() {
     let read = db.begin_read().unwrap();
     let table = read.open_table("t").unwrap();
     assert_eq!(db.stats().prefetched, 0);
-    assert_eq!(table.get(b"large").unwrap(), Some(large));
+    assert_eq!(table.get(b"large").unwrap().map(|value| value.to_vec()), Some(large));
     // 8 MiB is over 2,000 chain pages; the bounded queue keeps at least 1,024 of the hints.
     let after_value = prefetched_eventually(&db, 1024);
     assert!(after_value >= 1024, "the chain read ahead: {after_value} pages prefetched");

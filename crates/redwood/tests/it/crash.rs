@@ -10,6 +10,8 @@ use redwood::{CheckpointMode, Database, Durability, Error};
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::{CrashMode, FaultConfig, SimVfs};
 
+use crate::owned;
+
 type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 fn seed() -> u64 {
@@ -93,7 +95,7 @@ fn read_all(db: &Database) -> Tables {
         .into_iter()
         .map(|name| {
             let table = read.open_table(&name).unwrap();
-            let entries = table.range(..).map(Result::unwrap).collect();
+            let entries = table.range(..).map(|item| owned(item.unwrap())).collect();
             (name, entries)
         })
         .collect()

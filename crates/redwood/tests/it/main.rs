@@ -1,6 +1,7 @@
 //! Integration tests of the `redwood` facade: one binary, one module per scenario.
 
 mod api;
+mod concurrent_reads;
 mod crash;
 mod diagnostics;
 mod examples;
@@ -9,3 +10,10 @@ mod log_identity;
 mod model;
 mod read_only;
 mod recover;
+
+/// A scanned entry as owned bytes, to compare with a model.
+pub(crate) fn owned(
+    (key, value): (redwood::AccessGuard<'_>, redwood::AccessGuard<'_>),
+) -> (Vec<u8>, Vec<u8>) {
+    (key.to_vec(), value.to_vec())
+}

@@ -10,6 +10,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use redwood::Database;
 
+use crate::owned;
+
 type Tables = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 #[derive(Clone, Debug)]
@@ -66,14 +68,16 @@ fn as_slices(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
 }
 
 /// Collects a scan, forwards or backwards.
-fn collect(
-    scan: impl DoubleEndedIterator<Item = redwood::Result<(Vec<u8>, Vec<u8>)>>,
+fn collect<'a>(
+    scan: impl DoubleEndedIterator<
+        Item = redwood::Result<(redwood::AccessGuard<'a>, redwood::AccessGuard<'a>)>,
+    >,
     reverse: bool,
 ) -> Vec<(Vec<u8>, Vec<u8>)> {
     if reverse {
-        scan.rev().map(Result::unwrap).collect()
+        scan.rev().map(|item| owned(item.unwrap())).collect()
     } else {
-        scan.map(Result::unwrap).collect()
+        scan.map(|item| owned(item.unwrap())).collect()
     }
 }
 
@@ -115,7 +119,8 @@ fn check(db: &Database, model: &Tables) -> Result<(), TestCaseError> {
     for (table_name, entries) in model {
         let table = read.open_table(table_name).unwrap();
         prop_assert_eq!(table.len(), entries.len() as u64);
-        let scanned: Vec<(Vec<u8>, Vec<u8>)> = table.range(..).map(Result::unwrap).collect();
+        let scanned: Vec<(Vec<u8>, Vec<u8>)> =
+            table.range(..).map(|item| owned(item.unwrap())).collect();
         prop_assert_eq!(scanned, entries.clone().into_iter().collect::<Vec<_>>());
     }
     Ok(())

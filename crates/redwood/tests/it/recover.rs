@@ -10,6 +10,8 @@ use redwood::{CheckpointMode, Database, RecoverReport};
 
 use crate::log_identity::{files, wal};
 
+use crate::owned;
+
 type Model = BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>;
 
 fn entry(table: &str, index: u32) -> (Vec<u8>, Vec<u8>) {
@@ -37,8 +39,8 @@ fn contents(path: &Path) -> Model {
     let mut model = Model::new();
     for name in read.list_tables().unwrap() {
         let table = read.open_table(&name).unwrap();
-        let entries = table.range(..).collect::<redwood::Result<Vec<_>>>().unwrap();
-        model.insert(name, entries.into_iter().collect());
+        let entries = table.range(..).map(|item| owned(item.unwrap())).collect();
+        model.insert(name, entries);
     }
     model
 }

@@ -1,0 +1,190 @@
+//! `Slab`: the pool's page memory, one allocation made when the pool opens and carved into
+//! page-sized frames, frame 0 aligned to 4 KiB (so every frame is: page sizes are multiples of
+//! 4 KiB). Not one allocation per page: glibc spends 8 KiB on each 4 KiB-aligned one.
+//!
+//! The memory is requested zeroed with an alignment of 16 (`calloc`, which for a large block
+//! maps fresh pages and writes none of them) and the start is aligned up by hand; std's
+//! `alloc_zeroed` with a larger alignment would zero, so touch, the whole slab. Untouched pages
+//! are not resident: the pool's memory follows the frames it loads, not its budget.
+//!
+//! This is the crate's only memory-handling `unsafe`: [`Slab::frame`] and [`Slab::frame_mut`]
+//! hand out a frame's bytes and leave the aliasing rule to their caller, the pin protocol in
+//! `pool.rs` (a latched frame has no reader; a pinned one has no writer).
+
+#![expect(unsafe_code, reason = "the slab is raw memory handed out frame by frame; see SAFETY")]
+
+use std::alloc::{Layout, alloc_zeroed, dealloc};
+use std::ptr::NonNull;
+
+/// The alignment of every frame.
+pub(crate) const FRAME_ALIGN: usize = 4096;
+
+/// The alignment asked of the allocator: `calloc`'s, so the request stays lazy.
+const ALLOCATION_ALIGN: usize = 16;
+
+/// `frames` page-sized frames in one zeroed allocation.
+pub(crate) struct Slab {
+    /// What the allocator returned; freed with `layout`.
+    allocation: NonNull<u8>,
+    layout: Layout,
+    /// `allocation` aligned up to [`FRAME_ALIGN`]: the first byte of frame 0.
+    start: NonNull<u8>,
+    frame_bytes: usize,
+    frames: usize,
+}
+
+impl Slab {
+    /// Allocates `frames` zeroed frames of `frame_bytes` (a positive multiple of
+    /// [`FRAME_ALIGN`]). `None` if the size overflows or the allocator refuses.
+    pub(crate) fn new(frames: usize, frame_bytes: usize) -> Option<Self> {
+        assert!(
+            frame_bytes > 0 && frame_bytes.is_multiple_of(FRAME_ALIGN),
+            "frames are whole 4 KiB blocks"
+        );
+        // One alignment's worth of slack, so the aligned start still has every frame after it.
+        let bytes = frames.checked_mul(frame_bytes)?.checked_add(FRAME_ALIGN)?;
+        let layout = Layout::from_size_align(bytes, ALLOCATION_ALIGN).ok()?;
+        // SAFETY: `layout` has a non-zero size (at least `FRAME_ALIGN` bytes).
+        let allocation = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        let address = allocation.as_ptr().addr();
+        let offset = address.next_multiple_of(FRAME_ALIGN) - address;
+        // SAFETY: `offset < FRAME_ALIGN <= bytes`, so the result stays inside the allocation
+        // (and is not null: it is at or after a non-null pointer of the same allocation).
+        let start = unsafe { allocation.add(offset) };
+        Some(Self { allocation, layout, start, frame_bytes, frames })
+    }
+
+    /// A pointer to the first byte of frame `index`. Panics if `index` is out of range.
+    fn frame_ptr(&self, index: usize) -> NonNull<u8> {
+        assert!(index < self.frames, "frame {index} of {}", self.frames);
+        // SAFETY: `offset + index * frame_bytes + frame_bytes <= offset + frames * frame_bytes
+        // < bytes`: the frame lies inside the allocation, and the product cannot overflow
+        // because `frames * frame_bytes` did not.
+        unsafe { self.start.add(index * self.frame_bytes) }
+    }
+
+    /// The bytes of frame `index`, to read. Panics if `index` is out of range.
+    ///
+    /// # Safety
+    ///
+    /// While the returned slice lives, no `&mut` to frame `index` (from [`Slab::frame_mut`])
+    /// may exist or be created, and any write to it must happen-before this call: the caller
+    /// holds a pin on the frame (its state word without the exclusive latch), taken with
+    /// `Acquire` after the loader released the latch with `Release`.
+    pub(crate) unsafe fn frame(&self, index: usize) -> &[u8] {
+        let ptr = self.frame_ptr(index);
+        // SAFETY: the frame is `frame_bytes` bytes inside the live allocation (see `frame_ptr`),
+        // initialized (zeroed when allocated, only ever written as bytes), and the caller rules
+        // out a concurrent or overlapping `&mut` for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts(ptr.as_ptr(), self.frame_bytes) }
+    }
+
+    /// The bytes of frame `index`, to write. Panics if `index` is out of range.
+    ///
+    /// # Safety
+    ///
+    /// While the returned slice lives, no other reference to frame `index` may exist or be
+    /// created, and every earlier access to it must happen-before this call: the caller holds
+    /// the frame's exclusive latch, taken by a `compare_exchange(0, EXCLUSIVE)` with `Acquire`
+    /// (so no pin was held, and every unpin's `Release` is ordered before it).
+    #[expect(clippy::mut_from_ref, reason = "exclusivity comes from the frame latch, see Safety")]
+    pub(crate) unsafe fn frame_mut(&self, index: usize) -> &mut [u8] {
+        let ptr = self.frame_ptr(index);
+        // SAFETY: in bounds and initialized as in `frame`; the caller guarantees this is the
+        // only reference to the frame while it lives. The allocation is only reached through
+        // raw pointers, never through a Rust reference to the whole, so handing out disjoint
+        // frames from `&self` aliases nothing.
+        unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), self.frame_bytes) }
+    }
+}
+
+impl Drop for Slab {
+    fn drop(&mut self) {
+        // SAFETY: `allocation` came from `alloc_zeroed(self.layout)` and is freed once, here;
+        // `&mut self` means no frame slice (each borrows `&self`) is still alive.
+        unsafe { dealloc(self.allocation.as_ptr(), self.layout) };
+    }
+}
+
+// SAFETY: a `Slab` owns its allocation outright (the raw pointers are what make it `!Send`);
+// the bytes have no thread affinity, so the owner may move to another thread.
+unsafe impl Send for Slab {}
+
+// SAFETY: `&Slab` reaches the bytes only through `frame` and `frame_mut`, whose callers promise
+// the aliasing and ordering rules (a frame is written only under its exclusive latch, read only
+// under a pin, with the state word's Acquire/Release ordering the two), so sharing a `&Slab`
+// between threads adds no data race of its own; the metadata fields are never written after
+// `new`.
+unsafe impl Sync for Slab {}
+
+impl std::fmt::Debug for Slab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slab")
+            .field("frames", &self.frames)
+            .field("frame_bytes", &self.frame_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Small slabs, so that miri runs them (`cargo +nightly miri test -p redwood-bufpool --lib
+    //! slab`): bounds, alignment, zeroing, disjoint frames, and frames handed between threads.
+
+    use super::*;
+
+    #[test]
+    fn frames_are_aligned_zeroed_and_disjoint() {
+        let slab = Slab::new(3, FRAME_ALIGN).unwrap();
+        for index in 0..3 {
+            // SAFETY: no `frame_mut` slice is alive in this test while frames are read.
+            let bytes = unsafe { slab.frame(index) };
+            assert_eq!(bytes.len(), FRAME_ALIGN);
+            assert_eq!(bytes.as_ptr().addr() % FRAME_ALIGN, 0, "frame {index} is aligned");
+            assert!(bytes.iter().all(|&byte| byte == 0), "frame {index} starts zeroed");
+        }
+        for index in 0..3 {
+            // SAFETY: one frame at a time, and no shared slice of it is alive.
+            let bytes = unsafe { slab.frame_mut(index) };
+            bytes.fill(index as u8 + 1);
+        }
+        for index in 0..3 {
+            // SAFETY: the writes above ended; nothing writes meanwhile.
+            let bytes = unsafe { slab.frame(index) };
+            assert!(bytes.iter().all(|&byte| byte == index as u8 + 1), "frame {index} kept");
+        }
+    }
+
+    #[test]
+    fn threads_write_and_read_their_own_frames() {
+        let slab = Slab::new(4, 2 * FRAME_ALIGN).unwrap();
+        std::thread::scope(|scope| {
+            for index in 0..4 {
+                let slab = &slab;
+                scope.spawn(move || {
+                    // SAFETY: each thread touches only its own frame.
+                    let bytes = unsafe { slab.frame_mut(index) };
+                    bytes.fill(0xA0 + index as u8);
+                });
+            }
+        });
+        for index in 0..4 {
+            // SAFETY: the scope joined every writer.
+            let bytes = unsafe { slab.frame(index) };
+            assert!(bytes.iter().all(|&byte| byte == 0xA0 + index as u8));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "frame 2 of 2")]
+    fn an_index_out_of_range_panics() {
+        let slab = Slab::new(2, FRAME_ALIGN).unwrap();
+        // SAFETY: no other slice of the slab exists (and the call panics first).
+        let _ = unsafe { slab.frame(2) };
+    }
+
+    #[test]
+    fn an_overflowing_size_is_refused() {
+        assert!(Slab::new(usize::MAX / FRAME_ALIGN, 2 * FRAME_ALIGN).is_none());
+    }
+}
