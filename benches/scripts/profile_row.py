@@ -10,7 +10,8 @@ it.
     python3 benches/scripts/profile_row.py --engine redwood --scale 0.3 \
         --setup bulk_load --row random_reads --tool perf --out target/profile/random_reads
 
-Writes OUT.data (perf) and OUT.txt (the top symbols, self time), or OUT.strace. Needs perf
+Writes OUT.data (perf) and OUT.txt (the top symbols, self time), OUT.stat (stat), or
+OUT.strace. Needs perf
 (Debian: linux-perf) or strace on PATH; run as root or with perf_event_paranoid <= 1.
 """
 import argparse, json, os, shutil, signal, subprocess, sys, time
@@ -32,11 +33,13 @@ def main():
     p.add_argument("--scale", type=float, default=0.3)
     p.add_argument("--setup", default="bulk_load", help="rows to run first, comma-separated")
     p.add_argument("--row", required=True)
-    p.add_argument("--tool", choices=["perf", "strace"], default="perf")
+    p.add_argument("--tool", choices=["perf", "stat", "strace"], default="perf",
+                   help="perf: a sampled profile; stat: perf stat counters (cycles, instructions, "
+                        "cache and TLB misses); strace: system calls")
     p.add_argument("--cache-mib", type=int, default=512)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    exe = os.path.join(ROOT, "target", "release", "redwood-bench")
+    exe = os.environ.get("REDWOOD_BENCH_EXE") or os.path.join(ROOT, "target", "release", "redwood-bench")
     data = os.path.join(ROOT, "target", "profile-data", a.engine)
     shutil.rmtree(data, ignore_errors=True)
     os.makedirs(data)
@@ -60,6 +63,9 @@ def main():
     if a.tool == "perf":
         tracer = ["perf", "record", "-F", "1999", "--call-graph", "dwarf,16384",
                   "-p", str(worker.pid), "-o", a.out + ".data"]
+    elif a.tool == "stat":
+        events = "task-clock,cycles,instructions,cache-misses,dTLB-load-misses,L1-dcache-load-misses"
+        tracer = ["perf", "stat", "-e", events, "-p", str(worker.pid), "-o", a.out + ".stat"]
     else:
         tracer = ["strace", "-f", "-w", "-c", "-p", str(worker.pid), "-o", a.out + ".strace"]
     tracing = subprocess.Popen(tracer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,7 +84,7 @@ def main():
             out.write("\n".join(top[:30]) + "\n")
         print("\n".join(top[:15]))
     else:
-        with open(a.out + ".strace") as summary:
+        with open(a.out + (".stat" if a.tool == "stat" else ".strace")) as summary:
             print(summary.read())
 
 

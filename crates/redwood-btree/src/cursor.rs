@@ -97,9 +97,16 @@ impl<'s, S: PageRead> Range<'s, S> {
         }
     }
 
-    /// The node at `page_id` with the read checks, as a view of the store's page.
+    /// The node at `page_id` as a view of the store's page: a leaf with the read checks (every
+    /// cell, since entries are handed out from any of them), an interior node with the header
+    /// checks only (it is read at the cells its checked search probes and at the children
+    /// `child_checked` checks: a scan of ten entries need not check a hundred separators).
     fn read(&self, page_id: PageId) -> Result<Node<PageGuard<'s>>> {
-        Node::load_for_read(self.store.read_page(page_id)?, page_id)
+        let node = Node::load_for_lookup(self.store.read_page(page_id)?, page_id)?;
+        match node.kind() {
+            NodeKind::Leaf => node.checked_for_read(page_id),
+            NodeKind::Interior => Ok(node),
+        }
     }
 
     /// The leaf at `page_id` (checked to be one by the caller), to hand entries out from.
@@ -114,7 +121,7 @@ impl<'s, S: PageRead> Range<'s, S> {
         &self,
         page_id: PageId,
         path: &mut Vec<(Interior<'s>, usize)>,
-        choose: impl Fn(&Interior<'s>) -> usize,
+        choose: impl Fn(&Interior<'s>, PageId) -> Result<usize>,
     ) -> Result<(PageId, Leaf<'s>)> {
         let mut page_id = page_id;
         loop {
@@ -135,8 +142,8 @@ impl<'s, S: PageRead> Range<'s, S> {
             if path.len() + 2 > TREE_HEIGHT_MAX {
                 return Err(too_deep(page_id));
             }
-            let child_index = choose(&node);
-            page_id = node.child(child_index);
+            let child_index = choose(&node, page_id)?;
+            page_id = node.child_checked(child_index, page_id)?;
             path.push((node, child_index));
         }
     }
@@ -145,9 +152,11 @@ impl<'s, S: PageRead> Range<'s, S> {
     fn seek_front(&self) -> Result<End<'s>> {
         let mut path = Vec::new();
         let (leaf, index) = match &self.lower {
-            Bound::Unbounded => (self.descend(self.root, &mut path, |_| 0)?, 0),
+            Bound::Unbounded => (self.descend(self.root, &mut path, |_, _| Ok(0))?, 0),
             Bound::Included(key) | Bound::Excluded(key) => {
-                let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
+                let leaf = self.descend(self.root, &mut path, |node, id| {
+                    node.child_index_for_checked(key, id)
+                })?;
                 let index = match leaf.1.search(key) {
                     Ok(index) if matches!(self.lower, Bound::Excluded(_)) => index + 1,
                     Ok(index) | Err(index) => index,
@@ -165,12 +174,14 @@ impl<'s, S: PageRead> Range<'s, S> {
         let mut path = Vec::new();
         let (leaf, index) = match &self.upper {
             Bound::Unbounded => {
-                let leaf = self.descend(self.root, &mut path, Node::len)?;
+                let leaf = self.descend(self.root, &mut path, |node, _| Ok(node.len()))?;
                 let len = leaf.1.len();
                 (leaf, len)
             }
             Bound::Included(key) | Bound::Excluded(key) => {
-                let leaf = self.descend(self.root, &mut path, |node| node.child_index_for(key))?;
+                let leaf = self.descend(self.root, &mut path, |node, id| {
+                    node.child_index_for_checked(key, id)
+                })?;
                 let index = match leaf.1.search(key) {
                     Ok(index) if matches!(self.upper, Bound::Included(_)) => index + 1,
                     Ok(index) | Err(index) => index,
@@ -198,8 +209,10 @@ impl<'s, S: PageRead> Range<'s, S> {
         let continues = end.leaf.is_empty() || self.within_lower(end.leaf.key(0));
         if let Some((parent, child_index)) = end.path.last().filter(|_| continues)
             && *child_index > 0
+            // A damaged cell hints nothing: the step back reports it.
+            && let Ok(previous) = parent.child_checked(child_index - 1, parent.page().page_id())
         {
-            self.store.prefetch(&[parent.child(child_index - 1)]);
+            self.store.prefetch(&[previous]);
         }
     }
 
@@ -249,9 +262,11 @@ impl<'s, S: PageRead> Range<'s, S> {
         let mut end = self.back.take().expect("seeked before stepping");
         while let Some((node, child_index)) = end.path.pop() {
             if child_index > 0 {
-                let child = node.child(child_index - 1);
+                // The header names the page (the store verified it is `node`'s page id).
+                let child = node.child_checked(child_index - 1, node.page().page_id())?;
                 end.path.push((node, child_index - 1));
-                let (leaf_id, leaf) = self.descend(child, &mut end.path, Node::len)?;
+                let (leaf_id, leaf) =
+                    self.descend(child, &mut end.path, |node, _| Ok(node.len()))?;
                 check_backward_step(end.leaf_id, &end.leaf, leaf_id, &leaf)?;
                 (end.leaf_id, end.leaf) = (leaf_id, leaf);
                 end.index = end.leaf.len();

@@ -258,6 +258,9 @@ impl BufferPool {
 impl PageCache for BufferPool {
     fn get(&self, page_id: PageId, snapshot: Lsn) -> Option<PageGuard<'_>> {
         let index = self.directory.entry(page_id)?.frame()?;
+        // The page's first lines are fetched while the pin's atomic add waits for the frame's
+        // metadata line: the two misses overlap instead of queueing (the add is a full fence).
+        self.slab.prefetch(index);
         let frame = &self.frames[index];
         if !frame.try_pin() {
             return None;

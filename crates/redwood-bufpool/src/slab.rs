@@ -7,6 +7,13 @@
 //! `alloc_zeroed` with a larger alignment would zero, so touch, the whole slab. Untouched pages
 //! are not resident: the pool's memory follows the frames it loads, not its budget.
 //!
+//! A slab of at least [`HUGE_PAGE_BYTES`] × 16 starts on a 2 MiB boundary and, on Linux, is
+//! advised for transparent huge pages (`madvise(MADV_HUGEPAGE)`): a random lookup then costs no
+//! page walk, since a few hundred TLB entries cover the whole cache where 4 KiB pages need one
+//! per page (LMDB's mmap pays that walk on most reads of a large database). The memory still
+//! becomes resident only as frames are touched, 2 MiB at a time, and frames are first handed
+//! out in order, so the cost over the pages cached is at most one huge page.
+//!
 //! This is the crate's only memory-handling `unsafe`: [`Slab::frame`] and [`Slab::frame_mut`]
 //! hand out a frame's bytes and leave the aliasing rule to their caller, the pin protocol in
 //! `pool.rs` (a latched frame has no reader; a pinned one has no writer).
@@ -21,6 +28,15 @@ pub(crate) const FRAME_ALIGN: usize = 4096;
 
 /// The alignment asked of the allocator: `calloc`'s, so the request stays lazy.
 const ALLOCATION_ALIGN: usize = 16;
+
+/// How much of a frame `prefetch` asks for.
+const PREFETCH_BYTES_MAX: usize = 4096;
+
+/// A transparent huge page on x86-64 and most aarch64 kernels.
+pub(crate) const HUGE_PAGE_BYTES: usize = 2 << 20;
+
+/// Slabs from this size on are aligned to huge pages and advised to use them.
+const HUGE_SLAB_MIN_BYTES: usize = 16 * HUGE_PAGE_BYTES;
 
 /// `frames` page-sized frames in one zeroed allocation.
 pub(crate) struct Slab {
@@ -41,16 +57,22 @@ impl Slab {
             frame_bytes > 0 && frame_bytes.is_multiple_of(FRAME_ALIGN),
             "frames are whole 4 KiB blocks"
         );
+        let frames_bytes = frames.checked_mul(frame_bytes)?;
+        let huge = frames_bytes >= HUGE_SLAB_MIN_BYTES;
+        let align = if huge { HUGE_PAGE_BYTES } else { FRAME_ALIGN };
         // One alignment's worth of slack, so the aligned start still has every frame after it.
-        let bytes = frames.checked_mul(frame_bytes)?.checked_add(FRAME_ALIGN)?;
+        let bytes = frames_bytes.checked_add(align)?;
         let layout = Layout::from_size_align(bytes, ALLOCATION_ALIGN).ok()?;
         // SAFETY: `layout` has a non-zero size (at least `FRAME_ALIGN` bytes).
         let allocation = NonNull::new(unsafe { alloc_zeroed(layout) })?;
         let address = allocation.as_ptr().addr();
-        let offset = address.next_multiple_of(FRAME_ALIGN) - address;
-        // SAFETY: `offset < FRAME_ALIGN <= bytes`, so the result stays inside the allocation
+        let offset = address.next_multiple_of(align) - address;
+        // SAFETY: `offset < align <= bytes`, so the result stays inside the allocation
         // (and is not null: it is at or after a non-null pointer of the same allocation).
         let start = unsafe { allocation.add(offset) };
+        if huge {
+            advise_huge_pages(start, frames_bytes);
+        }
         Some(Self { allocation, layout, start, frame_bytes, frames })
     }
 
@@ -61,6 +83,30 @@ impl Slab {
         // < bytes`: the frame lies inside the allocation, and the product cannot overflow
         // because `frames * frame_bytes` did not.
         unsafe { self.start.add(index * self.frame_bytes) }
+    }
+
+    /// Asks the CPU to fetch frame `index` (its first [`PREFETCH_BYTES_MAX`] bytes, a whole
+    /// 4 KiB page) into its caches, every line at once. A binary search then waits for one
+    /// memory latency instead of one per probe (each probe's cell is on another line, and which
+    /// one depends on the probe before). Measured on `random_reads_again` (1M random reads of a
+    /// 260 MB table): 2.77 s with the first two lines prefetched, 1.88 s with the whole page,
+    /// LMDB 1.9–2.4 s. Reads nothing in Rust's sense: a prefetch of any address is harmless, so
+    /// it may run before the frame is pinned. Panics if `index` is out of range.
+    #[inline]
+    pub(crate) fn prefetch(&self, index: usize) {
+        let ptr = self.frame_ptr(index).as_ptr();
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            for line in (0..self.frame_bytes.min(PREFETCH_BYTES_MAX)).step_by(64) {
+                // SAFETY: SSE is part of the x86-64 baseline, so the instruction exists; a
+                // prefetch never faults and is not a memory access in Rust's model, whatever
+                // the address (this one is inside the frame anyway).
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(line).cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = ptr;
     }
 
     /// The bytes of frame `index`, to read. Panics if `index` is out of range.
@@ -97,6 +143,21 @@ impl Slab {
         unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), self.frame_bytes) }
     }
 }
+
+/// Asks the kernel to back `bytes` from `start` (inside one live allocation) with transparent
+/// huge pages. Advice only: a refusal (THP off, an old kernel) leaves 4 KiB pages.
+#[cfg(target_os = "linux")]
+fn advise_huge_pages(start: NonNull<u8>, bytes: usize) {
+    // SAFETY: `start..start + bytes` lies inside the slab's allocation, which this process owns;
+    // MADV_HUGEPAGE changes how the kernel backs the range, never its contents or validity.
+    let refused = unsafe { libc::madvise(start.as_ptr().cast(), bytes, libc::MADV_HUGEPAGE) };
+    if refused != 0 {
+        // Nothing to do: 4 KiB pages serve the same bytes, a little slower.
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_start: NonNull<u8>, _bytes: usize) {}
 
 impl Drop for Slab {
     fn drop(&mut self) {

@@ -5,7 +5,10 @@
 //! The pin's release is `unsafe` (`PageCache::unpin`): a cache reuses an unpinned frame, so a
 //! pin released twice would let it overwrite bytes a guard still shows. Only this module
 //! releases pins, once per guard.
-#![expect(unsafe_code, reason = "PageGuard::pinned is unsafe, and its clone and drop copy and release pins")]
+#![expect(
+    unsafe_code,
+    reason = "PageGuard::pinned is unsafe, and its clone and drop copy and release pins"
+)]
 
 use std::ops::Deref;
 

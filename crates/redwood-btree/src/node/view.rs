@@ -69,6 +69,13 @@ impl<P: Deref<Target = Page>> Node<P> {
         Ok(node)
     }
 
+    /// Upgrades a node taken with [`Node::load_for_lookup`] to the checks of
+    /// [`Node::load_for_read`] (every cell), for a leaf a scan hands entries out from.
+    pub(crate) fn checked_for_read(self, page_id: PageId) -> Result<Self> {
+        self.validate_bounds().map_err(|reason| corrupt(page_id, reason))?;
+        Ok(self)
+    }
+
     fn typed(page: P, page_id: PageId) -> Result<Self> {
         let kind = match page.page_type().get() {
             LEAF => NodeKind::Leaf,
@@ -185,6 +192,30 @@ impl<P: Deref<Target = Page>> Node<P> {
             return PageId::new(self.header().leftmost_child.get());
         }
         PageId::new(self.u64_at(self.cell_offset(index - 1) + 2))
+    }
+
+    /// [`Node::child`] for a node taken with [`Node::load_for_lookup`]: the cell it reads (cell
+    /// `index - 1`) is checked first, and a bad one, or an index past the last child, is
+    /// `Corrupt` naming `page_id`.
+    pub fn child_checked(&self, index: usize, page_id: PageId) -> Result<PageId> {
+        if index > self.len() {
+            return Err(corrupt(page_id, format!("child {index} of {} cells", self.len())));
+        }
+        if let Some(cell) = index.checked_sub(1)
+            && let Err(fault) = self.check_cell(cell)
+        {
+            return Err(corrupt(page_id, fault.describe(cell, self.page_size())));
+        }
+        Ok(self.child(index))
+    }
+
+    /// For an interior node taken with [`Node::load_for_lookup`]: the child index whose subtree
+    /// holds `key`, checking each cell the search probes ([`Node::search_checked`]).
+    pub fn child_index_for_checked(&self, key: &[u8], page_id: PageId) -> Result<usize> {
+        Ok(match self.search_checked(key, page_id)? {
+            Ok(index) => index + 1,
+            Err(index) => index,
+        })
     }
 
     /// [`Node::search`] for a node taken with [`Node::load_for_lookup`]: every cell the binary
