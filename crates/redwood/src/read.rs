@@ -2,10 +2,11 @@
 //! the transaction began, whatever commits or checkpoints happen meanwhile.
 
 use std::ops::RangeBounds;
+use std::sync::OnceLock;
 
 use redwood_btree::{Entry, OwnedValue, Tree};
 use redwood_overflow::ChainRef;
-use redwood_pager::{PageRead, ReadTxn};
+use redwood_pager::{PageGuard, PageRead, ReadTxn};
 use redwood_wal::Wal;
 
 use crate::access::AccessGuard;
@@ -63,7 +64,7 @@ impl<'db> ReadTransaction<'db> {
     pub fn open_table(&self, name: &str) -> Result<ReadOnlyTable<'_, 'db>> {
         let entry = catalog::lookup(&self.txn, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
-        Ok(ReadOnlyTable { txn: &self.txn, entry })
+        Ok(ReadOnlyTable { txn: &self.txn, entry, root_page: OnceLock::new() })
     }
 
     /// The names of the tables in this snapshot, in order.
@@ -97,6 +98,9 @@ impl<'db> ReadTransaction<'db> {
 pub struct ReadOnlyTable<'t, 'db> {
     txn: &'t ReadTxn<'db, Wal>,
     entry: TableEntry,
+    /// The tree's root page, pinned by the first lookup and kept: every later lookup starts
+    /// there without pinning it again (the root frame is the one line all readers would write).
+    root_page: OnceLock<PageGuard<'t>>,
 }
 
 impl<'t> ReadOnlyTable<'t, '_> {
@@ -114,7 +118,18 @@ impl<'t> ReadOnlyTable<'t, '_> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<AccessGuard<'t>>> {
-        let entry = Tree::open(self.entry.root).get_entry(self.txn, key)?;
+        let tree = Tree::open(self.entry.root);
+        let root = match self.root_page.get() {
+            Some(root) => root,
+            None => {
+                let page = self.txn.read_page(self.entry.root)?;
+                // Another thread sharing this table may have set it meanwhile: either is the
+                // same page of the same snapshot.
+                let _ = self.root_page.set(page);
+                self.root_page.get().expect("set above")
+            }
+        };
+        let entry = tree.get_entry_with_root(self.txn, root, key)?;
         entry.map(|entry| AccessGuard::value_of(self.txn, entry)).transpose()
     }
 

@@ -220,7 +220,23 @@ impl Tree {
         store: &'s S,
         key: &[u8],
     ) -> Result<Option<Entry<'s>>> {
-        let (leaf_id, leaf) = self.find_leaf(store, key)?;
+        let (leaf_id, leaf) = self.find_leaf(store, None, key)?;
+        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
+        Ok(Some(Entry::take(leaf, index)))
+    }
+
+    /// [`Tree::get_entry`] with the root's page already in hand, `root` (as `store` reads
+    /// [`Tree::root`]): a reader that looks up many keys keeps the root pinned once instead of
+    /// pinning it on every lookup, so concurrent readers do not all write the root frame's line.
+    /// A `root` guard of another page is a programmer error: it panics.
+    pub fn get_entry_with_root<'s, S: PageRead>(
+        &self,
+        store: &'s S,
+        root: &PageGuard<'s>,
+        key: &[u8],
+    ) -> Result<Option<Entry<'s>>> {
+        assert_eq!(root.page_id(), self.root, "the root guard is the tree's root page");
+        let (leaf_id, leaf) = self.find_leaf(store, Some(root), key)?;
         let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
         Ok(Some(Entry::take(leaf, index)))
     }
@@ -229,13 +245,28 @@ impl Tree {
     /// store's page (nothing is copied), let go of before the next is read, and each node is
     /// checked only where the lookup reads it ([`Node::load_for_lookup`],
     /// [`Node::search_checked`]).
+    /// With `root`, the root's level reads that page in place (no pin of its own).
     fn find_leaf<'s>(
         &self,
         store: &'s impl PageRead,
+        root: Option<&PageGuard<'s>>,
         key: &[u8],
     ) -> Result<(PageId, Node<PageGuard<'s>>)> {
         let mut page_id = self.root;
-        for _ in 0..TREE_HEIGHT_MAX {
+        let mut levels = TREE_HEIGHT_MAX;
+        if let Some(root) = root {
+            let node = Node::load_for_lookup(&**root, page_id)?;
+            if node.kind() == NodeKind::Leaf {
+                return Ok((page_id, Node::load_for_lookup(root.clone(), page_id)?));
+            }
+            let child_index = match node.search_checked(key, page_id)? {
+                Ok(index) => index + 1,
+                Err(index) => index,
+            };
+            page_id = node.child(child_index);
+            levels -= 1;
+        }
+        for _ in 0..levels {
             let node = Node::load_for_lookup(store.read_page(page_id)?, page_id)?;
             if node.kind() == NodeKind::Leaf {
                 return Ok((page_id, node));
