@@ -1,7 +1,9 @@
 //! `cargo xtask miri`: runs the tests of Redwood's `unsafe` code under miri, the interpreter
-//! that catches undefined behaviour. Today that is `CountingAllocator` (ADR-10), through
-//! `crates/redwood-telemetry/tests/heap.rs`. (io_uring's submissions cannot run under miri: it
-//! does not model the kernel.)
+//! that catches undefined behaviour: `CountingAllocator` (ADR-10), through
+//! `crates/redwood-telemetry/tests/heap.rs`, and the buffer pool's slab and pin protocol
+//! (ADR-12), through the unit tests of `slab`, `frame` and `pool` in `redwood-bufpool` (small
+//! slabs: the huge-page advice, a system call, starts at 32 MiB). (io_uring's submissions cannot
+//! run under miri: it does not model the kernel.)
 //!
 //! It installs what it needs: a nightly toolchain (minimal profile) with the `miri` and
 //! `rust-src` components, through rustup.
@@ -11,8 +13,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// The test targets run under miri: (package, test target).
-const TARGETS: &[(&str, &str)] = &[("redwood-telemetry", "heap")];
+/// The test runs under miri: the arguments after `cargo +nightly miri test`.
+const TARGETS: &[&[&str]] = &[
+    &["-p", "redwood-telemetry", "--test", "heap"],
+    &["-p", "redwood-bufpool", "--lib", "--", "slab", "frame::tests", "pool::tests"],
+];
 
 /// Installs nightly with miri if missing, then runs each target under it.
 pub(crate) fn run(root: &Path) -> Result<()> {
@@ -38,12 +43,10 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             "rustup toolchain install nightly",
         )?;
     }
-    for (package, test) in TARGETS {
-        println!("xtask miri: cargo +nightly miri test -p {package} --test {test}");
+    for args in TARGETS {
+        println!("xtask miri: cargo +nightly miri test {}", args.join(" "));
         status(
-            Command::new("cargo")
-                .args(["+nightly", "miri", "test", "-p", package, "--test", test])
-                .current_dir(root),
+            Command::new("cargo").args(["+nightly", "miri", "test"]).args(*args).current_dir(root),
             "cargo miri test",
         )?;
     }
