@@ -115,6 +115,7 @@ impl RootHistory {
     }
 
     /// The roots in force at `snapshot`.
+    #[cfg(test)]
     pub fn at(&self, snapshot: Lsn) -> Roots {
         let visible = self.entries.partition_point(|(lsn, _)| *lsn <= snapshot);
         self.entries[visible.saturating_sub(1)].1

@@ -209,6 +209,7 @@ impl<L: PageLog> Pager<L> {
             "pager opened"
         );
         let page_size = file.page_size();
+        let latest_roots = roots.latest();
         let state = State { file, index, roots, checkpoint_lsn };
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
@@ -220,7 +221,7 @@ impl<L: PageLog> Pager<L> {
             state: RwLock::new(state),
             reader: log.reader(),
             writer: Mutex::new(log),
-            snapshots: Snapshots::new(last_commit),
+            snapshots: Snapshots::new(last_commit, latest_roots),
             poisoned: AtomicBool::new(false),
             counters: Arc::default(),
         })
@@ -242,9 +243,9 @@ impl<L: PageLog> Pager<L> {
     /// is never blocked by it; it holds back checkpoints past its snapshot until dropped.
     pub fn begin_read(&self) -> Result<ReadTxn<'_, L>> {
         self.ensure_healthy()?;
-        let snapshot = self.snapshots.begin();
-        // Taken once here, so the transaction's reads take no lock of the pager's.
-        let roots = self.state_read().roots.at(snapshot);
+        // The snapshot and its roots in one step under the snapshots' lock (not the state lock):
+        // the transaction's reads then take no lock of the pager's.
+        let (snapshot, roots) = self.snapshots.begin_with_roots();
         Ok(ReadTxn::new(self, snapshot, roots))
     }
 

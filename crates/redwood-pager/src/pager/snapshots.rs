@@ -1,4 +1,4 @@
-//! `Snapshots`: the last published commit and the snapshots open readers hold, under one lock.
+//! `Snapshots`: the last published commit (with its root slots) and the snapshots open readers hold, under one lock.
 //!
 //! The protocol it guarantees (checked by the loom model below): a reader's snapshot is taken
 //! and registered in one step, and a checkpoint's target is computed in one step as the minimum
@@ -14,6 +14,7 @@ use loom::sync::Mutex;
 #[cfg(not(loom))]
 use std::sync::Mutex;
 
+use super::index::Roots;
 use crate::Lsn;
 
 /// The last commit and the registered reader snapshots.
@@ -25,13 +26,16 @@ pub(crate) struct Snapshots {
 #[derive(Debug)]
 struct Inner {
     last_commit: Lsn,
+    /// The root slots as of `last_commit`, so a reader takes its snapshot and its roots in one
+    /// step, under this lock only.
+    roots: Roots,
     /// Snapshot -> number of readers holding it.
     readers: BTreeMap<Lsn, u64>,
 }
 
 impl Snapshots {
-    pub fn new(last_commit: Lsn) -> Self {
-        Self { inner: Mutex::new(Inner { last_commit, readers: BTreeMap::new() }) }
+    pub fn new(last_commit: Lsn, roots: Roots) -> Self {
+        Self { inner: Mutex::new(Inner { last_commit, roots, readers: BTreeMap::new() }) }
     }
 
     fn lock(&self) -> impl std::ops::DerefMut<Target = Inner> + '_ {
@@ -42,11 +46,17 @@ impl Snapshots {
     }
 
     /// Takes and registers a reader's snapshot: the last published commit.
+    #[cfg(loom)]
     pub fn begin(&self) -> Lsn {
+        self.begin_with_roots().0
+    }
+
+    /// [`Snapshots::begin`], with the root slots as of the snapshot.
+    pub fn begin_with_roots(&self) -> (Lsn, Roots) {
         let mut inner = self.lock();
         let snapshot = inner.last_commit;
         *inner.readers.entry(snapshot).or_default() += 1;
-        snapshot
+        (snapshot, inner.roots)
     }
 
     /// Registers one more holder of `snapshot` if a reader still holds it, so work done on a
@@ -74,11 +84,12 @@ impl Snapshots {
         }
     }
 
-    /// Publishes a new commit; new readers see it from now on.
-    pub fn publish(&self, commit_lsn: Lsn) {
+    /// Publishes a new commit and the roots after it; new readers see it from now on.
+    pub fn publish(&self, commit_lsn: Lsn, roots: Roots) {
         let mut inner = self.lock();
         assert!(commit_lsn > inner.last_commit, "commits are published in order");
         inner.last_commit = commit_lsn;
+        inner.roots = roots;
     }
 
     /// The last published commit.
@@ -127,14 +138,15 @@ mod loom_model {
 
     fn model(begin: fn(&Snapshots) -> Lsn) {
         loom::model(move || {
-            let snapshots = Arc::new(Snapshots::new(Lsn::new(1)));
+            let snapshots =
+                Arc::new(Snapshots::new(Lsn::new(1), [None; crate::limits::ROOT_SLOTS]));
             // The newest commit whose versions a checkpoint has copied into the data files.
             let file_version = Arc::new(AtomicU64::new(1));
             let writer = {
                 let snapshots = Arc::clone(&snapshots);
                 loom::thread::spawn(move || {
-                    snapshots.publish(Lsn::new(2));
-                    snapshots.publish(Lsn::new(3));
+                    snapshots.publish(Lsn::new(2), [None; crate::limits::ROOT_SLOTS]);
+                    snapshots.publish(Lsn::new(3), [None; crate::limits::ROOT_SLOTS]);
                 })
             };
             let checkpointer = {

@@ -261,7 +261,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         }
         // Published while the state is write-locked: a reader that takes this snapshot reads
         // only after the lock is released, with the index complete.
-        self.pager.snapshots.publish(commit_lsn);
+        self.pager.snapshots.publish(commit_lsn, self.changes.roots);
         Ok(())
     }
 
