@@ -258,6 +258,8 @@ pub fn stats_json(db: &Database) -> serde_json::Value {
             "last_commit_lsn": pager.last_commit.get(),
             "checkpoint_lsn": pager.checkpoint_lsn.get(),
             "open_readers": pager.readers,
+            "bytes_max": diagnostics.checkpoints.log_bytes_max,
+            "held_back": diagnostics.checkpoints.held_back,
         },
         "since_open": {
             "commits": pager.commits,

@@ -35,12 +35,24 @@ pub struct Survived {
 }
 
 /// Opens (or creates) the harness's database on `vfs`: a small cache and spill budget and small
-/// segments, so cycles spill and grow segments; per-table triggers schedule checkpoints; no
-/// prefetch thread, so every disk access is on this thread, in a deterministic order.
+/// segments, so cycles spill and grow segments; automatic checkpoints with a small log bound
+/// and per-table triggers; no prefetch or checkpoint thread (automatic checkpoints run on the
+/// committing thread, with no interval trigger), so every disk access is on this thread, in a
+/// deterministic order.
 pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
+    let policy = redwood::CheckpointPolicy {
+        log_bytes_target: 96 << 10,
+        log_bytes_max: 192 << 10,
+        log_versions_max: 64,
+        interval: None,
+        held_back_retry: std::time::Duration::ZERO,
+        truncate_log_bytes: 160 << 10,
+    };
     Database::builder()
         .prefetch(false)
+        .auto_checkpoint(redwood::AutoCheckpoint::OnCommit)
+        .checkpoint_policy(policy)
         .cache_bytes(48 * 4096)
         .dirty_pages_max(24)
         .segment_pages(32)

@@ -81,6 +81,7 @@ fn build_fixture() -> redwood::Result<Fixture> {
     // Small segments: the free-space map of each is one page, so opening is cheap (and the
     // fixture spans several segment files).
     let db = Database::builder()
+        .auto_checkpoint(redwood::AutoCheckpoint::OnCommit)
         .cache_bytes(64 * 4096)
         .segment_pages(SEGMENT_PAGES)
         .create_in(vfs, DATABASE)?;
@@ -272,6 +273,7 @@ pub fn run(input: &[u8]) -> Outcome {
     // Commits unsynced: nothing here survives a crash anyway, and a durable small commit
     // writes a mebibyte of zeros ahead (ADR-9), which would dominate each run.
     let opened = Database::builder()
+        .auto_checkpoint(redwood::AutoCheckpoint::OnCommit)
         .cache_bytes(16 * 4096)
         .durability(redwood::Durability::None)
         .create_in(vfs, DATABASE);

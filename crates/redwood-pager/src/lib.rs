@@ -53,8 +53,8 @@ pub use page::{
 };
 pub use page_file::{PageFile, PageFileOptions, segment_path};
 pub use pager::{
-    CheckpointInputs, CheckpointMode, CheckpointOutcome, CheckpointPolicy, CheckpointScheduler,
-    Pager, PagerOptions, PagerStats, ReadTxn, Savepoint, WriteTxn,
+    CheckpointInputs, CheckpointMode, CheckpointOutcome, CheckpointPolicy, CheckpointWorker, Pager,
+    PagerOptions, PagerStats, ReadTxn, Savepoint, WriteTxn,
 };
 /// The telemetry crate, re-exported so the log and the buffer pool reach their counter types
 /// without a crate edge of their own (the graph of DESIGN.md §3 stays as it is).

@@ -72,6 +72,11 @@ pub struct CheckpointDiagnostics {
     /// How far the oldest reader lags behind the last commit, in LSNs (0 without readers); a
     /// checkpoint cannot pass it.
     pub oldest_reader_lag: u64,
+    /// The automatic checkpoints' bound on the log, in bytes (0: automatic checkpoints off).
+    pub log_bytes_max: u64,
+    /// Whether the log is past that bound because a reader's snapshot holds the checkpoint
+    /// back: the log grows until the reader ends.
+    pub held_back: bool,
 }
 
 impl CheckpointDiagnostics {

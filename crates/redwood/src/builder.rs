@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use redwood_bufpool::{BufferPool, PoolOptions};
 use redwood_pager::io::{MemVfs, Vfs};
-use redwood_pager::{Durability, Lsn, PageFile, PageFileOptions, PageSize, Pager, PagerOptions};
+use redwood_pager::{
+    CheckpointPolicy, Durability, Lsn, PageFile, PageFileOptions, PageSize, Pager, PagerOptions,
+};
 use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters, PagerCounters};
 use redwood_wal::{MissingLog, Wal, WalOptions};
 
@@ -38,6 +40,8 @@ pub struct Builder {
     dirty_pages_max: usize,
     durability: Durability,
     triggers: TableTriggers,
+    auto_checkpoint: AutoCheckpoint,
+    checkpoint_policy: CheckpointPolicy,
     prefetch: bool,
     diagnostics: DiagnosticsConfig,
     read_only: bool,
@@ -54,6 +58,8 @@ impl Default for Builder {
             dirty_pages_max: redwood_pager::limits::DIRTY_PAGES_MAX_DEFAULT,
             durability: Durability::Immediate,
             triggers: TableTriggers::default(),
+            auto_checkpoint: AutoCheckpoint::Background,
+            checkpoint_policy: CheckpointPolicy::default(),
             prefetch: false,
             diagnostics: DiagnosticsConfig::default(),
             read_only: false,
@@ -61,6 +67,24 @@ impl Default for Builder {
             salvage: false,
         }
     }
+}
+
+/// Where automatic checkpoints run (see [`Builder::auto_checkpoint`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum AutoCheckpoint {
+    /// On a background thread of the database's own (the default): a commit that takes the
+    /// log past the policy's target only wakes it. A commit that finds the log past the
+    /// policy's bound still checkpoints on its own thread, so the log stays bounded however
+    /// fast commits come.
+    #[default]
+    Background,
+    /// On the committing thread, right after a commit that the policy finds due (as SQLite's
+    /// automatic checkpoints do): no thread of its own, and the order of every disk access is
+    /// the order of the application's calls (what a deterministic simulation needs).
+    OnCommit,
+    /// Never: only [`Database::checkpoint`] copies commits into the data files, and the log
+    /// grows until it is called.
+    Off,
 }
 
 /// The default cache budget: an eighth of physical memory, at least 64 MiB and at most
@@ -196,11 +220,49 @@ impl Builder {
         self
     }
 
-    /// Checkpoints (full mode) after a commit once `table` has changed `changed_pages_max`
-    /// pages since the last checkpoint (R1).
+    /// Where automatic checkpoints run (default [`AutoCheckpoint::Background`]), or `Off`.
     ///
     /// ```
-    /// let db = redwood::Database::builder().checkpoint_table_after("hot", 1).in_memory()?;
+    /// use redwood::{AutoCheckpoint, CheckpointPolicy};
+    ///
+    /// let policy = CheckpointPolicy { log_bytes_target: 64 << 10, ..CheckpointPolicy::default() };
+    /// let db = redwood::Database::builder()
+    ///     .auto_checkpoint(AutoCheckpoint::OnCommit)
+    ///     .checkpoint_policy(policy)
+    ///     .in_memory()?;
+    /// for i in 0u32..100 {
+    ///     let mut write = db.begin_write()?;
+    ///     write.open_table("t")?.insert(&i.to_be_bytes(), &[7; 500])?;
+    ///     write.commit()?;
+    /// }
+    /// assert!(db.stats().checkpoints > 0);
+    /// assert!(db.stats().log_bytes < policy.log_bytes_target + (64 << 10));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn auto_checkpoint(mut self, mode: AutoCheckpoint) -> Self {
+        self.auto_checkpoint = mode;
+        self
+    }
+
+    /// When automatic checkpoints run: the log's target and bound, page versions, interval
+    /// (see [`CheckpointPolicy`] for the defaults and why).
+    pub fn checkpoint_policy(mut self, policy: CheckpointPolicy) -> Self {
+        self.checkpoint_policy = policy;
+        self
+    }
+
+    /// Asks for a checkpoint after a commit once `table` has changed `changed_pages_max`
+    /// pages since the last one (R1): one more trigger of the automatic checkpoints, so it
+    /// runs where they run (see [`Builder::auto_checkpoint`]; with `Off` the builder refuses
+    /// it).
+    ///
+    /// ```
+    /// use redwood::AutoCheckpoint;
+    ///
+    /// let db = redwood::Database::builder()
+    ///     .auto_checkpoint(AutoCheckpoint::OnCommit)
+    ///     .checkpoint_table_after("hot", 1)
+    ///     .in_memory()?;
     /// let mut write = db.begin_write()?;
     /// write.open_table("hot")?;
     /// write.open_table("cold")?;
@@ -409,15 +471,21 @@ impl Builder {
 
     fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {
         self.diagnostics.validate().map_err(redwood_pager::Error::InvalidOption)?;
+        self.checkpoint_policy.validate().map_err(redwood_pager::Error::InvalidOption)?;
+        if self.auto_checkpoint == AutoCheckpoint::Off && !self.triggers.is_empty() {
+            let reason = "per-table checkpoint triggers need automatic checkpoints (not Off)";
+            return Err(redwood_pager::Error::InvalidOption(reason.to_owned()).into());
+        }
         let file_counters = Arc::new(PageFileCounters::default());
         let log_counters = Arc::new(redwood_wal::WalCounters::default());
         let (file, wal, recovery) =
             self.open_files(&vfs, path, create, (&file_counters, &log_counters))?;
         let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
-        let pager_options = PagerOptions {
-            dirty_pages_max: self.dirty_pages_max,
-            read_only: self.read_only || self.salvage,
-        };
+        let read_only = self.read_only || self.salvage;
+        let checkpoints = (self.auto_checkpoint != AutoCheckpoint::Off && !read_only)
+            .then_some(self.checkpoint_policy);
+        let pager_options =
+            PagerOptions { dirty_pages_max: self.dirty_pages_max, read_only, checkpoints };
         let restore_points = crate::restore::recovered(&recovery.transactions);
         let mut report = crate::recovery::RecoveryReport::from_log(&recovery);
         report.salvage_notes = file.salvage_notes().to_vec();
@@ -427,8 +495,13 @@ impl Builder {
             .with_cache(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>);
         // Shared without `into_shared`, a pager starts no prefetch worker: hints queue nothing.
         let pager = if self.prefetch { pager.into_shared() } else { Arc::new(pager) };
-        let monitor =
-            self.diagnostics.has_thresholds().then(|| AlertMonitor::new(self.diagnostics.clone()));
+        let mut diagnostics = self.diagnostics.clone();
+        if let Some(policy) = checkpoints {
+            // A log past the automatic checkpoints' bound means a reader holds them back (or
+            // they fail): an alert by default.
+            diagnostics.wal_bytes_max.get_or_insert(policy.log_bytes_max);
+        }
+        let monitor = diagnostics.has_thresholds().then(|| AlertMonitor::new(diagnostics.clone()));
         let hub = Arc::new(crate::diagnostics::Hub {
             pager: std::sync::RwLock::new(Some(Arc::clone(&pager))),
             pool,
@@ -449,7 +522,20 @@ impl Builder {
             }
             _ => None,
         };
+        let checkpoint_worker = match checkpoints {
+            Some(_) if self.auto_checkpoint == AutoCheckpoint::Background => {
+                Some(pager.start_checkpoint_worker().map_err(|source| {
+                    redwood_pager::Error::Io {
+                        operation: "spawn the checkpoint worker",
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                })?)
+            }
+            _ => None,
+        };
         Ok(Database {
+            checkpoint_worker,
             pager,
             path: path.to_path_buf(),
             durability: self.durability,

@@ -35,6 +35,8 @@ pub struct Database {
     pub(crate) hub: Arc<crate::diagnostics::Hub>,
     /// Checks the alert thresholds in the background, if the builder asked for it.
     pub(crate) sampler: Option<crate::diagnostics::Sampler>,
+    /// Runs the automatic checkpoints, unless they run on the committing thread or are off.
+    pub(crate) checkpoint_worker: Option<redwood_pager::CheckpointWorker<Wal>>,
     pub(crate) triggers: TableTriggers,
     /// Pages each table changed since the last checkpoint, for the triggers.
     pub(crate) changed_pages: Mutex<BTreeMap<String, u64>>,
@@ -50,12 +52,14 @@ impl std::fmt::Debug for Database {
     }
 }
 
-/// Closing a database stops its diagnostics sampler and its prefetch worker first, so the files
+/// Closing a database stops its checkpoint worker (waiting for a checkpoint in progress), its
+/// diagnostics sampler and its prefetch worker first, so the files
 /// (and the lock on them) are released when the `Database` is dropped, and a reopen right after
 /// succeeds. If every commit is already in the data files, the drop records a clean close (one
 /// meta write; see [`Database::close`]); it never checkpoints.
 impl Drop for Database {
     fn drop(&mut self) {
+        drop(self.checkpoint_worker.take());
         drop(self.sampler.take());
         self.hub.close();
         self.pager.stop_prefetch();
@@ -267,23 +271,27 @@ impl Database {
         Ok(outcome)
     }
 
-    /// Adds a committed transaction's changed pages per table and runs a checkpoint if a
-    /// per-table trigger fires.
-    pub(crate) fn after_commit(&self, changed: BTreeMap<String, u64>) -> Result<()> {
+    /// Adds a committed transaction's changed pages per table; if a per-table trigger fires,
+    /// asks the automatic checkpoints for one and starts the counts again (so a reader that
+    /// holds the checkpoint back does not make every later commit ask again).
+    pub(crate) fn after_commit(&self, changed: BTreeMap<String, u64>) {
         if self.triggers.is_empty() {
-            return Ok(());
+            return;
         }
         let fire = {
             let mut counts = self.changed_pages_lock();
             for (table, pages) in changed {
                 *counts.entry(table).or_default() += pages;
             }
-            self.triggers.decide(&counts).is_some()
+            let fire = self.triggers.decide(&counts).is_some();
+            if fire {
+                counts.clear();
+            }
+            fire
         };
         if fire {
-            self.checkpoint(CheckpointMode::Full)?;
+            self.pager.request_checkpoint();
         }
-        Ok(())
     }
 
     fn changed_pages_lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {

@@ -78,6 +78,8 @@ impl Hub {
                 last_commit_lsn: stats.last_commit.get(),
                 readers: stats.readers,
                 oldest_reader_lag: stats.oldest_reader_lag,
+                log_bytes_max: pager.checkpoint_policy().map_or(0, |policy| policy.log_bytes_max),
+                held_back: stats.checkpoint_held_back,
             },
             pager: PagerDiagnostics {
                 page_size_bytes: stats.page_size_bytes,

@@ -19,8 +19,9 @@
 //! ```
 //!
 //! Values longer than an eighth of a page live in overflow chains (`redwood-overflow`), written
-//! in the same transaction. `Builder::checkpoint_table_after` sets per-table checkpoint
-//! triggers (R1).
+//! in the same transaction. Checkpoints are automatic (`Builder::auto_checkpoint`,
+//! `CheckpointPolicy`): a background thread keeps the log within its bound;
+//! `Builder::checkpoint_table_after` adds per-table triggers (R1).
 
 // The B+Tree refuses overflow references the chains could never hold: one bound, two crates
 // that may not depend on each other.
@@ -43,7 +44,7 @@ mod triggers;
 mod write;
 
 pub use access::AccessGuard;
-pub use builder::{Builder, default_cache_bytes};
+pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use database::Database;
 pub use error::{Error, Result};
 pub use integrity::{IntegrityReport, Problem};
@@ -56,7 +57,10 @@ pub use redwood_pager::Error as StorageError;
 pub use redwood_pager::PageSize;
 /// The storage layer's file systems (`OsVfs`, `MemVfs`, ...) for `Builder::create_in`.
 pub use redwood_pager::io;
-pub use redwood_pager::{CheckpointMode, CheckpointOutcome, Durability, Lsn, PageId, PagerStats};
+pub use redwood_pager::{
+    CheckpointInputs, CheckpointMode, CheckpointOutcome, CheckpointPolicy, Durability, Lsn, PageId,
+    PagerStats,
+};
 /// Counters, snapshot types, alert monitor and (feature `otlp`) the OpenTelemetry export.
 pub use redwood_telemetry as telemetry;
 pub use redwood_telemetry::{

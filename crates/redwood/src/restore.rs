@@ -74,7 +74,12 @@ impl Database {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn restore_points(&self) -> Vec<RestorePoint> {
-        self.restore_points_lock().clone()
+        // An automatic checkpoint may have restarted the log since: it no longer holds the
+        // commits at or before its floor.
+        let floor = self.pager.stats().log_floor;
+        let mut points = self.restore_points_lock();
+        points.retain(|point| point.commit_lsn > floor);
+        points.clone()
     }
 
     /// Adds the restore points a transaction committed at `commit_lsn`.

@@ -218,7 +218,7 @@ impl<'db> WriteTransaction<'db> {
         // The commit is done: a per-table trigger's checkpoint that fails now must not make the
         // caller think otherwise (and retry it). The checkpoint is not needed for durability; a
         // failure that matters (I/O) has poisoned the pager, and the next call reports it.
-        let _ = self.db.after_commit(self.changed_pages);
+        self.db.after_commit(self.changed_pages);
         Ok(())
     }
 

@@ -40,7 +40,7 @@ use crate::{
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
-pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointScheduler};
+pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointWorker};
 use snapshots::Snapshots;
 pub use write::{Savepoint, WriteTxn};
 
@@ -54,11 +54,19 @@ pub struct PagerOptions {
     /// [`Error::ReadOnly`], and opening writes nothing. The page file and the log must have
     /// been opened read-only too.
     pub read_only: bool,
+    /// Automatic checkpoints (on by default): after every commit the policy is asked, and the
+    /// checkpoint runs on the committing thread or on a [`CheckpointWorker`] if one was
+    /// started. `None`: only explicit calls to [`Pager::checkpoint`] checkpoint.
+    pub checkpoints: Option<CheckpointPolicy>,
 }
 
 impl Default for PagerOptions {
     fn default() -> Self {
-        Self { dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT, read_only: false }
+        Self {
+            dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT,
+            read_only: false,
+            checkpoints: Some(CheckpointPolicy::default()),
+        }
     }
 }
 
@@ -102,6 +110,12 @@ pub struct PagerStats {
     /// How far the oldest reader lags behind the last commit, in log frames (LSNs); 0 without
     /// readers. While it is above 0, checkpoints cannot pass it and the log grows.
     pub oldest_reader_lag: u64,
+    /// Whether the log is past the automatic checkpoints' bound because a reader's snapshot
+    /// holds the checkpoint back.
+    pub checkpoint_held_back: bool,
+    /// The log holds no commit at or before this LSN: the checkpoint at which it last
+    /// restarted (or the data files' checkpoint at open).
+    pub log_floor: Lsn,
     /// Commits committed since open.
     pub commits: u64,
     /// Checkpoints run since open.
@@ -146,6 +160,10 @@ pub struct Pager<L: PageLog> {
     prefetcher: Mutex<Option<prefetch::Worker>>,
     /// The page size, fixed at creation (read without the state lock).
     page_size: PageSize,
+    /// Automatic checkpoints: the policy, its state, and the worker's wake-up.
+    checkpointer: scheduler::Checkpointer,
+    /// See [`PagerStats::log_floor`].
+    log_floor: AtomicU64,
 }
 
 impl<L: PageLog> std::fmt::Debug for Pager<L> {
@@ -166,6 +184,9 @@ impl<L: PageLog> Pager<L> {
     ) -> Result<Self> {
         if options.dirty_pages_max == 0 {
             return Err(Error::InvalidOption("dirty_pages_max must be at least 1".to_owned()));
+        }
+        if let Some(policy) = &options.checkpoints {
+            policy.validate().map_err(Error::InvalidOption)?;
         }
         check_log_identity(&file, &log)?;
         let checkpoint_lsn = file.checkpoint_lsn();
@@ -214,6 +235,8 @@ impl<L: PageLog> Pager<L> {
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
             log_bytes,
+            checkpointer: scheduler::Checkpointer::new(options.checkpoints),
+            log_floor: AtomicU64::new(checkpoint_lsn.get()),
             options,
             cache: None,
             prefetcher: Mutex::new(None),
@@ -258,8 +281,17 @@ impl<L: PageLog> Pager<L> {
     /// write transaction (or a running checkpoint) finishes.
     pub fn begin_write(&self) -> Result<WriteTxn<'_, L>> {
         self.ensure_writable()?;
-        let log = self.writer_lock();
+        let mut log = self.writer_lock();
         self.ensure_healthy()?;
+        // The bound on the log: checkpointed here, under the same lock as the transaction, so
+        // no other commit slips in between and the log exceeds the bound by at most one
+        // transaction (the one that crossed it).
+        if let Some(policy) = self.checkpointer.policy
+            && self.log_bytes.load(Ordering::Relaxed) >= policy.log_bytes_max
+        {
+            self.enforce_log_bound(&mut log, &policy);
+            self.ensure_healthy()?;
+        }
         let roots = self.state_read().roots.latest();
         Ok(WriteTxn::new(self, log, roots))
     }
@@ -271,6 +303,19 @@ impl<L: PageLog> Pager<L> {
     pub fn checkpoint(&self, mode: CheckpointMode) -> Result<CheckpointOutcome> {
         self.ensure_writable()?;
         let mut log = self.writer_lock();
+        self.checkpoint_holding(&mut log, mode)
+    }
+
+    /// [`Pager::checkpoint`] with the writer lock held by the caller.
+    fn checkpoint_holding(
+        &self,
+        log: &mut MutexGuard<'_, L>,
+        mode: CheckpointMode,
+    ) -> Result<CheckpointOutcome> {
+        if self.options.checkpoints.is_some() {
+            // Whatever the outcome, the policy waits its retry interval before the next one.
+            self.checkpointer.ran();
+        }
         // The checkpoint persists the latest allocation state and copies commits into the data
         // files: none of them may be one the log could still lose.
         log.sync().inspect_err(|error| self.poison(error))?;
@@ -311,6 +356,7 @@ impl<L: PageLog> Pager<L> {
             log.restart(mode == CheckpointMode::Truncate)
                 .inspect_err(|error| self.poison(error))?;
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
+            self.log_floor.store(state.checkpoint_lsn.get(), Ordering::Release);
         }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.pages_checkpointed.fetch_add(pages_written, Ordering::Relaxed);
@@ -378,6 +424,11 @@ impl<L: PageLog> Pager<L> {
             readers,
             oldest_reader,
             oldest_reader_lag: oldest_reader.map_or(0, |oldest| last_commit.get() - oldest.get()),
+            checkpoint_held_back: self.options.checkpoints.is_some_and(|policy| {
+                self.log_bytes.load(Ordering::Relaxed) >= policy.log_bytes_max
+                    && self.snapshots.checkpoint_target() < last_commit
+            }),
+            log_floor: Lsn::new(self.log_floor.load(Ordering::Acquire)),
             commits: self.counters.commits.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
             prefetched: self.counters.prefetched.load(Ordering::Relaxed),

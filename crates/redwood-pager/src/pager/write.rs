@@ -212,6 +212,10 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.pager.log_bytes.store(self.log.size_bytes(), Ordering::Relaxed);
         self.publish(commit_lsn, &positions).inspect_err(|error| self.pager.poison(error))?;
         self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
+        let pager = self.pager;
+        // The writer lock goes first: an automatic checkpoint takes it.
+        drop(self);
+        pager.after_commit();
         Ok(commit_lsn)
     }
 

@@ -41,6 +41,16 @@ pub fn open_store_with(
     vfs: &SimVfs,
     cache: Option<Arc<dyn redwood_pager::PageCache>>,
 ) -> Result<Pager<Wal>> {
+    open_store_checkpointing(vfs, cache, None)
+}
+
+/// As [`open_store_with`], with automatic checkpoints by `policy` (none: the tests' pagers
+/// checkpoint only when a test asks, so their checkpoint counts are the test's own).
+pub fn open_store_checkpointing(
+    vfs: &SimVfs,
+    cache: Option<Arc<dyn redwood_pager::PageCache>>,
+    checkpoints: Option<redwood_pager::CheckpointPolicy>,
+) -> Result<Pager<Wal>> {
     let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
     let file = match PageFile::open(Arc::clone(&shared), Path::new("db"), &file_options()) {
         Err(Error::NotFound { .. }) => PageFile::create(shared, Path::new("db"), &file_options())?,
@@ -58,7 +68,7 @@ pub fn open_store_with(
         file,
         wal,
         recovery.transactions,
-        PagerOptions { dirty_pages_max: 3, ..PagerOptions::default() },
+        PagerOptions { dirty_pages_max: 3, checkpoints, ..PagerOptions::default() },
     )?;
     Ok(match cache {
         Some(cache) => pager.with_cache(cache),
@@ -477,47 +487,103 @@ fn a_spilled_transaction_commits_whole_and_recovers_its_final_images() {
     pager.check_invariants(&claims(&model)).unwrap();
 }
 
-#[test]
-fn the_scheduler_checkpoints_when_its_policy_says_so() {
-    use redwood_pager::{CheckpointPolicy, CheckpointScheduler};
-    let vfs = SimVfs::new(27);
-    let pager = Arc::new(open_store(&vfs).unwrap());
-    let policy =
-        CheckpointPolicy { log_versions_max: 8, interval: None, ..CheckpointPolicy::default() };
-    let scheduler = CheckpointScheduler::new(Arc::clone(&pager), policy);
-    let mut model = Model::new();
-    let mut outcomes = Vec::new();
-    for round in 1..=6 {
-        let mut txn = pager.begin_write().unwrap();
-        mutate(&mut txn, &mut model, round, 2, 4).unwrap();
-        txn.commit(Durability::Immediate).unwrap();
-        let versions = pager.stats().log_versions;
-        match scheduler.tick().unwrap() {
-            Some(outcome) => {
-                assert!(versions >= 8, "fired at {versions} versions");
-                assert!(outcome.log_restarted);
-                assert_eq!(pager.stats().log_versions, 0);
-                outcomes.push(outcome);
-            }
-            None => assert!(versions < 8, "held at {versions} versions"),
-        }
+fn small_policy() -> redwood_pager::CheckpointPolicy {
+    redwood_pager::CheckpointPolicy {
+        log_bytes_target: 40 << 10,
+        log_bytes_max: 80 << 10,
+        log_versions_max: 1 << 20,
+        interval: None,
+        held_back_retry: std::time::Duration::from_secs(3600),
+        truncate_log_bytes: 1 << 30,
     }
-    assert!(!outcomes.is_empty(), "the policy fired");
-    check_view(&pager.begin_read().unwrap(), &model, "after scheduled checkpoints");
-    // On its own thread: commits until the thread has checkpointed (bounded wait, no timing).
-    let scheduler = scheduler.start(std::time::Duration::from_millis(2));
-    let before = pager.stats().checkpoints;
-    for round in 7..=500 {
+}
+
+#[test]
+fn automatic_checkpoints_keep_the_log_within_the_policy_on_the_committing_thread() {
+    let vfs = SimVfs::new(27);
+    let policy = small_policy();
+    let pager = open_store_checkpointing(&vfs, None, Some(policy)).unwrap();
+    let mut model = Model::new();
+    let mut largest_commit = 0;
+    let mut restarts = 0;
+    for round in 1..=120 {
+        let before = pager.stats().log_bytes;
+        let checkpoints = pager.stats().checkpoints;
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 1, 6).unwrap();
+        txn.commit(Durability::Immediate).unwrap();
+        let stats = pager.stats();
+        if stats.checkpoints > checkpoints {
+            restarts += 1;
+            assert_eq!(stats.log_versions, 0, "the checkpoint restarted the log");
+        } else {
+            assert!(stats.log_bytes < policy.log_bytes_target, "past the target: {stats:?}");
+            largest_commit = largest_commit.max(stats.log_bytes - before);
+        }
+        // Past the target the commit checkpointed (no worker runs): the log stays below it
+        // plus one commit.
+        assert!(stats.log_bytes < policy.log_bytes_target + largest_commit + 8192, "{stats:?}");
+    }
+    assert!(restarts >= 3, "the policy fired ({restarts} times)");
+    check_view(&pager.begin_read().unwrap(), &model, "after automatic checkpoints");
+    pager.check_invariants(&claims(&model)).unwrap();
+    drop(pager);
+    vfs.crash(CrashMode::all());
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "recovered after automatic checkpoints");
+}
+
+#[test]
+fn a_held_back_checkpoint_lets_the_log_grow_visibly_without_a_checkpoint_per_commit() {
+    let vfs = SimVfs::new(28);
+    let pager = open_store_checkpointing(&vfs, None, Some(small_policy())).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 4, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let reader = pager.begin_read().unwrap();
+    let held = model.clone();
+    let checkpoints = pager.stats().checkpoints;
+    for round in 2..=80 {
+        let mut txn = pager.begin_write().unwrap();
+        mutate(&mut txn, &mut model, round, 1, 3).unwrap();
+        txn.commit(Durability::None).unwrap();
+    }
+    let stats = pager.stats();
+    assert!(stats.log_bytes > small_policy().log_bytes_max, "{stats:?}");
+    assert!(stats.checkpoint_held_back, "the stats say why the log grows: {stats:?}");
+    // One partial checkpoint (up to the reader) at most per retry interval, which is an hour.
+    assert!(stats.checkpoints <= checkpoints + 1, "{} checkpoints", stats.checkpoints);
+    check_view(&reader, &held, "the reader's snapshot");
+    drop(reader);
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 81, 1, 3).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let stats = pager.stats();
+    assert!(!stats.checkpoint_held_back && stats.log_versions == 0, "caught up: {stats:?}");
+    check_view(&pager.begin_read().unwrap(), &model, "after the reader ended");
+}
+
+#[test]
+fn a_checkpoint_worker_checkpoints_in_the_background() {
+    let vfs = SimVfs::new(29);
+    let policy = redwood_pager::CheckpointPolicy { log_versions_max: 8, ..small_policy() };
+    let pager = Arc::new(open_store_checkpointing(&vfs, None, Some(policy)).unwrap());
+    let worker = pager.start_checkpoint_worker().unwrap();
+    let mut model = Model::new();
+    let mut round = 0;
+    // Commits until the worker has checkpointed (bounded: it is woken by each commit past
+    // the policy, and wakes on its own every 250 ms).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while pager.stats().checkpoints == 0 && std::time::Instant::now() < deadline {
+        round += 1;
         let mut txn = pager.begin_write().unwrap();
         mutate(&mut txn, &mut model, round, 1, 8).unwrap();
         txn.commit(Durability::None).unwrap();
-        if pager.stats().checkpoints > before {
-            break;
-        }
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
-    drop(scheduler);
-    assert!(pager.stats().checkpoints > before, "the background thread checkpointed");
+    drop(worker);
+    assert!(pager.stats().checkpoints > 0, "the worker checkpointed");
     check_view(&pager.begin_read().unwrap(), &model, "after background checkpoints");
     pager.check_invariants(&claims(&model)).unwrap();
 }

@@ -213,7 +213,12 @@ fn a_large_value_costs_one_fsync_not_one_per_page() {
 /// tables, however many, do not count toward it.
 #[test]
 fn a_per_table_trigger_checkpoints_after_its_table_changes_enough() {
-    let db = Database::builder().checkpoint_table_after("hot", 40).in_memory().unwrap();
+    // On the committing thread, so the checkpoint count is exact after each commit.
+    let db = Database::builder()
+        .auto_checkpoint(redwood::AutoCheckpoint::OnCommit)
+        .checkpoint_table_after("hot", 40)
+        .in_memory()
+        .unwrap();
     let write_rows = |table: &str, from: u32, count: u32| {
         let mut write = db.begin_write().unwrap();
         {

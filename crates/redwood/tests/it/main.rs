@@ -1,6 +1,7 @@
 //! Integration tests of the `redwood` facade: one binary, one module per scenario.
 
 mod api;
+mod auto_checkpoint;
 mod concurrent_reads;
 mod crash;
 mod diagnostics;
