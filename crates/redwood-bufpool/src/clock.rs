@@ -13,7 +13,8 @@ use crate::sync::AtomicUsize;
 pub enum FrameState {
     /// The probe claimed the frame (the pool latched it): the victim.
     Claimed,
-    /// Pinned, latched, or lost to another claimant: never a victim this time round.
+    /// Pinned, latched, lost to another claimant, or not eligible (a loader at the budget's
+    /// capacity takes only a frame with memory): never a victim this time round.
     Pinned,
     /// Recently used: the probe cleared its reference; passed over once.
     Referenced,
@@ -45,11 +46,35 @@ impl ClockPolicy {
     pub fn choose_victim(
         &self,
         frame_count: usize,
+        probe: impl FnMut(usize) -> FrameState,
+    ) -> Option<usize> {
+        self.choose_victim_skipping(frame_count, |_| 0, probe)
+    }
+
+    /// [`ClockPolicy::choose_victim`] over the frames `skip` does not rule out: `skip(index)`
+    /// says how many frames from `index` on are no candidates (0 if `index` is one), and the
+    /// hand jumps past them with one add instead of probing each. The frames skipped count
+    /// towards the two sweeps, so the cost is bounded by the calls to `skip` and `probe`.
+    pub fn choose_victim_skipping(
+        &self,
+        frame_count: usize,
+        mut skip: impl FnMut(usize) -> usize,
         mut probe: impl FnMut(usize) -> FrameState,
     ) -> Option<usize> {
         assert!(frame_count > 0, "a pool has frames");
-        for _ in 0..2 * frame_count {
+        let mut passed = 0;
+        while passed < 2 * frame_count {
             let index = self.hand.fetch_add(1, Ordering::Relaxed) % frame_count;
+            // Never past the last frame, so the hand lands on frame 0 after a skip to the end.
+            let skipped = skip(index).min(frame_count - index);
+            if skipped > 0 {
+                if skipped > 1 {
+                    self.hand.fetch_add(skipped - 1, Ordering::Relaxed);
+                }
+                passed += skipped;
+                continue;
+            }
+            passed += 1;
             if probe(index) == FrameState::Claimed {
                 return Some(index);
             }
@@ -107,6 +132,32 @@ mod tests {
         let mut frames = [Referenced, Referenced];
         assert_eq!(run(&policy, &mut frames), Some(0), "second time round, frame 0 goes");
         assert_eq!(frames, [Taken, Idle]);
+    }
+
+    #[test]
+    fn a_skipping_sweep_probes_only_candidates_and_gives_up_after_two_sweeps() {
+        use Synthetic::*;
+        let policy = ClockPolicy::new();
+        // Frames 0..6 are no candidates (skipped in runs), 6 and 7 are.
+        let candidate = |index: usize| index >= 6;
+        let skip = |index: usize| if candidate(index) { 0 } else { 6 - index };
+        let mut frames = [Idle, Idle, Idle, Idle, Idle, Idle, Referenced, Pinned];
+        let mut probed = Vec::new();
+        let victim = policy.choose_victim_skipping(frames.len(), skip, |index| {
+            probed.push(index);
+            match frames[index] {
+                Referenced => {
+                    frames[index] = Idle;
+                    FrameState::Referenced
+                }
+                Idle => FrameState::Claimed,
+                Pinned | Taken => FrameState::Pinned,
+            }
+        });
+        assert_eq!(victim, Some(6), "its second chance used, frame 6 goes");
+        assert_eq!(probed, vec![6, 7, 6], "no frame that skip ruled out was probed");
+        let none = policy.choose_victim_skipping(frames.len(), skip, |_| FrameState::Pinned);
+        assert_eq!(none, None, "two sweeps of nothing claimable, and no endless loop");
     }
 
     #[test]

@@ -38,8 +38,6 @@ pub(crate) struct Frame {
     until: AtomicU64,
     /// Used since the CLOCK hand last passed (the second chance).
     referenced: AtomicBool,
-    /// The frame's slab memory has been written (so it is resident): for `memory_bytes`.
-    touched: AtomicBool,
 }
 
 impl Frame {
@@ -51,7 +49,6 @@ impl Frame {
             from: AtomicU64::new(0),
             until: AtomicU64::new(0),
             referenced: AtomicBool::new(false),
-            touched: AtomicBool::new(false),
         }
     }
 
@@ -140,7 +137,7 @@ impl Frame {
         self.until.store(Lsn::MAX.get(), Ordering::Relaxed);
     }
 
-    /// Under the latch: the frame holds nothing (its load failed).
+    /// Under the latch: the frame holds nothing (its load failed, or its memory is released).
     pub(crate) fn clear(&self) {
         debug_assert!(self.is_latched());
         self.page_id.store(EMPTY, Ordering::Relaxed);
@@ -162,7 +159,8 @@ impl Frame {
         }
     }
 
-    /// Drops the frame's second chance (a replaced, unmapped frame is reused first).
+    /// Drops the frame's second chance (a replaced, unmapped frame is reused first; a released
+    /// one comes back with none).
     pub(crate) fn forget(&self) {
         self.referenced.store(false, Ordering::Relaxed);
     }
@@ -170,13 +168,6 @@ impl Frame {
     /// The CLOCK hand passes: `true` if the frame was referenced (its reference is now cleared).
     pub(crate) fn take_reference(&self) -> bool {
         self.referenced.load(Ordering::Relaxed) && self.referenced.swap(false, Ordering::Relaxed)
-    }
-
-    /// Under the latch, before the frame's bytes are written: `true` the first time, when its
-    /// memory becomes resident.
-    pub(crate) fn first_touch(&self) -> bool {
-        debug_assert!(self.is_latched());
-        !self.touched.swap(true, Ordering::Relaxed)
     }
 }
 
@@ -229,8 +220,6 @@ mod tests {
         let page = PageId::new(7);
         assert!(!frame.holds(page, Lsn::new(5)), "an empty frame holds nothing");
         assert!(frame.try_latch());
-        assert!(frame.first_touch());
-        assert!(!frame.first_touch());
         frame.assign(page, Lsn::new(5));
         frame.unlatch_pinned();
         assert!(!frame.holds(page, Lsn::new(4)));

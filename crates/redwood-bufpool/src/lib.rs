@@ -5,7 +5,8 @@
 //!
 //! - **The slab** (`slab.rs`): all page memory is one allocation made at open, `budget /
 //!   page_size` frames, 4 KiB-aligned, requested from `calloc` so it stays untouched (not
-//!   resident) until a frame is first loaded. The crate's only memory `unsafe` is there.
+//!   resident) until a frame is first loaded; a frame's memory can be handed back to the
+//!   operating system (`madvise(MADV_DONTNEED)`). The crate's only memory `unsafe` is there.
 //! - **The directory** (`directory.rs`): page id → frame, a two-level array of `AtomicU32`
 //!   (0 = none, else frame + 1) whose chunks are allocated on first use; a lookup is one atomic
 //!   load. Entries are hints: a reader always checks the frame it pins.
@@ -27,6 +28,14 @@
 //!   one is latched; after two sweeps with none, `load` returns `Ok(None)` and the pager reads
 //!   around the cache. The victim's mapping is removed (if the directory still points at it)
 //!   before it is refilled.
+//! - **The budget** (`budget.rs`): one memory budget covers the cache and the open write
+//!   transaction's changed pages. `set_reserved(pages)` lowers the capacity, the frames that may
+//!   be resident, to `frames - pages` (at least `FRAMES_MIN`) and hands back the memory of
+//!   unpinned CLOCK victims (latched as a load latches one, and evicted) down to it; a load at
+//!   the capacity reuses a resident frame, never one with no memory, so the pool's resident set
+//!   plus the transaction's pages stay within the budget (below it, a load takes a frame with
+//!   no memory first: nothing is evicted while the budget has room). Pinned frames stay; later
+//!   loads release one each until the excess is gone. The hit path does not change.
 //! - `thrash.rs`: `ThrashDetector` and `ThrashReport` (a page evicted and reloaded again and
 //!   again), fed by the miss path under a small mutex.
 //! - `counters.rs`: `PoolCounters` and `PoolStats`, and the per-thread striped hit count.
@@ -39,6 +48,7 @@
 //! happens-before the commit's snapshot is published. The models in `loom_model.rs` check the
 //! protocol (`RUSTFLAGS="--cfg loom" cargo test -p redwood-bufpool --lib loom --release`).
 
+mod budget;
 mod clock;
 mod counters;
 mod directory;

@@ -5,6 +5,12 @@ pub const FRAMES_MIN: usize = 2;
 /// The most frames a pool may have: a larger budget is capped. A frame's index and one more
 /// (a directory entry's encoding, 0 meaning "none") must fit in a `u32`.
 pub const FRAMES_MAX: usize = 1 << 31;
+/// How far ahead (in frames) a sweep for a resident victim looks in one step through the
+/// resident bitmap when it skips frames with no memory; a longer stretch takes several steps.
+pub const RESIDENT_SCAN_FRAMES_MAX: usize = 4096;
+/// The most frames handed back to the operating system in one `madvise` (a run of consecutive
+/// victims, each latched until the call returns).
+pub const RELEASE_RUN_FRAMES_MAX: usize = 256;
 /// Thrash reports kept for diagnostics; older ones are dropped.
 pub const THRASH_REPORTS_MAX: usize = 64;
 /// Misses that make up the thrash window unless the options say otherwise.
@@ -36,4 +42,5 @@ pub const HIT_FLUSH_EVERY: u64 = 256;
 
 const _: () = assert!(FRAMES_MIN >= 2);
 const _: () = assert!(FRAMES_MAX < u32::MAX as usize);
+const _: () = assert!(RESIDENT_SCAN_FRAMES_MAX >= 64 && RELEASE_RUN_FRAMES_MAX > 0);
 const _: () = assert!(HIT_STRIPES.is_power_of_two() && HIT_FLUSH_EVERY > 0);

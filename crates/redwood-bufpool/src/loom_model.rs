@@ -1,6 +1,8 @@
 //! Exhaustive interleavings (bounded preemptions) of the pin protocol in two-frame pools:
 //! readers pinning through the directory while loaders latch, evict and refill frames, a
-//! supersede racing a reader, and pins released while a loader sweeps. Every page a reader gets
+//! supersede racing a reader, pins released while a loader sweeps, and a reserve handing frames
+//! back while a reader pins or a loader loads (three-frame pools, since a reserve never leaves
+//! fewer than two). Every page a reader gets
 //! is the one it asked for and whole: the loader writes a marker in two halves with a yield
 //! between them, so a reader that could see a half-loaded frame would fail the check. Run with
 //! `RUSTFLAGS="--cfg loom" cargo test -p redwood-bufpool --lib loom --release`.
@@ -12,7 +14,11 @@ use redwood_pager::{Lsn, Page, PageCache, PageGuard, PageId, PageSize};
 use crate::{BufferPool, PoolOptions};
 
 fn pool() -> Arc<BufferPool> {
-    Arc::new(BufferPool::new(PoolOptions::new(2 * 4096, PageSize::DEFAULT)).unwrap())
+    pool_of(2)
+}
+
+fn pool_of(frames: u64) -> Arc<BufferPool> {
+    Arc::new(BufferPool::new(PoolOptions::new(frames * 4096, PageSize::DEFAULT)).unwrap())
 }
 
 /// A loader that marks the page as `page`'s, in two steps with a scheduling point between.
@@ -182,5 +188,55 @@ fn loom_a_guard_dropped_while_another_thread_evicts() {
         pool.check_invariants().unwrap();
         let stats = pool.stats();
         assert_eq!((stats.pinned, stats.evictions, stats.cached), (0, 1, 2));
+    });
+}
+
+/// A reserve hands a frame back (`madvise`: its bytes read as zeros afterwards) while a reader
+/// looks up the page it held: the reader either pins the frame first, and the reserve takes
+/// another, or misses; it never sees the page's bytes gone. One frame goes either way.
+#[test]
+fn loom_a_reserve_racing_a_reader_leaves_it_its_page_or_a_miss() {
+    model(|| {
+        let pool = pool_of(3);
+        assert!(load(&pool, 1, 1) && load(&pool, 2, 1) && load(&pool, 3, 1));
+        let reader = {
+            let pool = Arc::clone(&pool);
+            loom::thread::spawn(move || {
+                if let Some(guard) = pool.get(PageId::new(1), Lsn::new(1)) {
+                    check(&guard, 1);
+                    loom::thread::yield_now();
+                    check(&guard, 1);
+                }
+            })
+        };
+        pool.set_reserved(1);
+        reader.join().unwrap();
+        pool.check_invariants().unwrap();
+        let stats = pool.stats();
+        assert_eq!((pool.resident_frames(), stats.cached, stats.evictions), (2, 2, 1));
+        let cached = [1u64, 2, 3].into_iter().filter(|&page| get(&pool, page, 1)).count();
+        assert_eq!(cached, 2, "the pages left are whole");
+    });
+}
+
+/// A load racing a reserve: whichever comes first, the loader gets its page whole (or, if the
+/// reserve's sweep kept every frame busy, nothing: `load` checks what it gets), and the pool
+/// ends within the reserve, every page left in it whole.
+#[test]
+fn loom_a_load_racing_a_reserve_ends_within_it() {
+    model(|| {
+        let pool = pool_of(3);
+        assert!(load(&pool, 1, 1) && load(&pool, 2, 1) && load(&pool, 3, 1));
+        let loader = {
+            let pool = Arc::clone(&pool);
+            loom::thread::spawn(move || load(&pool, 4, 1))
+        };
+        pool.set_reserved(1);
+        loader.join().unwrap();
+        pool.check_invariants().unwrap();
+        let stats = pool.stats();
+        assert_eq!((pool.resident_frames(), stats.cached, stats.pinned), (2, 2, 0));
+        let cached = [1u64, 2, 3, 4].into_iter().filter(|&page| get(&pool, page, 1)).count();
+        assert_eq!(cached, 2, "the pages left are whole");
     });
 }

@@ -5,7 +5,10 @@
 //! The memory is requested zeroed with an alignment of 16 (`calloc`, which for a large block
 //! maps fresh pages and writes none of them) and the start is aligned up by hand; std's
 //! `alloc_zeroed` with a larger alignment would zero, so touch, the whole slab. Untouched pages
-//! are not resident: the pool's memory follows the frames it loads, not its budget.
+//! are not resident: the pool's memory follows the frames it loads, not its budget. A frame's
+//! memory can also be handed back ([`Slab::release`], `madvise(MADV_DONTNEED)`), when a write
+//! transaction's changed pages take part of the budget: it reads as zeros when next touched, as
+//! an untouched frame does.
 //!
 //! A slab of at least [`HUGE_PAGE_BYTES`] × 16 starts on a 2 MiB boundary and, on Linux, is
 //! advised for transparent huge pages (`madvise(MADV_HUGEPAGE)`): a random lookup then costs no
@@ -15,8 +18,9 @@
 //! out in order, so the cost over the pages cached is at most one huge page.
 //!
 //! This is the crate's only memory-handling `unsafe`: [`Slab::frame`] and [`Slab::frame_mut`]
-//! hand out a frame's bytes and leave the aliasing rule to their caller, the pin protocol in
-//! `pool.rs` (a latched frame has no reader; a pinned one has no writer).
+//! hand out a frame's bytes, and [`Slab::release`] drops them, and all three leave the aliasing
+//! rule to their caller, the pin protocol in `pool.rs` (a latched frame has no reader; a pinned
+//! one has no writer and is never released).
 
 #![expect(unsafe_code, reason = "the slab is raw memory handed out frame by frame; see SAFETY")]
 
@@ -47,6 +51,8 @@ pub(crate) struct Slab {
     start: NonNull<u8>,
     frame_bytes: usize,
     frames: usize,
+    /// The operating system's page size: `release` hands back only whole pages of it.
+    os_page_bytes: usize,
 }
 
 impl Slab {
@@ -73,7 +79,14 @@ impl Slab {
         if huge {
             advise_huge_pages(start, frames_bytes);
         }
-        Some(Self { allocation, layout, start, frame_bytes, frames })
+        Some(Self {
+            allocation,
+            layout,
+            start,
+            frame_bytes,
+            frames,
+            os_page_bytes: os_page_bytes(),
+        })
     }
 
     /// A pointer to the first byte of frame `index`. Panics if `index` is out of range.
@@ -120,9 +133,47 @@ impl Slab {
     pub(crate) unsafe fn frame(&self, index: usize) -> &[u8] {
         let ptr = self.frame_ptr(index);
         // SAFETY: the frame is `frame_bytes` bytes inside the live allocation (see `frame_ptr`),
-        // initialized (zeroed when allocated, only ever written as bytes), and the caller rules
-        // out a concurrent or overlapping `&mut` for the slice's lifetime.
+        // initialized (zeroed when allocated, only ever written as bytes, and after a `release`
+        // either unchanged or zeros again), and the caller rules out a concurrent or overlapping
+        // `&mut` for the slice's lifetime.
         unsafe { std::slice::from_raw_parts(ptr.as_ptr(), self.frame_bytes) }
+    }
+
+    /// Hands the memory of frames `first..first + count` back to the operating system
+    /// (`madvise(MADV_DONTNEED)` on Linux): it stops being resident, and reads as zeros when next
+    /// touched (the slab is private anonymous memory, as any heap block). Only whole pages of
+    /// the operating system's inside the range are handed back, so where its pages are larger
+    /// than a frame, a lone frame may keep its memory; where the kernel refuses, or off Linux,
+    /// the bytes stay as they were. Either way the frames stay initialized. Under miri the bytes
+    /// are zeroed instead, so that miri checks the caller's exclusivity as for a write. Panics if
+    /// the range is out of bounds.
+    ///
+    /// # Safety
+    ///
+    /// While the call runs, no reference to any byte of those frames may exist or be created,
+    /// and every earlier access to them must happen-before it: the caller holds each frame's
+    /// exclusive latch, as for [`Slab::frame_mut`].
+    pub(crate) unsafe fn release(&self, first: usize, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let end = first.checked_add(count).expect("a frame range that fits");
+        let _ = self.frame_ptr(end - 1);
+        let start = self.frame_ptr(first);
+        let bytes = count * self.frame_bytes;
+        // The whole pages inside the range: addresses `low..high` (none if `low >= high`).
+        let address = start.as_ptr().addr();
+        let low = address.next_multiple_of(self.os_page_bytes);
+        let high = (address + bytes) / self.os_page_bytes * self.os_page_bytes;
+        if low < high {
+            // SAFETY: `address <= low < high <= address + bytes`, so the pointer stays inside
+            // frames `first..end`, which lie inside the allocation (both ends checked above).
+            let pages = unsafe { start.add(low - address) };
+            // SAFETY: `pages..pages + (high - low)` is whole pages inside frames `first..end`,
+            // and the caller guarantees no reference to those frames exists while this runs,
+            // with every earlier access to them ordered before it.
+            unsafe { release_pages(pages, high - low) };
+        }
     }
 
     /// The bytes of frame `index`, to write. Panics if `index` is out of range.
@@ -158,6 +209,62 @@ fn advise_huge_pages(start: NonNull<u8>, bytes: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_start: NonNull<u8>, _bytes: usize) {}
+
+/// The operating system's page size (a frame's, where it cannot be asked).
+fn os_page_bytes() -> usize {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    {
+        // SAFETY: `sysconf` reads a system constant; it has no preconditions.
+        let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if let Ok(bytes) = usize::try_from(bytes)
+            && bytes.is_power_of_two()
+        {
+            return bytes;
+        }
+    }
+    FRAME_ALIGN
+}
+
+/// Hands `bytes` from `start` back to the kernel (`madvise(MADV_DONTNEED)`). Advice only: a
+/// refusal leaves the memory, and its bytes, as they were.
+///
+/// # Safety
+///
+/// `start..start + bytes` is whole pages of the operating system's inside the slab's live
+/// allocation, and no reference to any of those bytes exists or is created while this runs,
+/// every earlier access to them ordered before it.
+#[cfg(all(target_os = "linux", not(miri)))]
+unsafe fn release_pages(start: NonNull<u8>, bytes: usize) {
+    // SAFETY: the range is page-aligned memory of the slab's allocation (private anonymous
+    // memory from the allocator, which this process owns), and no reference to it is alive (the
+    // caller's contract): MADV_DONTNEED swaps in zero-filled pages on the next touch, as if the
+    // bytes were written with zeros now, which no reader can observe mid-way.
+    let refused = unsafe { libc::madvise(start.as_ptr().cast(), bytes, libc::MADV_DONTNEED) };
+    if refused != 0 {
+        // Nothing to do: the frames keep their memory and their bytes.
+    }
+}
+
+/// Under miri: zeroes the bytes, what the kernel's release would leave, so that miri checks
+/// the caller's exclusivity as it does for a write.
+///
+/// # Safety
+///
+/// As for the Linux version: the range is inside the live allocation, and no reference to it
+/// exists while this runs, every earlier access ordered before it.
+#[cfg(miri)]
+unsafe fn release_pages(start: NonNull<u8>, bytes: usize) {
+    // SAFETY: in bounds and exclusive, by the caller's contract.
+    unsafe { start.as_ptr().write_bytes(0, bytes) };
+}
+
+/// Off Linux: the memory is kept (there is no portable way to hand it back).
+///
+/// # Safety
+///
+/// None needed (it does nothing); the signature matches the Linux version's.
+#[cfg(all(not(target_os = "linux"), not(miri)))]
+unsafe fn release_pages(_start: NonNull<u8>, _bytes: usize) {}
 
 impl Drop for Slab {
     fn drop(&mut self) {
@@ -234,6 +341,68 @@ mod tests {
             let bytes = unsafe { slab.frame(index) };
             assert!(bytes.iter().all(|&byte| byte == 0xA0 + index as u8));
         }
+    }
+
+    #[test]
+    fn a_released_frame_reads_as_zeros_and_its_neighbours_keep_their_bytes() {
+        let slab = Slab::new(3, FRAME_ALIGN).unwrap();
+        for index in 0..3 {
+            // SAFETY: one frame at a time, and no other slice of it is alive.
+            unsafe { slab.frame_mut(index) }.fill(0x50 + index as u8);
+        }
+        // SAFETY: no slice of frame 1 is alive.
+        unsafe { slab.release(1, 1) };
+        // SAFETY: the release returned; nothing writes meanwhile.
+        let released = unsafe { slab.frame(1) };
+        if cfg!(any(target_os = "linux", miri)) {
+            assert!(released.iter().all(|&byte| byte == 0), "handed back, zero when touched");
+        }
+        for index in [0, 2] {
+            // SAFETY: as above.
+            let bytes = unsafe { slab.frame(index) };
+            assert!(bytes.iter().all(|&byte| byte == 0x50 + index as u8), "frame {index} kept");
+        }
+        // SAFETY: no slice of frame 1 is alive any more (the one above was last used above).
+        unsafe { slab.frame_mut(1) }.fill(7);
+        // SAFETY: the write ended.
+        assert!(unsafe { slab.frame(1) }.iter().all(|&byte| byte == 7), "usable again");
+        // SAFETY: no slice of the slab is used after this; an empty range is nothing.
+        unsafe {
+            slab.release(0, 3);
+            slab.release(2, 0);
+        }
+    }
+
+    #[test]
+    fn with_pages_larger_than_a_frame_a_release_never_reaches_past_its_frames() {
+        let mut slab = Slab::new(8, FRAME_ALIGN).unwrap();
+        // As on a kernel with 16 KiB pages: a lone 4 KiB frame holds no whole page.
+        slab.os_page_bytes = 4 * FRAME_ALIGN;
+        for index in 0..8 {
+            // SAFETY: one frame at a time, and no other slice of it is alive.
+            unsafe { slab.frame_mut(index) }.fill(0x60 + index as u8);
+        }
+        for (first, count) in [(1, 1), (2, 5)] {
+            // SAFETY: no slice of the slab is alive.
+            unsafe { slab.release(first, count) };
+            for index in (0..8).filter(|index| !(first..first + count).contains(index)) {
+                // SAFETY: the release returned; nothing writes meanwhile.
+                let bytes = unsafe { slab.frame(index) };
+                let tag = 0x60 + index as u8;
+                assert!(bytes.iter().all(|&byte| byte == tag), "frame {index}, outside the range");
+            }
+        }
+        // SAFETY: as above.
+        let lone = unsafe { slab.frame(1) };
+        assert!(lone.iter().all(|&byte| byte == 0x61), "no whole page in it: kept as it was");
+    }
+
+    #[test]
+    #[should_panic(expected = "frame 3 of 3")]
+    fn a_release_past_the_last_frame_panics() {
+        let slab = Slab::new(3, FRAME_ALIGN).unwrap();
+        // SAFETY: no slice of the slab exists (and the call panics first).
+        unsafe { slab.release(2, 2) };
     }
 
     #[test]

@@ -168,6 +168,21 @@ pub trait PageCache: Send + Sync {
     /// visible only to snapshots before `at`.
     fn supersede(&self, page_id: PageId, at: Lsn);
 
+    /// How many pages the cache's budget holds; `usize::MAX` for a cache without one (the
+    /// default).
+    fn budget_pages(&self) -> usize {
+        usize::MAX
+    }
+
+    /// The open write transaction holds `pages` changed pages in memory, and they count against
+    /// the cache's budget: the cache keeps at most its budget minus `pages` frames resident
+    /// (never fewer than a minimum it needs to work), evicting unpinned frames and returning
+    /// their memory to the operating system. `0` gives the whole budget back. Best effort:
+    /// pinned frames stay. The default does nothing.
+    fn set_reserved(&self, pages: usize) {
+        let _ = pages;
+    }
+
     /// Releases a pin that [`PageCache::get`], [`PageCache::load`] or [`PageCache::repin`] took
     /// (a [`PageGuard`] calls it when it drops).
     ///

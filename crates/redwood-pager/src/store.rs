@@ -35,6 +35,16 @@ pub trait PageWrite: PageRead {
     /// must carry its page type; the transaction seals it at commit.
     fn write_page(&mut self, page_id: PageId, page: PageBuf) -> Result<()>;
 
+    /// This transaction's own in-memory image of `page_id`, to change in place, if it holds
+    /// one (written in this transaction and not written out since); `None` otherwise, and the
+    /// caller writes a new image with [`PageWrite::write_page`]. A page changed in place
+    /// counts as written again. The caller keeps the header's page type and the contents
+    /// valid; the transaction seals the page when it writes it out. The default holds none.
+    fn page_mut(&mut self, page_id: PageId) -> Result<Option<&mut PageBuf>> {
+        let _ = page_id;
+        Ok(None)
+    }
+
     /// Frees an allocated page.
     fn free(&mut self, page_id: PageId) -> Result<()>;
 

@@ -112,7 +112,8 @@ pub struct PoolCounters {
     pub failed_reads: AtomicU64,
     /// Pages reported as thrashing: evicted and loaded again repeatedly within a short window.
     pub thrash_reports: AtomicU64,
-    /// Frames that have been given their page buffer (on their first load).
+    /// Times a frame was given page memory (its first load, and its first load after a
+    /// release).
     pub frames_allocated: AtomicU64,
 }
 
@@ -137,9 +138,10 @@ pub struct PoolStats {
     pub cached: u64,
     /// Frames pinned right now.
     pub pinned: u64,
-    /// Bytes of memory the pool holds: the pages of frames loaded so far (the slab is touched
-    /// only as frames are first loaded, so this grows to at most `frames` × the page size),
-    /// plus the frames' metadata and the page directory.
+    /// Bytes of memory the pool holds: the pages of frames resident now (the slab is touched
+    /// only as frames are loaded, and frames released to make room for a write transaction's
+    /// dirty pages no longer count, so this is at most `frames` × the page size), plus the
+    /// frames' metadata and the page directory.
     pub memory_bytes: u64,
 }
 

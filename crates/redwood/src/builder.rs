@@ -37,7 +37,7 @@ pub struct Builder {
     cache_bytes: u64,
     page_size: PageSize,
     segment_pages: u64,
-    dirty_pages_max: usize,
+    dirty_pages_max: Option<usize>,
     durability: Durability,
     triggers: TableTriggers,
     auto_checkpoint: AutoCheckpoint,
@@ -55,7 +55,7 @@ impl Default for Builder {
             cache_bytes: default_cache_bytes(),
             page_size: PageSize::DEFAULT,
             segment_pages: redwood_pager::limits::SEGMENT_PAGES_DEFAULT,
-            dirty_pages_max: redwood_pager::limits::DIRTY_PAGES_MAX_DEFAULT,
+            dirty_pages_max: None,
             durability: Durability::Immediate,
             triggers: TableTriggers::default(),
             auto_checkpoint: AutoCheckpoint::Background,
@@ -68,6 +68,10 @@ impl Default for Builder {
         }
     }
 }
+
+/// A write transaction keeps in memory up to `(n - 1) / n` of the cache budget's pages by
+/// default (three quarters): the cache keeps the rest for the pages the transaction reads.
+const DIRTY_SHARE_DIVISOR: usize = 4;
 
 /// Where automatic checkpoints run (see [`Builder::auto_checkpoint`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -163,7 +167,11 @@ impl Builder {
         self
     }
 
-    /// How many changed pages a write transaction keeps in memory before spilling to the log.
+    /// How many changed pages a write transaction keeps in memory before it writes the coldest
+    /// quarter of them out: new pages to their home location in the data files, others to the
+    /// log. The default is three quarters of the cache budget's pages, and the cache gives up
+    /// the memory they take while the transaction holds them, so the two stay within the
+    /// budget together.
     ///
     /// ```
     /// let db = redwood::Database::builder().dirty_pages_max(4).in_memory()?;
@@ -172,13 +180,22 @@ impl Builder {
     /// for i in 0u32..500 {
     ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
     /// }
+    /// drop(table);
+    /// write.commit()?;
+    /// let frames = db.log_stats().frames;
+    /// let mut write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for i in 0u32..500 {
+    ///     table.insert(&i.to_be_bytes(), &[1; 100])?; // changes pages that exist
+    /// }
     /// // More than 4 pages changed: the transaction spilled some to the log before committing.
-    /// assert!(db.log_stats().frames > 0);
+    /// assert!(db.log_stats().frames > frames);
+    /// drop(table);
     /// write.commit()?;
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn dirty_pages_max(mut self, pages: usize) -> Self {
-        self.dirty_pages_max = pages;
+        self.dirty_pages_max = Some(pages);
         self
     }
 
@@ -484,8 +501,11 @@ impl Builder {
         let read_only = self.read_only || self.salvage;
         let checkpoints = (self.auto_checkpoint != AutoCheckpoint::Off && !read_only)
             .then_some(self.checkpoint_policy);
-        let pager_options =
-            PagerOptions { dirty_pages_max: self.dirty_pages_max, read_only, checkpoints };
+        let dirty_pages_max = self.dirty_pages_max.unwrap_or_else(|| {
+            let frames = usize::try_from(pool.stats().frames).unwrap_or(usize::MAX);
+            (frames / DIRTY_SHARE_DIVISOR * (DIRTY_SHARE_DIVISOR - 1)).max(1)
+        });
+        let pager_options = PagerOptions { dirty_pages_max, read_only, checkpoints };
         let restore_points = crate::restore::recovered(&recovery.transactions);
         let mut report = crate::recovery::RecoveryReport::from_log(&recovery);
         report.salvage_notes = file.salvage_notes().to_vec();

@@ -2,4 +2,5 @@
 
 mod memory;
 mod pool;
+mod reserve;
 mod stress;

@@ -1,9 +1,12 @@
 //! The pool's memory follows what it loads, not its budget: the slab is reserved at open but
 //! only the frames loaded become resident, and `PoolStats::memory_bytes` (loaded frames' pages,
 //! the frames' metadata, the directory) agrees with the growth of the process's resident set.
+//! A reserve (`PageCache::set_reserved`) shrinks both, and loads under it do not grow them.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use redwood_bufpool::{BufferPool, PoolOptions};
-use redwood_pager::PageSize;
+use redwood_pager::{PageCache, PageSize};
 
 use crate::pool::{assert_image, load};
 
@@ -12,8 +15,17 @@ use crate::pool::{assert_image, load};
 const BUDGET: u64 = 4 << 30;
 const LOADED: u64 = 8192;
 
+/// Held by each test that measures the process's resident set, so that under `cargo test`
+/// (one process, tests on threads) one's growth is not counted in the other's.
+static MEASURING: Mutex<()> = Mutex::new(());
+
+fn measuring() -> MutexGuard<'static, ()> {
+    MEASURING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 #[test]
 fn a_large_budget_costs_only_what_it_loads() {
+    let _measuring = measuring();
     let before = resident_bytes();
     let pool = BufferPool::new(PoolOptions::new(BUDGET, PageSize::DEFAULT)).unwrap();
     let opened = pool.stats().memory_bytes;
@@ -40,6 +52,38 @@ fn a_large_budget_costs_only_what_it_loads() {
             (grown - counted).abs() <= 0.15 * counted,
             "resident set grew by {grown} bytes, the pool counts {counted}"
         );
+    }
+}
+
+/// A 64 MiB pool (huge-page advised), filled, then three quarters reserved: the resident set
+/// shrinks by the 48 MiB handed back, as `memory_bytes` does, and stays there through loads.
+#[test]
+fn a_reserve_hands_memory_back_to_the_operating_system() {
+    const FRAMES: u64 = 16384;
+    const KEPT: u64 = FRAMES / 4;
+    let _measuring = measuring();
+    let pool = BufferPool::new(PoolOptions::new(FRAMES * 4096, PageSize::DEFAULT)).unwrap();
+    for page in 0..FRAMES {
+        drop(load(&pool, page, 1).expect("a free frame"));
+    }
+    let (full, before) = (pool.stats().memory_bytes, resident_bytes());
+    pool.set_reserved((FRAMES - KEPT) as usize);
+    let (reserved, after) = (pool.stats().memory_bytes, resident_bytes());
+    let handed_back = (FRAMES - KEPT) * 4096;
+    assert_eq!(full - reserved, handed_back);
+    for page in FRAMES..2 * FRAMES {
+        drop(load(&pool, page, 1).expect("an idle resident frame"));
+    }
+    assert_eq!(pool.stats().memory_bytes, reserved, "loads under the reserve reuse frames");
+    assert_eq!(pool.resident_frames(), KEPT as usize);
+    if let (Some(before), Some(after), Some(last)) = (before, after, resident_bytes()) {
+        let shrunk = before.saturating_sub(after) as f64;
+        assert!(
+            (shrunk - handed_back as f64).abs() <= 0.15 * handed_back as f64,
+            "resident set shrank by {shrunk} bytes, the pool handed back {handed_back}"
+        );
+        let grown = last.saturating_sub(after) as f64;
+        assert!(grown <= 0.15 * handed_back as f64, "loads grew the resident set by {grown}");
     }
 }
 

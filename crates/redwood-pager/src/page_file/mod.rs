@@ -98,7 +98,7 @@ pub struct PageFile {
     /// Segments written since their last `sync_data`.
     unsynced_segments: Mutex<BTreeSet<SegmentId>>,
     /// A segment file was created since the last `sync_dir`.
-    dir_sync_needed: bool,
+    dir_sync_needed: AtomicBool,
     poisoned: AtomicBool,
     counters: Arc<PageFileCounters>,
 }
@@ -323,13 +323,7 @@ impl PageFile {
             self.extend_segment(segment, page_count)?;
             self.sync_segment(segment)?;
         }
-        if self.dir_sync_needed {
-            let dir = parent_dir(&self.path).to_path_buf();
-            let result = self.vfs.sync_dir(&dir);
-            self.poison_on_error(result, "sync_dir", &dir)?;
-            self.counters.dir_syncs.fetch_add(1, Ordering::Relaxed);
-            self.dir_sync_needed = false;
-        }
+        self.sync_dir_if_needed()?;
         if meta_changed {
             self.write_meta(next)?;
         }
@@ -423,6 +417,32 @@ impl PageFile {
         self.unsynced_segments.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Makes the data pages written so far durable, and the directory entries of new segment
+    /// files, but not the allocation state, roots or meta data (those wait for
+    /// [`PageFile::sync`]): what a write transaction calls before its commit record after
+    /// writing new pages straight to their home location.
+    pub fn sync_pages(&self) -> Result<()> {
+        self.ensure_writable()?;
+        let page_count = self.page_count();
+        let unsynced = std::mem::take(&mut *self.unsynced_lock());
+        for segment in unsynced {
+            self.extend_segment(segment, page_count)?;
+            self.sync_segment(segment)?;
+        }
+        self.sync_dir_if_needed()
+    }
+
+    fn sync_dir_if_needed(&self) -> Result<()> {
+        if self.dir_sync_needed.load(Ordering::Acquire) {
+            let dir = parent_dir(&self.path).to_path_buf();
+            let result = self.vfs.sync_dir(&dir);
+            self.poison_on_error(result, "sync_dir", &dir)?;
+            self.counters.dir_syncs.fetch_add(1, Ordering::Relaxed);
+            self.dir_sync_needed.store(false, Ordering::Release);
+        }
+        Ok(())
+    }
+
     fn mark_unsynced(&self, segment: SegmentId) {
         self.unsynced_lock().insert(segment);
     }
@@ -444,7 +464,7 @@ impl PageFile {
 
     /// Grows a segment file so every page below `page_count` lies inside it, so that a later
     /// open can tell a truncated file from a short one.
-    fn extend_segment(&mut self, segment: SegmentId, page_count: u64) -> Result<()> {
+    fn extend_segment(&self, segment: SegmentId, page_count: u64) -> Result<()> {
         let needed = self.geometry().segment_bytes_needed(segment, page_count);
         let path = segment_path(&self.path, segment);
         let storage = &self.segments[segment.get() as usize];
@@ -463,14 +483,15 @@ impl PageFile {
         Ok(())
     }
 
-    /// Creates the file of a segment the free-space map just began. A leftover file from a
-    /// crash before that segment's meta was written holds nothing live, so it is replaced.
+    /// Opens the file of a segment the free-space map just began, creating it if it does not
+    /// exist. A file left from before a crash is kept: it may hold pages a logged commit wrote
+    /// to their home location.
     fn begin_segment_file(&mut self, segment: SegmentId) -> Result<()> {
         assert_eq!(segment.get(), self.segments.len() as u64, "segments begin in order");
         let path = segment_path(&self.path, segment);
         if self.read_only {
-            // Replaying a recovered commit that grew the database: its pages come from the log,
-            // and the file (if the crash left none) is never created here.
+            // Replaying a recovered commit that grew the database: its pages come from the log
+            // or from their home location in this file, which is never created here.
             let storage = match self.vfs.open_read_only(&path) {
                 Ok(storage) => storage,
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
@@ -484,14 +505,19 @@ impl PageFile {
         // The free-space map already counts this segment: any failure here poisons the handle.
         let exists = self.vfs.exists(&path);
         let exists = self.poison_on_error(exists, "exists", &path)?;
-        if exists {
-            let result = self.vfs.remove(&path);
-            self.poison_on_error(result, "remove", &path)?;
-        }
-        let result = self.vfs.create(&path);
-        let storage = self.poison_on_error(result, "create", &path)?;
+        let storage = if exists {
+            // Kept, not replaced: a write transaction writes its new pages to their home
+            // location before its commit record, so the file of a segment that only a commit
+            // in the log (being replayed now) grew into holds that commit's pages. Anything
+            // else in it is on pages free in every state, which are written before being read.
+            let result = self.vfs.open(&path);
+            self.poison_on_error(result, "open", &path)?
+        } else {
+            let result = self.vfs.create(&path);
+            self.poison_on_error(result, "create", &path)?
+        };
         self.segments.push(storage);
-        self.dir_sync_needed = true;
+        self.dir_sync_needed.store(true, Ordering::Release);
         Ok(())
     }
 

@@ -197,7 +197,7 @@ impl PageFile {
             salvage_notes: Vec::new(),
             free_map,
             unsynced_segments: Mutex::default(),
-            dir_sync_needed: false,
+            dir_sync_needed: AtomicBool::new(false),
             poisoned: AtomicBool::new(false),
             counters: Arc::clone(&options.counters),
         }

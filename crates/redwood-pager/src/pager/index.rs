@@ -29,6 +29,8 @@ pub(crate) struct Version {
 #[derive(Default, Debug)]
 pub(crate) struct VersionIndex {
     versions: FxHashMap<PageId, Vec<(Lsn, LogPosition)>>,
+    /// Versions held, kept with every change (the checkpoint policy asks after every commit).
+    count: usize,
 }
 
 impl VersionIndex {
@@ -41,6 +43,7 @@ impl VersionIndex {
             last => {
                 assert!(last.is_none_or(|(last, _)| *last < commit_lsn), "commits ascend");
                 versions.push((commit_lsn, position));
+                self.count += 1;
             }
         }
     }
@@ -84,11 +87,21 @@ impl VersionIndex {
             versions.retain(|(commit_lsn, _)| *commit_lsn > target);
             !versions.is_empty()
         });
+        self.count = self.versions.values().map(Vec::len).sum();
+    }
+
+    /// Forgets every version of `page_id`: a write transaction wrote the page to its home
+    /// location, and no snapshot that could read an older version is left.
+    pub fn forget(&mut self, page_id: PageId) {
+        if let Some(versions) = self.versions.remove(&page_id) {
+            self.count -= versions.len();
+        }
     }
 
     /// How many page versions the index holds.
     pub fn version_count(&self) -> usize {
-        self.versions.values().map(Vec::len).sum()
+        debug_assert_eq!(self.count, self.versions.values().map(Vec::len).sum::<usize>());
+        self.count
     }
 
     /// The oldest and newest commit LSN indexed, if any.

@@ -27,6 +27,7 @@ mod prefetch;
 mod read;
 mod scheduler;
 mod snapshots;
+mod spill;
 mod verify;
 mod write;
 

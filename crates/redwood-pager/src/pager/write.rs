@@ -18,30 +18,42 @@ use crate::{
 /// The write transaction. Commit makes all of it visible and durable at once; dropping it
 /// without committing aborts it.
 pub struct WriteTxn<'p, L: PageLog> {
-    pager: &'p Pager<L>,
-    log: MutexGuard<'p, L>,
-    changes: Changes,
+    pub(super) pager: &'p Pager<L>,
+    pub(super) log: MutexGuard<'p, L>,
+    pub(super) changes: Changes,
     /// Each savepoint's identity and the changes it marks.
-    savepoints: Vec<(u64, Changes)>,
+    pub(super) savepoints: Vec<(u64, Changes)>,
     /// Identities handed out so far, so a handle whose savepoint was discarded is refused.
     savepoints_taken: u64,
     /// The last frame appended for each spilled page, whatever savepoints undid since: recovery
     /// takes the last frame of a page in a transaction, so commit re-appends any page whose
     /// last frame is not its final image.
-    appended_last: BTreeMap<PageId, LogPosition>,
+    pub(super) appended_last: BTreeMap<PageId, LogPosition>,
+    /// When each dirty page was last written (a count of writes), for spilling the coldest.
+    pub(super) written_at: rustc_hash::FxHashMap<PageId, u64>,
+    pub(super) writes: u64,
+    /// The page count when the transaction began: a page at or past it was never allocated by
+    /// any commit, so no snapshot and no state recovery can return to holds it, and the
+    /// transaction may write it straight to its home location (`changes.home`).
+    pub(super) base_page_count: u64,
+    /// The dirty-page count last reported to the cache (`PageCache::set_reserved`).
+    pub(super) reserved_reported: usize,
     finished: bool,
 }
 
 /// Everything a write transaction has changed so far; a savepoint is a copy of it.
 #[derive(Clone, Debug, Default)]
-struct Changes {
-    dirty: BTreeMap<PageId, PageBuf>,
+pub(super) struct Changes {
+    pub dirty: BTreeMap<PageId, PageBuf>,
     /// Pages written out to the log before commit (spilled), at their latest image.
-    spilled: BTreeMap<PageId, LogPosition>,
-    allocated: BTreeSet<PageId>,
-    freed: BTreeSet<PageId>,
-    roots: Roots,
-    restore_points: Vec<RestorePoint>,
+    pub spilled: BTreeMap<PageId, LogPosition>,
+    /// New pages written to their home location in the data files, at their latest image
+    /// (unless dirty again since); synced before the commit record.
+    pub home: BTreeSet<PageId>,
+    pub allocated: BTreeSet<PageId>,
+    pub freed: BTreeSet<PageId>,
+    pub roots: Roots,
+    pub restore_points: Vec<RestorePoint>,
 }
 
 /// A point inside a write transaction to roll back to (see [`WriteTxn::savepoint`]).
@@ -56,6 +68,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         let changes = Changes { roots, ..Changes::default() };
         let appended_last = BTreeMap::new();
         let savepoints = Vec::new();
+        let base_page_count = pager.state_read().file.page_count();
         Self {
             pager,
             log,
@@ -63,6 +76,10 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             savepoints,
             savepoints_taken: 0,
             appended_last,
+            written_at: rustc_hash::FxHashMap::default(),
+            writes: 0,
+            base_page_count,
+            reserved_reported: 0,
             finished: false,
         }
     }
@@ -91,19 +108,12 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.changes.spilled.len()
     }
 
-    /// Appends every in-memory changed page to the log as uncommitted frames, so memory stays
-    /// bounded whatever the transaction's size; readers never see them, and a crash drops them.
-    fn spill(&mut self) -> Result<()> {
-        let dirty = std::mem::take(&mut self.changes.dirty);
-        for (page_id, mut page) in dirty {
-            let position = self.append_sealed(page_id, &mut page)?;
-            self.changes.spilled.insert(page_id, position);
-        }
-        Ok(())
-    }
-
     /// Seals `page` with the LSN of the frame it is about to become, and appends it.
-    fn append_sealed(&mut self, page_id: PageId, page: &mut PageBuf) -> Result<LogPosition> {
+    pub(super) fn append_sealed(
+        &mut self,
+        page_id: PageId,
+        page: &mut PageBuf,
+    ) -> Result<LogPosition> {
         let page_type = page.page_type();
         page.seal(page_id, page_type, self.log.next_lsn());
         let position = self.log.append_page(page).inspect_err(|error| self.pager.poison(error))?;
@@ -124,6 +134,11 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             }
             match current {
                 Some(position) => self.log.read_page(position, &mut page)?,
+                // Rolled back to an image at its home location: logged after all, since the
+                // log holds a later frame of it that recovery would otherwise take.
+                None if self.changes.home.remove(&page_id) => {
+                    self.pager.state_read().file.read_page(page_id, &mut page)?;
+                }
                 // Allocated by this transaction and never written since the rollback (or
                 // freed): its contents are undefined, no image to restore.
                 None if self.changes.allocated.contains(&page_id) => continue,
@@ -181,6 +196,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         let changes = &self.changes;
         let unchanged = changes.dirty.is_empty()
             && changes.spilled.is_empty()
+            && changes.home.is_empty()
             && self.appended_last.is_empty()
             && changes.allocated.is_empty()
             && changes.freed.is_empty()
@@ -212,6 +228,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.pager.log_bytes.store(self.log.size_bytes(), Ordering::Relaxed);
         self.publish(commit_lsn, &positions).inspect_err(|error| self.pager.poison(error))?;
         self.pager.counters.commits.fetch_add(1, Ordering::Relaxed);
+        self.release_reservation();
         let pager = self.pager;
         // The writer lock goes first: an automatic checkpoint takes it.
         drop(self);
@@ -233,7 +250,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             self.log.append_restore_point(point)?;
         }
         self.repair_rolled_back_frames()?;
-        self.spill()?;
+        self.write_out_at_commit()?;
         let positions: Vec<(PageId, LogPosition)> =
             self.changes.spilled.iter().map(|(&page_id, &position)| (page_id, position)).collect();
         let changes = TransactionChanges {
@@ -251,6 +268,14 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     /// roots (which must agree with its free-space map at the next checkpoint).
     fn publish(&mut self, commit_lsn: Lsn, positions: &[(PageId, LogPosition)]) -> Result<()> {
         let mut state = self.pager.state_write();
+        for &page_id in &self.changes.home {
+            // Never committed before, so the index and the cache hold nothing of it; forgotten
+            // and superseded all the same, so no older image could ever shadow the file's.
+            state.index.forget(page_id);
+            if let Some(cache) = &self.pager.cache {
+                cache.supersede(page_id, commit_lsn);
+            }
+        }
         for &(page_id, position) in positions {
             state.index.insert(page_id, commit_lsn, position);
             if let Some(cache) = &self.pager.cache {
@@ -275,6 +300,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         }
         self.finished = true;
         self.log.abort();
+        self.release_reservation();
         let mut state = self.pager.state_write();
         let undo = self.changes.allocated.iter().map(|&page| (page, false));
         let redo = self.changes.freed.iter().map(|&page| (page, true));
@@ -319,6 +345,12 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
             self.log.read_page(position, &mut page)?;
             return Ok(PageGuard::owned(page));
         }
+        if self.changes.home.contains(&page_id) {
+            // Around the cache: this image is not committed.
+            let mut page = PageBuf::for_overwrite(self.pager.page_size);
+            self.pager.state_read().file.read_page(page_id, &mut page)?;
+            return Ok(PageGuard::owned(page));
+        }
         self.pager.read_at(self.pager.last_commit(), page_id)
     }
 
@@ -334,6 +366,7 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
             .filter(|page_id| {
                 !self.changes.dirty.contains_key(page_id)
                     && !self.changes.spilled.contains_key(page_id)
+                    && !self.changes.home.contains(page_id)
             })
             .collect();
         self.pager.prefetch(self.pager.last_commit(), &committed);
@@ -365,11 +398,22 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         }
         self.ensure_allocated(page_id)?;
         self.changes.spilled.remove(&page_id);
+        self.writes += 1;
+        self.written_at.insert(page_id, self.writes);
         self.changes.dirty.insert(page_id, page);
         if self.changes.dirty.len() > self.pager.options.dirty_pages_max {
-            self.spill()?;
+            self.spill_coldest()?;
         }
+        self.report_reserved();
         Ok(())
+    }
+
+    fn page_mut(&mut self, page_id: PageId) -> Result<Option<&mut PageBuf>> {
+        self.pager.ensure_healthy()?;
+        let Some(page) = self.changes.dirty.get_mut(&page_id) else { return Ok(None) };
+        self.writes += 1;
+        self.written_at.insert(page_id, self.writes);
+        Ok(Some(page))
     }
 
     fn free(&mut self, page_id: PageId) -> Result<()> {
@@ -381,6 +425,8 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         self.pager.state_write().file.set_allocation(page_id, false)?;
         self.changes.dirty.remove(&page_id);
         self.changes.spilled.remove(&page_id);
+        self.changes.home.remove(&page_id);
+        self.written_at.remove(&page_id);
         if !self.changes.allocated.remove(&page_id) {
             self.changes.freed.insert(page_id);
         }

@@ -231,7 +231,6 @@ fn a_per_table_trigger_checkpoints_after_its_table_changes_enough() {
     };
     write_rows("cold", 0, 3000);
     assert_eq!(db.stats().checkpoints, 0, "the cold table has no trigger");
-    assert!(db.stats().log_versions > 100);
     let mut batches = 0;
     while db.stats().checkpoints == 0 {
         write_rows("hot", batches * 20, 20);

@@ -1,0 +1,128 @@
+//! Where a write transaction's changed pages go when memory is short and at commit: the
+//! coldest pages first, each new page straight to its home location in the data files, every
+//! other page to the log once. Changed pages count against the cache's budget
+//! (`PageCache::set_reserved`), so the two together stay within it.
+
+use super::write::WriteTxn;
+use crate::error::Result;
+use crate::{PageBuf, PageId, PageLog};
+
+/// The share of a dirty set written out when it reaches its limit: a quarter, so a spill is
+/// one batch of writes, and the three quarters written most recently (the likeliest to change
+/// again) stay in memory.
+const SPILL_DIVISOR: usize = 4;
+
+/// New pages at commit below this count go to the log with the rest (one sync); from it on,
+/// they go to their home location (a sync of the data files, then of the log), which keeps a
+/// bulk load's pages out of the log and written once.
+pub(super) const HOME_WRITE_MIN_PAGES: usize = 64;
+
+/// The dirty-page count reported to the cache changes in steps of this many pages.
+const RESERVE_STEP_PAGES: usize = 64;
+
+impl<L: PageLog> WriteTxn<'_, L> {
+    /// Writes out the coldest quarter of the dirty pages (by when each was last written), so
+    /// memory stays bounded whatever the transaction's size; readers never see them, and a
+    /// crash drops them.
+    pub(super) fn spill_coldest(&mut self) -> Result<()> {
+        let mut by_age: Vec<(u64, PageId)> = self
+            .changes
+            .dirty
+            .keys()
+            .map(|page_id| (self.written_at.get(page_id).copied().unwrap_or(0), *page_id))
+            .collect();
+        let count = (by_age.len() / SPILL_DIVISOR).max(1);
+        by_age.select_nth_unstable(count - 1);
+        let mut coldest: Vec<PageId> =
+            by_age[..count].iter().map(|&(_, page_id)| page_id).collect();
+        // In page order: new pages then reach the data files front to back.
+        coldest.sort_unstable();
+        for page_id in coldest {
+            let page = self.changes.dirty.remove(&page_id).expect("a dirty page");
+            self.written_at.remove(&page_id);
+            self.write_out(page_id, page)?;
+        }
+        debug_assert!(self.changes.dirty.len() <= self.pager.options.dirty_pages_max);
+        Ok(())
+    }
+
+    /// At commit: every page still dirty is written out. New pages go home when there are
+    /// enough of them (or some already went home, so the data files are synced anyway); then
+    /// the data files are synced if any page went home, before the commit record is appended.
+    pub(super) fn write_out_at_commit(&mut self) -> Result<()> {
+        let new_pages = self.changes.dirty.keys().filter(|&&id| self.may_write_home(id)).count();
+        let home = !self.changes.home.is_empty() || new_pages >= HOME_WRITE_MIN_PAGES;
+        let dirty = std::mem::take(&mut self.changes.dirty);
+        self.written_at.clear();
+        for (page_id, page) in dirty {
+            if home && self.may_write_home(page_id) {
+                self.write_home(page_id, page)?;
+            } else {
+                self.log_page(page_id, page)?;
+            }
+        }
+        if !self.changes.home.is_empty() {
+            let synced = self.pager.state_read().file.sync_pages();
+            synced.inspect_err(|error| self.pager.poison(error))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `page_id` may go to its home location: a page no commit ever allocated (at or
+    /// past the page count the transaction began with), with no frame in this transaction's log
+    /// (recovery would take that frame over the file), and no savepoint to roll back to (a
+    /// rollback could not undo an overwrite of the file).
+    fn may_write_home(&self, page_id: PageId) -> bool {
+        page_id.get() >= self.base_page_count
+            && self.savepoints.is_empty()
+            && !self.appended_last.contains_key(&page_id)
+    }
+
+    fn write_out(&mut self, page_id: PageId, page: PageBuf) -> Result<()> {
+        if self.may_write_home(page_id) {
+            self.write_home(page_id, page)
+        } else {
+            self.log_page(page_id, page)
+        }
+    }
+
+    fn log_page(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {
+        let position = self.append_sealed(page_id, &mut page)?;
+        self.changes.home.remove(&page_id);
+        self.changes.spilled.insert(page_id, position);
+        Ok(())
+    }
+
+    fn write_home(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {
+        debug_assert!(self.may_write_home(page_id));
+        let page_type = page.page_type();
+        page.seal(page_id, page_type, self.log.next_lsn());
+        let written = self.pager.state_read().file.write_page(&page);
+        written.inspect_err(|error| self.pager.poison(error))?;
+        self.changes.spilled.remove(&page_id);
+        self.changes.home.insert(page_id);
+        Ok(())
+    }
+
+    /// Tells the cache how many dirty pages this transaction holds, in steps.
+    pub(super) fn report_reserved(&mut self) {
+        let dirty = self.changes.dirty.len();
+        if dirty.abs_diff(self.reserved_reported) >= RESERVE_STEP_PAGES {
+            self.reserved_reported = dirty;
+            if let Some(cache) = &self.pager.cache {
+                cache.set_reserved(dirty);
+            }
+        }
+    }
+
+    /// Gives the cache its whole budget back (the transaction's pages are written out or
+    /// dropped).
+    pub(super) fn release_reservation(&mut self) {
+        if self.reserved_reported != 0 {
+            self.reserved_reported = 0;
+            if let Some(cache) = &self.pager.cache {
+                cache.set_reserved(0);
+            }
+        }
+    }
+}
