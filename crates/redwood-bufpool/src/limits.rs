@@ -44,3 +44,9 @@ const _: () = assert!(FRAMES_MIN >= 2);
 const _: () = assert!(FRAMES_MAX < u32::MAX as usize);
 const _: () = assert!(RESIDENT_SCAN_FRAMES_MAX >= 64 && RELEASE_RUN_FRAMES_MAX > 0);
 const _: () = assert!(HIT_STRIPES.is_power_of_two() && HIT_FLUSH_EVERY > 0);
+
+/// A reserve given back by at least this many bytes (a write transaction that held that many
+/// dirty pages ended) asks the C allocator to return its free heap to the OS
+/// (`slab::return_free_heap`). Measured: without it, the heap a 1M-entry load freed stayed
+/// resident beside the cache that refilled, and a 512 MiB budget peaked at 768 MiB of RSS.
+pub const HEAP_TRIM_MIN_BYTES: u64 = 16 << 20;

@@ -484,8 +484,15 @@ impl PageCache for BufferPool {
     /// than that, or none can be claimed: pinned frames stay, and later loads release one each
     /// until the excess is gone. `0` gives the whole budget back. Never blocks.
     fn set_reserved(&self, pages: usize) {
+        let before = self.frames.len() - self.budget.capacity();
         self.budget.reserve(pages);
         self.shrink(usize::MAX);
+        let given_back = before.saturating_sub(pages) as u64 * self.page_size.bytes() as u64;
+        if given_back >= crate::limits::HEAP_TRIM_MIN_BYTES {
+            // The transaction's dirty pages were heap buffers, freed by now; the allocator
+            // keeps freed heap unless asked, and the budget is for both.
+            crate::slab::return_free_heap();
+        }
     }
 
     // SAFETY (of the callers, `PageGuard`): each call releases or copies a pin the caller owns.

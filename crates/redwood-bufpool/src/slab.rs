@@ -294,6 +294,18 @@ impl std::fmt::Debug for Slab {
     }
 }
 
+/// Asks the C allocator to return the free memory of its heap to the OS (glibc's
+/// `malloc_trim`, which also releases free pages inside the heap, not only at its top). Does
+/// nothing under miri or with another C library.
+pub(crate) fn return_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu", not(miri)))]
+    {
+        // SAFETY: `malloc_trim` takes no pointer and only changes the allocator's own free
+        // lists and mappings, under the allocator's locks; any thread may call it at any time.
+        let _ = unsafe { libc::malloc_trim(0) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Small slabs, so that miri runs them (`cargo +nightly miri test -p redwood-bufpool --lib
