@@ -1,6 +1,7 @@
 //! Micro-benchmarks of B+Tree lookups and inserts on an in-memory page store (no cache, no
 //! log): the tree's own cost per operation. 100,000 entries with 24-byte keys and 150-byte
-//! values, as in the side-by-side benchmark. `cargo bench -p redwood-btree`.
+//! values, as in the side-by-side benchmark; and a bulk load of ascending keys into an empty
+//! tree (one write transaction's worth). `cargo bench -p redwood-btree`.
 
 use std::hint::black_box;
 
@@ -46,5 +47,25 @@ fn tree_ops(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, tree_ops);
+/// Keys loaded per bulk-load iteration.
+const BULK_ENTRIES: u64 = 20_000;
+
+fn bulk_load(c: &mut Criterion) {
+    let value = [0x5A; 150];
+    let mut group = c.benchmark_group("btree bulk load");
+    group.sample_size(10);
+    group.bench_function("20k ascending keys into an empty tree", |b| {
+        b.iter(|| {
+            let mut store = MemPageStore::default();
+            let mut tree = Tree::create(&mut store).expect("creates");
+            for index in 0..BULK_ENTRIES {
+                tree.insert(&mut store, &index.to_be_bytes(), &value).expect("inserts");
+            }
+            black_box(store.allocated().len())
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tree_ops, bulk_load);
 criterion_main!(benches);

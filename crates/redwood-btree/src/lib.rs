@@ -6,8 +6,9 @@
 //! loading, search, insert, remove, compaction and split; `tree`, `Tree` over the pager's
 //! `PageRead`/`PageWrite`: get, insert with splits and root growth, remove, and
 //! `check_invariants`; `rebalance`, merges and redistribution of underfull nodes and root
-//! shrinkage, keeping every node but the root a quarter full; `observer`, the structural events (`TreeEvent`) a tree
-//! reports to a `TreeObserver`; `salvage`, every readable entry of a damaged tree and the key
+//! shrinkage, keeping every node but the root (and the last of each level, which an ascending
+//! load fills) a quarter full; `observer`, the structural events (`TreeEvent`) a tree reports
+//! to a `TreeObserver`; `salvage`, every readable entry of a damaged tree and the key
 //! ranges of the parts that are not; `limits`, the key and inline-value limits per page size.
 //!
 //! Malformed pages (checksum-valid, contents wrong) are `Error::Corrupt` naming the page, never a
@@ -19,9 +20,13 @@
 //! Reads borrow, writes own: lookups ([`Tree::get_entry`]), range scans ([`Range`]), the
 //! integrity walk and salvage read each node as a view of the page where the store holds it
 //! (`Node<PageGuard>`: a pinned cache frame or a transaction's own page, no copy), and hand out
-//! [`Entry`]s, leaf cells borrowed from their pinned leaf. Only the write path owns nodes
-//! (`Node<PageBuf>`), copying a page once when it is about to modify it. [`Tree::get`] and
-//! [`Tree::get_value`] are owned copies of a lookup's entry, for callers that keep the data.
+//! [`Entry`]s, leaf cells borrowed from their pinned leaf. The write path descends the same way
+//! (recording page ids, copying nothing), changes a leaf the write transaction already holds
+//! in place, and owns a copy (`Node<PageBuf>`) of a page only when it must write a new image:
+//! the first change to a leaf in a transaction, and the nodes a split or merge changes (see
+//! `tree`). A split at the tree's right edge keeps the full page whole, so an ascending load
+//! leaves its pages full. [`Tree::get`] and [`Tree::get_value`] are owned copies of a lookup's
+//! entry, for callers that keep the data.
 //!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
 //! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.

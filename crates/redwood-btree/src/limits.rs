@@ -22,7 +22,8 @@ pub fn inline_value_max_bytes(page_size: PageSize) -> usize {
 pub const OVERFLOW_VALUE_MAX_BYTES: u64 = 1 << 30;
 
 /// The most levels a tree may have, leaves included. Every interior node has at least two
-/// children (a root with one gives way to it, and every other node is a quarter full), so a tree
-/// of `h` levels has at least `2^(h-1)` leaves: 64 levels would need more pages than a 64-bit
-/// page id can name. A descent that goes deeper is following a cycle of child pointers.
+/// children (a root with one gives way to it, every other node is a quarter full, and the last
+/// node of a level, which may be less, starts with two children), so a tree of `h` levels has
+/// at least `2^(h-1)` leaves: 64 levels would need more pages than a 64-bit page id can name.
+/// A descent that goes deeper is following a cycle of child pointers.
 pub const TREE_HEIGHT_MAX: usize = 64;

@@ -7,15 +7,25 @@
 //! gives way to it. A replaced separator may be longer than the old one: if the parent has no
 //! room for it, the parent splits as on insert.
 //!
-//! Fill bound: every node but the root stays at least a quarter full after any sequence of
-//! inserts, overwrites and removes
+//! Fill bound: every node but the root and the last node of each level stays at least a
+//! quarter full after any sequence of inserts, overwrites and removes
 //! ([`crate::TreeStats::underfull_nodes`] counts the exceptions). Merging needs the pair to fit,
 //! so it fails only when they hold more than a page; an even split (`node::balanced_split`) of
 //! more than a page leaves each side more than half a page less one cell (less two for
-//! interior nodes, whose middle key moves up). Splits on insert use the same even cut. So the
-//! bound holds while leaf cells are at most a quarter and interior cells at most a sixth of a
-//! page: always for interior cells (keys are at most an eighth of a page), and for leaf cells
-//! unless a key and an inline value are both near their limits.
+//! interior nodes, whose middle key moves up). Splits on insert use the same even cut, except
+//! an append at the tree's right edge (`tree::split`), which keeps the full node (less at most
+//! one interior cell) and starts a nearly empty last node of its level. So the bound holds
+//! while leaf cells are at most a quarter and interior cells at most a sixth of a page: always
+//! for interior cells (keys are at most an eighth of a page), and for leaf cells unless a key
+//! and an inline value are both near their limits.
+//!
+//! The last node of a level is exempt, and that is sound: only a right-edge split makes an
+//! underfull one, and it stays the last of its level until it splits itself (full, so its
+//! halves are sound), or is merged into or shares cells with its left sibling when a removal
+//! (or a shrinking overwrite) in it rebalances it. Growing a node never rebalances it, so
+//! appends fill the last node in place. It still has a cell (a leaf) or two children (an
+//! interior node), so every interior node keeps at least two children, which is what the
+//! height bound (`limits::TREE_HEIGHT_MAX`) relies on.
 //!
 //! Pages from disk may be malformed though their checksums pass, so before two nodes are
 //! combined the pairing is checked: the sibling is a different page of the same kind and not an
@@ -25,12 +35,12 @@
 
 use std::ops::Deref;
 
-use redwood_pager::{Page, PageId, PageWrite};
+use redwood_pager::{Page, PageId, PageSize, PageWrite};
 
 use crate::error::{Error, Result};
 use crate::node::{CELLS_START_BYTES, Node, NodeKind, balanced_split, interior_cell_size};
 use crate::observer::TreeEvent;
-use crate::tree::{Changes, Step, Tree, check_path, read_node};
+use crate::tree::{Changes, PathStep, Separator, Step, Tree, load_path, read_node};
 
 /// An underfull node and the sibling it is paired with, in key order, under one parent.
 struct Pair {
@@ -51,16 +61,34 @@ impl Tree {
     pub(crate) fn rebalance(
         &mut self,
         store: &mut impl PageWrite,
+        path: &[PathStep],
+        page_id: PageId,
+        node: Node,
+        changes: &mut Changes,
+    ) -> Result<()> {
+        if path.is_empty() {
+            return settle_root(page_id, node, changes);
+        }
+        if !underfull(&node) {
+            changes.write(page_id, node);
+            return Ok(());
+        }
+        // Merges may climb the whole path: load (and check) it before anything is computed
+        // from it.
+        let path = load_path(store, path)?;
+        self.rebalance_up(store, path, page_id, node, changes)
+    }
+
+    /// [`Tree::rebalance`] of the underfull `node` along the loaded `path`.
+    fn rebalance_up(
+        &mut self,
+        store: &mut impl PageWrite,
         mut path: Vec<Step>,
         page_id: PageId,
         node: Node,
         changes: &mut Changes,
     ) -> Result<()> {
         let (mut page_id, mut node) = (page_id, node);
-        if underfull(&node) {
-            // Merges may climb the whole path: check it before anything is computed from it.
-            check_path(&mut path)?;
-        }
         // Each round pops a step of the path: at most `TREE_HEIGHT_MAX` rounds.
         loop {
             let Some(step) = path.pop() else {
@@ -70,7 +98,7 @@ impl Tree {
                 changes.write(page_id, node);
                 return Ok(());
             }
-            let (parent_id, mut parent, child_index) = step.take()?;
+            let (parent_id, mut parent, child_index) = step.take();
             let pair =
                 pair_with_sibling(store, &path, parent_id, &parent, child_index, page_id, node)?;
             let Pair { left_index, left_id, right_id, .. } = pair;
@@ -109,7 +137,8 @@ impl Tree {
             if parent.insert_interior(left_index, &separator, right_id).is_err() {
                 // The new separator is longer and the parent is full: split it, as an insert would.
                 path.push(Step { page_id: parent_id, node: parent, child_index: left_index });
-                return self.insert_separator(store, path, separator, right_id, changes);
+                let separator = Separator { key: separator, right: right_id, at_right_edge: false };
+                return self.insert_separator(store, path, separator, changes);
             }
             (page_id, node) = (parent_id, parent);
         }
@@ -231,7 +260,12 @@ fn cell_area_bytes<P: Deref<Target = Page>>(node: &Node<P>) -> usize {
 
 /// A node using less than a quarter of its page.
 pub(crate) fn underfull<P: Deref<Target = Page>>(node: &Node<P>) -> bool {
-    used_bytes(node) * 4 < cell_area_bytes(node)
+    underfull_at(used_bytes(node), node.page_size())
+}
+
+/// Whether a node of `page_size` using `used_bytes` (cells and slots) is underfull.
+pub(crate) fn underfull_at(used_bytes: usize, page_size: PageSize) -> bool {
+    used_bytes * 4 < page_size.bytes() - CELLS_START_BYTES
 }
 
 /// `left` and `right` (adjacent children, `separator` between them) as one node, if they fit:

@@ -3,11 +3,13 @@
 //!
 //! A `Node<P>` is a node over any bytes `P` that deref to a page. The read paths (lookups, range
 //! scans, the integrity walk, salvage) take a node over the store's own bytes, a
-//! `Node<PageGuard>` view of a pinned cache frame or a transaction's page, and copy nothing;
-//! only the write path owns its nodes (`Node<PageBuf>`, the default), copying a page once
-//! ([`Node::to_owned`]) when it is about to change it. Reading (`node/view.rs`: the loaders, the
-//! accessors, the searches) works on every `Node<P>`; building and modifying (this file) only on
-//! `Node<PageBuf>`.
+//! `Node<PageGuard>` view of a pinned cache frame or a transaction's page, and copy nothing.
+//! The write path changes a leaf the write transaction holds in place, as a node over the
+//! transaction's own page (`Node<&mut Page>`, `Node::load_held`); anything else it changes
+//! is an owned node (`Node<PageBuf>`, the default), a page copied once ([`Node::to_owned`])
+//! when it is about to change it, or built here. Reading (`node/view.rs`: the loaders, the
+//! accessors, the searches) works on every `Node<P>`; modifying (this file) on nodes over
+//! mutable bytes (`P: DerefMut`), building on `Node<PageBuf>` only.
 //!
 //! A damaged page is an error naming it, never a panic, however the bytes are held:
 //! `Node::load_for_read` checks every slot and cell before anything is read (each cell inside the
@@ -17,14 +19,17 @@
 //! `Node::load` adds the checks a modification relies on (no overlapping cells, exact free-space
 //! accounting, strictly ascending keys) (`node/check.rs`).
 //!
-//! Only a node that had the full checks (or was built here, empty) may be modified: the
-//! mutators assert it, and [`Node::to_owned`] carries the checks a view had over to its copy.
-//! That assertion depends on which loader the code called, never on the bytes of the page, and
-//! it is what makes the mutators' arithmetic safe: in a node whose cells lie in the page without
-//! overlapping and whose free space adds up exactly, no offset, count or fragmented-byte total
-//! can leave its `u16`.
+//! Only a node that had the full checks (or was built here, empty, or is a page the write
+//! transaction holds, which this code wrote from such a node: `Node::load_held`) may be
+//! modified: the mutators assert it, and [`Node::to_owned`] carries the checks a view had over
+//! to its copy. That assertion depends on which loader the code called, never on the bytes of
+//! the page, and it is what makes the mutators' arithmetic safe: in a node whose cells lie in
+//! the page without overlapping and whose free space adds up exactly, no offset, count or
+//! fragmented-byte total can leave its `u16`.
 
-use redwood_pager::{PAGE_HEADER_BYTES, PageBuf, PageId, PageSize, PageType};
+use std::ops::DerefMut;
+
+use redwood_pager::{PAGE_HEADER_BYTES, Page, PageBuf, PageId, PageSize, PageType};
 use zerocopy::byteorder::little_endian::{U16, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
@@ -168,7 +173,11 @@ impl Node {
         node.header_mut().leftmost_child = U64::new(leftmost_child.map_or(0, PageId::get));
         node
     }
+}
 
+/// Modifying: owned nodes (`Node<PageBuf>`) and pages a write transaction holds, changed in
+/// place (`Node<&mut Page>`, see `Node::load_held`).
+impl<P: DerefMut<Target = Page>> Node<P> {
     /// Only fully checked nodes are modified (see the module docs). This depends on which
     /// loader the caller used, not on the page's bytes: a programmer error if it fails.
     fn assert_checked(&self) {
@@ -301,6 +310,26 @@ impl Node {
         Ok((separator, right))
     }
 
+    /// Splits an interior node for a separator appended at its right end, at the tree's right
+    /// edge (an ascending load): the last key moves up and the new right node starts with the
+    /// last child as its leftmost child, so this node keeps every other cell and the caller
+    /// appends the new separator to the right node. Needs two cells (this node keeps one): a
+    /// full node within the size limits has more, so fewer is `Corrupt` naming `page_id`. On
+    /// an error the node is unchanged.
+    pub fn split_off_last(&mut self, page_id: PageId) -> Result<(Vec<u8>, Node)> {
+        self.assert_checked();
+        assert_eq!(self.kind, NodeKind::Interior, "only interior nodes split off their last child");
+        if self.len() < 2 {
+            let reason = format!("a full node with {} cells cannot split", self.len());
+            return Err(corrupt(page_id, reason));
+        }
+        let last = self.len() - 1;
+        let separator = self.key(last).to_vec();
+        let right = Node::new_interior(self.page_size(), self.child(last + 1));
+        self.remove(last);
+        Ok((separator, right))
+    }
+
     /// Where to split so both halves hold about the same number of bytes.
     fn split_point(&self) -> usize {
         let sizes: Vec<usize> = (0..self.len()).map(|index| self.cell_size(index)).collect();
@@ -369,6 +398,15 @@ impl Node {
 
 fn corrupt(page_id: PageId, reason: String) -> Error {
     Error::Corrupt { page_id, reason }
+}
+
+/// Bytes a leaf cell of `key` and `value` takes, its slot included.
+pub(crate) fn leaf_cell_size(key: &[u8], value: Value<'_>) -> usize {
+    let value_bytes = match value {
+        Value::Inline(bytes) => bytes.len(),
+        Value::Overflow { .. } => OVERFLOW_REF_BYTES,
+    };
+    LEAF_CELL_HEADER_BYTES + key.len() + value_bytes + SLOT_BYTES
 }
 
 /// Bytes an interior cell with `key` takes, its slot included.

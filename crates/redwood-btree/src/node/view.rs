@@ -69,6 +69,20 @@ impl<P: Deref<Target = Page>> Node<P> {
         Ok(node)
     }
 
+    /// Takes a page the write transaction holds ([`redwood_pager::PageWrite::page_mut`]) as a
+    /// node to change in place, checking only its type and header (constant time), as
+    /// [`Node::load_for_lookup`] does. It may then be modified without the full checks: the
+    /// store holds only pages this transaction wrote, and the tree writes only nodes that had
+    /// them (or were built here) and keeps them valid as it changes them, so the page had them
+    /// when it was first loaded or built. The tree still searches it with
+    /// [`Node::search_checked`] before changing it, and debug builds check it in full
+    /// ([`Node::check_invariants`]) before each change.
+    pub(crate) fn load_held(page: P, page_id: PageId) -> Result<Self> {
+        let mut node = Self::load_for_lookup(page, page_id)?;
+        node.checked = true;
+        Ok(node)
+    }
+
     /// Upgrades a node taken with [`Node::load_for_lookup`] to the checks of
     /// [`Node::load_for_read`] (every cell), for a leaf a scan hands entries out from.
     pub(crate) fn checked_for_read(self, page_id: PageId) -> Result<Self> {
@@ -87,25 +101,14 @@ impl<P: Deref<Target = Page>> Node<P> {
         Ok(Self { page, kind, checked: false })
     }
 
-    /// Upgrades a node taken with [`Node::load_for_read`] or [`Node::load_for_lookup`] to one
-    /// that may be modified: the checks [`Node::load`] makes beyond theirs.
-    pub(crate) fn validated_for_write(mut self, page_id: PageId) -> Result<Self> {
-        self.check_for_write(page_id)?;
-        Ok(self)
-    }
-
-    /// The checks of [`Node::validated_for_write`], in place.
-    pub(crate) fn check_for_write(&mut self, page_id: PageId) -> Result<()> {
+    /// Upgrades a node taken with [`Node::load_for_read`] or [`Node::load_for_lookup`], in
+    /// place, to one that may be modified: the checks [`Node::load`] makes beyond theirs.
+    fn check_for_write(&mut self, page_id: PageId) -> Result<()> {
         if !self.checked {
             self.validate().map_err(|reason| corrupt(page_id, reason))?;
             self.checked = true;
         }
         Ok(())
-    }
-
-    /// Whether the node had the full checks (or was built empty), so it may be modified.
-    pub(crate) fn is_checked(&self) -> bool {
-        self.checked
     }
 
     /// An owned copy of the node, for the write path: the page's bytes are copied once, and

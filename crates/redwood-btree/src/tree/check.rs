@@ -1,6 +1,7 @@
 //! The integrity walk of one tree (`Tree::check_invariants`): key order within and across
 //! nodes, separators bounding their subtrees, equal leaf depth, the right-sibling chain, page
-//! claims and the fill bound, each page read once, as a view of the store's page (no copy).
+//! claims and the fill bound (the last node of each level exempt), each page read once, as a
+//! view of the store's page (no copy).
 
 use std::collections::HashSet;
 
@@ -24,9 +25,24 @@ pub struct TreeStats {
     pub interiors: u64,
     /// Entries.
     pub entries: u64,
-    /// Nodes other than the root using less than a quarter of their page: zero unless cells
-    /// near the size limits defeat the fill bound (see the `rebalance` module).
+    /// Nodes other than the root and the last node of each level using less than a quarter of
+    /// their page: zero unless cells near the size limits defeat the fill bound (see the
+    /// `rebalance` module).
     pub underfull_nodes: u64,
+    /// Last nodes of their level (below the root) using less than a quarter of their page: the
+    /// fill bound exempts them, since a split at the tree's right edge (an ascending load)
+    /// leaves the new last node nearly empty until appends fill it. At most one per level.
+    pub right_edge_underfull_nodes: u64,
+}
+
+/// Where a subtree lies: the bounds its keys must keep, its depth, and whether it is the last
+/// node of its level (every step from the root took the last child).
+#[derive(Clone, Copy)]
+struct Place<'k> {
+    low: Option<&'k [u8]>,
+    high: Option<&'k [u8]>,
+    depth: usize,
+    last: bool,
 }
 
 impl Tree {
@@ -42,7 +58,8 @@ impl Tree {
     ) -> Result<TreeStats> {
         let mut walk =
             Walk { stats: TreeStats::default(), leaves: Vec::new(), seen: HashSet::new() };
-        self.check_subtree(store, self.root, (None, None), 1, &mut walk, claims)?;
+        let place = Place { low: None, high: None, depth: 1, last: true };
+        self.check_subtree(store, self.root, place, &mut walk, claims)?;
         let Walk { stats, leaves, .. } = walk;
         for pair in leaves.windows(2) {
             let (left_id, left_sibling) = pair[0];
@@ -63,18 +80,18 @@ impl Tree {
         Ok(stats)
     }
 
-    /// Checks the subtree at `page_id` (at `depth`, its keys within `bounds`). Bounded: the
-    /// recursion stops at `TREE_HEIGHT_MAX` levels, and a page reached twice (a cycle, or a
-    /// child shared by two parents) is `Corrupt`, so each page is read at most once.
+    /// Checks the subtree at `page_id` (at `place`). Bounded: the recursion stops at
+    /// `TREE_HEIGHT_MAX` levels, and a page reached twice (a cycle, or a child shared by two
+    /// parents) is `Corrupt`, so each page is read at most once.
     fn check_subtree(
         &self,
         store: &impl PageRead,
         page_id: PageId,
-        bounds: (Option<&[u8]>, Option<&[u8]>),
-        depth: usize,
+        place: Place<'_>,
         walk: &mut Walk,
         claims: &mut PageClaims,
     ) -> Result<()> {
+        let Place { low, high, depth, last } = place;
         let corrupt = |reason: String| Error::Corrupt { page_id, reason };
         if depth > TREE_HEIGHT_MAX {
             return Err(too_deep(page_id));
@@ -86,9 +103,12 @@ impl Tree {
         node.check_invariants().map_err(corrupt)?;
         claims.claim(page_id, "btree node");
         if depth > 1 && crate::rebalance::underfull(&node) {
-            walk.stats.underfull_nodes += 1;
+            if last {
+                walk.stats.right_edge_underfull_nodes += 1;
+            } else {
+                walk.stats.underfull_nodes += 1;
+            }
         }
-        let (low, high) = bounds;
         let within =
             |key: &[u8]| low.is_none_or(|low| key >= low) && high.is_none_or(|high| key < high);
         if let Some(index) = (0..node.len()).find(|&index| !within(node.key(index))) {
@@ -103,7 +123,13 @@ impl Tree {
             let child_high =
                 if child_index == node.len() { high } else { Some(node.key(child_index)) };
             let child = node.child(child_index);
-            self.check_subtree(store, child, (child_low, child_high), depth + 1, walk, claims)?;
+            let place = Place {
+                low: child_low,
+                high: child_high,
+                depth: depth + 1,
+                last: last && child_index == node.len(),
+            };
+            self.check_subtree(store, child, place, walk, claims)?;
         }
         Ok(())
     }

@@ -76,7 +76,9 @@ fn the_snapshot_agrees_with_the_subsystems_and_the_files() {
     assert_eq!(diagnostics.checkpoints.lsns_behind(), 0);
     assert_eq!(diagnostics.checkpoints.readers, 1);
     let pool = diagnostics.pool;
-    assert!(pool.hits > 5000 && pool.misses > 100, "{pool:?}");
+    // 5,000 lookups of a two-level tree (full leaves from the ascending load): about one pool
+    // access each, every leaf missed once.
+    assert!(pool.hits + pool.misses >= 5000 && pool.misses > 100, "{pool:?}");
     // Pages cached, plus the frames' metadata and the directory (under 1 MiB here).
     let page_bytes = pool.reads.min(pool.frames) * 4096;
     assert!(pool.memory_bytes >= page_bytes + pool.frames * 64, "{pool:?}");

@@ -1,0 +1,150 @@
+//! The write path's bookkeeping: the descent path as page ids (`PathStep`), the interior nodes
+//! loaded from it when a split or merge must change them (`Step`, `load_path`), and what one
+//! modifying operation changes (`Changes`), held back until every check has passed.
+
+use redwood_pager::{PageId, PageRead, PageWrite};
+
+use super::{Tree, read_node, write_node};
+use crate::error::{Error, Result};
+use crate::node::{Node, NodeKind};
+use crate::observer::TreeEvent;
+
+/// One interior level of a write path's descent: the page and the child index taken from it.
+/// Only ids: the node itself is loaded (`load_path`) when a split or merge changes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PathStep {
+    pub(crate) page_id: PageId,
+    pub(crate) child_index: usize,
+}
+
+/// Where a write path's descent ended: the interior levels above the leaf, the leaf's page,
+/// and whether every level took its last child (the leaf is the tree's last, at its right
+/// edge).
+pub(crate) struct Descent {
+    pub(crate) path: Vec<PathStep>,
+    pub(crate) leaf_id: PageId,
+    pub(crate) rightmost: bool,
+}
+
+/// One loaded step of a descent: the node (with the full checks, an owned copy to modify), its
+/// page and the child index taken from it.
+pub(crate) struct Step {
+    pub(crate) page_id: PageId,
+    pub(crate) node: Node,
+    pub(crate) child_index: usize,
+}
+
+impl Step {
+    /// The step's page id, node and child index.
+    pub(crate) fn take(self) -> (PageId, Node, usize) {
+        (self.page_id, self.node, self.child_index)
+    }
+}
+
+/// Loads every interior node on `path` with the full checks, as owned copies, before a split
+/// or merge changes any page: a damaged parent found halfway up fails the operation before
+/// anything is computed from it. Each page is read again (the descent only looked at it), so
+/// it is checked again to be an interior node with the child taken.
+pub(crate) fn load_path(store: &impl PageRead, path: &[PathStep]) -> Result<Vec<Step>> {
+    path.iter()
+        .map(|&PathStep { page_id, child_index }| {
+            let node = read_node(store, page_id)?;
+            if node.kind() != NodeKind::Interior || child_index > node.len() {
+                let reason = format!("read again, not an interior node with child {child_index}");
+                return Err(Error::Corrupt { page_id, reason });
+            }
+            Ok(Step { page_id, node: node.to_owned(), child_index })
+        })
+        .collect()
+}
+
+/// What one modifying operation changes, in order: page writes and frees, the structural events
+/// to report after them, and the new root. Held back until every check of the operation has
+/// passed ([`Changes::apply`]), so a `Corrupt` error found partway leaves every page as it was
+/// ([`Changes::abandon`] gives back the pages allocated on the way).
+#[derive(Default)]
+pub(crate) struct Changes {
+    /// Pages allocated for the operation, freed again if it fails.
+    allocated: Vec<PageId>,
+    pages: Vec<PageChange>,
+    events: Vec<TreeEvent>,
+    root: Option<PageId>,
+}
+
+/// One page change of [`Changes`].
+enum PageChange {
+    Write(PageId, Node),
+    Free(PageId),
+}
+
+impl Changes {
+    /// A new page for the operation.
+    pub(crate) fn allocate(&mut self, store: &mut impl PageWrite) -> Result<PageId> {
+        let page_id = store.allocate()?;
+        self.allocated.push(page_id);
+        Ok(page_id)
+    }
+
+    /// Writes `node` to `page_id` (at apply time).
+    pub(crate) fn write(&mut self, page_id: PageId, node: Node) {
+        self.pages.push(PageChange::Write(page_id, node));
+    }
+
+    /// Frees `page_id` (at apply time).
+    pub(crate) fn free(&mut self, page_id: PageId) {
+        self.pages.push(PageChange::Free(page_id));
+    }
+
+    /// Reports `event` once the pages are changed.
+    pub(crate) fn event(&mut self, event: TreeEvent) {
+        self.events.push(event);
+    }
+
+    /// Makes `root` the tree's root once the pages are changed.
+    pub(crate) fn set_root(&mut self, root: PageId) {
+        self.root = Some(root);
+    }
+
+    /// Makes the changes, in order, then tells the observer.
+    pub(crate) fn apply(self, tree: &mut Tree, store: &mut impl PageWrite) -> Result<()> {
+        for change in self.pages {
+            match change {
+                PageChange::Write(page_id, node) => write_node(store, page_id, node)?,
+                PageChange::Free(page_id) => store.free(page_id)?,
+            }
+        }
+        if let Some(root) = self.root {
+            tree.root = root;
+        }
+        for event in self.events {
+            tree.emit(event);
+        }
+        Ok(())
+    }
+
+    /// Applies the changes if `planned` (the operation's checks and plan) succeeded; otherwise
+    /// frees the pages allocated for it, which nothing was written to, and returns its error.
+    pub(crate) fn finish(
+        self,
+        tree: &mut Tree,
+        store: &mut impl PageWrite,
+        planned: Result<()>,
+    ) -> Result<()> {
+        match planned {
+            Ok(()) => self.apply(tree, store),
+            Err(error) => {
+                self.abandon(store);
+                Err(error)
+            }
+        }
+    }
+
+    /// Gives back the pages allocated for a failed operation. A failure to free one is not
+    /// reported: the operation's own error is the one that matters, and the page is at worst
+    /// left allocated and unreferenced in a transaction the caller should abort anyway.
+    fn abandon(self, store: &mut impl PageWrite) {
+        for page_id in self.allocated {
+            let _ = store.free(page_id);
+        }
+    }
+}
