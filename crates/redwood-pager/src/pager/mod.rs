@@ -29,6 +29,7 @@ mod scheduler;
 mod snapshots;
 mod spill;
 mod verify;
+mod wakeup;
 mod write;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

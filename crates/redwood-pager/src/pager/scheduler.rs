@@ -11,7 +11,7 @@
 //! `held_back_retry`, never one per commit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -266,9 +266,7 @@ pub(crate) struct Checkpointer {
     pub background: AtomicBool,
     /// Whether the held-back warning was logged for the current episode.
     pub held_back_warned: AtomicBool,
-    wake: Condvar,
-    /// `true` once the worker is to stop.
-    stop: Mutex<bool>,
+    wakeup: super::wakeup::Wakeup,
 }
 
 impl Checkpointer {
@@ -279,8 +277,7 @@ impl Checkpointer {
             requested: AtomicBool::new(false),
             background: AtomicBool::new(false),
             held_back_warned: AtomicBool::new(false),
-            wake: Condvar::new(),
-            stop: Mutex::new(false),
+            wakeup: super::wakeup::Wakeup::default(),
         }
     }
 
@@ -295,9 +292,7 @@ impl Checkpointer {
     }
 
     pub fn wake_worker(&self) {
-        // Taken so a worker between its check and its wait does not miss the wake-up.
-        let _stop = self.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        self.wake.notify_all();
+        self.wakeup.wake();
     }
 }
 
@@ -314,7 +309,7 @@ where
     Pager<L>: Send + Sync,
 {
     pub(crate) fn start(pager: &Arc<Pager<L>>) -> std::io::Result<Self> {
-        *pager.checkpointer.stop.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        pager.checkpointer.wakeup.reset();
         pager.checkpointer.background.store(true, Ordering::Release);
         let shared = Arc::clone(pager);
         let spawned = std::thread::Builder::new()
@@ -337,15 +332,7 @@ fn run_worker<L: PageLog>(pager: &Pager<L>) {
             return;
         }
         pager.run_due_checkpoint();
-        let stop = checkpointer.stop.lock().unwrap_or_else(PoisonError::into_inner);
-        if *stop {
-            return;
-        }
-        let (stop, _) = checkpointer
-            .wake
-            .wait_timeout(stop, WORKER_POLL)
-            .unwrap_or_else(PoisonError::into_inner);
-        if *stop {
+        if checkpointer.wakeup.wait(WORKER_POLL) {
             return;
         }
     }
@@ -354,8 +341,7 @@ fn run_worker<L: PageLog>(pager: &Pager<L>) {
 impl<L: PageLog> Drop for CheckpointWorker<L> {
     fn drop(&mut self) {
         let checkpointer = &self.pager.checkpointer;
-        *checkpointer.stop.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        checkpointer.wake.notify_all();
+        checkpointer.wakeup.stop();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
