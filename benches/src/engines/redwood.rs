@@ -17,9 +17,7 @@ pub struct RedwoodEngine {
 
 impl RedwoodEngine {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<RedwoodEngine> {
-        let db = Database::builder()
-            .cache_bytes(cache_bytes)
-            .create(dir.join("bench.redwood"))?;
+        let db = Database::builder().cache_bytes(cache_bytes).create(dir.join("bench.redwood"))?;
         let mut write = db.begin_write()?;
         write.open_table(TABLE)?;
         write.commit()?;

@@ -21,6 +21,12 @@ pub const PAGE_COUNT_MAX: u64 = 1 << 40;
 /// Changed pages a write transaction keeps in memory before spilling to the log, unless the
 /// options say otherwise (16 MiB of 4 KiB pages).
 pub const DIRTY_PAGES_MAX_DEFAULT: usize = 4096;
+/// A checkpoint copies pages in batches of this many: one batched read of their log frames
+/// (`LogReader::read_pages`), then their writes in page order, consecutive pages as one write
+/// (`PageFile::write_pages`). 256 pages of 4 KiB is 1 MiB.
+pub const CHECKPOINT_BATCH_PAGES: usize = 256;
+/// The most pages `PageFile::write_pages` puts in one write.
+pub const WRITE_RUN_PAGES_MAX: usize = 256;
 /// Prefetch requests queued at most; more are dropped (a prefetch is a hint).
 pub const PREFETCH_QUEUE_MAX: usize = 1024;
 /// The longest restore-point name, in bytes.

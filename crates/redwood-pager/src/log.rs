@@ -59,6 +59,17 @@ pub trait LogReader: Send + Sync {
     /// guarantees the log has not restarted since (the pager holds its state lock across lookup
     /// and read).
     fn read_page(&self, position: LogPosition, page: &mut Page) -> Result<()>;
+
+    /// Reads and verifies the page images at `positions` into `pages` (one buffer each), as
+    /// `read_page` would one by one; a log that can batch its reads (`Storage::read_many`)
+    /// does. What a checkpoint copies with.
+    fn read_pages(&self, positions: &[LogPosition], pages: &mut [PageBuf]) -> Result<()> {
+        assert_eq!(positions.len(), pages.len(), "one page buffer per position");
+        for (&position, page) in positions.iter().zip(pages.iter_mut()) {
+            self.read_page(position, page)?;
+        }
+        Ok(())
+    }
 }
 
 /// Which log continues a database's data files: a log generation and its salt. Every frame

@@ -296,10 +296,53 @@ pub(crate) fn read_page_frame(
     page: &mut [u8],
 ) -> std::result::Result<(), PageFrameError> {
     let mut frame = vec![0u8; FRAME_HEADER_BYTES + page.len()];
-    storage.read_at(offset, &mut frame).map_err(|error| match error.kind() {
+    storage.read_at(offset, &mut frame).map_err(read_error)?;
+    check_page_frame(&frame, lsn, salt, page)
+}
+
+/// Reads the page frames at `requests` (offset, LSN) into `pages` in one batch
+/// (`Storage::read_many`), each checked as [`read_page_frame`] does; the first failure is
+/// returned with its index.
+pub(crate) fn read_page_frames(
+    storage: &dyn Storage,
+    requests: &[(u64, redwood_pager::Lsn)],
+    salt: u64,
+    pages: &mut [&mut [u8]],
+) -> std::result::Result<(), (usize, PageFrameError)> {
+    assert_eq!(requests.len(), pages.len(), "one page buffer per frame");
+    let Some(first) = pages.first() else { return Ok(()) };
+    let frame_bytes = FRAME_HEADER_BYTES + first.len();
+    let mut frames = vec![0u8; frame_bytes * requests.len()];
+    {
+        let mut batch: Vec<(u64, &mut [u8])> = requests
+            .iter()
+            .zip(frames.chunks_exact_mut(frame_bytes))
+            .map(|(&(offset, _), frame)| (offset, frame))
+            .collect();
+        storage.read_many(&mut batch).map_err(|error| (0, read_error(error)))?;
+    }
+    for (index, ((&(_, lsn), frame), page)) in
+        requests.iter().zip(frames.chunks_exact(frame_bytes)).zip(pages.iter_mut()).enumerate()
+    {
+        check_page_frame(frame, lsn, salt, page).map_err(|error| (index, error))?;
+    }
+    Ok(())
+}
+
+fn read_error(error: std::io::Error) -> PageFrameError {
+    match error.kind() {
         std::io::ErrorKind::UnexpectedEof => PageFrameError::Damaged("frame runs past the log"),
         _ => PageFrameError::Io(error),
-    })?;
+    }
+}
+
+/// Checks one page frame read whole (header and payload) and copies its page into `page`.
+fn check_page_frame(
+    frame: &[u8],
+    lsn: redwood_pager::Lsn,
+    salt: u64,
+    page: &mut [u8],
+) -> std::result::Result<(), PageFrameError> {
     let (header, payload) = frame.split_at(FRAME_HEADER_BYTES);
     let (view, payload_bytes) = parse_frame_header(header, salt)
         .ok_or(PageFrameError::Damaged("frame fails its checksum"))?;

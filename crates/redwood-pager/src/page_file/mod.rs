@@ -27,7 +27,9 @@ use crate::error::{Error, Result};
 use crate::free_map::FreeMap;
 use crate::geometry::{Geometry, MapCopy};
 use crate::io::{Storage, Vfs, parent_dir};
-use crate::limits::{PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT};
+use crate::limits::{
+    PAGE_SIZE_DEFAULT_BYTES, ROOT_SLOTS, SEGMENT_PAGES_DEFAULT, WRITE_RUN_PAGES_MAX,
+};
 use crate::meta::Meta;
 use crate::page::{Page, PageBuf, PageSize};
 use crate::{LogIdentity, Lsn, PageId, SegmentId};
@@ -281,6 +283,52 @@ impl PageFile {
     /// Takes `&self` so checkpoints can write while readers read.
     pub fn write_page(&self, page: &PageBuf) -> Result<()> {
         self.ensure_writable()?;
+        self.check_writable_page(page)?;
+        self.write_raw(page)
+    }
+
+    /// Writes sealed pages (each as [`PageFile::write_page`] would, verified first), in the
+    /// order given; a run of consecutive page ids within one segment goes out as one write.
+    /// What a checkpoint copies with, its pages in page order.
+    pub fn write_pages(&self, pages: &[PageBuf]) -> Result<()> {
+        self.ensure_writable()?;
+        for page in pages {
+            self.check_writable_page(page)?;
+        }
+        let geometry = self.geometry();
+        let mut run: Vec<u8> = Vec::new();
+        let mut index = 0;
+        while index < pages.len() {
+            let first = pages[index].page_id();
+            let segment = geometry.segment_of(first);
+            let mut end = index + 1;
+            while end < pages.len()
+                && end - index < WRITE_RUN_PAGES_MAX
+                && pages[end].page_id().get() == first.get() + (end - index) as u64
+                && geometry.segment_of(pages[end].page_id()) == segment
+            {
+                end += 1;
+            }
+            let offset = geometry.offset_in_segment(first);
+            let result = if end - index == 1 {
+                self.segments[segment.get() as usize].write_at(offset, pages[index].as_bytes())
+            } else {
+                run.clear();
+                for page in &pages[index..end] {
+                    run.extend_from_slice(page.as_bytes());
+                }
+                self.segments[segment.get() as usize].write_at(offset, &run)
+            };
+            self.poison_on_error(result, "write", &segment_path(&self.path, segment))?;
+            self.counters.pages_written.fetch_add((end - index) as u64, Ordering::Relaxed);
+            self.mark_unsynced(segment);
+            index = end;
+        }
+        Ok(())
+    }
+
+    /// The checks of [`PageFile::write_page`] for one page.
+    fn check_writable_page(&self, page: &PageBuf) -> Result<()> {
         assert_eq!(page.page_size(), self.page_size(), "page buffer of the wrong size");
         let page_id = page.page_id();
         self.free_map.check_user_page(page_id)?;
@@ -290,8 +338,7 @@ impl PageFile {
                 "page type {kind} is reserved for the pager"
             )));
         }
-        page.verify(page_id)?;
-        self.write_raw(page)
+        page.verify(page_id)
     }
 
     /// Makes every write, allocation, free and root change so far durable, atomically for the

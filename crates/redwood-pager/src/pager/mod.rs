@@ -37,8 +37,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 
 use crate::error::{Error, Result};
 use crate::{
-    LogIdentity, LogReader, Lsn, Page, PageBuf, PageCache, PageClaims, PageFile, PageGuard, PageId,
-    PageLog, PageSize, PagerCounters, RecoveredCommit, Violation,
+    LogIdentity, LogPosition, LogReader, Lsn, Page, PageBuf, PageCache, PageClaims, PageFile,
+    PageGuard, PageId, PageLog, PageSize, PagerCounters, RecoveredCommit, Violation,
 };
 use index::{RootHistory, VersionIndex};
 pub use read::ReadTxn;
@@ -388,10 +388,14 @@ impl<L: PageLog> Pager<L> {
             }
             state.index.plan(target)
         };
-        let mut page = PageBuf::for_overwrite(self.state_read().file.page_size());
-        for &(_, position) in &plan {
-            self.reader.read_page(position, &mut page)?;
-            self.state_read().file.write_page(&page)?;
+        let batch = crate::limits::CHECKPOINT_BATCH_PAGES;
+        let mut pages: Vec<PageBuf> = Vec::new();
+        for chunk in plan.chunks(batch) {
+            pages.resize_with(chunk.len(), || PageBuf::for_overwrite(self.page_size));
+            let positions: Vec<LogPosition> = chunk.iter().map(|&(_, position)| position).collect();
+            self.reader.read_pages(&positions, &mut pages)?;
+            // The plan is in page order, so runs of consecutive pages go out as one write.
+            self.state_read().file.write_pages(&pages)?;
         }
         let mut state = self.state_write();
         // First make the copied pages durable and prove the data files hold them; only then

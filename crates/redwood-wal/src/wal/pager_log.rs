@@ -24,6 +24,35 @@ pub struct WalReader {
 }
 
 impl LogReader for WalReader {
+    fn read_pages(
+        &self,
+        positions: &[LogPosition],
+        pages: &mut [redwood_pager::PageBuf],
+    ) -> redwood_pager::Result<()> {
+        let salt = self.salt.load(Ordering::Acquire);
+        let requests: Vec<(u64, redwood_pager::Lsn)> =
+            positions.iter().map(|position| (position.offset, position.lsn)).collect();
+        let mut buffers: Vec<&mut [u8]> =
+            pages.iter_mut().map(|page| page.as_mut_bytes()).collect();
+        let read =
+            crate::recovery::read_page_frames(self.storage.as_ref(), &requests, salt, &mut buffers);
+        if let Err((index, error)) = read {
+            let position = positions[index];
+            return Err(match error {
+                PageFrameError::Damaged(reason) => redwood_pager::Error::LogCorrupt {
+                    offset: position.offset,
+                    lsn: position.lsn,
+                    reason: reason.to_owned(),
+                },
+                PageFrameError::Io(error) => Error::io("read", &self.path, error).into(),
+            });
+        }
+        for page in pages.iter() {
+            page.verify(page.page_id())?;
+        }
+        Ok(())
+    }
+
     fn read_page(&self, position: LogPosition, page: &mut Page) -> redwood_pager::Result<()> {
         let salt = self.salt.load(Ordering::Acquire);
         let frame = read_page_frame(
