@@ -35,13 +35,20 @@ impl<L: PageLog> WriteTxn<'_, L> {
         by_age.select_nth_unstable(count - 1);
         let mut coldest: Vec<PageId> =
             by_age[..count].iter().map(|&(_, page_id)| page_id).collect();
-        // In page order: new pages then reach the data files front to back.
+        // In page order: new pages then reach the data files front to back, runs of
+        // consecutive ones as one write.
         coldest.sort_unstable();
+        let mut home = Vec::new();
         for page_id in coldest {
             let page = self.changes.dirty.remove(&page_id).expect("a dirty page");
             self.written_at.remove(&page_id);
-            self.write_out(page_id, page)?;
+            if self.may_write_home(page_id) {
+                home.push(self.sealed_for_home(page_id, page));
+            } else {
+                self.log_page(page_id, page)?;
+            }
         }
+        self.write_home(&home)?;
         debug_assert!(self.changes.dirty.len() <= self.pager.options.dirty_pages_max);
         Ok(())
     }
@@ -54,13 +61,19 @@ impl<L: PageLog> WriteTxn<'_, L> {
         let home = !self.changes.home.is_empty() || new_pages >= HOME_WRITE_MIN_PAGES;
         let dirty = std::mem::take(&mut self.changes.dirty);
         self.written_at.clear();
+        let mut batch = Vec::new();
+        // In page order (the dirty map's), so runs of new pages go out as one write.
         for (page_id, page) in dirty {
             if home && self.may_write_home(page_id) {
-                self.write_home(page_id, page)?;
+                batch.push(self.sealed_for_home(page_id, page));
+                if batch.len() == crate::limits::WRITE_RUN_PAGES_MAX {
+                    self.write_home(&std::mem::take(&mut batch))?;
+                }
             } else {
                 self.log_page(page_id, page)?;
             }
         }
+        self.write_home(&batch)?;
         if !self.changes.home.is_empty() {
             let synced = self.pager.state_read().file.sync_pages();
             synced.inspect_err(|error| self.pager.poison(error))?;
@@ -78,14 +91,6 @@ impl<L: PageLog> WriteTxn<'_, L> {
             && !self.appended_last.contains_key(&page_id)
     }
 
-    fn write_out(&mut self, page_id: PageId, page: PageBuf) -> Result<()> {
-        if self.may_write_home(page_id) {
-            self.write_home(page_id, page)
-        } else {
-            self.log_page(page_id, page)
-        }
-    }
-
     fn log_page(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {
         let position = self.append_sealed(page_id, &mut page)?;
         self.changes.home.remove(&page_id);
@@ -93,14 +98,26 @@ impl<L: PageLog> WriteTxn<'_, L> {
         Ok(())
     }
 
-    fn write_home(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {
+    /// Seals a page bound for its home location (with the LSN the log is at).
+    fn sealed_for_home(&self, page_id: PageId, mut page: PageBuf) -> PageBuf {
         debug_assert!(self.may_write_home(page_id));
         let page_type = page.page_type();
         page.seal(page_id, page_type, self.log.next_lsn());
-        let written = self.pager.state_read().file.write_page(&page);
+        page
+    }
+
+    /// Writes sealed new pages (in page order) to their home location, runs of consecutive
+    /// pages as one write.
+    fn write_home(&mut self, pages: &[PageBuf]) -> Result<()> {
+        if pages.is_empty() {
+            return Ok(());
+        }
+        let written = self.pager.state_read().file.write_pages(pages);
         written.inspect_err(|error| self.pager.poison(error))?;
-        self.changes.spilled.remove(&page_id);
-        self.changes.home.insert(page_id);
+        for page in pages {
+            self.changes.spilled.remove(&page.page_id());
+            self.changes.home.insert(page.page_id());
+        }
         Ok(())
     }
 
