@@ -18,7 +18,7 @@ pub struct RedwoodEngine {
 impl RedwoodEngine {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<RedwoodEngine> {
         let db = Database::builder().cache_bytes(cache_bytes).create(dir.join("bench.redwood"))?;
-        let mut write = db.begin_write()?;
+        let write = db.begin_write()?;
         write.open_table(TABLE)?;
         write.commit()?;
         Ok(RedwoodEngine { db })
@@ -28,7 +28,7 @@ impl RedwoodEngine {
     /// engine): what a new user measures.
     pub fn open_defaults(dir: &Path) -> Result<RedwoodEngine> {
         let db = Database::create(dir.join("bench.redwood"))?;
-        let mut write = db.begin_write()?;
+        let write = db.begin_write()?;
         write.open_table(TABLE)?;
         write.commit()?;
         Ok(RedwoodEngine { db })
@@ -37,7 +37,7 @@ impl RedwoodEngine {
 
 impl Engine for RedwoodEngine {
     fn write(&mut self, entries: &[Entry<'_>]) -> Result<()> {
-        let mut write = self.db.begin_write()?;
+        let write = self.db.begin_write()?;
         {
             let mut table = write.open_table(TABLE)?;
             for (key, value) in entries {
@@ -49,7 +49,7 @@ impl Engine for RedwoodEngine {
     }
 
     fn remove(&mut self, keys: &[&[u8]]) -> Result<Option<u64>> {
-        let mut write = self.db.begin_write()?;
+        let write = self.db.begin_write()?;
         let mut removed = 0;
         {
             let mut table = write.open_table(TABLE)?;

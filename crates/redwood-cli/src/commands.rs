@@ -81,7 +81,7 @@ pub fn put(
 ) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     let db = open.create(path)?;
-    let mut write = db.begin_write().map_err(fail)?;
+    let write = db.begin_write().map_err(fail)?;
     let replaced = write.open_table(table).map_err(fail)?.insert(key.as_bytes(), value.as_bytes());
     let replaced = replaced.map_err(fail)?;
     write.commit().map_err(fail)?;
@@ -110,7 +110,7 @@ pub fn get(out: &Output, open: Opener, path: &Path, table: &str, key: &str) -> O
 pub fn del(out: &Output, open: Opener, path: &Path, table: &str, key: &str) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     let db = open.writable(path)?;
-    let mut write = db.begin_write().map_err(fail)?;
+    let write = db.begin_write().map_err(fail)?;
     if !write.list_tables().map_err(fail)?.iter().any(|name| name == table) {
         return Err(fail(redwood::Error::TableNotFound(table.to_owned())));
     }

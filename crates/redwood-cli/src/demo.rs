@@ -57,7 +57,7 @@ pub fn run(out: &Output, path: &Path, keys: u64) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     replace_previous_demo(path)?;
     let db = Database::builder().dirty_pages_max(1 << 16).create(path).map_err(fail)?;
-    let mut write = db.begin_write().map_err(fail)?;
+    let write = db.begin_write().map_err(fail)?;
     write
         .open_table(MARKER_TABLE)
         .map_err(fail)?
@@ -142,11 +142,11 @@ fn load(out: &Output, db: &Database, keys: u64) -> redwood::Result<()> {
     let mut loaded = 0;
     while loaded < keys {
         let batch_end = (loaded + BATCH_KEYS).min(keys);
-        let mut write = db.begin_write()?;
+        let write = db.begin_write()?;
         {
             let mut table = write.open_table(TABLE)?;
             for index in loaded..batch_end {
-                table.insert(&key(index), &value(index))?;
+                table.insert(key(index), value(index))?;
             }
         }
         write.commit()?;
@@ -167,7 +167,7 @@ fn point_reads(db: &Database, keys: u64, reads: u64) -> redwood::Result<()> {
         state ^= state >> 7;
         state ^= state << 17;
         let index = state % keys.max(1);
-        let found = table.get(&key(index))?;
+        let found = table.get(key(index))?;
         if found.as_deref() != Some(value(index).as_slice()) {
             let page_id = redwood::PageId::new(0);
             let reason = format!("key {index} read back wrong");

@@ -299,10 +299,10 @@ fn recover_copies_what_can_be_read_and_names_what_cannot() {
     let path = dir.path().join("kv.redwood");
     {
         let db = redwood::Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         let mut table = write.open_table("t").unwrap();
         for index in 0..500u32 {
-            table.insert(format!("k{index:04}").as_bytes(), &[b'v'; 40]).unwrap();
+            table.insert(format!("k{index:04}").as_bytes(), [b'v'; 40]).unwrap();
         }
         write.commit().unwrap();
         db.close().unwrap();

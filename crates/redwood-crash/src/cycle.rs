@@ -136,7 +136,7 @@ fn eio_cycle(
     let fired = || vfs.counters().injected_eio > injected_before;
     let history = run_workload(&db, state, rng, steps, &fired, trace)?;
     if vfs.counters().injected_eio > injected_before {
-        let probe = db.begin_write().and_then(|mut write| {
+        let probe = db.begin_write().and_then(|write| {
             write.open_table("probe")?.insert(b"after EIO", b"must not commit")?;
             write.commit()
         });

@@ -85,19 +85,19 @@ fn build_fixture() -> redwood::Result<Fixture> {
         .cache_bytes(64 * 4096)
         .segment_pages(SEGMENT_PAGES)
         .create_in(vfs, DATABASE)?;
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     for (table_index, (name, keys)) in TABLES.iter().enumerate() {
         let mut table = write.open_table(name)?;
         for index in 0..*keys {
-            table.insert(&key(index), &value(table_index, index))?;
+            table.insert(key(index), value(table_index, index))?;
         }
     }
     write.commit()?;
     // Some removes, so nodes have free space and fragmentation, then everything into the file.
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     let mut table = write.open_table(TABLES[0].0)?;
     for index in (0..TABLES[0].1).step_by(5) {
-        table.remove(&key(index))?;
+        table.remove(key(index))?;
     }
     write.commit()?;
     db.close()?;
@@ -302,12 +302,12 @@ fn drive(db: &Database, ops: &[Op], outcome: &mut Outcome) {
         match *op {
             Op::Get { table, key: index } => {
                 let read = db.begin_read().and_then(|read| {
-                    Ok(read.open_table(table_name(table))?.get(&key(index))?.is_some())
+                    Ok(read.open_table(table_name(table))?.get(key(index))?.is_some())
                 });
                 outcome.count(&read);
                 let got = txn
                     .open_table(table_name(table))
-                    .and_then(|t| Ok(t.get(&key(index))?.is_some()));
+                    .and_then(|t| Ok(t.get(key(index))?.is_some()));
                 outcome.count(&got);
             }
             Op::Scan { table, from, reverse } => {
@@ -324,12 +324,12 @@ fn drive(db: &Database, ops: &[Op], outcome: &mut Outcome) {
                 let value = vec![0x5a; usize::from(value_bytes) % 12_000];
                 let inserted = txn
                     .open_table(table_name(table))
-                    .and_then(|mut t| t.insert(&key(index), &value));
+                    .and_then(|mut t| t.insert(key(index), &value));
                 outcome.count(&inserted);
             }
             Op::Remove { table, key: index } => {
                 let removed =
-                    txn.open_table(table_name(table)).and_then(|mut t| t.remove(&key(index)));
+                    txn.open_table(table_name(table)).and_then(|mut t| t.remove(key(index)));
                 outcome.count(&removed);
             }
             Op::DeleteTable { table } => outcome.count(&txn.delete_table(table_name(table))),

@@ -69,9 +69,9 @@ pub fn child(path: &Path) -> std::io::Result<()> {
         write.set_durability(Durability::Immediate);
         {
             let mut table = write.open_table(TABLE).map_err(fail)?;
-            table.insert(&key(n), &value(n)).map_err(fail)?;
+            table.insert(key(n), value(n)).map_err(fail)?;
             if n >= WINDOW {
-                table.remove(&key(n - WINDOW)).map_err(fail)?;
+                table.remove(key(n - WINDOW)).map_err(fail)?;
             }
         }
         write.commit().map_err(fail)?;

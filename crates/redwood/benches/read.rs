@@ -10,11 +10,11 @@ use redwood::Database;
 fn read_transactions(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = Database::create(dir.path().join("bench.redwood")).expect("creates");
-    let mut write = db.begin_write().expect("begins");
+    let write = db.begin_write().expect("begins");
     {
         let mut table = write.open_table("bench").expect("opens");
         for index in 0..10_000u32 {
-            table.insert(&index.to_be_bytes(), &[7u8; 150]).expect("inserts");
+            table.insert(index.to_be_bytes(), [7u8; 150]).expect("inserts");
         }
     }
     write.commit().expect("commits");
@@ -30,7 +30,7 @@ fn read_transactions(c: &mut Criterion) {
             index = (index + 7919) % 10_000;
             let read = db.begin_read().expect("begins");
             let table = read.open_table("bench").expect("opens");
-            black_box(table.get(&index.to_be_bytes()).expect("reads").map(|value| value.len()))
+            black_box(table.get(index.to_be_bytes()).expect("reads").map(|value| value.len()))
         });
     });
 }

@@ -16,18 +16,18 @@ pub fn run(path: Option<String>) -> Result<()> {
         Some(path) => Database::create(path)?,
         None => Database::in_memory()?,
     };
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     {
         let mut accounts = write.open_table("accounts")?;
         accounts.insert(b"alice", b"100")?;
         accounts.insert(b"bob", b"50")?;
     }
-    write.open_table("blobs")?.insert(b"photo", &vec![7u8; 2 << 20])?;
+    write.open_table("blobs")?.insert(b"photo", vec![7u8; 2 << 20])?;
     write.commit()?;
 
     // A reader pins this state; the transfer below does not disturb it.
     let before = db.begin_read()?;
-    let mut transfer = db.begin_write()?;
+    let transfer = db.begin_write()?;
     {
         let mut accounts = transfer.open_table("accounts")?;
         accounts.insert(b"alice", b"70")?;
@@ -41,11 +41,11 @@ pub fn run(path: Option<String>) -> Result<()> {
     );
     drop(before);
 
-    let mut mistaken = db.begin_write()?;
+    let mistaken = db.begin_write()?;
     mistaken.open_table("accounts")?.remove(b"alice")?;
     mistaken.abort();
 
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     write.rename_table("blobs", "media")?;
     write.commit()?;
 

@@ -69,7 +69,7 @@ pub fn run(endpoint: &str, path: &Path) -> Result<u64, Box<dyn Error>> {
 
     // 4. Work.
     for batch in 0u64..10 {
-        let mut write = db.begin_write()?;
+        let write = db.begin_write()?;
         let mut table = write.open_table("orders")?;
         for i in 0..1000 {
             let id = batch * 1000 + i;

@@ -12,11 +12,11 @@ fn main() -> Result<()> {
 /// Runs the example (the test suite calls this).
 pub fn run() -> Result<()> {
     let db = Database::in_memory()?;
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     {
         let mut events = write.open_table("events")?;
         for second in 0..100_000u32 {
-            events.insert(format!("2026-11-24T{:05}", second).as_bytes(), &second.to_le_bytes())?;
+            events.insert(format!("2026-11-24T{:05}", second).as_bytes(), second.to_le_bytes())?;
         }
     }
     write.commit()?;

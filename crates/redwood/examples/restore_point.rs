@@ -24,7 +24,7 @@ pub fn run(path: &std::path::Path) -> Result<()> {
         write.restore_point("before-migration")?;
         write.commit()?;
 
-        let mut migration = db.begin_write()?;
+        let migration = db.begin_write()?;
         migration.open_table("orders")?.insert(b"order-1", b"SHIPPED")?;
         migration.commit()?;
     }

@@ -13,7 +13,7 @@ use redwood_telemetry::{AlertMonitor, DiagnosticsConfig, PageFileCounters, Pager
 use redwood_wal::{MissingLog, Wal, WalOptions};
 
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::triggers::{TableTrigger, TableTriggers};
 
 /// How to open a database.
@@ -26,7 +26,7 @@ use crate::triggers::{TableTrigger, TableTriggers};
 ///     .durability(Durability::None)
 ///     .checkpoint_table_after("events", 1024)
 ///     .in_memory()?;
-/// let mut write = db.begin_write()?;
+/// let write = db.begin_write()?;
 /// write.open_table("events")?.insert(b"e1", b"started")?;
 /// write.commit()?;
 /// assert_eq!(db.begin_read()?.list_tables()?, ["events"]);
@@ -37,6 +37,8 @@ pub struct Builder {
     cache_bytes: u64,
     page_size: PageSize,
     segment_pages: u64,
+    /// Which of the file's geometry options the caller set: an existing file must agree.
+    geometry_set: (bool, bool),
     dirty_pages_max: Option<usize>,
     durability: Durability,
     triggers: TableTriggers,
@@ -55,6 +57,7 @@ impl Default for Builder {
             cache_bytes: default_cache_bytes(),
             page_size: PageSize::DEFAULT,
             segment_pages: redwood_pager::limits::SEGMENT_PAGES_DEFAULT,
+            geometry_set: (false, false),
             dirty_pages_max: None,
             durability: Durability::Immediate,
             triggers: TableTriggers::default(),
@@ -133,16 +136,17 @@ impl Builder {
     ///
     /// let key = [7u8; 1000]; // keys are limited to an eighth of a page
     /// let large = Database::builder().page_size(PageSize::new(8192)?).in_memory()?;
-    /// let mut write = large.begin_write()?;
+    /// let write = large.begin_write()?;
     /// assert!(!write.open_table("t")?.insert(&key, b"v")?);
     ///
     /// let small = Database::in_memory()?; // 4 KiB pages: 512-byte keys at most
-    /// let mut write = small.begin_write()?;
+    /// let write = small.begin_write()?;
     /// assert!(matches!(write.open_table("t")?.insert(&key, b"v"), Err(Error::Tree(_))));
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn page_size(mut self, page_size: PageSize) -> Self {
         self.page_size = page_size;
+        self.geometry_set.0 = true;
         self
     }
 
@@ -152,7 +156,7 @@ impl Builder {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("app.redwood");
     /// let db = redwood::Database::builder().segment_pages(8).create(&path)?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for i in 0u32..200 {
     ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
@@ -164,6 +168,7 @@ impl Builder {
     /// ```
     pub fn segment_pages(mut self, pages: u64) -> Self {
         self.segment_pages = pages;
+        self.geometry_set.1 = true;
         self
     }
 
@@ -175,7 +180,7 @@ impl Builder {
     ///
     /// ```
     /// let db = redwood::Database::builder().dirty_pages_max(4).in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for i in 0u32..500 {
     ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
@@ -183,7 +188,7 @@ impl Builder {
     /// drop(table);
     /// write.commit()?;
     /// let frames = db.log_stats().frames;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for i in 0u32..500 {
     ///     table.insert(&i.to_be_bytes(), &[1; 100])?; // changes pages that exist
@@ -206,7 +211,7 @@ impl Builder {
     ///
     /// let db = Database::builder().durability(Durability::None).in_memory()?;
     /// let syncs = db.log_stats().syncs;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// assert_eq!(db.log_stats().commits, 1);
@@ -226,7 +231,7 @@ impl Builder {
     ///
     /// ```
     /// let db = redwood::Database::builder().prefetch(true).in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"large", &vec![1u8; 1 << 20])?;
     /// write.commit()?;
     /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"large")?.map(|v| v.len()), Some(1 << 20));
@@ -248,7 +253,7 @@ impl Builder {
     ///     .checkpoint_policy(policy)
     ///     .in_memory()?;
     /// for i in 0u32..100 {
-    ///     let mut write = db.begin_write()?;
+    ///     let write = db.begin_write()?;
     ///     write.open_table("t")?.insert(&i.to_be_bytes(), &[7; 500])?;
     ///     write.commit()?;
     /// }
@@ -280,12 +285,12 @@ impl Builder {
     ///     .auto_checkpoint(AutoCheckpoint::OnCommit)
     ///     .checkpoint_table_after("hot", 1)
     ///     .in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("hot")?;
     /// write.open_table("cold")?;
     /// write.commit()?;
     /// for (table, checkpoints) in [("cold", 0), ("hot", 1)] {
-    ///     let mut write = db.begin_write()?;
+    ///     let write = db.begin_write()?;
     ///     write.open_table(table)?.insert(b"k", b"v")?;
     ///     write.commit()?; // checkpoints once "hot" has changed a page
     ///     assert_eq!(db.stats().checkpoints, checkpoints);
@@ -313,7 +318,7 @@ impl Builder {
     ///     .sample_every(Duration::from_millis(10))
     ///     .on_alert(move |alert| sender.lock().unwrap().send((alert.kind, alert.state)).unwrap());
     /// let db = redwood::Database::builder().diagnostics(config).in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let first = alerts.recv_timeout(Duration::from_secs(30)).expect("the sampler noticed");
@@ -366,7 +371,7 @@ impl Builder {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("app.redwood");
     /// let db = Database::builder().cache_bytes(1 << 20).create(&path)?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// drop(db);
@@ -406,7 +411,7 @@ impl Builder {
     ///
     /// let vfs: Arc<dyn Vfs> = Arc::new(MemVfs::new());
     /// let db = redwood::Database::builder().create_in(Arc::clone(&vfs), "app.redwood")?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// drop(db);
@@ -427,7 +432,7 @@ impl Builder {
     ///
     /// ```
     /// let db = redwood::Database::builder().cache_bytes(1 << 20).in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// assert_eq!(db.begin_read()?.open_table("t")?.get(b"k")?.as_deref(), Some(&b"v"[..]));
@@ -465,6 +470,7 @@ impl Builder {
             }
             (false, _) => PageFile::open(Arc::clone(vfs), path, &options)?,
         };
+        self.check_geometry(&file)?;
         let missing = if file.log_closed_empty() {
             MissingLog::Create
         } else if self.discard_missing_log || self.salvage {
@@ -484,6 +490,27 @@ impl Builder {
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
         Ok((file, wal, recovery))
+    }
+
+    /// `OptionConflict` if the caller set a page size or segment size the existing `file`
+    /// does not have (a new file has what was asked).
+    fn check_geometry(&self, file: &PageFile) -> Result<()> {
+        let geometry = file.geometry();
+        let page_size = u64::try_from(self.page_size.bytes()).unwrap_or(u64::MAX);
+        let existing_page_size = u64::try_from(geometry.page_size().bytes()).unwrap_or(u64::MAX);
+        if self.geometry_set.0 && page_size != existing_page_size {
+            let (option, requested, existing) = ("page size", page_size, existing_page_size);
+            return Err(Error::OptionConflict { option, requested, existing });
+        }
+        if self.geometry_set.1 && self.segment_pages != geometry.segment_pages() {
+            let (option, requested) = ("segment pages", self.segment_pages);
+            return Err(Error::OptionConflict {
+                option,
+                requested,
+                existing: geometry.segment_pages(),
+            });
+        }
+        Ok(())
     }
 
     fn assemble(self, vfs: Arc<dyn Vfs>, path: &Path, create: bool) -> Result<Database> {

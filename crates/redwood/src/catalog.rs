@@ -111,19 +111,20 @@ mod tests {
     #[test]
     fn a_wrong_recorded_length_is_corruption() {
         let db = Database::in_memory().unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         write.open_table("t").unwrap().insert(b"k", b"v").unwrap();
         write.commit().unwrap();
         let mut write = db.begin_write().unwrap();
-        let entry = lookup(&write.txn, "t").unwrap().unwrap();
-        store_entry(&mut write.txn, "t", Some(TableEntry { len: 0, ..entry })).unwrap();
+        let state = write.state.get_mut();
+        let entry = lookup(&state.txn, "t").unwrap().unwrap();
+        store_entry(&mut state.txn, "t", Some(TableEntry { len: 0, ..entry })).unwrap();
         write.commit().unwrap();
 
         let report = db.check_report(|_, _| {}).unwrap();
         let expected = "the recorded length of table \"t\" is 0, but the tree holds 1 entries";
         assert!(report.problems.iter().any(|p| p.message.contains(expected)), "{report:?}");
         assert!(db.check_integrity().is_err());
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         let error = write.open_table("t").unwrap().remove(b"k").unwrap_err();
         assert!(error.is_corruption(), "{error}");
         assert!(error.to_string().contains("is 0, yet a key was removed"), "{error}");

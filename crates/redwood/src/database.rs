@@ -13,13 +13,13 @@ use crate::builder::Builder;
 use crate::error::Result;
 use crate::read::ReadTransaction;
 use crate::triggers::TableTriggers;
-use crate::write::WriteTransaction;
+use crate::write::{WriteState, WriteTransaction};
 
 /// An open database: any number of read transactions, one write transaction at a time.
 ///
 /// ```
 /// let db = redwood::Database::in_memory()?;
-/// let mut write = db.begin_write()?;
+/// let write = db.begin_write()?;
 /// write.open_table("t")?.insert(b"k", b"v")?;
 /// let before = db.begin_read()?; // readers run beside the writer
 /// write.commit()?;
@@ -76,7 +76,7 @@ impl Database {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("app.redwood");
     /// let db = redwood::Database::create(&path)?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// drop(db);
@@ -98,7 +98,7 @@ impl Database {
     /// assert!(matches!(Database::open(&path), Err(Error::Storage(_)))); // no database yet
     ///
     /// let db = Database::create(&path)?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// drop(db);
@@ -125,7 +125,7 @@ impl Database {
     /// let dir = tempfile::tempdir().unwrap();
     /// let path = dir.path().join("app.redwood");
     /// let db = redwood::Database::create(&path)?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// db.close()?;
@@ -166,7 +166,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// assert_eq!(db.begin_read()?.open_table("t")?.len(), 1);
@@ -185,7 +185,7 @@ impl Database {
     ///
     /// let db = Database::builder().durability(Durability::None).in_memory()?;
     /// let syncs = db.log_stats().syncs;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// assert_eq!(db.log_stats().syncs, syncs); // the builder's durability applies to commits
@@ -199,7 +199,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// assert!(db.begin_read()?.list_tables()?.is_empty()); // private until commit
     /// write.commit()?;
@@ -209,14 +209,14 @@ impl Database {
     pub fn begin_write(&self) -> Result<WriteTransaction<'_>> {
         let txn = self.pager.begin_write()?;
         let changed_pages = BTreeMap::new();
-        Ok(WriteTransaction {
-            db: self,
+        let state = WriteState {
             txn,
             tables: BTreeMap::new(),
             durability: self.durability,
             changed_pages,
             restore_points: Vec::new(),
-        })
+        };
+        Ok(WriteTransaction { db: self, state: std::cell::RefCell::new(state) })
     }
 
     /// Begins a read transaction on the latest commit; it never blocks and is never blocked.
@@ -225,12 +225,12 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"old")?;
     /// write.commit()?;
     ///
     /// let snapshot = db.begin_read()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"new")?;
     /// write.commit()?;
     ///
@@ -248,7 +248,7 @@ impl Database {
     /// use redwood::CheckpointMode;
     ///
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let outcome = db.checkpoint(CheckpointMode::Full)?;
@@ -303,7 +303,7 @@ impl Database {
     /// ```
     /// let db = redwood::Database::in_memory()?;
     /// let before = db.stats().commits;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let _reader = db.begin_read()?;
@@ -321,7 +321,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let log = db.log_stats();
@@ -340,7 +340,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// table.insert(b"small", b"v")?;
     /// table.insert(b"large", &vec![1; 100_000])?; // an overflow chain

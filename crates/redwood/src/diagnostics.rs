@@ -170,7 +170,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// db.begin_read()?.open_table("t")?.get(b"k")?;
@@ -196,7 +196,7 @@ impl Database {
     ///
     /// let config = DiagnosticsConfig::default().wal_bytes_max(64 * 1024);
     /// let db = redwood::Database::builder().diagnostics(config).in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for i in 0u32..2000 {
     ///     table.insert(&i.to_be_bytes(), &[7; 100])?;

@@ -49,6 +49,78 @@ pub enum Error {
     /// The cache could not be built (a budget too small).
     #[error(transparent)]
     Cache(#[from] redwood_bufpool::Error),
+    /// A `Builder` option differs from what the existing database file was created with.
+    #[error("{option} {requested} was asked for, but the database has {existing}")]
+    OptionConflict {
+        /// The option.
+        option: &'static str,
+        /// What the builder asked for.
+        requested: u64,
+        /// What the file has.
+        existing: u64,
+    },
+    /// Stored bytes are not an encoding of the table's key or value type (the table was
+    /// written with other types, or the bytes are damaged).
+    #[error(transparent)]
+    Decode(#[from] crate::types::DecodeError),
+    /// A key or value has no encoding as the table's type (a `serde` type whose `Serialize`
+    /// failed).
+    #[error(transparent)]
+    Encode(#[from] crate::types::EncodeError),
+}
+
+/// What kind of failure an [`Error`] is, to match on without knowing which layer raised it
+/// (`Error`'s variants keep the layer's own error, with its source chain, for display).
+///
+/// ```
+/// use redwood::ErrorKind;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let missing = redwood::Database::open(dir.path().join("nope")).unwrap_err();
+/// assert_eq!(missing.kind(), ErrorKind::NotFound);
+/// let db = redwood::Database::in_memory()?;
+/// let read = db.begin_read()?;
+/// assert_eq!(read.open_table("t").unwrap_err().kind(), ErrorKind::NotFound);
+/// let write = db.begin_write()?;
+/// let too_long = write.open_table("t")?.insert(vec![0u8; 100_000], b"v").unwrap_err();
+/// assert_eq!(too_long.kind(), ErrorKind::TooLarge);
+/// # Ok::<(), redwood::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No database at the path, or no table of the name.
+    NotFound,
+    /// A database or a table of that name already exists.
+    AlreadyExists,
+    /// A bad argument or option: an invalid table name, an option out of range, or one that
+    /// conflicts with the existing file.
+    InvalidInput,
+    /// A key, value, transaction or file over its limit (see the crate docs' limits).
+    TooLarge,
+    /// The data on disk is damaged: a checksum mismatch, a page whose contents break the
+    /// format, a torn log past its synced part, a truncated file or a missing segment.
+    Corrupt,
+    /// The file is not a Redwood database.
+    NotADatabase,
+    /// The file was written by a newer Redwood.
+    UnsupportedVersion,
+    /// The write-ahead log is missing or belongs to another database or history.
+    WrongLog,
+    /// Another handle has the database open.
+    Locked,
+    /// A change was asked of a database opened read-only.
+    ReadOnly,
+    /// An earlier failed sync poisoned the handle: reopen the database.
+    Poisoned,
+    /// The operating system failed an operation (the source says which).
+    Io,
+    /// Stored bytes do not decode as the table's types.
+    Decode,
+    /// A value has no encoding as the table's type.
+    Encode,
+    /// Redwood found its own invariants broken: a bug, please report it.
+    Internal,
 }
 
 impl From<redwood_wal::Error> for Error {
@@ -80,6 +152,26 @@ impl Error {
         }
     }
 
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::TableNotFound(_) => ErrorKind::NotFound,
+            Error::TableExists(_) => ErrorKind::AlreadyExists,
+            Error::InvalidTableName(_) | Error::OptionConflict { .. } => ErrorKind::InvalidInput,
+            Error::Storage(error)
+            | Error::Tree(redwood_btree::Error::Pager(error))
+            | Error::Overflow(redwood_overflow::Error::Pager(error)) => storage_kind(error),
+            Error::Tree(redwood_btree::Error::KeyTooLarge { .. })
+            | Error::Tree(redwood_btree::Error::ValueTooLarge { .. })
+            | Error::Overflow(redwood_overflow::Error::TooLarge { .. }) => ErrorKind::TooLarge,
+            Error::Tree(_) | Error::Overflow(_) => ErrorKind::Corrupt,
+            Error::Cache(redwood_bufpool::Error::BudgetTooSmall { .. }) => ErrorKind::InvalidInput,
+            Error::Cache(_) => ErrorKind::Io,
+            Error::Decode(_) => ErrorKind::Decode,
+            Error::Encode(_) => ErrorKind::Encode,
+        }
+    }
+
     /// Whether the data on disk is damaged (a checksum mismatch, a corrupt page, node, chain or
     /// log), as opposed to bad input, misuse or an I/O failure.
     ///
@@ -98,5 +190,31 @@ impl Error {
             | Error::Overflow(redwood_overflow::Error::Corrupt { .. }) => true,
             _ => false,
         }
+    }
+}
+
+/// The kind of a storage-layer error.
+fn storage_kind(error: &redwood_pager::Error) -> ErrorKind {
+    use redwood_pager::Error as E;
+    match error {
+        _ if error.is_corruption() => ErrorKind::Corrupt,
+        E::Io { .. } => ErrorKind::Io,
+        E::NotADatabase { .. } => ErrorKind::NotADatabase,
+        E::UnsupportedFormatVersion { .. } => ErrorKind::UnsupportedVersion,
+        E::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        E::NotFound { .. } => ErrorKind::NotFound,
+        E::InvalidOption(_) => ErrorKind::InvalidInput,
+        E::Locked { .. } => ErrorKind::Locked,
+        E::ReadOnly => ErrorKind::ReadOnly,
+        E::Poisoned => ErrorKind::Poisoned,
+        E::TooLarge { .. } | E::Full { .. } => ErrorKind::TooLarge,
+        E::LogMismatch { .. } | E::LogMissing { .. } => ErrorKind::WrongLog,
+        // Through the facade, a reference to a page out of range, free or reserved comes from
+        // a damaged page: the facade never asks for one itself.
+        E::PageOutOfRange { .. } | E::NotAllocated { .. } | E::ReservedPage { .. } => {
+            ErrorKind::Corrupt
+        }
+        E::InvariantViolation { .. } => ErrorKind::Internal,
+        _ => ErrorKind::Internal,
     }
 }

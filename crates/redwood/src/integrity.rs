@@ -84,7 +84,7 @@ impl Database {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let report = db.check_report(|_done, _total| {})?;

@@ -6,7 +6,7 @@
 //!
 //! ```
 //! let db = redwood::Database::in_memory()?;
-//! let mut write = db.begin_write()?;
+//! let write = db.begin_write()?;
 //! {
 //!     let mut users = write.open_table("users")?;
 //!     users.insert(b"ada", b"lovelace")?;
@@ -32,6 +32,7 @@ mod access;
 mod builder;
 mod catalog;
 mod database;
+mod definition;
 mod diagnostics;
 mod error;
 mod integrity;
@@ -41,12 +42,16 @@ mod recovery;
 mod restore;
 mod savepoint;
 mod triggers;
+pub mod types;
 mod write;
+mod write_scan;
+mod write_table;
 
 pub use access::AccessGuard;
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use database::Database;
-pub use error::{Error, Result};
+pub use definition::{TableDefinition, TableSpec};
+pub use error::{Error, ErrorKind, Result};
 pub use integrity::{IntegrityReport, Problem};
 pub use read::{ReadOnlyTable, ReadTransaction};
 pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
@@ -72,4 +77,5 @@ pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
 pub use savepoint::Savepoint;
 pub use triggers::{TableTrigger, TableTriggers};
+pub use types::{DecodeError, Encode, EncodeError, Key, Serde, TupleElement, Value};
 pub use write::{Table, WriteTransaction};

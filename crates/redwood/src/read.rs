@@ -1,7 +1,8 @@
 //! `ReadTransaction` and `ReadOnlyTable`: a snapshot of every table as of the last commit when
 //! the transaction began, whatever commits or checkpoints happen meanwhile.
 
-use std::ops::RangeBounds;
+use std::marker::PhantomData;
+use std::ops::{Bound, RangeBounds};
 use std::sync::OnceLock;
 
 use redwood_btree::{Entry, OwnedValue, Tree};
@@ -11,17 +12,19 @@ use redwood_wal::Wal;
 
 use crate::access::AccessGuard;
 use crate::catalog::{self, TableEntry};
+use crate::definition::TableSpec;
 use crate::error::{Error, Result};
+use crate::types::{Encode, Key, Value, encode_self, encode_to_vec};
 
 /// A read transaction: a consistent snapshot of every table.
 ///
 /// ```
 /// let db = redwood::Database::in_memory()?;
-/// let mut write = db.begin_write()?;
+/// let write = db.begin_write()?;
 /// write.open_table("a")?.insert(b"k", b"1")?;
 /// write.commit()?;
 /// let read = db.begin_read()?;
-/// let mut write = db.begin_write()?; // moves the entry from "a" to a new table "b"
+/// let write = db.begin_write()?; // moves the entry from "a" to a new table "b"
 /// write.open_table("a")?.remove(b"k")?;
 /// write.open_table("b")?.insert(b"k", b"1")?;
 /// write.commit()?;
@@ -39,20 +42,22 @@ impl std::fmt::Debug for ReadTransaction<'_> {
     }
 }
 
-impl std::fmt::Debug for ReadOnlyTable<'_, '_> {
+impl<K: Key, V: Value> std::fmt::Debug for ReadOnlyTable<'_, '_, K, V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadOnlyTable").field("entries", &self.entry.len).finish_non_exhaustive()
     }
 }
 
 impl<'db> ReadTransaction<'db> {
-    /// Opens the table `name`; `TableNotFound` if it does not exist in this snapshot.
+    /// Opens the table `table` names (a [`crate::TableDefinition`], or a `&str` for a byte
+    /// table); `TableNotFound` if it does not exist in this snapshot. Several tables, and one
+    /// table several times, can be open at once.
     ///
     /// ```
     /// use redwood::Error;
     ///
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let read = db.begin_read()?;
@@ -61,17 +66,21 @@ impl<'db> ReadTransaction<'db> {
     /// assert!(matches!(missing, Err(Error::TableNotFound(name)) if name == "nope"));
     /// # Ok::<(), redwood::Error>(())
     /// ```
-    pub fn open_table(&self, name: &str) -> Result<ReadOnlyTable<'_, 'db>> {
+    pub fn open_table<T: TableSpec>(
+        &self,
+        table: T,
+    ) -> Result<ReadOnlyTable<'_, 'db, T::Key, T::Value>> {
+        let name = table.name();
         let entry = catalog::lookup(&self.txn, name)?
             .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
-        Ok(ReadOnlyTable { txn: &self.txn, entry, root_page: OnceLock::new() })
+        Ok(ReadOnlyTable { txn: &self.txn, entry, root_page: OnceLock::new(), types: PhantomData })
     }
 
     /// The names of the tables in this snapshot, in order.
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("users")?;
     /// write.open_table("orders")?;
     /// write.commit()?;
@@ -87,7 +96,7 @@ impl<'db> ReadTransaction<'db> {
 ///
 /// ```
 /// let db = redwood::Database::in_memory()?;
-/// let mut write = db.begin_write()?;
+/// let write = db.begin_write()?;
 /// write.open_table("t")?.insert(b"k", b"v")?;
 /// write.commit()?;
 /// let read = db.begin_read()?;
@@ -95,20 +104,21 @@ impl<'db> ReadTransaction<'db> {
 /// assert_eq!((table.len(), table.get(b"k")?.as_deref()), (1, Some(&b"v"[..])));
 /// # Ok::<(), redwood::Error>(())
 /// ```
-pub struct ReadOnlyTable<'t, 'db> {
+pub struct ReadOnlyTable<'t, 'db, K: Key = &'static [u8], V: Value = &'static [u8]> {
     txn: &'t ReadTxn<'db, Wal>,
     entry: TableEntry,
     /// The tree's root page, pinned by the first lookup and kept: every later lookup starts
     /// there without pinning it again (the root frame is the one line all readers would write).
     root_page: OnceLock<PageGuard<'t>>,
+    types: PhantomData<fn() -> (K, V)>,
 }
 
-impl<'t> ReadOnlyTable<'t, '_> {
+impl<'t, 'db, K: Key, V: Value> ReadOnlyTable<'t, 'db, K, V> {
     /// The value under `key` in this snapshot.
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?.insert(b"k", b"v")?;
     /// write.commit()?;
     /// let read = db.begin_read()?;
@@ -117,7 +127,8 @@ impl<'t> ReadOnlyTable<'t, '_> {
     /// assert_eq!(table.get(b"missing")?.as_deref(), None);
     /// # Ok::<(), redwood::Error>(())
     /// ```
-    pub fn get(&self, key: &[u8]) -> Result<Option<AccessGuard<'t>>> {
+    pub fn get(&self, key: impl Encode<K>) -> Result<Option<AccessGuard<'t, V>>> {
+        let key = encode_to_vec(&key)?;
         let tree = Tree::open(self.entry.root);
         let root = match self.root_page.get() {
             Some(root) => root,
@@ -129,7 +140,7 @@ impl<'t> ReadOnlyTable<'t, '_> {
                 self.root_page.get().expect("set above")
             }
         };
-        let entry = tree.get_entry_with_root(self.txn, root, key)?;
+        let entry = tree.get_entry_with_root(self.txn, root, &key)?;
         entry.map(|entry| AccessGuard::value_of(self.txn, entry)).transpose()
     }
 
@@ -137,7 +148,7 @@ impl<'t> ReadOnlyTable<'t, '_> {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for key in [b"a", b"b", b"c"] {
     ///     table.insert(key, b"")?;
@@ -154,7 +165,7 @@ impl<'t> ReadOnlyTable<'t, '_> {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// write.open_table("t")?; // created, but nothing inserted
     /// write.commit()?;
     /// assert!(db.begin_read()?.open_table("t")?.is_empty());
@@ -168,7 +179,7 @@ impl<'t> ReadOnlyTable<'t, '_> {
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
-    /// let mut write = db.begin_write()?;
+    /// let write = db.begin_write()?;
     /// let mut table = write.open_table("t")?;
     /// for (key, value) in [(b"a", b"1"), (b"b", b"2"), (b"c", b"3")] {
     ///     table.insert(key, value)?;
@@ -186,19 +197,108 @@ impl<'t> ReadOnlyTable<'t, '_> {
     /// ```
     pub fn range<'k>(
         &self,
-        range: impl RangeBounds<&'k [u8]>,
-    ) -> impl DoubleEndedIterator<Item = Result<(AccessGuard<'t>, AccessGuard<'t>)>> + 't {
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> impl DoubleEndedIterator<Item = Result<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> + 't
+    {
         let store = self.txn;
-        Tree::open(self.entry.root).range(store, range).map(move |item| entry_guards(store, item?))
+        self.scan(range).map(move |item| entry_guards(store, item?))
+    }
+
+    /// The keys in `range`, in order: values are not read (a large value's overflow chain is
+    /// never touched).
+    ///
+    /// ```
+    /// use redwood::TableDefinition;
+    ///
+    /// const T: TableDefinition<u32, &[u8]> = TableDefinition::new("t");
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut table = write.open_table(T)?;
+    /// for key in 0..10u32 {
+    ///     table.insert(key, vec![0u8; 10_000].as_slice())?; // overflow values
+    /// }
+    /// drop(table);
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let keys: Vec<u32> = read.open_table(T)?.keys(3..6).map(|k| k.map(|k| k.value())).collect::<Result<_, _>>()?;
+    /// assert_eq!(keys, [3, 4, 5]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn keys<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> impl DoubleEndedIterator<Item = Result<AccessGuard<'t, K>>> + 't {
+        self.scan(range).map(|item| AccessGuard::key(item?))
+    }
+
+    /// The values of the entries in `range`, in key order.
+    pub fn values<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> impl DoubleEndedIterator<Item = Result<AccessGuard<'t, V>>> + 't {
+        let store = self.txn;
+        self.scan(range).map(move |item| AccessGuard::value_of(store, item?))
+    }
+
+    /// The entry with the smallest key, if any.
+    ///
+    /// ```
+    /// use redwood::TableDefinition;
+    ///
+    /// const T: TableDefinition<i32, &str> = TableDefinition::new("t");
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut table = write.open_table(T)?;
+    /// for (key, value) in [(5, "five"), (-3, "minus three"), (12, "twelve")] {
+    ///     table.insert(key, value)?;
+    /// }
+    /// drop(table);
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let table = read.open_table(T)?;
+    /// let (key, value) = table.first()?.expect("not empty");
+    /// assert_eq!((key.value(), value.value()), (-3, "minus three"));
+    /// let (key, _) = table.last()?.expect("not empty");
+    /// assert_eq!(key.value(), 12);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn first(&self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
+        self.range(..).next().transpose()
+    }
+
+    /// The entry with the largest key, if any.
+    pub fn last(&self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
+        self.range(..).next_back().transpose()
+    }
+
+    /// The tree's entries in `range`, unresolved.
+    fn scan<'k>(
+        &self,
+        range: impl RangeBounds<K::SelfType<'k>>,
+    ) -> redwood_btree::Range<'t, ReadTxn<'db, Wal>> {
+        let (lower, upper) = encode_bounds::<K>(&range);
+        Tree::open(self.entry.root).range(self.txn, (as_slice(&lower), as_slice(&upper)))
     }
 }
 
+/// The bounds of `range`, encoded as `K`.
+pub(crate) fn encode_bounds<'k, K: Key>(
+    range: &impl RangeBounds<K::SelfType<'k>>,
+) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    (range.start_bound().map(encode_self::<K>), range.end_bound().map(encode_self::<K>))
+}
+
+/// A bound over owned bytes as one over a slice.
+pub(crate) fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    bound.as_ref().map(Vec::as_slice)
+}
+
 /// A scanned entry as a key guard and a value guard (both borrowing its leaf).
-pub(crate) fn entry_guards<'s>(
+pub(crate) fn entry_guards<'s, K: Key, V: Value>(
     store: &impl PageRead,
     entry: Entry<'s>,
-) -> Result<(AccessGuard<'s>, AccessGuard<'s>)> {
-    let key = AccessGuard::key(entry.clone());
+) -> Result<(AccessGuard<'s, K>, AccessGuard<'s, V>)> {
+    let key = AccessGuard::key(entry.clone())?;
     Ok((key, AccessGuard::value_of(store, entry)?))
 }
 

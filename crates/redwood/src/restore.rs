@@ -53,8 +53,9 @@ impl WriteTransaction<'_> {
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-        self.txn.restore_point(name, timestamp_ms)?;
-        self.restore_points.push((name.to_owned(), timestamp_ms));
+        let state = self.state.get_mut();
+        state.txn.restore_point(name, timestamp_ms)?;
+        state.restore_points.push((name.to_owned(), timestamp_ms));
         Ok(())
     }
 }

@@ -50,11 +50,12 @@ impl WriteTransaction<'_> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn savepoint(&mut self) -> Savepoint {
+        let state = self.state.get_mut();
         Savepoint {
-            pager: self.txn.savepoint(),
-            tables: self.tables.clone(),
-            changed_pages: self.changed_pages.clone(),
-            restore_points: self.restore_points.len(),
+            pager: state.txn.savepoint(),
+            tables: state.tables.clone(),
+            changed_pages: state.changed_pages.clone(),
+            restore_points: state.restore_points.len(),
         }
     }
 
@@ -62,10 +63,11 @@ impl WriteTransaction<'_> {
     /// renamed, and restore points. The savepoint stays valid, so it can be rolled back to
     /// again; savepoints taken after it are discarded (rolling back to one is an error).
     pub fn rollback_to(&mut self, savepoint: &Savepoint) -> Result<()> {
-        self.txn.rollback_to(savepoint.pager)?;
-        self.tables.clone_from(&savepoint.tables);
-        self.changed_pages.clone_from(&savepoint.changed_pages);
-        self.restore_points.truncate(savepoint.restore_points);
+        let state = self.state.get_mut();
+        state.txn.rollback_to(savepoint.pager)?;
+        state.tables.clone_from(&savepoint.tables);
+        state.changed_pages.clone_from(&savepoint.changed_pages);
+        state.restore_points.truncate(savepoint.restore_points);
         Ok(())
     }
 }

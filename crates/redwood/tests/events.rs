@@ -64,10 +64,10 @@ fn recording<T>(run: impl FnOnce(&Recorder) -> T) -> T {
 }
 
 fn fill(db: &Database, count: u32) {
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut table = write.open_table("t").unwrap();
     for i in 0..count {
-        table.insert(&i.to_be_bytes(), &[7; 100]).unwrap();
+        table.insert(i.to_be_bytes(), [7; 100]).unwrap();
     }
     drop(table);
     write.commit().unwrap();
@@ -122,7 +122,7 @@ fn corruption_names_the_page_and_poisoning_is_logged_once() {
         // Every read now flips a bit: the first page read from the file is reported damaged.
         vfs.set_faults(FaultConfig::none().with(Fault::bit_rot(Trigger::Nth(1), Repeat::Once)));
         let read = db.begin_read().unwrap();
-        let error = read.open_table("t").and_then(|table| table.get(&5u32.to_be_bytes()));
+        let error = read.open_table("t").and_then(|table| table.get(5u32.to_be_bytes()));
         let error = error.expect_err("a flipped bit fails the checksum");
         assert!(error.is_corruption(), "{error:?}");
         let page_id = error.page_id().expect("the error names the page");
@@ -140,7 +140,7 @@ fn corruption_names_the_page_and_poisoning_is_logged_once() {
             Trigger::Nth(1),
             Repeat::Always,
         )));
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         write.open_table("u").unwrap().insert(b"k", b"v").unwrap();
         assert!(write.commit().is_err());
         assert!(matches!(db.begin_write(), Err(Error::Storage(StorageError::Poisoned))));

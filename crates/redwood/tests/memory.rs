@@ -30,10 +30,10 @@ fn a_transaction_larger_than_the_budget_keeps_memory_at_the_budget() {
     let db = Database::builder().cache_bytes(BUDGET_BYTES).create(&path).unwrap();
     // 64 MiB of entries: twice the budget.
     for chunk in 0..4 {
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         let mut table = write.open_table("t").unwrap();
         for index in (chunk * ENTRIES / 4)..((chunk + 1) * ENTRIES / 4) {
-            table.insert(&key(index), &[chunk as u8; 400]).unwrap();
+            table.insert(key(index), [chunk as u8; 400]).unwrap();
         }
         drop(table);
         write.commit().unwrap();
@@ -50,10 +50,10 @@ fn a_transaction_larger_than_the_budget_keeps_memory_at_the_budget() {
     // One transaction changes every entry: about 16,000 pages, twice what the budget holds.
     let mut largest = 0;
     let mut cache_during = u64::MAX;
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut table = write.open_table("t").unwrap();
     for index in 0..ENTRIES {
-        table.insert(&key(index), &[9; 400]).unwrap();
+        table.insert(key(index), [9; 400]).unwrap();
         if index % 2000 == 1999 {
             let (cache, heap) = held(&db);
             largest = largest.max(cache + heap.saturating_sub(heap_before));
@@ -78,7 +78,7 @@ fn a_transaction_larger_than_the_budget_keeps_memory_at_the_budget() {
     );
     let read = db.begin_read().unwrap();
     let table = read.open_table("t").unwrap();
-    assert_eq!(table.get(&key(77)).unwrap().as_deref(), Some(&[9u8; 400][..]));
+    assert_eq!(table.get(key(77)).unwrap().as_deref(), Some(&[9u8; 400][..]));
     assert_eq!(table.len(), u64::from(ENTRIES));
 }
 
@@ -92,10 +92,10 @@ fn the_heap_of_a_large_transaction_is_returned_when_it_ends() {
     let rss = || redwood::telemetry::process_stats().rss_bytes.expect("RSS is readable");
     let start = rss();
     // 48 MiB of entries in one transaction: up to 24 MiB of dirty pages on the heap.
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut table = write.open_table("t").unwrap();
     for index in 0..ENTRIES * 3 / 4 {
-        table.insert(&key(index), &[5; 400]).unwrap();
+        table.insert(key(index), [5; 400]).unwrap();
     }
     drop(table);
     write.commit().unwrap();

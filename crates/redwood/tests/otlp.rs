@@ -50,22 +50,22 @@ struct Received {
 /// A database with a small cache, a checkpoint behind it, pages that thrash, and a reader open.
 fn busy_database(dir: &std::path::Path) -> Database {
     let db = Database::builder().cache_bytes(16 * 4096).create(dir.join("otlp.redwood")).unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut table = write.open_table("t").unwrap();
     for i in 0u32..3000 {
-        table.insert(&i.to_be_bytes(), &[i as u8; 100]).unwrap();
+        table.insert(i.to_be_bytes(), [i as u8; 100]).unwrap();
     }
     drop(table);
     write.commit().unwrap();
     db.checkpoint(CheckpointMode::Passive).unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     write.open_table("t").unwrap().insert(b"after", b"checkpoint").unwrap();
     write.commit().unwrap();
     for _ in 0..5 {
         let read = db.begin_read().unwrap();
         let table = read.open_table("t").unwrap();
         for i in (0u32..3000).step_by(25) {
-            assert!(table.get(&i.to_be_bytes()).unwrap().is_some());
+            assert!(table.get(i.to_be_bytes()).unwrap().is_some());
         }
     }
     db

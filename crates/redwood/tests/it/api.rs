@@ -10,7 +10,7 @@ fn tables_round_trip_through_commit_and_reopen() {
     let path = dir.path().join("api.redwood");
     {
         let db = Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         {
             let mut users = write.open_table("users").unwrap();
             users.insert(b"ada", b"lovelace").unwrap();
@@ -20,7 +20,7 @@ fn tables_round_trip_through_commit_and_reopen() {
         }
         write.open_table("empty").unwrap();
         write.commit().unwrap();
-        let mut aborted = db.begin_write().unwrap();
+        let aborted = db.begin_write().unwrap();
         aborted.open_table("users").unwrap().insert(b"grace", b"hopper").unwrap();
         aborted.open_table("scratch").unwrap();
         aborted.abort();
@@ -41,15 +41,15 @@ fn tables_round_trip_through_commit_and_reopen() {
 #[test]
 fn deleting_a_table_frees_its_pages() {
     let db = Database::in_memory().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     {
         let mut big = write.open_table("big").unwrap();
         for number in 0..5000u32 {
-            big.insert(&number.to_be_bytes(), &[1; 100]).unwrap();
+            big.insert(number.to_be_bytes(), [1; 100]).unwrap();
         }
     }
     write.commit().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     assert!(write.delete_table("big").unwrap());
     assert!(!write.delete_table("big").unwrap());
     assert!(write.list_tables().unwrap().is_empty());
@@ -70,7 +70,7 @@ fn two_hundred_thousand_keys_through_a_small_cache_pass_the_integrity_check() {
         let mut table = write.open_table("load").unwrap();
         for number in 0..200_000u64 {
             let key = number.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes();
-            table.insert(&key, &number.to_le_bytes()).unwrap();
+            table.insert(key, number.to_le_bytes()).unwrap();
         }
         assert_eq!(table.len(), 200_000);
     }
@@ -80,7 +80,7 @@ fn two_hundred_thousand_keys_through_a_small_cache_pass_the_integrity_check() {
     let table = read.open_table("load").unwrap();
     let probe = 123_456u64;
     assert_eq!(
-        table.get(&probe.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes()).unwrap().as_deref(),
+        table.get(probe.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes()).unwrap().as_deref(),
         Some(probe.to_le_bytes().as_slice())
     );
     assert_eq!(table.range(..).count(), 200_000);
@@ -89,11 +89,11 @@ fn two_hundred_thousand_keys_through_a_small_cache_pass_the_integrity_check() {
 #[test]
 fn bad_names_and_oversized_keys_are_typed_errors() {
     let db = Database::in_memory().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     assert!(matches!(write.open_table(""), Err(Error::InvalidTableName(_))));
     let mut table = write.open_table("t").unwrap();
     assert!(matches!(
-        table.insert(&[0; 600], b"v"),
+        table.insert([0; 600], b"v"),
         Err(Error::Tree(redwood_btree::Error::KeyTooLarge { .. }))
     ));
 }
@@ -111,11 +111,11 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
     };
     {
         let db = Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         {
             let mut table = write.open_table("values").unwrap();
             for size in sizes {
-                table.insert(format!("{size:09}").as_bytes(), &value(size)).unwrap();
+                table.insert(format!("{size:09}").as_bytes(), value(size)).unwrap();
             }
         }
         write.commit().unwrap();
@@ -135,11 +135,11 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
         let scanned: Vec<usize> = table.range(..).map(|item| item.unwrap().1.len()).collect();
         assert_eq!(scanned, sizes.to_vec());
     }
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     {
         let mut table = write.open_table("values").unwrap();
         table.insert(format!("{:09}", 1 << 20).as_bytes(), b"now small").unwrap();
-        table.insert(format!("{:09}", 1).as_bytes(), &value(3 << 20)).unwrap();
+        table.insert(format!("{:09}", 1).as_bytes(), value(3 << 20)).unwrap();
         assert!(table.remove(format!("{:09}", 8 << 20).as_bytes()).unwrap());
         assert_eq!(
             table.get(format!("{:09}", 1).as_bytes()).unwrap().map(|value| value.to_vec()),
@@ -148,7 +148,7 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
     }
     write.commit().unwrap();
     db.check_integrity().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     assert!(write.delete_table("values").unwrap());
     write.commit().unwrap();
     db.check_integrity().unwrap();
@@ -157,11 +157,11 @@ fn values_from_empty_to_eight_mebibytes_round_trip() {
 #[test]
 fn tables_can_be_renamed() {
     let db = Database::in_memory().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     write.open_table("old").unwrap().insert(b"k", b"v").unwrap();
     write.open_table("other").unwrap();
     write.commit().unwrap();
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     assert!(matches!(write.rename_table("old", "other"), Err(Error::TableExists(_))));
     assert!(write.rename_table("old", "new").unwrap());
     assert!(!write.rename_table("old", "newer").unwrap(), "already renamed");
@@ -185,17 +185,17 @@ fn a_large_value_costs_one_fsync_not_one_per_page() {
     let db = Database::create(dir.path().join("p2.redwood")).unwrap();
     let value = vec![9u8; 1 << 20];
     let before = db.log_stats().syncs;
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     write.open_table("blobs").unwrap().insert(b"whole", &value).unwrap();
     write.commit().unwrap();
     let batched = db.log_stats().syncs - before;
     let before = db.log_stats().syncs;
     for (index, chunk) in value.chunks(4096 - 44).enumerate() {
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         write
             .open_table("pages")
             .unwrap()
-            .insert(&(index as u32).to_be_bytes(), &chunk[..400])
+            .insert((index as u32).to_be_bytes(), &chunk[..400])
             .unwrap();
         write.commit().unwrap();
     }
@@ -220,11 +220,11 @@ fn a_per_table_trigger_checkpoints_after_its_table_changes_enough() {
         .in_memory()
         .unwrap();
     let write_rows = |table: &str, from: u32, count: u32| {
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         {
             let mut handle = write.open_table(table).unwrap();
             for number in from..from + count {
-                handle.insert(&number.to_be_bytes(), &[3u8; 400]).unwrap();
+                handle.insert(number.to_be_bytes(), [3u8; 400]).unwrap();
             }
         }
         write.commit().unwrap();
@@ -264,12 +264,12 @@ fn reads_prefetch_chain_pages_and_sibling_leaves() {
     let large: Vec<u8> = (0..8 << 20).map(|index: usize| (index % 253) as u8).collect();
     {
         let db = Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         {
             let mut table = write.open_table("t").unwrap();
             table.insert(b"large", &large).unwrap();
             for number in 0..20_000u32 {
-                table.insert(format!("key{number:08}").as_bytes(), &[9u8; 100]).unwrap();
+                table.insert(format!("key{number:08}").as_bytes(), [9u8; 100]).unwrap();
             }
         }
         write.commit().unwrap();
@@ -357,8 +357,8 @@ fn a_dropped_database_reopens_at_once_even_while_prefetching() {
     let path = dir.path().join("reopen.redwood");
     {
         let db = Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
-        write.open_table("t").unwrap().insert(b"large", &vec![3u8; 4 << 20]).unwrap();
+        let write = db.begin_write().unwrap();
+        write.open_table("t").unwrap().insert(b"large", vec![3u8; 4 << 20]).unwrap();
         write.commit().unwrap();
     }
     for round in 0..20 {

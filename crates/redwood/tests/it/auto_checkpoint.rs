@@ -27,13 +27,13 @@ fn policy() -> CheckpointPolicy {
 
 /// One transaction of ten random 24-byte keys with 150-byte values.
 fn ten_entries(db: &Database, rng: &mut ChaCha8Rng, model: &mut Model) -> Result<(), Error> {
-    let mut write = db.begin_write()?;
+    let write = db.begin_write()?;
     {
         let mut table = write.open_table("t")?;
         for _ in 0..10 {
             let key: [u8; 24] = rng.random();
             let value = vec![rng.random::<u8>(); 150];
-            table.insert(&key, &value)?;
+            table.insert(key, &value)?;
             model.insert(key.to_vec(), value);
         }
     }

@@ -50,13 +50,13 @@ fn four_readers_see_exactly_their_snapshot_through_a_16_frame_cache() {
     let history: Arc<Mutex<Vec<State>>> = Arc::new(Mutex::new(Vec::new()));
     let mut state = State::new();
     {
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         let mut table = write.open_table("t").unwrap();
         for index in 0..KEYS {
-            table.insert(&key(index), &value(index, 0)).unwrap();
+            table.insert(key(index), value(index, 0)).unwrap();
             state.insert(key(index), value(index, 0));
         }
-        table.insert(VERSION_KEY, &0u64.to_le_bytes()).unwrap();
+        table.insert(VERSION_KEY, 0u64.to_le_bytes()).unwrap();
         drop(table);
         write.commit().unwrap();
         history.lock().unwrap().push(state.clone());
@@ -76,7 +76,7 @@ fn four_readers_see_exactly_their_snapshot_through_a_16_frame_cache() {
                     let expected = history.lock().unwrap()[commit as usize].clone();
                     for _ in 0..50 {
                         let index = rng.random_range(0..KEYS + 20);
-                        let got = table.get(&key(index)).unwrap();
+                        let got = table.get(key(index)).unwrap();
                         let want = expected.get(&key(index));
                         assert_eq!(
                             got.as_deref().map(String::from_utf8_lossy),
@@ -121,19 +121,19 @@ fn four_readers_see_exactly_their_snapshot_through_a_16_frame_cache() {
         let _stop = StopOnDrop(&done);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for commit in 1..=COMMITS {
-            let mut write = db.begin_write().unwrap();
+            let write = db.begin_write().unwrap();
             let mut table = write.open_table("t").unwrap();
             for _ in 0..rng.random_range(1..40) {
                 let index = rng.random_range(0..KEYS + 20);
                 if rng.random_bool(0.2) {
-                    table.remove(&key(index)).unwrap();
+                    table.remove(key(index)).unwrap();
                     state.remove(&key(index));
                 } else {
-                    table.insert(&key(index), &value(index, commit)).unwrap();
+                    table.insert(key(index), value(index, commit)).unwrap();
                     state.insert(key(index), value(index, commit));
                 }
             }
-            table.insert(VERSION_KEY, &commit.to_le_bytes()).unwrap();
+            table.insert(VERSION_KEY, commit.to_le_bytes()).unwrap();
             drop(table);
             // The model first: a reader that sees this commit finds its state.
             history.lock().unwrap().push(state.clone());

@@ -24,10 +24,10 @@ fn taken(seen: &Seen) -> Vec<(AlertKind, AlertState)> {
 
 /// Fills table `t` with `count` keys of 100-byte values in one commit.
 fn fill(db: &Database, count: u32) {
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut table = write.open_table("t").unwrap();
     for i in 0..count {
-        table.insert(&i.to_be_bytes(), &[i as u8; 100]).unwrap();
+        table.insert(i.to_be_bytes(), [i as u8; 100]).unwrap();
     }
     drop(table);
     write.commit().unwrap();
@@ -37,7 +37,7 @@ fn read_keys(db: &Database, keys: impl IntoIterator<Item = u32>) {
     let read = db.begin_read().unwrap();
     let table = read.open_table("t").unwrap();
     for i in keys {
-        assert_eq!(table.get(&i.to_be_bytes()).unwrap().map(|v| v[0]), Some(i as u8));
+        assert_eq!(table.get(i.to_be_bytes()).unwrap().map(|v| v[0]), Some(i as u8));
     }
 }
 

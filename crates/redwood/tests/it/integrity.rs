@@ -12,13 +12,13 @@ fn every_damaged_page_is_named_once() {
     let path = dir.path().join("damaged.redwood");
     let page_bytes = {
         let db = Database::create(&path).unwrap();
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         {
             let mut table = write.open_table("t").unwrap();
             for number in 0..3000u32 {
-                table.insert(format!("key{number:06}").as_bytes(), &[5u8; 100]).unwrap();
+                table.insert(format!("key{number:06}").as_bytes(), [5u8; 100]).unwrap();
             }
-            table.insert(b"large", &vec![6u8; 200_000]).unwrap();
+            table.insert(b"large", vec![6u8; 200_000]).unwrap();
         }
         write.commit().unwrap();
         db.checkpoint(CheckpointMode::Truncate).unwrap();

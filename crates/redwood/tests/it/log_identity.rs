@@ -30,10 +30,10 @@ pub fn wal(path: &Path) -> PathBuf {
 pub fn database_with_log(path: &Path, commits: u32, checkpointed: u32) {
     let db = Database::create(path).unwrap();
     for commit in 0..commits {
-        let mut write = db.begin_write().unwrap();
+        let write = db.begin_write().unwrap();
         let mut table = write.open_table("t").unwrap();
         for key in 0..10u32 {
-            table.insert(&(commit * 10 + key).to_be_bytes(), &[commit as u8; 40]).unwrap();
+            table.insert((commit * 10 + key).to_be_bytes(), [commit as u8; 40]).unwrap();
         }
         write.commit().unwrap();
         if commit + 1 == checkpointed {
@@ -104,8 +104,8 @@ fn another_databases_log_or_an_older_copy_is_refused() {
         let older = std::fs::read(wal(&path)).unwrap();
         for key in [1000u32, 1001] {
             assert!(db.checkpoint(CheckpointMode::Full).unwrap().log_restarted);
-            let mut write = db.begin_write().unwrap();
-            write.open_table("t").unwrap().insert(&key.to_be_bytes(), b"after").unwrap();
+            let write = db.begin_write().unwrap();
+            write.open_table("t").unwrap().insert(key.to_be_bytes(), b"after").unwrap();
             write.commit().unwrap();
         }
         older
@@ -146,8 +146,8 @@ fn after_a_clean_close_the_log_may_go() {
     assert!(db.recovery_report().discarded_log.is_none());
     // The reopen clears the mark before any commit can reach the new log: a commit now makes
     // a missing log an error again.
-    let mut write = db.begin_write().unwrap();
-    write.open_table("t").unwrap().insert(&500u32.to_be_bytes(), b"new").unwrap();
+    let write = db.begin_write().unwrap();
+    write.open_table("t").unwrap().insert(500u32.to_be_bytes(), b"new").unwrap();
     write.commit().unwrap();
     drop(db);
     std::fs::remove_file(wal(&path)).unwrap();
@@ -177,8 +177,8 @@ fn the_override_opens_without_the_log_and_says_what_was_lost() {
     assert!(discarded.contains("does not exist"), "{discarded}");
     assert_eq!(keys(&db), (0..20).collect::<Vec<_>>(), "the checkpointed commits remain");
     db.check_integrity().unwrap();
-    let mut write = db.begin_write().unwrap();
-    write.open_table("t").unwrap().insert(&700u32.to_be_bytes(), b"go on").unwrap();
+    let write = db.begin_write().unwrap();
+    write.open_table("t").unwrap().insert(700u32.to_be_bytes(), b"go on").unwrap();
     write.commit().unwrap();
     drop(db);
     let db = Database::open(&path).unwrap();

@@ -11,6 +11,7 @@ mod log_identity;
 mod model;
 mod read_only;
 mod recover;
+mod typed;
 
 /// A scanned entry as owned bytes, to compare with a model.
 pub(crate) fn owned(

@@ -54,8 +54,8 @@ fn a_read_only_open_works_on_files_without_write_permission() {
 fn damage_last_commit(path: &std::path::Path) -> u64 {
     let db = Database::open(path).unwrap();
     let frames_start = db.stats().log_bytes;
-    let mut write = db.begin_write().unwrap();
-    write.open_table("t").unwrap().insert(&9999u32.to_be_bytes(), b"last").unwrap();
+    let write = db.begin_write().unwrap();
+    write.open_table("t").unwrap().insert(9999u32.to_be_bytes(), b"last").unwrap();
     write.commit().unwrap();
     assert!(db.stats().log_bytes > frames_start + 4096);
     drop(db);

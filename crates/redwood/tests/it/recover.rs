@@ -22,7 +22,7 @@ fn entry(table: &str, index: u32) -> (Vec<u8>, Vec<u8>) {
 
 /// Commits `count` entries from `start` into `table`, durably, and records them in `model`.
 fn commit(db: &Database, model: &mut Model, table: &str, start: u32, count: u32) {
-    let mut write = db.begin_write().unwrap();
+    let write = db.begin_write().unwrap();
     let mut handle = write.open_table(table).unwrap();
     for index in start..start + count {
         let (key, value) = entry(table, index);
