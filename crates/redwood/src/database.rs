@@ -44,6 +44,8 @@ pub struct Database {
     pub(crate) restore_points: Mutex<Vec<crate::RestorePoint>>,
     /// What recovery found at open.
     pub(crate) recovery: crate::recovery::RecoveryReport,
+    /// The tree observers by table name (`Builder::tree_observer`), for the write path.
+    pub(crate) tree_observers: crate::observers::TreeObservers,
 }
 
 impl std::fmt::Debug for Database {

@@ -21,7 +21,8 @@
 //! Values longer than an eighth of a page live in overflow chains (`redwood-overflow`), written
 //! in the same transaction. Checkpoints are automatic (`Builder::auto_checkpoint`,
 //! `CheckpointPolicy`): a background thread keeps the log within its bound;
-//! `Builder::checkpoint_table_after` adds per-table triggers (R1).
+//! `Builder::checkpoint_table_after` adds per-table triggers (R1). `Builder::tree_observer`
+//! reports one table's splits, merges and root changes ([`TreeEvent`]) to a [`TreeObserver`].
 
 // The B+Tree refuses overflow references the chains could never hold: one bound, two crates
 // that may not depend on each other.
@@ -35,6 +36,7 @@ mod database;
 mod diagnostics;
 mod error;
 mod integrity;
+mod observers;
 mod read;
 mod recover;
 mod recovery;
@@ -52,6 +54,8 @@ pub use read::{ReadOnlyTable, ReadTransaction};
 pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
 pub use recovery::{DamagedLogTail, RecoveryReport};
 pub use redwood_btree::Error as TreeError;
+/// A table's structural events and their observer (`Builder::tree_observer`).
+pub use redwood_btree::{NodeKind, TreeEvent, TreeObserver};
 pub use redwood_overflow::Error as OverflowError;
 pub use redwood_pager::Error as StorageError;
 pub use redwood_pager::PageSize;

@@ -300,7 +300,7 @@ impl Table<'_, '_> {
     /// ```
     pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
         let mut entry = self.state();
-        let mut tree = Tree::open(entry.root);
+        let mut tree = self.txn.db.tree_observers.tree(&self.name, entry.root);
         let changed_before = self.changed_now();
         let store = &mut self.txn.txn;
         let page_size = store.page_size();
@@ -344,7 +344,7 @@ impl Table<'_, '_> {
     /// ```
     pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
         let mut entry = self.state();
-        let mut tree = Tree::open(entry.root);
+        let mut tree = self.txn.db.tree_observers.tree(&self.name, entry.root);
         let changed_before = self.changed_now();
         let removed_value = tree.remove_value(&mut self.txn.txn, key)?;
         free_chain(&mut self.txn.txn, removed_value.as_ref())?;
