@@ -39,9 +39,19 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "redwood-telemetry",
         ],
     ),
-    ("redwood-cli", &["redwood"]),
+    // The dashboard sits on the facade alone; its HTTP stack goes no lower (see below).
+    ("redwood-dashboard", &["redwood"]),
+    ("redwood-cli", &["redwood", "redwood-dashboard"]),
     ("redwood-crash", &["redwood", "redwood-pager"]),
 ];
+
+/// External crates that only the named Redwood crate may depend on, with why: the HTTP server
+/// stack stays out of the core crates (issue 21).
+const ONLY_IN: &[(&str, &str, &str)] = &[(
+    "axum",
+    "redwood-dashboard",
+    "the HTTP server stack lives in redwood-dashboard only, not in the core crates",
+)];
 
 /// Absences that DESIGN.md names outright, checked on their own (with the reason) even though
 /// [`ALLOWED`] already excludes them, so that widening the table cannot silently allow them.
@@ -115,6 +125,11 @@ fn graph_violations(members: &BTreeSet<String>, edges: &[Edge]) -> Vec<String> {
         }
         if !is_governed(from) {
             continue;
+        }
+        for (dependency, owner, why) in ONLY_IN {
+            if to == *dependency && from != *owner {
+                violations.push(format!("{from} -> {to}{kind}: forbidden, {why}"));
+            }
         }
         if PEERS.contains(&to) {
             violations.push(format!(
@@ -233,6 +248,11 @@ fn other_bad_edges_are_rejected() {
         Edge::new("redwood-lsm", "redwood-pager", Kind::Normal),
         // a library crate reaching into tooling
         Edge::new("redwood", "redwood-benches", Kind::Normal),
+        // the dashboard below the facade, a core crate above it, the HTTP stack in the core
+        Edge::new("redwood-dashboard", "redwood-pager", Kind::Normal),
+        Edge::new("redwood", "redwood-dashboard", Kind::Normal),
+        Edge::new("redwood", "axum", Kind::Normal),
+        Edge::new("redwood-telemetry", "axum", Kind::Build),
     ];
     for edge in bad {
         let violations = graph_violations(&members, std::slice::from_ref(&edge));
@@ -250,6 +270,7 @@ fn dev_edges_and_tooling_dependencies_are_free() {
         Edge::new("redwood-benches", "rusqlite", Kind::Normal),
         Edge::new("redwood-benches", "heed", Kind::Normal),
         Edge::new("xtask", "anyhow", Kind::Normal),
+        Edge::new("redwood-dashboard", "axum", Kind::Normal),
     ];
     assert_eq!(graph_violations(&members, &fine), Vec::<String>::new());
 }

@@ -1,7 +1,8 @@
 //! The `redwood` command-line tool.
 //!
 //! Its role: `demo` (the README's main job), `put`/`get`/`del`/`scan`, `tables`, `stats`, `check`,
-//! `recover` and `checkpoint` over a database file, built on the `redwood` facade only. Every command
+//! `recover` and `checkpoint` over a database file, and `dashboard` (the live web dashboard of
+//! `redwood-dashboard`), built on the `redwood` facade only. Every command
 //! prints text for people or, with `--json`, one JSON document for machines; failures are one
 //! readable sentence on standard error and an exit code that says what kind of failure it was
 //! (`exit.rs`). Long work (the demo's load, the check's scrub) shows a progress bar on a
@@ -10,11 +11,13 @@
 //! What it does not do: it reaches the storage only through `redwood`'s public API.
 
 mod commands;
+mod dashboard;
 mod demo;
 mod exit;
 mod output;
 mod recover;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -138,6 +141,28 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Serve the live dashboard of the database at PATH (opened read-only) on a web page:
+    /// charts of the diagnostics, thrashing pages and alerts. With --demo, serve a fresh
+    /// in-memory database that a teaching workload inserts into, deletes from and scans, with
+    /// its tree's splits and merges drawn as they happen. Runs until stopped (Ctrl-C).
+    Dashboard {
+        /// The database file (not with --demo).
+        #[arg(required_unless_present = "demo", conflicts_with = "demo")]
+        path: Option<PathBuf>,
+        /// Serve a demo database with a teaching workload instead of a file.
+        #[arg(long)]
+        demo: bool,
+        /// Where to listen. Any address but loopback needs a token (one is generated and
+        /// printed if --token is not given).
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        addr: SocketAddr,
+        /// The token every request must present (`?token=T` or `Authorization: Bearer T`).
+        #[arg(long)]
+        token: Option<String>,
+        /// Stop after this many seconds instead of running until killed.
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Copy committed pages from the log into the database file.
     Checkpoint {
         /// The database file.
@@ -178,6 +203,9 @@ fn main() -> ExitCode {
         Command::Stats { path } => commands::stats(&out, open, &path),
         Command::Check { path } => commands::check(&out, open, &path),
         Command::Recover { path, out: destination } => recover::run(&out, &path, &destination),
+        Command::Dashboard { path, demo: _, addr, token, seconds } => {
+            dashboard::run(&out, dashboard::Args { path, addr, token, seconds })
+        }
         Command::Checkpoint { path, mode } => {
             let mode = match mode {
                 Mode::Passive => redwood::CheckpointMode::Passive,

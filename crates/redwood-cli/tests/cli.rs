@@ -345,3 +345,50 @@ fn recover_copies_what_can_be_read_and_names_what_cannot() {
     let recovered = table["entries_recovered"].as_u64().unwrap();
     assert!(recovered > 0 && recovered < 500, "{report}");
 }
+
+/// `GET /` on the dashboard at `url` (`http://ADDR/...`): the status code.
+fn dashboard_status(url: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let request = format!("GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn dashboard_serves_the_demo_and_a_file_and_makes_a_token_off_loopback() {
+    use std::io::BufRead;
+    // The demo, off loopback without --token: a token is generated, printed once, and needed.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redwood"))
+        .args(["--json", "dashboard", "--demo", "--addr", "0.0.0.0:0", "--seconds", "2"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let started: Value = serde_json::from_str(&line).unwrap();
+    let token = started["token"].as_str().expect("a generated token");
+    assert_eq!(token.len(), 32);
+    let url = started["url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/?token={token}")), "{url}");
+    assert_eq!(dashboard_status(url), 200);
+    assert_eq!(dashboard_status(url.split_once('?').unwrap().0), 401);
+    assert!(child.wait().unwrap().success());
+
+    // A database file, served read-only on loopback for a moment; a missing one is exit code 3.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("served.redwood");
+    expect(&["put", text(&path), "t", "k", "v"], 0);
+    let (stdout, _) =
+        expect(&["dashboard", text(&path), "--addr", "127.0.0.1:0", "--seconds", "1"], 0);
+    assert!(stdout.contains("dashboard of") && stdout.contains("http://127.0.0.1:"), "{stdout}");
+    let missing = dir.path().join("missing.redwood");
+    expect(&["dashboard", text(&missing), "--addr", "127.0.0.1:0", "--seconds", "1"], 3);
+    // Usage: a path or --demo, not both, not neither.
+    expect(&["dashboard", "--seconds", "1"], 2);
+    expect(&["dashboard", text(&path), "--demo"], 2);
+}

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use redwood_btree::TreeObserver;
 use redwood_bufpool::{BufferPool, PoolOptions};
 use redwood_pager::io::{MemVfs, Vfs};
 use redwood_pager::{
@@ -14,6 +15,7 @@ use redwood_wal::{MissingLog, Wal, WalOptions};
 
 use crate::database::Database;
 use crate::error::{Error, Result};
+use crate::observers::TreeObservers;
 use crate::triggers::{TableTrigger, TableTriggers};
 
 /// How to open a database.
@@ -49,6 +51,7 @@ pub struct Builder {
     read_only: bool,
     discard_missing_log: bool,
     salvage: bool,
+    tree_observers: TreeObservers,
 }
 
 impl Default for Builder {
@@ -68,6 +71,7 @@ impl Default for Builder {
             read_only: false,
             discard_missing_log: false,
             salvage: false,
+            tree_observers: TreeObservers::default(),
         }
     }
 }
@@ -363,6 +367,44 @@ impl Builder {
         self
     }
 
+    /// Reports the structural events of table `table` (splits, merges, redistributions, root
+    /// growth and shrinkage) to `observer`, on the writer's thread, as each insert or remove
+    /// makes them (before the transaction commits: an aborted transaction's events were seen
+    /// too). One observer per table name; a second call for the same name replaces the first.
+    /// The observer follows the name: after a rename it hears the table now called `table`.
+    /// It must be quick and must not call into the database (see [`TreeObserver`]).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use redwood::{TreeEvent, TreeObserver};
+    ///
+    /// #[derive(Default)]
+    /// struct Splits(Mutex<u32>);
+    /// impl TreeObserver for Splits {
+    ///     fn on_event(&self, event: TreeEvent) {
+    ///         if let TreeEvent::Split { .. } = event {
+    ///             *self.0.lock().unwrap() += 1;
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let splits = Arc::new(Splits::default());
+    /// let db = redwood::Database::builder().tree_observer("t", splits.clone()).in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for i in 0u32..1000 {
+    ///     table.insert(&i.to_be_bytes(), &[0; 100])?;
+    /// }
+    /// drop(table);
+    /// write.commit()?;
+    /// assert!(*splits.0.lock().unwrap() > 0);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn tree_observer(mut self, table: &str, observer: Arc<dyn TreeObserver>) -> Self {
+        self.tree_observers.add(table, observer);
+        self
+    }
+
     /// Opens the database at `path`, creating it if it does not exist.
     ///
     /// ```
@@ -592,6 +634,7 @@ impl Builder {
             changed_pages: Mutex::default(),
             restore_points: Mutex::new(restore_points),
             recovery: report,
+            tree_observers: self.tree_observers,
         })
     }
 }

@@ -44,6 +44,8 @@ pub struct Database {
     pub(crate) restore_points: Mutex<Vec<crate::RestorePoint>>,
     /// What recovery found at open.
     pub(crate) recovery: crate::recovery::RecoveryReport,
+    /// The tree observers by table name (`Builder::tree_observer`), for the write path.
+    pub(crate) tree_observers: crate::observers::TreeObservers,
 }
 
 impl std::fmt::Debug for Database {
@@ -210,6 +212,7 @@ impl Database {
         let txn = self.pager.begin_write()?;
         let changed_pages = BTreeMap::new();
         let state = WriteState {
+            db: self,
             txn,
             tables: BTreeMap::new(),
             durability: self.durability,

@@ -18,10 +18,57 @@
 //! # Ok::<(), redwood::Error>(())
 //! ```
 //!
+//! # Typed tables
+//!
+//! A [`TableDefinition`] names a table with its key and value types ([`types`] lists them
+//! with their encodings; keys sort as the Rust values do). Several tables can be open at once
+//! in one write transaction:
+//!
+//! ```
+//! use redwood::{Database, TableDefinition};
+//!
+//! const USERS: TableDefinition<u64, &str> = TableDefinition::new("users");
+//! const AGES: TableDefinition<(u8, u64), ()> = TableDefinition::new("by_age");
+//!
+//! let db = Database::in_memory()?;
+//! let write = db.begin_write()?;
+//! let (mut users, mut ages) = (write.open_table(USERS)?, write.open_table(AGES)?);
+//! for (id, name, age) in [(1, "ada", 36), (2, "alan", 41), (3, "grace", 36)] {
+//!     users.insert(id, name)?;
+//!     ages.insert((age, id), ())?;
+//! }
+//! drop((users, ages));
+//! write.commit()?;
+//!
+//! let read = db.begin_read()?;
+//! let (users, ages) = (read.open_table(USERS)?, read.open_table(AGES)?);
+//! let mut thirty_six = Vec::new();
+//! for key in ages.keys((36, 0)..(37, 0)) {
+//!     let (_, id) = key?.value();
+//!     thirty_six.push(users.get(id)?.expect("indexed").value().to_owned());
+//! }
+//! assert_eq!(thirty_six, ["ada", "grace"]);
+//! # Ok::<(), redwood::Error>(())
+//! ```
+//!
+//! # Limits
+//!
+//! Each is enforced with a typed error whose [`ErrorKind`] is `TooLarge` (or `InvalidInput` for
+//! a name), naming the limit:
+//!
+//! | what | limit (4 KiB pages) | error |
+//! | --- | --- | --- |
+//! | key | `page_size / 8` bytes: 512 | `TreeError::KeyTooLarge` |
+//! | value | 1 GiB (longer than `page_size / 8` goes to an overflow chain) | `OverflowError::TooLarge` |
+//! | table name | 1 to `page_size / 8` bytes of UTF-8 | `Error::InvalidTableName` |
+//! | transaction | no limit but the disk: changed pages beyond the cache's share spill to the log or go home | `StorageError::Full` at 2^40 pages |
+//! | page size | 4 KiB to 64 KiB, a power of two, fixed when the file is created | `Error::OptionConflict` on reopen with another |
+//!
 //! Values longer than an eighth of a page live in overflow chains (`redwood-overflow`), written
 //! in the same transaction. Checkpoints are automatic (`Builder::auto_checkpoint`,
 //! `CheckpointPolicy`): a background thread keeps the log within its bound;
-//! `Builder::checkpoint_table_after` adds per-table triggers (R1).
+//! `Builder::checkpoint_table_after` adds per-table triggers (R1). `Builder::tree_observer`
+//! reports one table's splits, merges and root changes ([`TreeEvent`]) to a [`TreeObserver`].
 
 // The B+Tree refuses overflow references the chains could never hold: one bound, two crates
 // that may not depend on each other.
@@ -36,6 +83,7 @@ mod definition;
 mod diagnostics;
 mod error;
 mod integrity;
+mod observers;
 mod read;
 mod recover;
 mod recovery;
@@ -57,6 +105,8 @@ pub use read::{ReadOnlyTable, ReadTransaction};
 pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
 pub use recovery::{DamagedLogTail, RecoveryReport};
 pub use redwood_btree::Error as TreeError;
+/// A table's structural events and their observer (`Builder::tree_observer`).
+pub use redwood_btree::{NodeKind, TreeEvent, TreeObserver};
 pub use redwood_overflow::Error as OverflowError;
 pub use redwood_pager::Error as StorageError;
 pub use redwood_pager::PageSize;

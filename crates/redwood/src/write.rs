@@ -45,6 +45,7 @@ pub struct WriteTransaction<'db> {
 
 /// What a write transaction changes, borrowed by one operation at a time.
 pub(crate) struct WriteState<'db> {
+    pub(crate) db: &'db Database,
     pub(crate) txn: WriteTxn<'db, Wal>,
     pub(crate) tables: BTreeMap<String, TableState>,
     pub(crate) durability: Durability,

@@ -324,7 +324,7 @@ pub(crate) fn insert(
     value: &[u8],
 ) -> Result<bool> {
     let mut entry = state.open_entry(name)?;
-    let mut tree = Tree::open(entry.root);
+    let mut tree = state.db.tree_observers.tree(name, entry.root);
     let changed_before = changed_now(state);
     let store = &mut state.txn;
     let page_size = store.page_size();
@@ -355,7 +355,7 @@ pub(crate) fn insert(
 /// Removes `key` from the open table `name`; whether it was there.
 pub(crate) fn remove(state: &mut WriteState<'_>, name: &str, key: &[u8]) -> Result<bool> {
     let mut entry = state.open_entry(name)?;
-    let mut tree = Tree::open(entry.root);
+    let mut tree = state.db.tree_observers.tree(name, entry.root);
     let changed_before = changed_now(state);
     let removed_value = tree.remove_value(&mut state.txn, key)?;
     free_chain(&mut state.txn, removed_value.as_ref())?;
