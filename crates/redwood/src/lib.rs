@@ -89,6 +89,7 @@ mod recover;
 mod recovery;
 mod restore;
 mod savepoint;
+mod shape;
 mod triggers;
 pub mod types;
 mod write;
@@ -126,6 +127,10 @@ pub use redwood_wal::LostFrame as LostLogFrame;
 pub use redwood_wal::WalStats;
 pub use restore::RestorePoint;
 pub use savepoint::Savepoint;
+pub use shape::{
+    SHAPE_KEY_PREFIX_MAX_BYTES, SHAPE_LEVELS_MAX, SHAPE_NODES_PER_LEVEL_MAX, ShapeLevel,
+    ShapeLimits, ShapeNode, ShapeSource, TreeShape,
+};
 pub use triggers::{TableTrigger, TableTriggers};
 pub use types::{DecodeError, Encode, EncodeError, Key, Serde, TupleElement, Value};
 pub use write::{Table, WriteTransaction};

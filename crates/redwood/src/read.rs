@@ -144,6 +144,12 @@ impl<'t, 'db, K: Key, V: Value> ReadOnlyTable<'t, 'db, K, V> {
         entry.map(|entry| AccessGuard::value_of(self.txn, entry)).transpose()
     }
 
+    /// The top levels of this table's B+Tree in this snapshot, node by node, as far as `limits`
+    /// reach (see [`crate::TreeShape`]; [`crate::Database::shape_source`] has an example).
+    pub fn shape(&self, limits: crate::ShapeLimits) -> Result<crate::TreeShape> {
+        crate::shape::walk(self.txn, self.entry, limits)
+    }
+
     /// The number of entries (O(1)).
     ///
     /// ```

@@ -12,6 +12,7 @@ mod model;
 mod observer;
 mod read_only;
 mod recover;
+mod shape;
 mod typed;
 
 /// A scanned entry as owned bytes, to compare with a model.
