@@ -1,5 +1,6 @@
 //! The tables catalog: a B+Tree anchored in root slot 0 mapping each table's name to its root
-//! page and entry count (16 bytes, little-endian), so `len()` is O(1).
+//! page and entry count (16 bytes, little-endian), so `len()` is O(1), and for a multimap table
+//! one more byte, its kind (`docs/FORMAT.md`, "The tables catalog").
 
 use redwood_btree::Tree;
 use redwood_pager::{PageId, PageRead, PageWrite};
@@ -9,29 +10,73 @@ use crate::error::{Error, Result};
 /// The root slot holding the catalog's root page.
 pub(crate) const CATALOG_SLOT: usize = 0;
 
+/// What a table holds: one value per key, or a sorted set of values per key.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TableKind {
+    /// A table ([`crate::Table`]): one value per key.
+    Table,
+    /// A multimap table ([`crate::MultimapTable`]): a sorted set of values per key.
+    Multimap,
+}
+
+impl TableKind {
+    /// The kind's name in messages: "table" or "multimap table".
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TableKind::Table => "table",
+            TableKind::Multimap => "multimap table",
+        }
+    }
+}
+
+/// The kind byte of a multimap table's catalog entry (a table's entry has none).
+const MULTIMAP_KIND_BYTE: u8 = 1;
+
 /// One table as the catalog records it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct TableEntry {
     pub root: PageId,
     pub len: u64,
+    pub kind: TableKind,
 }
 
 impl TableEntry {
-    fn encode(self) -> [u8; 16] {
-        let mut bytes = [0u8; 16];
-        bytes[..8].copy_from_slice(&self.root.get().to_le_bytes());
-        bytes[8..].copy_from_slice(&self.len.to_le_bytes());
+    fn encode(self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(17);
+        bytes.extend_from_slice(&self.root.get().to_le_bytes());
+        bytes.extend_from_slice(&self.len.to_le_bytes());
+        if self.kind == TableKind::Multimap {
+            bytes.push(MULTIMAP_KIND_BYTE);
+        }
         bytes
     }
 
     pub(crate) fn decode(bytes: &[u8], catalog: PageId) -> Result<Self> {
-        let corrupt = || redwood_btree::Error::Corrupt {
+        let corrupt = |reason: &str| redwood_btree::Error::Corrupt {
             page_id: catalog,
-            reason: "a catalog entry is not 16 bytes".to_owned(),
+            reason: reason.to_owned(),
         };
-        let root: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
-        let len: [u8; 8] = bytes.get(8..16).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
-        Ok(Self { root: PageId::new(u64::from_le_bytes(root)), len: u64::from_le_bytes(len) })
+        let kind = match bytes.len() {
+            16 => TableKind::Table,
+            17 if bytes[16] == MULTIMAP_KIND_BYTE => TableKind::Multimap,
+            17 => return Err(corrupt("a catalog entry has an unknown kind byte").into()),
+            _ => return Err(corrupt("a catalog entry is neither 16 nor 17 bytes").into()),
+        };
+        let root = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+        let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+        Ok(Self { root: PageId::new(root), len, kind })
+    }
+
+    /// This entry, if it is of kind `kind`; else `TableKindMismatch` for table `name`.
+    pub(crate) fn expect_kind(self, name: &str, kind: TableKind) -> Result<Self> {
+        if self.kind != kind {
+            return Err(Error::TableKindMismatch {
+                name: name.to_owned(),
+                requested: kind.name(),
+                found: self.kind.name(),
+            });
+        }
+        Ok(self)
     }
 }
 

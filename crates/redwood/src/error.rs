@@ -34,6 +34,17 @@ pub enum Error {
     /// A table of that name already exists (renaming onto it).
     #[error("a table named {0:?} already exists")]
     TableExists(String),
+    /// A table opened as the other kind: a multimap table as a table, or a table as a
+    /// multimap table.
+    #[error("{name:?} is a {found}, not a {requested}")]
+    TableKindMismatch {
+        /// The table's name.
+        name: String,
+        /// The kind it was opened as.
+        requested: &'static str,
+        /// The kind it is.
+        found: &'static str,
+    },
     /// A table name longer than a key may be, or empty.
     #[error("invalid table name {0:?}")]
     InvalidTableName(String),
@@ -157,7 +168,9 @@ impl Error {
         match self {
             Error::TableNotFound(_) => ErrorKind::NotFound,
             Error::TableExists(_) => ErrorKind::AlreadyExists,
-            Error::InvalidTableName(_) | Error::OptionConflict { .. } => ErrorKind::InvalidInput,
+            Error::InvalidTableName(_)
+            | Error::OptionConflict { .. }
+            | Error::TableKindMismatch { .. } => ErrorKind::InvalidInput,
             Error::Storage(error)
             | Error::Tree(redwood_btree::Error::Pager(error))
             | Error::Overflow(redwood_overflow::Error::Pager(error)) => storage_kind(error),

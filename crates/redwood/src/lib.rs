@@ -51,6 +51,15 @@
 //! # Ok::<(), redwood::Error>(())
 //! ```
 //!
+//! # Multimap tables
+//!
+//! A [`MultimapTableDefinition`] names a table whose keys each hold a sorted set of values
+//! (`WriteTransaction::open_multimap_table`, [`MultimapTable`]: `insert`, `remove`,
+//! `remove_all`, `get`, `range`). Each (key, value) pair is one key of the tree (the key in
+//! tuple element form, then the value), so a key's and a value's encodings together must fit the
+//! key limit below; the catalog records the table's kind, and opening it as the other kind is
+//! `Error::TableKindMismatch`.
+//!
 //! # Limits
 //!
 //! Each is enforced with a typed error whose [`ErrorKind`] is `TooLarge` (or `InvalidInput` for
@@ -83,6 +92,7 @@ mod definition;
 mod diagnostics;
 mod error;
 mod integrity;
+mod multimap;
 mod observers;
 mod read;
 mod recover;
@@ -102,6 +112,9 @@ pub use database::Database;
 pub use definition::{TableDefinition, TableSpec};
 pub use error::{Error, ErrorKind, Result};
 pub use integrity::{IntegrityReport, Problem};
+pub use multimap::{
+    MultimapRange, MultimapTable, MultimapTableDefinition, MultimapValues, ReadOnlyMultimapTable,
+};
 pub use read::{ReadOnlyTable, ReadTransaction};
 pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
 pub use recovery::{DamagedLogTail, RecoveryReport};

@@ -72,7 +72,8 @@ impl<'db> ReadTransaction<'db> {
     ) -> Result<ReadOnlyTable<'_, 'db, T::Key, T::Value>> {
         let name = table.name();
         let entry = catalog::lookup(&self.txn, name)?
-            .ok_or_else(|| Error::TableNotFound(name.to_owned()))?;
+            .ok_or_else(|| Error::TableNotFound(name.to_owned()))?
+            .expect_kind(name, catalog::TableKind::Table)?;
         Ok(ReadOnlyTable { txn: &self.txn, entry, root_page: OnceLock::new(), types: PhantomData })
     }
 

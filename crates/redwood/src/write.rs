@@ -13,7 +13,7 @@ use redwood_overflow::ChainRef;
 use redwood_pager::{Durability, PageRead, WriteTxn};
 use redwood_wal::Wal;
 
-use crate::catalog::{self, TableEntry};
+use crate::catalog::{self, TableEntry, TableKind};
 use crate::database::Database;
 use crate::definition::TableSpec;
 use crate::error::{Error, Result};
@@ -104,7 +104,7 @@ impl<'db> WriteTransaction<'db> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn open_table<T: TableSpec>(&self, table: T) -> Result<Table<'_, 'db, T::Key, T::Value>> {
-        self.open(table.name(), Open::OrCreate)?;
+        self.open(table.name(), Open::OrCreate, TableKind::Table)?;
         Ok(Table::new(self, table.name()))
     }
 
@@ -120,7 +120,7 @@ impl<'db> WriteTransaction<'db> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn create_table<T: TableSpec>(&self, table: T) -> Result<Table<'_, 'db, T::Key, T::Value>> {
-        self.open(table.name(), Open::Create)?;
+        self.open(table.name(), Open::Create, TableKind::Table)?;
         Ok(Table::new(self, table.name()))
     }
 
@@ -141,15 +141,16 @@ impl<'db> WriteTransaction<'db> {
         &self,
         table: T,
     ) -> Result<Table<'_, 'db, T::Key, T::Value>> {
-        self.open(table.name(), Open::Existing)?;
+        self.open(table.name(), Open::Existing, TableKind::Table)?;
         Ok(Table::new(self, table.name()))
     }
 
-    /// Makes table `name` open in this transaction, as `how` allows.
-    fn open(&self, name: &str, how: Open) -> Result<()> {
+    /// Makes table `name` open in this transaction, as `how` allows, as a table of `kind`.
+    pub(crate) fn open(&self, name: &str, how: Open, kind: TableKind) -> Result<()> {
         let mut state = self.state.borrow_mut();
         catalog::check_name(name, state.txn.page_size())?;
-        let known = state.live_entry(name)?;
+        let known =
+            state.live_entry(name)?.map(|entry| entry.expect_kind(name, kind)).transpose()?;
         match (known, how) {
             (Some(_), Open::Create) => return Err(Error::TableExists(name.to_owned())),
             (None, Open::Existing) => return Err(Error::TableNotFound(name.to_owned())),
@@ -162,7 +163,7 @@ impl<'db> WriteTransaction<'db> {
             Some(entry) => TableState { entry: Some(entry), changed: false },
             None => {
                 let root = Tree::create(&mut state.txn)?.root();
-                TableState { entry: Some(TableEntry { root, len: 0 }), changed: true }
+                TableState { entry: Some(TableEntry { root, len: 0, kind }), changed: true }
             }
         };
         state.tables.insert(name.to_owned(), table);
@@ -329,7 +330,7 @@ impl<'db> WriteTransaction<'db> {
 
 /// How `open` treats a table that is there or not.
 #[derive(Clone, Copy)]
-enum Open {
+pub(crate) enum Open {
     OrCreate,
     Create,
     Existing,

@@ -46,6 +46,11 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
         Self { txn, name: name.to_owned(), types: PhantomData }
     }
 
+    /// The table's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Stores `value` under `key` (a value over the inline limit goes to an overflow chain);
     /// returns whether a value was replaced.
     ///

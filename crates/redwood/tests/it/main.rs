@@ -9,6 +9,7 @@ mod examples;
 mod integrity;
 mod log_identity;
 mod model;
+mod multimap;
 mod observer;
 mod read_only;
 mod recover;
