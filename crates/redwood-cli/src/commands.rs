@@ -203,25 +203,32 @@ fn as_slice(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     bound.as_ref().map(Vec::as_slice)
 }
 
-/// `tables`: every table with its entry count.
+/// `tables`: every table with its kind and entry count.
 pub fn tables(out: &Output, open: Opener, path: &Path) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     let db = open.read_only(path)?;
     let read = db.begin_read().map_err(fail)?;
-    let mut listed = Vec::new();
-    for name in read.list_tables().map_err(fail)? {
-        let entries = read.open_table(&name).map_err(fail)?.len();
-        listed.push((name, entries));
-    }
+    let listed = read.tables().map_err(fail)?;
     let document = json!({
-        "tables": listed.iter().map(|(name, entries)| json!({ "name": name, "entries": entries })).collect::<Vec<_>>()
+        "tables": listed.iter().map(|table| json!({
+            "name": table.name,
+            "kind": table.kind.name(),
+            "entries": table.entries,
+        })).collect::<Vec<_>>()
     });
     out.print(&document, || {
         if listed.is_empty() {
             return "no tables".to_owned();
         }
-        let lines: Vec<String> =
-            listed.iter().map(|(name, entries)| format!("{name}\t{entries} entries")).collect();
+        let lines: Vec<String> = listed
+            .iter()
+            .map(|table| match table.kind {
+                redwood::TableKind::Table => format!("{}\t{} entries", table.name, table.entries),
+                redwood::TableKind::Multimap => {
+                    format!("{}\t{} pairs (multimap)", table.name, table.entries)
+                }
+            })
+            .collect();
         lines.join("\n")
     });
     Ok(())

@@ -39,51 +39,58 @@ impl Failure {
         Self { code, message: message.into() }
     }
 
-    /// Classifies an error from the database at `path`.
+    /// Classifies an error from the database at `path` by its [`redwood::ErrorKind`]; the
+    /// variant is looked at only for the details a message names (the table, the log's path).
     pub fn from_error(path: &Path, error: redwood::Error) -> Self {
-        use redwood::{Error, StorageError};
+        use redwood::{Error, ErrorKind, StorageError};
         let shown = path.display();
-        match &error {
-            Error::Storage(StorageError::NotFound { .. }) => Self::new(
-                Code::NoSuchFile,
-                format!(
-                    "there is no database at {shown} (create one with `redwood put` or `redwood demo`)"
+        match error.kind() {
+            ErrorKind::NotFound => match &error {
+                Error::TableNotFound(table) => {
+                    Self::new(Code::NoSuchTable, format!("{shown} has no table named {table:?}"))
+                }
+                _ => Self::new(
+                    Code::NoSuchFile,
+                    format!(
+                        "there is no database at {shown} (create one with `redwood put` or `redwood demo`)"
+                    ),
                 ),
-            ),
-            Error::Storage(StorageError::NotADatabase { .. }) => Self::new(
+            },
+            ErrorKind::NotADatabase => Self::new(
                 Code::NotADatabase,
                 format!("{shown} is not a Redwood database; it was left untouched"),
             ),
-            Error::Storage(StorageError::Locked { .. }) => Self::new(
+            ErrorKind::Locked => Self::new(
                 Code::Locked,
                 format!(
                     "{shown} is in use by another process; try again when it has closed the database"
                 ),
             ),
-            Error::Storage(StorageError::LogMissing { path: log, reason, checkpoint_lsn }) => {
-                Self::new(
-                    Code::LogMissing,
-                    format!(
-                        "{shown}: its write-ahead log {} is missing ({reason}); the commits after \
-                         the last checkpoint ({checkpoint_lsn}) were only in it. Nothing was \
-                         changed: put the log back, or pass --discard-missing-log to open \
-                         without it and lose them",
-                        log.display()
+            ErrorKind::WrongLog => {
+                let message = match &error {
+                    Error::Storage(StorageError::LogMissing {
+                        path: log,
+                        reason,
+                        checkpoint_lsn,
+                    }) => {
+                        format!(
+                            "{shown}: its write-ahead log {} is missing ({reason}); the commits after \
+                             the last checkpoint ({checkpoint_lsn}) were only in it. Nothing was \
+                             changed: put the log back, or pass --discard-missing-log to open \
+                             without it and lose them",
+                            log.display()
+                        )
+                    }
+                    Error::Storage(StorageError::LogMismatch { reason, .. }) => format!(
+                        "{shown}: its write-ahead log belongs elsewhere ({reason}). Nothing was \
+                         changed: put the right log back, or move this one aside and pass \
+                         --discard-missing-log"
                     ),
-                )
+                    _ => format!("{shown}: {error}"),
+                };
+                Self::new(Code::LogMissing, message)
             }
-            Error::Storage(StorageError::LogMismatch { reason, .. }) => Self::new(
-                Code::LogMissing,
-                format!(
-                    "{shown}: its write-ahead log belongs elsewhere ({reason}). Nothing was \
-                     changed: put the right log back, or move this one aside and pass \
-                     --discard-missing-log"
-                ),
-            ),
-            Error::TableNotFound(table) => {
-                Self::new(Code::NoSuchTable, format!("{shown} has no table named {table:?}"))
-            }
-            _ if error.is_corruption() => {
+            ErrorKind::Corrupt => {
                 let page = error.page_id().map(|page| format!(" ({page})")).unwrap_or_default();
                 Self::new(
                     Code::Damaged,

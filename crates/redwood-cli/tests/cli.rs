@@ -67,8 +67,14 @@ fn put_get_del_scan_tables_stats_and_checkpoint() {
     expect(&["del", db, "fruit", "banana"], 1);
     expect(&["del", db, "nuts", "pecan"], 7);
     let tables = json(&["tables", db]);
-    assert_eq!(tables["tables"][0], serde_json::json!({ "name": "fruit", "entries": 3 }));
-    assert_eq!(tables["tables"][1], serde_json::json!({ "name": "veg", "entries": 1 }));
+    assert_eq!(
+        tables["tables"][0],
+        serde_json::json!({ "name": "fruit", "kind": "table", "entries": 3 })
+    );
+    assert_eq!(
+        tables["tables"][1],
+        serde_json::json!({ "name": "veg", "kind": "table", "entries": 1 })
+    );
     assert!(
         !json(&["tables", db])["tables"].as_array().unwrap().iter().any(|t| t["name"] == "nuts")
     );
@@ -113,7 +119,10 @@ fn the_demo_loads_checks_and_reports_then_replaces_itself() {
     assert!(stdout.contains("checked") && stdout.contains(": ok"), "{stdout}");
     let tables = json(&["tables", text(&path)]);
     assert_eq!(tables["tables"][0]["name"], "redwood-demo", "the marker of a demo database");
-    assert_eq!(tables["tables"][1], serde_json::json!({ "name": "users", "entries": 20000 }));
+    assert_eq!(
+        tables["tables"][1],
+        serde_json::json!({ "name": "users", "kind": "table", "entries": 20000 })
+    );
 }
 
 /// The demo replaces only a database it made: a user's database at the same path is refused

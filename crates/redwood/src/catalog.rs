@@ -12,7 +12,7 @@ pub(crate) const CATALOG_SLOT: usize = 0;
 
 /// What a table holds: one value per key, or a sorted set of values per key.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum TableKind {
+pub enum TableKind {
     /// A table ([`crate::Table`]): one value per key.
     Table,
     /// A multimap table ([`crate::MultimapTable`]): a sorted set of values per key.
@@ -21,7 +21,7 @@ pub(crate) enum TableKind {
 
 impl TableKind {
     /// The kind's name in messages: "table" or "multimap table".
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             TableKind::Table => "table",
             TableKind::Multimap => "multimap table",

@@ -108,6 +108,7 @@ mod write_table;
 
 pub use access::AccessGuard;
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
+pub use catalog::TableKind;
 pub use database::Database;
 pub use definition::{TableDefinition, TableSpec};
 pub use error::{Error, ErrorKind, Result};
@@ -115,7 +116,7 @@ pub use integrity::{IntegrityReport, Problem};
 pub use multimap::{
     MultimapRange, MultimapTable, MultimapTableDefinition, MultimapValues, ReadOnlyMultimapTable,
 };
-pub use read::{ReadOnlyTable, ReadTransaction};
+pub use read::{ReadOnlyTable, ReadTransaction, TableInfo};
 pub use recover::{LostPart, RecoverReport, TableRecovery, recover};
 pub use recovery::{DamagedLogTail, RecoveryReport};
 pub use redwood_btree::Error as TreeError;

@@ -91,6 +91,43 @@ impl<'db> ReadTransaction<'db> {
     pub fn list_tables(&self) -> Result<Vec<String>> {
         Ok(catalog::list(&self.txn)?.into_iter().map(|(name, _)| name).collect())
     }
+
+    /// Every table in this snapshot, in name order, with its kind and length, read from the
+    /// catalog (no table is opened).
+    ///
+    /// ```
+    /// use redwood::{MultimapTableDefinition, TableKind};
+    ///
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// write.open_table("plain")?.insert(b"k", b"v")?;
+    /// let tags = MultimapTableDefinition::<&str, &str>::new("tags");
+    /// write.open_multimap_table(tags)?.insert("a", "b")?;
+    /// write.commit()?;
+    /// let tables = db.begin_read()?.tables()?;
+    /// let summary: Vec<(&str, TableKind, u64)> =
+    ///     tables.iter().map(|t| (t.name.as_str(), t.kind, t.entries)).collect();
+    /// assert_eq!(summary, [("plain", TableKind::Table, 1), ("tags", TableKind::Multimap, 1)]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn tables(&self) -> Result<Vec<TableInfo>> {
+        let tables = catalog::list(&self.txn)?;
+        Ok(tables
+            .into_iter()
+            .map(|(name, entry)| TableInfo { name, kind: entry.kind, entries: entry.len })
+            .collect())
+    }
+}
+
+/// One table as [`ReadTransaction::tables`] lists it.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TableInfo {
+    /// Its name.
+    pub name: String,
+    /// A table or a multimap table.
+    pub kind: catalog::TableKind,
+    /// Its entries (pairs, for a multimap table).
+    pub entries: u64,
 }
 
 /// A table in a read transaction.

@@ -13,6 +13,7 @@ use crate::catalog::{self, CATALOG_SLOT};
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::read::bytes_of;
+use crate::write::{Open, Table};
 use crate::{Builder, Durability, WriteTransaction};
 
 /// Entries copied per write transaction of the new database.
@@ -184,7 +185,8 @@ fn copy_table(
         lost: Vec::new(),
     };
     let mut write: Option<WriteTransaction<'_>> = Some(copy.begin_write()?);
-    write.as_mut().expect("just begun").open_table(name)?;
+    // The copy keeps the table's kind: a multimap table's stored pairs are copied as they are.
+    write.as_mut().expect("just begun").open(name, Open::OrCreate, entry.kind)?;
     let salvage = Tree::open(entry.root).salvage(store, |key, value| {
         let chain = match &value {
             redwood_btree::node::OwnedValue::Overflow { first_page, .. } => Some(*first_page),
@@ -201,7 +203,7 @@ fn copy_table(
             }
         };
         let txn = write.as_mut().expect("a transaction is open");
-        txn.open_table(name)?.insert(&key, &bytes)?;
+        Table::<&[u8], &[u8]>::new(txn, name).insert(&key, &bytes)?;
         table.entries_recovered += 1;
         *copied += 1;
         if table.entries_recovered.is_multiple_of(BATCH_ENTRIES) {
