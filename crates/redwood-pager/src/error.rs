@@ -104,6 +104,11 @@ pub enum Error {
     /// An option is out of range.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// A call the pager's contract forbids, a bug in the caller: rolling back to a discarded
+    /// savepoint, a root slot out of range, a page buffer of another page size or of a page
+    /// type the pager reserves, freeing a page a root slot points at. Nothing was changed.
+    #[error("a call the pager does not allow: {0}")]
+    Misuse(String),
     /// A page id at or beyond the database's page count.
     #[error("{page_id} is out of range (the database has {page_count} pages)")]
     PageOutOfRange {

@@ -130,6 +130,10 @@ pub enum ErrorKind {
     Decode,
     /// A value has no encoding as the table's type.
     Encode,
+    /// A call the API's contract forbids, a bug in the calling code: rolling back to a
+    /// savepoint that was discarded, or (through the lower crates) a root slot out of range or
+    /// a page of a type the pager reserves. Nothing was changed.
+    Misuse,
     /// Redwood found its own invariants broken: a bug, please report it.
     Internal,
 }
@@ -217,6 +221,7 @@ fn storage_kind(error: &redwood_pager::Error) -> ErrorKind {
         E::AlreadyExists { .. } => ErrorKind::AlreadyExists,
         E::NotFound { .. } => ErrorKind::NotFound,
         E::InvalidOption(_) => ErrorKind::InvalidInput,
+        E::Misuse(_) => ErrorKind::Misuse,
         E::Locked { .. } => ErrorKind::Locked,
         E::ReadOnly => ErrorKind::ReadOnly,
         E::Poisoned => ErrorKind::Poisoned,

@@ -257,7 +257,7 @@ impl PageFile {
         self.ensure_writable()?;
         if self.roots.contains(&Some(page_id)) {
             let reason = "cannot free a page a root slot points at".to_owned();
-            return Err(Error::InvalidOption(format!("{page_id}: {reason}")));
+            return Err(Error::Misuse(format!("{page_id}: {reason}")));
         }
         self.free_map.free(page_id)
     }
@@ -334,9 +334,7 @@ impl PageFile {
         self.free_map.check_user_page(page_id)?;
         if page.page_type().is_pager_owned() {
             let kind = page.page_type().get();
-            return Err(Error::InvalidOption(format!(
-                "page type {kind} is reserved for the pager"
-            )));
+            return Err(Error::Misuse(format!("page type {kind} is reserved for the pager")));
         }
         page.verify(page_id)
     }

@@ -170,7 +170,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         self.pager.ensure_healthy()?;
         let marked = match self.savepoints.get(savepoint.depth - 1) {
             Some((id, marked)) if *id == savepoint.id => marked.clone(),
-            _ => return Err(Error::InvalidOption("savepoint already discarded".to_owned())),
+            _ => return Err(Error::Misuse("savepoint already discarded".to_owned())),
         };
         self.savepoints.truncate(savepoint.depth);
         let mut state = self.pager.state_write();
@@ -216,7 +216,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             Ok(written) => written,
             // Too large a transaction or bad input: nothing is lost, the transaction is rolled
             // back (when dropped) and the pager goes on.
-            Err(error @ (Error::TooLarge { .. } | Error::InvalidOption(_))) => {
+            Err(error @ (Error::TooLarge { .. } | Error::InvalidOption(_) | Error::Misuse(_))) => {
                 self.finished = false;
                 return Err(error);
             }
@@ -387,14 +387,11 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
     fn write_page(&mut self, page_id: PageId, page: PageBuf) -> Result<()> {
         self.pager.ensure_healthy()?;
         if page.page_size() != self.page_size() {
-            return Err(Error::InvalidOption(format!(
-                "a {}-byte page buffer",
-                page.page_size().bytes()
-            )));
+            return Err(Error::Misuse(format!("a {}-byte page buffer", page.page_size().bytes())));
         }
         if PageType::user(page.page_type().get()).is_none() {
             let kind = page.page_type().get();
-            return Err(Error::InvalidOption(format!("page type {kind} is not a user page type")));
+            return Err(Error::Misuse(format!("page type {kind} is not a user page type")));
         }
         self.ensure_allocated(page_id)?;
         self.changes.spilled.remove(&page_id);
@@ -419,7 +416,7 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
     fn free(&mut self, page_id: PageId) -> Result<()> {
         self.pager.ensure_healthy()?;
         if self.changes.roots.contains(&Some(page_id)) {
-            return Err(Error::InvalidOption(format!("{page_id} is a root; move the root first")));
+            return Err(Error::Misuse(format!("{page_id} is a root; move the root first")));
         }
         self.ensure_allocated(page_id)?;
         self.pager.state_write().file.set_allocation(page_id, false)?;
@@ -435,7 +432,7 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
 
     fn set_root(&mut self, slot: usize, page_id: Option<PageId>) -> Result<()> {
         if slot >= ROOT_SLOTS {
-            return Err(Error::InvalidOption(format!("root slot {slot} (there are {ROOT_SLOTS})")));
+            return Err(Error::Misuse(format!("root slot {slot} (there are {ROOT_SLOTS})")));
         }
         if let Some(page_id) = page_id {
             self.ensure_allocated(page_id)?;

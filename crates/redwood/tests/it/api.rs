@@ -368,3 +368,22 @@ fn a_dropped_database_reopens_at_once_even_while_prefetching() {
         assert_eq!(read.open_table("t").unwrap().get(b"large").unwrap().unwrap().len(), 4 << 20);
     }
 }
+
+/// Rolling back to a savepoint that a rollback to an earlier one discarded is a caller bug:
+/// `ErrorKind::Misuse`, and the transaction is left as it was.
+#[test]
+fn a_discarded_savepoint_is_misuse() -> redwood::Result<()> {
+    let db = redwood::Database::in_memory()?;
+    let mut write = db.begin_write()?;
+    let first = write.savepoint();
+    write.open_table("t")?.insert(b"a", b"1")?;
+    let second = write.savepoint();
+    write.rollback_to(&first)?;
+    write.open_table("t")?.insert(b"b", b"2")?;
+    let error = write.rollback_to(&second).expect_err("discarded by the rollback to `first`");
+    assert_eq!(error.kind(), redwood::ErrorKind::Misuse, "{error}");
+    assert!(error.to_string().contains("savepoint already discarded"), "{error}");
+    assert_eq!(write.open_table("t")?.get(b"b")?.map(|v| v.to_vec()), Some(b"2".to_vec()));
+    write.commit()?;
+    Ok(())
+}
