@@ -4,7 +4,10 @@
 //!
 //! `cargo run -p redwood --example restore_point -- [PATH]` (default: a temporary file).
 
-use redwood::{Database, Result};
+use redwood::{Database, Result, TableDefinition};
+
+/// Order id -> its status.
+const ORDERS: TableDefinition<u64, &str> = TableDefinition::new("orders");
 
 fn main() -> Result<()> {
     let path = std::env::args().nth(1).map_or_else(
@@ -19,13 +22,13 @@ pub fn run(path: &std::path::Path) -> Result<()> {
     {
         let db = Database::create(path)?;
         let mut write = db.begin_write()?;
-        write.open_table("orders")?.insert(b"order-1", b"shipped")?;
+        write.open_table(ORDERS)?.insert(1, "shipped")?;
         // The marker names the state this commit produces.
         write.restore_point("before-migration")?;
         write.commit()?;
 
         let migration = db.begin_write()?;
-        migration.open_table("orders")?.insert(b"order-1", b"SHIPPED")?;
+        migration.open_table(ORDERS)?.insert(1, "SHIPPED")?;
         migration.commit()?;
     }
     // Reopened, the database finds its restore points again while the log holds them.

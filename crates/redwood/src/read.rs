@@ -275,7 +275,27 @@ impl<'t, 'db, K: Key, V: Value> ReadOnlyTable<'t, 'db, K, V> {
         self.scan(range).map(|item| AccessGuard::key(item?))
     }
 
-    /// The values of the entries in `range`, in key order.
+    /// The values of the entries in `range`, in key order (an inline value borrowed from its
+    /// leaf, an overflow value read once).
+    ///
+    /// ```
+    /// use redwood::TableDefinition;
+    ///
+    /// const SCORES: TableDefinition<u32, u64> = TableDefinition::new("scores");
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut scores = write.open_table(SCORES)?;
+    /// for (player, score) in [(1, 30), (2, 50), (3, 20)] {
+    ///     scores.insert(player, score)?;
+    /// }
+    /// drop(scores);
+    /// write.commit()?;
+    /// let read = db.begin_read()?;
+    /// let scores: Vec<u64> =
+    ///     read.open_table(SCORES)?.values(2..).map(|v| v.map(|v| v.value())).collect::<Result<_, _>>()?;
+    /// assert_eq!(scores, [50, 20]);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn values<'k>(
         &self,
         range: impl RangeBounds<K::SelfType<'k>>,
@@ -310,7 +330,7 @@ impl<'t, 'db, K: Key, V: Value> ReadOnlyTable<'t, 'db, K, V> {
         self.range(..).next().transpose()
     }
 
-    /// The entry with the largest key, if any.
+    /// The entry with the largest key, if any (an example is [`ReadOnlyTable::first`]'s).
     pub fn last(&self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
         self.range(..).next_back().transpose()
     }

@@ -173,6 +173,24 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
     }
 
     /// The keys in `range`, in order, without reading any value (see [`Table::range`]).
+    ///
+    /// ```
+    /// use redwood::TableDefinition;
+    ///
+    /// const SIZES: TableDefinition<&str, u64> = TableDefinition::new("sizes");
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut sizes = write.open_table(SIZES)?;
+    /// for (name, bytes) in [("b.txt", 20), ("a.txt", 10), ("c.bin", 30)] {
+    ///     sizes.insert(name, bytes)?;
+    /// }
+    /// let names: Vec<String> =
+    ///     sizes.keys("a".."c").map(|k| k.map(|k| k.value().to_owned())).collect::<Result<_, _>>()?;
+    /// assert_eq!(names, ["a.txt", "b.txt"]);
+    /// let total: u64 = sizes.values(..).map(|v| v.map(|v| v.value())).sum::<Result<_, _>>()?;
+    /// assert_eq!(total, 60);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn keys<'k>(
         &self,
         range: impl RangeBounds<K::SelfType<'k>>,
@@ -180,7 +198,8 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
         self.scan(&range, false).map(|item| AccessGuard::owned(item?.key))
     }
 
-    /// The values of the entries in `range`, in key order (see [`Table::range`]).
+    /// The values of the entries in `range`, in key order (see [`Table::range`]; an example
+    /// is [`Table::keys`]'s).
     pub fn values<'k>(
         &self,
         range: impl RangeBounds<K::SelfType<'k>>,
@@ -189,11 +208,26 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
     }
 
     /// The entry with the smallest key, if any.
+    ///
+    /// ```
+    /// use redwood::TableDefinition;
+    ///
+    /// const T: TableDefinition<u8, &str> = TableDefinition::new("t");
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut table = write.open_table(T)?;
+    /// assert!(table.first()?.is_none());
+    /// table.insert(9, "nine")?;
+    /// table.insert(4, "four")?;
+    /// assert_eq!(table.first()?.map(|(k, v)| (k.value(), v.value().to_owned())), Some((4, "four".into())));
+    /// assert_eq!(table.last()?.map(|(k, _)| k.value()), Some(9));
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
     pub fn first(&self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
         self.range(..).next().transpose()
     }
 
-    /// The entry with the largest key, if any.
+    /// The entry with the largest key, if any (an example is [`Table::first`]'s).
     pub fn last(&self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
         self.range(..).next_back().transpose()
     }
@@ -221,7 +255,8 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
         self.take(first)
     }
 
-    /// Removes and returns the entry with the largest key, if any.
+    /// Removes and returns the entry with the largest key, if any (an example is
+    /// [`Table::pop_first`]'s).
     pub fn pop_last(&mut self) -> Result<Option<(AccessGuard<'t, K>, AccessGuard<'t, V>)>> {
         let last = self.last()?;
         self.take(last)
