@@ -29,8 +29,8 @@ pub fn run(path: Option<String>) -> Result<()> {
         // Three tables open at once; the commit makes all of it visible together.
         let (mut accounts, mut tags) =
             (write.open_table(ACCOUNTS)?, write.open_multimap_table(TAGS)?);
-        accounts.insert("alice", 100_00)?;
-        accounts.insert("bob", 50_00)?;
+        accounts.insert("alice", 10_000)?;
+        accounts.insert("bob", 5_000)?;
         tags.insert("alice", "vip")?;
         tags.insert("alice", "early")?;
         tags.insert("bob", "early")?;
@@ -43,8 +43,8 @@ pub fn run(path: Option<String>) -> Result<()> {
     let transfer = db.begin_write()?;
     {
         let mut accounts = transfer.open_table(ACCOUNTS)?;
-        accounts.insert("alice", 70_00)?;
-        accounts.insert("bob", 80_00)?;
+        accounts.insert("alice", 7_000)?;
+        accounts.insert("bob", 8_000)?;
     }
     transfer.commit()?;
     let old = before.open_table(ACCOUNTS)?.get("alice")?.map(|cents| cents.value());
