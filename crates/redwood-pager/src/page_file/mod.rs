@@ -230,6 +230,25 @@ impl PageFile {
         Ok(allocation.page_id)
     }
 
+    /// Allocates the page `page_id` itself (a restore puts every page back at its id), growing
+    /// the database to reach it (the pages skipped are free). A reserved page is
+    /// `ReservedPage`; an allocated one is `Misuse`.
+    pub fn allocate_at(&mut self, page_id: PageId) -> Result<()> {
+        self.ensure_writable()?;
+        if self.geometry().is_reserved(page_id) {
+            return Err(Error::ReservedPage { page_id });
+        }
+        // Past the page-id space, growing fails with `Full`.
+        self.ensure_page_count(page_id.get().saturating_add(1))?;
+        if self.is_allocated(page_id) {
+            return Err(Error::Misuse(format!("{page_id} is allocated already")));
+        }
+        self.free_map.set_in_use(page_id, true)?;
+        self.mark_unsynced(self.geometry().segment_of(page_id));
+        debug_assert!(self.is_allocated(page_id) && self.page_count() > page_id.get());
+        Ok(())
+    }
+
     /// Marks `page_id` allocated or free, whatever it was. Idempotent: recovery replays the
     /// allocation deltas of committed transactions with it, and aborts undo theirs. Unlike
     /// [`PageFile::free`] it does not look at the root slots: the transaction layer moves roots

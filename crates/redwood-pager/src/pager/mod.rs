@@ -279,6 +279,11 @@ impl<L: PageLog> Pager<L> {
         self.page_size
     }
 
+    /// The database's geometry: its page size and segment size, and which pages are reserved.
+    pub fn geometry(&self) -> crate::Geometry {
+        self.state_read().file.geometry()
+    }
+
     /// Begins the write transaction. There is one writer at a time: this blocks until the open
     /// write transaction (or a running checkpoint) finishes.
     pub fn begin_write(&self) -> Result<WriteTxn<'_, L>> {

@@ -164,6 +164,19 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
         Savepoint { depth: self.savepoints.len(), id }
     }
 
+    /// Allocates the page `page_id` itself rather than the lowest free one, growing the
+    /// database to reach it: what a restore uses to put every page of a backup back at its id.
+    /// The transaction then writes it (`PageWrite::write_page`) as any page it allocated; an
+    /// abort frees it again. A reserved page is `ReservedPage`, an allocated one `Misuse`.
+    pub fn allocate_at(&mut self, page_id: PageId) -> Result<()> {
+        self.pager.ensure_healthy()?;
+        self.pager.state_write().file.allocate_at(page_id)?;
+        if !self.changes.freed.remove(&page_id) {
+            self.changes.allocated.insert(page_id);
+        }
+        Ok(())
+    }
+
     /// Undoes everything since `savepoint` (which stays valid, so it can be rolled back to
     /// again): page changes, allocations, frees, roots and restore points.
     pub fn rollback_to(&mut self, savepoint: Savepoint) -> Result<()> {

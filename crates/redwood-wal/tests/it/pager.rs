@@ -888,3 +888,54 @@ fn a_checkpoint_writes_runs_of_consecutive_pages_at_once() {
     check_view(&pager.begin_read().unwrap(), &model, "from the data files alone");
     pager.check_invariants(&claims(&model)).unwrap();
 }
+
+/// `allocate_at` puts pages at the ids asked for (a restore's need): across segments, past the
+/// page count, kept by commit and reopen, undone by an abort; a reserved or an allocated page is
+/// refused, and the free pages skipped over are handed out later.
+#[test]
+fn allocate_at_places_pages_at_their_ids() {
+    let vfs = SimVfs::new(29);
+    let pager = open_store(&vfs).unwrap();
+    let geometry = pager.geometry();
+    let mut model = Model::new();
+    // Three user pages, the last two segments away (segments of 16 pages).
+    let ids: Vec<PageId> = [5u64, 40, 41]
+        .into_iter()
+        .map(PageId::new)
+        .filter(|&page_id| !geometry.is_reserved(page_id))
+        .collect();
+    assert_eq!(ids.len(), 3, "the test's ids are user pages");
+    let mut txn = pager.begin_write().unwrap();
+    for (fill, &page_id) in ids.iter().enumerate() {
+        txn.allocate_at(page_id).unwrap();
+        txn.write_page(page_id, page(page_id.get(), fill as u64 + 1)).unwrap();
+        model.insert(page_id, fill as u64 + 1);
+    }
+    txn.set_root(0, Some(ids[0])).unwrap(); // the model's convention: root 0 names its lowest page
+    assert!(matches!(txn.allocate_at(ids[1]), Err(Error::Misuse(_))), "allocated already");
+    let reserved = (0..64).map(PageId::new).find(|&page_id| geometry.is_reserved(page_id)).unwrap();
+    assert!(matches!(txn.allocate_at(reserved), Err(Error::ReservedPage { .. })));
+    txn.commit(Durability::Immediate).unwrap();
+    assert!(pager.stats().page_count > 41);
+    check_view(&pager.begin_read().unwrap(), &model, "after the commit");
+    pager.check_invariants(&claims(&model)).unwrap();
+
+    // An abort frees what it placed.
+    let mut txn = pager.begin_write().unwrap();
+    let later = PageId::new(60);
+    assert!(!geometry.is_reserved(later));
+    txn.allocate_at(later).unwrap();
+    txn.write_page(later, page(60, 9)).unwrap();
+    txn.abort();
+    pager.check_invariants(&claims(&model)).unwrap();
+
+    // A page skipped over is free: plain allocation hands it out.
+    let mut txn = pager.begin_write().unwrap();
+    let fresh = txn.allocate().unwrap();
+    assert!(fresh < ids[1] && !model.contains_key(&fresh), "{fresh} is a skipped free page");
+    txn.abort();
+    drop(pager);
+    let pager = open_store(&vfs).unwrap();
+    check_view(&pager.begin_read().unwrap(), &model, "after reopening");
+    pager.check_invariants(&claims(&model)).unwrap();
+}
