@@ -1,7 +1,9 @@
 //! `redwood dashboard DB` and `redwood dashboard --demo`: serve a database's live dashboard
 //! (`redwood-dashboard`) until stopped (Ctrl-C) or for `--seconds`. A database file is opened
 //! read-only: nothing else can write to it while this process holds it, and the dashboard only
-//! reads. The demo runs a teaching workload on a fresh in-memory database with a small cache:
+//! reads; the page draws the top levels of the tree of `--table NAME` (by default the first
+//! table in name order; none if the database has no table). The demo draws its own table, with
+//! its structural events lit up on the tree. The demo runs a teaching workload on a fresh in-memory database with a small cache:
 //! inserts in random key order (splits, a root that grows), deletes once the table is large
 //! (merges, redistributions, a root that shrinks), point reads and range scans, a few
 //! transactions a second, so every chart and the tree move at a watchable pace.
@@ -40,6 +42,9 @@ const DEMO_KEYS_LOW: u64 = 500;
 pub struct Args {
     /// The database to serve (`None` with `--demo`).
     pub path: Option<PathBuf>,
+    /// The table whose tree the page draws (`None`: the first table; always `None` with
+    /// `--demo`, which draws the demo's table).
+    pub table: Option<String>,
     /// Address to listen on.
     pub addr: SocketAddr,
     /// The token requests must present.
@@ -63,12 +68,18 @@ pub fn run(out: &Output, args: Args) -> Outcome {
 
 fn serve_file(out: &Output, args: &Args, token: Option<String>, path: &Path) -> Outcome {
     let db = Database::open_read_only(path).map_err(|error| Failure::from_error(path, error))?;
+    let table = visualized_table(&db, args.table.as_deref())
+        .map_err(|error| Failure::from_error(path, error))?;
     let mut dashboard = Dashboard::new(&db).addr(args.addr);
+    if let Some(table) = &table {
+        // A table that does not exist is said so on the page, not refused here.
+        dashboard = dashboard.table(table.as_str());
+    }
     if let Some(token) = token {
         dashboard = dashboard.token(token);
     }
     let handle = dashboard.spawn().map_err(start_failure)?;
-    announce(out, &handle, &path.display().to_string());
+    announce(out, &handle, &path.display().to_string(), table.as_deref());
     wait(args.seconds, || false);
     handle.shutdown();
     Ok(())
@@ -88,7 +99,7 @@ fn serve_demo(out: &Output, args: &Args, token: Option<String>) -> Outcome {
         dashboard = dashboard.token(token);
     }
     let handle = dashboard.spawn().map_err(start_failure)?;
-    announce(out, &handle, "(demo, in memory)");
+    announce(out, &handle, "(demo, in memory)", Some(DEMO_TABLE));
     let stop = Arc::new(AtomicBool::new(false));
     let workload = {
         let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
@@ -109,16 +120,31 @@ fn start_failure(error: redwood_dashboard::Error) -> Failure {
     Failure::new(Code::Other, format!("cannot start the dashboard: {error}"))
 }
 
-/// Prints where the dashboard is (with its token, the one time it is shown).
-fn announce(out: &Output, handle: &DashboardHandle, database: &str) {
+/// The table whose tree the page draws: `requested`, else the database's first table in name
+/// order (`None` if it has none).
+fn visualized_table(db: &Database, requested: Option<&str>) -> redwood::Result<Option<String>> {
+    match requested {
+        Some(table) => Ok(Some(table.to_owned())),
+        None => Ok(db.begin_read()?.list_tables()?.into_iter().next()),
+    }
+}
+
+/// Prints where the dashboard is (with its token, the one time it is shown) and which table's
+/// tree it draws.
+fn announce(out: &Output, handle: &DashboardHandle, database: &str, table: Option<&str>) {
     let document = json!({
         "url": handle.url(),
         "addr": handle.local_addr().to_string(),
         "token": handle.token(),
         "database": database,
+        "table": table,
     });
     out.print(&document, || {
-        format!("dashboard of {database}: {}\n(stop with Ctrl-C)", handle.url())
+        let drawn = match table {
+            Some(table) => format!(", tree of table {table:?}"),
+            None => ", no table to draw".to_owned(),
+        };
+        format!("dashboard of {database}{drawn}: {}\n(stop with Ctrl-C)", handle.url())
     });
 }
 
@@ -173,4 +199,24 @@ fn demo_workload(db: &Database, stop: &AtomicBool) -> redwood::Result<()> {
         std::thread::sleep(DEMO_TICK);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drawn_table_is_the_one_asked_for_else_the_first_by_name() -> redwood::Result<()> {
+        let db = Database::in_memory()?;
+        assert_eq!(visualized_table(&db, None)?, None, "no table, nothing to draw");
+        let write = db.begin_write()?;
+        write.open_table("orders")?;
+        write.open_table("accounts")?;
+        write.commit()?;
+        assert_eq!(visualized_table(&db, None)?.as_deref(), Some("accounts"));
+        assert_eq!(visualized_table(&db, Some("orders"))?.as_deref(), Some("orders"));
+        // A missing table is the page's to say, not a failure to start.
+        assert_eq!(visualized_table(&db, Some("later"))?.as_deref(), Some("later"));
+        Ok(())
+    }
 }

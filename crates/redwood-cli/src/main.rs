@@ -142,9 +142,11 @@ enum Command {
         out: PathBuf,
     },
     /// Serve the live dashboard of the database at PATH (opened read-only) on a web page:
-    /// charts of the diagnostics, thrashing pages and alerts. With --demo, serve a fresh
-    /// in-memory database that a teaching workload inserts into, deletes from and scans, with
-    /// its tree's splits and merges drawn as they happen. Runs until stopped (Ctrl-C).
+    /// charts of the diagnostics, thrashing pages and alerts, and the top levels of one
+    /// table's B+Tree (--table; by default the first table in name order). With --demo, serve
+    /// a fresh in-memory database that a teaching workload inserts into, deletes from and
+    /// scans, with the demo table's tree drawn and its splits and merges lit up as they
+    /// happen. Runs until stopped (Ctrl-C).
     Dashboard {
         /// The database file (not with --demo).
         #[arg(required_unless_present = "demo", conflicts_with = "demo")]
@@ -152,6 +154,10 @@ enum Command {
         /// Serve a demo database with a teaching workload instead of a file.
         #[arg(long)]
         demo: bool,
+        /// The table whose tree the page draws (default: the database's first table in name
+        /// order, if it has any; not with --demo, which draws its own table).
+        #[arg(long, conflicts_with = "demo")]
+        table: Option<String>,
         /// Where to listen. Any address but loopback needs a token (one is generated and
         /// printed if --token is not given).
         #[arg(long, default_value = "127.0.0.1:7878")]
@@ -203,8 +209,8 @@ fn main() -> ExitCode {
         Command::Stats { path } => commands::stats(&out, open, &path),
         Command::Check { path } => commands::check(&out, open, &path),
         Command::Recover { path, out: destination } => recover::run(&out, &path, &destination),
-        Command::Dashboard { path, demo: _, addr, token, seconds } => {
-            dashboard::run(&out, dashboard::Args { path, addr, token, seconds })
+        Command::Dashboard { path, demo: _, table, addr, token, seconds } => {
+            dashboard::run(&out, dashboard::Args { path, table, addr, token, seconds })
         }
         Command::Checkpoint { path, mode } => {
             let mode = match mode {

@@ -1,7 +1,8 @@
-//! The routes (`GET /`, the page; `GET /snapshot.json`, the newest snapshot; `GET /ws`, the
-//! stream), the checks every request passes (the token, when one is set), the origin check of
-//! a WebSocket upgrade, and the listener that bounds open connections. Nothing here writes to
-//! the database: the server holds only a snapshot source.
+//! The routes (`GET /`, the page; `GET /snapshot.json`, the newest snapshot;
+//! `GET /shape.json`, the newest shape message; `GET /ws`, the stream), the checks every
+//! request passes (the token, when one is set), the origin check of a WebSocket upgrade, and
+//! the listener that bounds open connections. Nothing here writes to the database: the server
+//! holds only a snapshot source and a shape source, both read-only.
 
 use std::sync::{Arc, LazyLock};
 
@@ -38,6 +39,7 @@ pub(crate) async fn serve(listener: TcpListener, connections_max: usize, shared:
     let router = Router::new()
         .route("/", get(page))
         .route("/snapshot.json", get(snapshot))
+        .route("/shape.json", get(shape))
         .route("/ws", get(crate::ws::upgrade))
         .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
         .with_state(shared);
@@ -108,12 +110,22 @@ async fn page() -> Response {
 
 async fn snapshot(State(shared): State<Arc<Shared>>) -> Response {
     let newest = shared.snapshots.borrow().clone();
-    match newest {
+    json_or(newest, "no snapshot yet\n")
+}
+
+async fn shape(State(shared): State<Arc<Shared>>) -> Response {
+    let newest = shared.shapes.borrow().clone();
+    json_or(newest, "no shape yet (or no table to draw)\n")
+}
+
+/// `text` as a JSON response, or 503 with `missing` when there is none yet.
+fn json_or(text: Option<axum::extract::ws::Utf8Bytes>, missing: &'static str) -> Response {
+    match text {
         Some(text) => {
             let content_type = HeaderValue::from_static("application/json");
             ([(header::CONTENT_TYPE, content_type)], text.as_str().to_owned()).into_response()
         }
-        None => (StatusCode::SERVICE_UNAVAILABLE, "no snapshot yet\n").into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, missing).into_response(),
     }
 }
 

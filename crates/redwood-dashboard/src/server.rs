@@ -1,19 +1,25 @@
 //! The running dashboard: its one-worker Tokio runtime, the sampler task (one snapshot per
-//! interval, published to every client through a `watch` channel, and the tree events drained
-//! from the observer's channel into a `broadcast` one), and [`DashboardHandle`], which stops it.
+//! interval, published to every client through a `watch` channel; the tree events drained
+//! from the observer's channel into a `broadcast` one; and, at most once per shape interval
+//! after a change, the visualized table's shape, published through a second `watch` channel),
+//! and [`DashboardHandle`], which stops it. Both the snapshot and the shape walk run off the
+//! worker thread (`spawn_blocking`): they may wait for the pager's locks or read pages.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use redwood::telemetry::DiagnosticsSource;
+use redwood::{ShapeLimits, ShapeSource};
+use serde_json::Value;
 use tokio::runtime::Runtime;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::{Error, Result};
-use crate::events::{EventCounts, TreeEvents, record_json};
+use crate::events::{EventCounts, TreeEvents, record_json, unix_ms};
+use crate::shape::{ShapeSchedule, Walked, shape_body, shape_message};
 use crate::snapshot::{Alerts, EventSummary, snapshot_message};
 use crate::{Dashboard, TOKEN_MAX_BYTES};
 
@@ -27,10 +33,18 @@ pub(crate) struct Shared {
     pub snapshot_interval: Duration,
     pub clients_max: usize,
     pub events_per_message_max: usize,
-    /// The observed table, if any.
+    /// The observed table (the tree events'), if any.
     pub table: Option<String>,
+    /// The visualized table (the observed one, or the one `Dashboard::table` names), if any
+    /// and if there is a shape source to walk it.
+    pub shape_table: Option<String>,
+    pub shape_interval: Duration,
+    pub shape_limits: ShapeLimits,
     /// The newest snapshot message (`None` before the first).
     pub snapshots: watch::Sender<Option<Utf8Bytes>>,
+    /// The newest shape message (`None` before the first, and always without a visualized
+    /// table or a shape source).
+    pub shapes: watch::Sender<Option<Utf8Bytes>>,
     /// Each tree event, as the JSON text of one event.
     pub events: broadcast::Sender<Arc<str>>,
     pub counters: Counters,
@@ -40,6 +54,7 @@ pub(crate) struct Shared {
 #[derive(Default)]
 pub(crate) struct Counters {
     pub snapshots: AtomicU64,
+    pub shapes: AtomicU64,
     pub messages_sent: AtomicU64,
     pub clients_open: AtomicU64,
     pub clients_refused: AtomicU64,
@@ -52,6 +67,8 @@ pub(crate) struct Counters {
 pub struct DashboardStats {
     /// Snapshots taken.
     pub snapshots: u64,
+    /// Shape messages published (a walk that saw what the last one saw publishes none).
+    pub shapes: u64,
     /// Messages sent to WebSocket clients.
     pub messages_sent: u64,
     /// WebSocket clients connected now.
@@ -120,6 +137,7 @@ impl DashboardHandle {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         DashboardStats {
             snapshots: load(&counters.snapshots),
+            shapes: load(&counters.shapes),
             messages_sent: load(&counters.messages_sent),
             clients_open: load(&counters.clients_open),
             clients_refused: load(&counters.clients_refused),
@@ -173,7 +191,11 @@ pub(crate) fn spawn(options: Dashboard) -> Result<DashboardHandle> {
         clients_max: options.clients_max,
         events_per_message_max: options.events_per_message_max,
         table: options.events.as_ref().map(|events| events.table().to_owned()),
+        shape_table: options.shapes.as_ref().and(options.visualized_table()).map(str::to_owned),
+        shape_interval: options.shape_interval,
+        shape_limits: options.shape_limits,
         snapshots: watch::Sender::new(None),
+        shapes: watch::Sender::new(None),
         events: broadcast::Sender::new(backlog),
         counters: Counters::default(),
     });
@@ -182,10 +204,21 @@ pub(crate) fn spawn(options: Dashboard) -> Result<DashboardHandle> {
         tokio::net::TcpListener::from_std(listener)
             .map_err(|source| Error::Bind { addr: options.addr, source })?
     };
+    let shape = match (&options.shapes, options.visualized_table()) {
+        (Some(source), Some(table)) => Some(ShapeSampler {
+            source: source.clone(),
+            table: table.to_owned(),
+            limits: options.shape_limits,
+            schedule: ShapeSchedule::new(options.shape_interval),
+            last_body: None,
+        }),
+        _ => None,
+    };
     let sampler = Sampler {
         source: Arc::clone(&options.source),
         events: options.events.clone(),
         alerts: Alerts::new(options.alerts.clone()),
+        shape,
         shared: Arc::clone(&shared),
     };
     runtime.spawn(sampler.run());
@@ -194,12 +227,25 @@ pub(crate) fn spawn(options: Dashboard) -> Result<DashboardHandle> {
     Ok(DashboardHandle { local_addr, shared, events: options.events, runtime: Some(runtime) })
 }
 
-/// Takes a snapshot every interval and publishes it with the tree events since the last one.
+/// Takes a snapshot every interval and publishes it with the tree events since the last one,
+/// and the visualized table's shape when it is due.
 struct Sampler {
     source: Arc<dyn DiagnosticsSource>,
     events: Option<Arc<TreeEvents>>,
     alerts: Alerts,
+    /// The shape's side, with a visualized table and a shape source.
+    shape: Option<ShapeSampler>,
     shared: Arc<Shared>,
+}
+
+/// The shape's side of the sampler.
+struct ShapeSampler {
+    source: ShapeSource,
+    table: String,
+    limits: ShapeLimits,
+    schedule: ShapeSchedule,
+    /// The body of the last shape message published.
+    last_body: Option<Value>,
 }
 
 impl Sampler {
@@ -208,26 +254,69 @@ impl Sampler {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             ticks.tick().await;
-            self.publish_events();
+            let events_arrived = self.publish_events();
             // Off the worker thread: a snapshot may wait a moment for the pager's locks, and the
             // clients must not wait with it.
             let source = Arc::clone(&self.source);
             let diagnostics = tokio::task::spawn_blocking(move || source.diagnostics()).await;
-            let message = self.snapshot(diagnostics.ok().flatten());
+            let diagnostics = diagnostics.ok().flatten();
+            let commits =
+                diagnostics.as_ref().map(|d| (d.checkpoints.last_commit_lsn, d.pager.commits));
+            let message = self.snapshot(diagnostics);
             self.shared.snapshots.send_replace(Some(Utf8Bytes::from(message)));
+            // A closed database has no shape: the snapshot said `closed`.
+            if let Some(commits) = commits {
+                self.publish_shape(commits, events_arrived).await;
+            }
         }
     }
 
     /// Moves the observer's events to the clients' channel (the channel's own bound drops the
-    /// oldest for a client that falls behind; the client counts them).
-    fn publish_events(&self) {
-        let Some(events) = &self.events else { return };
+    /// oldest for a client that falls behind; the client counts them). Whether any came.
+    fn publish_events(&self) -> bool {
+        let Some(events) = &self.events else { return false };
         // At most one channel's worth per interval: what the observer could hold.
-        for record in events.drain(crate::EVENT_CAPACITY_MAX) {
-            let text: Arc<str> = record_json(&record).to_string().into();
+        let records = events.drain(crate::EVENT_CAPACITY_MAX);
+        for record in &records {
+            let text: Arc<str> = record_json(record).to_string().into();
             // An error only means no client is connected: the event is not wanted.
             let _ = self.shared.events.send(text);
         }
+        !records.is_empty()
+    }
+
+    /// Walks the visualized table's tree if a walk is due (a change since the last one, and
+    /// the shape interval passed), and publishes its message unless it says what the last one
+    /// said. The walk runs off the worker thread: it reads pages.
+    async fn publish_shape(&mut self, commits: (u64, u64), events_arrived: bool) {
+        let Some(shape) = &mut self.shape else { return };
+        shape.schedule.observe(commits, events_arrived);
+        if !shape.schedule.take_due(Instant::now()) {
+            return;
+        }
+        let (source, table, limits) = (shape.source.clone(), shape.table.clone(), shape.limits);
+        let walked = tokio::task::spawn_blocking(move || source.shape(&table, limits)).await;
+        let walked = match walked {
+            Ok(None) => return, // closed meanwhile: the next snapshot says so
+            Ok(Some(result)) => Walked::from_result(result),
+            Err(_) => Walked::Failed {
+                message: "the shape walk panicked".to_owned(),
+                kind: "Other".to_owned(),
+            },
+        };
+        let body = shape_body(&shape.table, shape.limits, &walked);
+        if shape.last_body.as_ref() == Some(&body) {
+            return;
+        }
+        if let Walked::Failed { message, .. } = &walked {
+            // Once per new failure: the page shows it as text; the server goes on.
+            tracing::warn!(target: "redwood::dashboard", table = %shape.table, %message,
+                "the tree's shape could not be read");
+        }
+        shape.last_body = Some(body.clone());
+        let seq = self.shared.counters.shapes.fetch_add(1, Ordering::Relaxed) + 1;
+        let message = shape_message(body, seq, unix_ms()).to_string();
+        self.shared.shapes.send_replace(Some(Utf8Bytes::from(message)));
     }
 
     /// The message of the snapshot `diagnostics`, or a `closed` message once the database is

@@ -1,8 +1,10 @@
-//! One WebSocket client: a `hello`, then, each time the sampler publishes, the snapshot and at
-//! most one `events` message (up to `events_per_message_max` tree events; a backlog past the
-//! broadcast channel's bound is dropped and counted). What the client sends is read and
-//! ignored (the dashboard is read-only); a client that does not take a message within the
-//! send timeout is disconnected, so a stuck one holds no slot for long.
+//! One WebSocket client: a `hello`, the latest `shape` message if there is one, then, each
+//! time the sampler publishes, the snapshot and at most one `events` message (up to
+//! `events_per_message_max` tree events; a backlog past the broadcast channel's bound is
+//! dropped and counted), and each new `shape` message as the sampler publishes it (at most one
+//! per shape interval). What the client sends is read and ignored (the dashboard is
+//! read-only); a client that does not take a message within the send timeout is disconnected,
+//! so a stuck one holds no slot for long.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -91,11 +93,30 @@ impl Client {
             "table": self.shared.table,
             "snapshot_interval_ms": self.shared.snapshot_interval.as_millis() as u64,
             "events_per_message_max": self.shared.events_per_message_max,
+            "shape_table": self.shared.shape_table,
+            "shape_interval_ms": self.shared.shape_interval.as_millis() as u64,
+            "shape_limits": {
+                "levels_max": self.shared.shape_limits.levels_max,
+                "nodes_per_level_max": self.shared.shape_limits.nodes_per_level_max,
+            },
         });
         self.send(socket, hello.to_string().into()).await?;
         let mut snapshots = self.shared.snapshots.subscribe();
+        // A new client gets the latest shape at once, not at the next change.
+        let mut shapes = self.shared.shapes.subscribe();
+        let latest = shapes.borrow_and_update().clone();
+        if let Some(text) = latest {
+            self.send(socket, text).await?;
+        }
         loop {
             tokio::select! {
+                changed = shapes.changed() => {
+                    changed.map_err(|_| End::Gone)?;
+                    let newest = shapes.borrow_and_update().clone();
+                    if let Some(text) = newest {
+                        self.send(socket, text).await?;
+                    }
+                }
                 changed = snapshots.changed() => {
                     changed.map_err(|_| End::Gone)?;
                     let newest = snapshots.borrow_and_update().clone();

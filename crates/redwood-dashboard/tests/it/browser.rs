@@ -1,13 +1,15 @@
 //! The page in a real headless Chromium: the test writes to a database with a tiny cache while
 //! the dashboard serves it, and checks in the page's DOM that (a) the commit count shown rises
 //! to the database's after the test's commits, (b) a split the test causes appears in the
-//! visualizer's event log and as node boxes, and (c) a page the test makes thrash appears with
-//! its page id. It saves a screenshot in `target/tmp/` (and in `docs/dashboard.png` when
-//! `REDWOOD_UPDATE_SCREENSHOT` is set).
+//! visualizer's event log and as node boxes, (c) a page the test makes thrash appears with
+//! its page id, and (d) the tree's shape is drawn: its root node carries the root page id the
+//! database reports, there are as many levels as the walk reads, and a node a later split
+//! names is highlighted on it. It saves a screenshot in `target/tmp/` (and in
+//! `docs/dashboard.png` when `REDWOOD_UPDATE_SCREENSHOT` is set).
 
 use std::time::Duration;
 
-use redwood::{CheckpointMode, Database};
+use redwood::{CheckpointMode, Database, ShapeLimits};
 use redwood_dashboard::{Dashboard, TreeEvents};
 
 use crate::cdp::Browser;
@@ -29,6 +31,7 @@ async fn the_page_shows_commits_splits_and_thrashing_pages() {
     let dashboard = Dashboard::new(&db)
         .addr("127.0.0.1:0".parse().unwrap())
         .snapshot_interval(Duration::from_millis(100))
+        .shape_interval(Duration::from_millis(200))
         .tree_events(events)
         .spawn()
         .unwrap();
@@ -84,6 +87,39 @@ async fn the_page_shows_commits_splits_and_thrashing_pages() {
         "[...document.querySelectorAll('#thrash-pages li[data-page]')].some(li => [{ids}].includes(Number(li.dataset.page)))"
     );
     browser.wait_for(&shown, "a thrashing page's id").await;
+
+    // (d) The shape: the root node drawn is the database's root, with min(height, levels_max)
+    // levels under the caption's height and entry count.
+    let limits = ShapeLimits::default();
+    let shape = db.begin_read().unwrap().open_table(TABLE).unwrap().shape(limits).unwrap();
+    assert!(shape.height >= 2, "3,005 entries fill more than one leaf: {shape:?}");
+    let levels = shape.height.min(limits.levels_max);
+    let (root, height, entries) = (shape.root, shape.height, shape.entries);
+    let drawn = format!(
+        "document.querySelector('#shape-svg g.level[data-depth=\"0\"] .snode').dataset.page === '{root}' \
+         && document.querySelectorAll('#shape-svg g.level').length === {levels} \
+         && {} === {height} \
+         && document.querySelector('#shape-entries').textContent === ({entries}).toLocaleString('en')",
+        number("#shape-height"),
+    );
+    browser.wait_for(&drawn, "the tree's shape with the database's root").await;
+    let roots = browser
+        .evaluate("document.querySelectorAll('#shape-svg .snode[data-depth=\"0\"]').length")
+        .await;
+    assert_eq!(roots, 1);
+    // Splits of the leftmost leaves (keys below all but the first five), which the shape
+    // draws: a new sibling that a split after this point names is drawn highlighted.
+    let seen = browser
+        .evaluate("Math.max(0, ...[...document.querySelectorAll('#event-log li')].map(li => Number(li.dataset.seq)))")
+        .await;
+    let seen = seen.as_u64().unwrap();
+    fill(&db, 5, 200);
+    let lit = format!(
+        "[...document.querySelectorAll('#event-log li[data-type=split]')] \
+           .filter(li => Number(li.dataset.seq) > {seen}) \
+           .some(li => document.querySelector(`#shape-svg .snode.hl-split[data-page=\"${{li.dataset.other}}\"]`) !== null)"
+    );
+    browser.wait_for(&lit, "a new split's node highlighted in the shape").await;
 
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     browser.screenshot(&shot).await;
