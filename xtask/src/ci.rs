@@ -103,6 +103,9 @@ enum Action {
 }
 
 /// One step of the plan.
+/// The `ipfs-car` release the backup test verifies archives with.
+const IPFS_CAR_VERSION: &str = "3.1.0";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Step {
     /// Short name, used in headers, the summary and errors.
@@ -284,7 +287,8 @@ impl Runner<'_> {
         self.check(step, &command, child)
     }
 
-    /// The `tools` step: adds the rustfmt and clippy components if either is missing.
+    /// The `tools` step: adds the rustfmt and clippy components if either is missing, then
+    /// the tests' outside tools (see [`Runner::ensure_test_tools`]).
     fn ensure_tools(&self, step: &'static str, label: &str, clippy: bool) -> Result<()> {
         let mut missing = Vec::new();
         if !self.succeeds(&["fmt", "--version"]) {
@@ -296,13 +300,56 @@ impl Runner<'_> {
         if missing.is_empty() {
             let needed = if clippy { "rustfmt and clippy" } else { "rustfmt" };
             say(&format!("{label}: {needed} present"));
+        } else {
+            let command = "rustup component add rustfmt clippy";
+            say(&format!("{label}: {} missing: {command}", missing.join(" and ")));
+            let mut child = Command::new("rustup");
+            child.args(["component", "add", "rustfmt", "clippy"]);
+            self.check(step, command, child)?;
+        }
+        self.ensure_test_tools(step, label)
+    }
+
+    /// The tools tests drive from outside: Debian's `chromium` (the dashboard's browser test)
+    /// and the npm package `ipfs-car` (the backup test verifies archives with it), installed
+    /// into `target/npm-tools` at a pinned version. Each is installed when missing (apt-get
+    /// needs root, as on CI's machine); a test whose tool is missing fails under `CI=true`
+    /// and skips loudly otherwise.
+    fn ensure_test_tools(&self, step: &'static str, label: &str) -> Result<()> {
+        let shell = |command: &str| {
+            let mut child = Command::new("sh");
+            child.args(["-c", command]);
+            child
+        };
+        let present = |command: &str| {
+            shell(command)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        if present("command -v chromium") {
+            say(&format!("{label}: chromium present"));
+        } else {
+            let command = "apt-get update && apt-get install -y --no-install-recommends chromium";
+            say(&format!("{label}: chromium missing: {command}"));
+            self.check(step, command, shell(command))?;
+        }
+        let ipfs_car = self.root.join("target/npm-tools/node_modules/.bin/ipfs-car");
+        if ipfs_car.exists() {
+            say(&format!("{label}: ipfs-car present"));
             return Ok(());
         }
-        let command = "rustup component add rustfmt clippy";
-        say(&format!("{label}: {} missing: {command}", missing.join(" and ")));
-        let mut child = Command::new("rustup");
-        child.args(["component", "add", "rustfmt", "clippy"]);
-        self.check(step, command, child)
+        if !present("command -v npm") {
+            let command = "apt-get update && apt-get install -y --no-install-recommends npm";
+            say(&format!("{label}: npm missing: {command}"));
+            self.check(step, command, shell(command))?;
+        }
+        let command = format!(
+            "npm install --prefix target/npm-tools --no-audit --no-fund --loglevel=error ipfs-car@{IPFS_CAR_VERSION}"
+        );
+        say(&format!("{label}: ipfs-car missing: {command}"));
+        self.check(step, &command, shell(&command))
     }
 
     /// Runs `child` in the workspace root with inherited output; an unsuccessful exit is a

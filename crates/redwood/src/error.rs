@@ -45,6 +45,9 @@ pub enum Error {
         /// The kind it is.
         found: &'static str,
     },
+    /// A backup could not be written or read, or is damaged (see [`crate::BackupError`]).
+    #[error(transparent)]
+    Backup(#[from] crate::BackupError),
     /// A table name longer than a key may be, or empty.
     #[error("invalid table name {0:?}")]
     InvalidTableName(String),
@@ -185,6 +188,7 @@ impl Error {
             Error::Cache(redwood_bufpool::Error::BudgetTooSmall { .. }) => ErrorKind::InvalidInput,
             Error::Cache(_) => ErrorKind::Io,
             Error::Decode(_) => ErrorKind::Decode,
+            Error::Backup(error) => error.kind(),
             Error::Encode(_) => ErrorKind::Encode,
         }
     }
@@ -205,6 +209,7 @@ impl Error {
             | Error::Overflow(redwood_overflow::Error::Pager(error)) => error.is_corruption(),
             Error::Tree(redwood_btree::Error::Corrupt { .. })
             | Error::Overflow(redwood_overflow::Error::Corrupt { .. }) => true,
+            Error::Backup(error) => error.kind() == ErrorKind::Corrupt,
             _ => false,
         }
     }

@@ -85,6 +85,7 @@ const _: () =
     assert!(redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES == redwood_overflow::VALUE_MAX_BYTES);
 
 mod access;
+mod backup;
 mod builder;
 mod catalog;
 mod database;
@@ -107,6 +108,7 @@ mod write_scan;
 mod write_table;
 
 pub use access::AccessGuard;
+pub use backup::{BackupError, BackupReport, RestoreReport, restore_backup};
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use catalog::TableKind;
 pub use database::Database;

@@ -2,6 +2,7 @@
 
 mod api;
 mod auto_checkpoint;
+mod backup;
 mod concurrent_reads;
 mod crash;
 mod diagnostics;

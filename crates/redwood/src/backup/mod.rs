@@ -1,0 +1,62 @@
+//! Backups (issue 19): a consistent snapshot of the database, at one commit, written as a CARv1
+//! archive of content-addressed pages ([`Database::backup`]), and a new database built back
+//! from one ([`restore_backup`]). The format is in `docs/FORMAT.md`, "Backups: CARv1 archives".
+//!
+//! A backup is physical: each page the snapshot's structure reaches (found by the integrity
+//! walk) is one raw block, byte for byte; a DAG-CBOR manifest (the archive's root) records the
+//! geometry, the root slots and the page id of every block. A restore puts every page back at
+//! its id (`WriteTxn::allocate_at`), so what a later log archive says about a page id holds for
+//! the restored file too (the point-in-time restore builds on that).
+//!
+//! Modules: `car.rs` (the framing and the CIDs), `manifest.rs` (the manifest and the page
+//! maps), `write.rs` (the backup), `restore.rs` (the restore).
+
+mod car;
+mod manifest;
+mod restore;
+mod write;
+
+pub use restore::{RestoreReport, restore_backup};
+pub use write::BackupReport;
+
+/// What is wrong with a backup, or with writing or reading one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The input is not a CAR archive of a Redwood backup.
+    #[error("not a Redwood backup: {0}")]
+    NotABackup(String),
+    /// A backup or CAR version this Redwood does not read.
+    #[error("a backup this Redwood cannot read: {0}")]
+    UnsupportedVersion(String),
+    /// A block whose bytes do not hash to its CID: the archive is damaged.
+    #[error("block {0} does not match its hash: the backup is damaged")]
+    HashMismatch(String),
+    /// The archive's contents break the format (a missing or extra page, a page that fails its
+    /// checks, a truncated archive).
+    #[error("the backup is damaged: {0}")]
+    Malformed(String),
+    /// The restore's destination already holds a database (or a file of that name).
+    #[error("{} already exists; a restore writes a new database", path.display())]
+    DestinationExists {
+        /// The destination.
+        path: std::path::PathBuf,
+    },
+    /// Reading or writing the archive failed.
+    #[error("reading or writing the backup: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl BackupError {
+    /// The facade's kind of this error.
+    pub(crate) fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind;
+        match self {
+            BackupError::NotABackup(_) => ErrorKind::NotADatabase,
+            BackupError::UnsupportedVersion(_) => ErrorKind::UnsupportedVersion,
+            BackupError::HashMismatch(_) | BackupError::Malformed(_) => ErrorKind::Corrupt,
+            BackupError::DestinationExists { .. } => ErrorKind::AlreadyExists,
+            BackupError::Io(_) => ErrorKind::Io,
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! `restore_backup`: a new database from a CARv1 backup, every page back at its id.
+//!
+//! The archive streams through once: the manifest and the page maps first (every page's id by
+//! its CID), then each page block, checked (its CID recomputed by the reader, its header's page
+//! id and checksum here) and written at its id in one write transaction (`allocate_at`; new
+//! pages go to their home location, so memory stays within the cache budget whatever the
+//! size). The root slots are set, the transaction commits, a truncating checkpoint empties the
+//! log and the full integrity check runs, all on a database at `DEST.restoring`; only then are
+//! its files renamed to `DEST` (the main file last), so `DEST` never names half a restore. A
+//! failed restore removes what it made.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use cid::Cid;
+use redwood_pager::io::Vfs;
+use redwood_pager::{Page, PageId, PageSize, PageWrite};
+
+use super::BackupError;
+use super::car::{CarReader, RAW};
+use super::manifest::{self, Manifest, PAGE_MAP_PAIRS_MAX, PageMap};
+use crate::error::{Error, Result};
+use crate::{CheckpointMode, Database};
+
+/// What [`restore_backup`] built.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RestoreReport {
+    /// The commit of the source database the backup was a snapshot of.
+    pub commit_lsn: u64,
+    /// When the backup was taken, in milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// Pages restored.
+    pub pages: u64,
+    /// Tables in the restored database.
+    pub tables: u64,
+}
+
+/// Builds a new database at `destination` from the CARv1 backup read from `source` (see
+/// [`Database::backup`], which has an example). Every block's hash, every page's id and
+/// checksum, and the restored database's integrity are checked; any fault is
+/// [`crate::Error::Backup`] (or the integrity check's error) and leaves nothing at
+/// `destination`, which must not exist. `progress` is called with (pages done, pages in all).
+pub fn restore_backup(
+    source: impl Read,
+    destination: impl AsRef<Path>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<RestoreReport> {
+    let destination = destination.as_ref();
+    let vfs = redwood_pager::io::best_vfs();
+    let exists =
+        |path: &Path| vfs.exists(path).map_err(|error| Error::from(BackupError::Io(error)));
+    for path in [destination.to_path_buf(), companion(destination, ".wal")] {
+        if exists(&path)? {
+            return Err(BackupError::DestinationExists { path }.into());
+        }
+    }
+    let staging = companion(destination, ".restoring");
+    if exists(&staging)? {
+        // What a crashed restore left; it was never anyone's database.
+        Database::destroy(&staging)?;
+    }
+    let outcome = restore_into(source, &staging, &mut progress);
+    match outcome {
+        Ok(report) => {
+            move_files(vfs.as_ref(), &staging, destination)?;
+            Ok(report)
+        }
+        Err(error) => {
+            if exists(&staging).unwrap_or(true) {
+                let _ = Database::destroy(&staging);
+            }
+            Err(error)
+        }
+    }
+}
+
+fn restore_into(
+    source: impl Read,
+    staging: &Path,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<RestoreReport> {
+    let mut car = CarReader::new(source)?;
+    let (manifest, mut pending) = read_manifest(&mut car)?;
+    let page_size = PageSize::new(manifest.page_size).map_err(Error::Storage)?;
+    let db = Database::builder()
+        .page_size(page_size)
+        .segment_pages(manifest.segment_pages)
+        .create(staging)?;
+    let geometry = db.pager.geometry();
+    let mut write = db.begin_write()?;
+    let txn = &mut write.state.get_mut().txn;
+    let mut done = 0;
+    let mut restored = std::collections::HashSet::new();
+    while let Some((cid, data)) = car.next_block()? {
+        if cid.codec() != RAW {
+            return Err(malformed(format!("block {cid} after the pages began is not a page")));
+        }
+        let ids = pending
+            .remove(&cid)
+            .ok_or_else(|| malformed(format!("page block {cid} is in no page map")))?;
+        let page = Page::from_bytes(&data)
+            .filter(|page| page.page_size() == page_size)
+            .ok_or_else(|| malformed(format!("page block {cid} is {} bytes", data.len())))?;
+        for page_id in ids {
+            if geometry.is_reserved(page_id) {
+                return Err(malformed(format!("{page_id} is reserved for the pager")));
+            }
+            page.verify(page_id).map_err(|error| malformed(format!("block {cid}: {error}")))?;
+            txn.allocate_at(page_id).map_err(|error| malformed(format!("{page_id}: {error}")))?;
+            txn.write_page(page_id, page.to_page_buf())
+                .map_err(|error| malformed(format!("{page_id}: {error}")))?;
+            restored.insert(page_id);
+            done += 1;
+            if done % 1024 == 0 {
+                progress(done, manifest.pages);
+            }
+        }
+    }
+    if let Some(ids) = pending.values().next() {
+        return Err(malformed(format!("the archive ends without {} (truncated?)", ids[0])));
+    }
+    for (slot, root) in manifest.roots.iter().enumerate() {
+        let root = root.map(PageId::new);
+        if let Some(page_id) = root
+            && !restored.contains(&page_id)
+        {
+            return Err(malformed(format!("root slot {slot} names {page_id}, which is not in it")));
+        }
+        txn.set_root(slot, root)
+            .map_err(|error| malformed(format!("root slot {slot}: {error}")))?;
+    }
+    write.commit()?;
+    progress(done, manifest.pages);
+    db.checkpoint(CheckpointMode::Truncate)?;
+    db.check_integrity()?;
+    let tables = db.begin_read()?.list_tables()?.len() as u64;
+    debug_assert_eq!(done, manifest.pages);
+    Ok(RestoreReport {
+        commit_lsn: manifest.commit_lsn,
+        taken_at_unix_ms: manifest.taken_at_unix_ms,
+        pages: done,
+        tables,
+    })
+}
+
+/// Reads the manifest (the root, first) and the page maps after it; returns the manifest and
+/// every page id by the CID of its block.
+fn read_manifest(car: &mut CarReader<impl Read>) -> Result<(Manifest, HashMap<Cid, Vec<PageId>>)> {
+    let root = car.root();
+    let (cid, bytes) = car.next_block()?.ok_or_else(|| malformed("no blocks".to_owned()))?;
+    if cid != root {
+        return Err(malformed(format!("the first block is {cid}, not the root {root}")));
+    }
+    let manifest: Manifest = manifest::decode(&cid, &bytes, "manifest")?;
+    manifest.check()?;
+    let mut pending: HashMap<Cid, Vec<PageId>> = HashMap::new();
+    let mut last: Option<u64> = None;
+    let mut listed = 0u64;
+    for expected in &manifest.page_maps {
+        let (cid, bytes) =
+            car.next_block()?.ok_or_else(|| malformed("a page map is missing".into()))?;
+        if cid != *expected {
+            return Err(malformed(format!("block {cid} where page map {expected} belongs")));
+        }
+        let map: PageMap = manifest::decode(&cid, &bytes, "page map")?;
+        if map.is_empty() || map.len() > PAGE_MAP_PAIRS_MAX {
+            return Err(malformed(format!("page map {cid} lists {} pages", map.len())));
+        }
+        for (page_id, page_cid) in map {
+            if last.is_some_and(|last| page_id <= last) {
+                return Err(malformed(format!("page map {cid} is not in ascending page order")));
+            }
+            last = Some(page_id);
+            if page_cid.codec() != RAW {
+                return Err(malformed(format!("page {page_id}'s block {page_cid} is not raw")));
+            }
+            pending.entry(page_cid).or_default().push(PageId::new(page_id));
+            listed += 1;
+        }
+    }
+    if listed != manifest.pages {
+        return Err(malformed(format!(
+            "the page maps list {listed} pages, the manifest {}",
+            manifest.pages
+        )));
+    }
+    Ok((manifest, pending))
+}
+
+fn malformed(reason: String) -> Error {
+    BackupError::Malformed(reason).into()
+}
+
+/// `base` with `suffix` appended to its file name.
+fn companion(base: &Path, suffix: &str) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Renames the staged database's files to `destination`'s names: segments and the log first,
+/// the main file last (a database is found by its main file), then syncs the directory.
+fn move_files(vfs: &dyn Vfs, staging: &Path, destination: &Path) -> Result<()> {
+    let dir = redwood_pager::io::parent_dir(destination);
+    let staged_name =
+        staging.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
+    let io = |error: std::io::Error| Error::from(BackupError::Io(error));
+    for path in vfs.list(dir).map_err(io)? {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        let Some(suffix) = name.strip_prefix(&staged_name) else { continue };
+        if suffix.starts_with(".seg") || suffix == ".wal" {
+            vfs.rename(&path, &companion(destination, suffix)).map_err(io)?;
+        }
+    }
+    vfs.rename(staging, destination).map_err(io)?;
+    vfs.sync_dir(dir).map_err(io)?;
+    Ok(())
+}
