@@ -44,6 +44,15 @@ impl Failure {
     pub fn from_error(path: &Path, error: redwood::Error) -> Self {
         use redwood::{Error, ErrorKind, StorageError};
         let shown = path.display();
+        if let Error::Backup(_) = &error {
+            // A backup archive, or a restore's destination: the error's own sentence says what.
+            let code = match error.kind() {
+                ErrorKind::Corrupt => Code::Damaged,
+                ErrorKind::NotADatabase => Code::NotADatabase,
+                _ => Code::Other,
+            };
+            return Self::new(code, format!("{shown}: {error}"));
+        }
         match error.kind() {
             ErrorKind::NotFound => match &error {
                 Error::TableNotFound(table) => {

@@ -1,7 +1,7 @@
 //! The `redwood` command-line tool.
 //!
 //! Its role: `demo` (the README's main job), `put`/`get`/`del`/`scan`, `tables`, `stats`, `check`,
-//! `recover` and `checkpoint` over a database file, and `dashboard` (the live web dashboard of
+//! `recover`, `backup`, `restore` and `checkpoint` over a database file, and `dashboard` (the live web dashboard of
 //! `redwood-dashboard`), built on the `redwood` facade only. Every command
 //! prints text for people or, with `--json`, one JSON document for machines; failures are one
 //! readable sentence on standard error and an exit code that says what kind of failure it was
@@ -10,6 +10,7 @@
 //!
 //! What it does not do: it reaches the storage only through `redwood`'s public API.
 
+mod backup;
 mod commands;
 mod dashboard;
 mod demo;
@@ -141,6 +142,24 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write a consistent snapshot of the database (its last commit) to a new CARv1 archive:
+    /// every page content-addressed (CIDv1, sha2-256) under a manifest, verifiable with any CAR
+    /// tool. The database is opened read-only.
+    Backup {
+        /// The database file.
+        path: PathBuf,
+        /// The archive to create (it must not exist); written as ARCHIVE.partial, then renamed.
+        archive: PathBuf,
+    },
+    /// Build a new database from a backup archive, checking every block's hash, every page and
+    /// the result's integrity. Nothing is left at NEW if anything fails.
+    Restore {
+        /// The new database to create (it must not exist).
+        path: PathBuf,
+        /// The backup archive (`redwood backup`).
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Serve the live dashboard of the database at PATH (opened read-only) on a web page:
     /// charts of the diagnostics, thrashing pages and alerts, and the top levels of one
     /// table's B+Tree (--table; by default the first table in name order). With --demo, serve
@@ -209,6 +228,8 @@ fn main() -> ExitCode {
         Command::Stats { path } => commands::stats(&out, open, &path),
         Command::Check { path } => commands::check(&out, open, &path),
         Command::Recover { path, out: destination } => recover::run(&out, &path, &destination),
+        Command::Backup { path, archive } => backup::backup(&out, open, &path, &archive),
+        Command::Restore { path, from } => backup::restore(&out, &path, &from),
         Command::Dashboard { path, demo: _, table, addr, token, seconds } => {
             dashboard::run(&out, dashboard::Args { path, table, addr, token, seconds })
         }

@@ -401,3 +401,40 @@ fn dashboard_serves_the_demo_and_a_file_and_makes_a_token_off_loopback() {
     expect(&["dashboard", "--seconds", "1"], 2);
     expect(&["dashboard", text(&path), "--demo"], 2);
 }
+
+/// `backup` writes an archive of the last commit; `restore` builds a database from it that
+/// holds the same entries; an existing archive or destination is refused, and a damaged archive
+/// is exit code 5 with nothing left at the destination.
+#[test]
+fn backup_and_restore_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, archive, restored) =
+        (dir.path().join("db.redwood"), dir.path().join("db.car"), dir.path().join("copy.redwood"));
+    for (key, value) in [("apple", "red"), ("banana", "yellow"), ("cherry", "dark red")] {
+        expect(&["put", text(&path), "fruit", key, value], 0);
+    }
+    let backup = json(&["backup", text(&path), text(&archive)]);
+    assert!(backup["pages"].as_u64().unwrap() >= 2, "{backup}");
+    assert_eq!(backup["bytes"].as_u64().unwrap(), std::fs::metadata(&archive).unwrap().len());
+    let (_, stderr) = expect(&["backup", text(&path), text(&archive)], 10);
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    let (stdout, _) = expect(&["restore", text(&restored), "--from", text(&archive)], 0);
+    assert!(stdout.contains("integrity check passed"), "{stdout}");
+    assert_eq!(
+        expect(&["scan", text(&restored), "fruit"], 0).0,
+        expect(&["scan", text(&path), "fruit"], 0).0
+    );
+    let (_, stderr) = expect(&["restore", text(&restored), "--from", text(&archive)], 10);
+    assert!(stderr.contains("already exists"), "{stderr}");
+
+    let mut damaged = std::fs::read(&archive).unwrap();
+    let at = damaged.len() - 50;
+    damaged[at] ^= 0x10;
+    let bad = dir.path().join("bad.car");
+    std::fs::write(&bad, &damaged).unwrap();
+    let elsewhere = dir.path().join("never.redwood");
+    let (_, stderr) = expect(&["restore", text(&elsewhere), "--from", text(&bad)], 5);
+    assert!(stderr.contains("does not match its hash"), "{stderr}");
+    assert!(!elsewhere.exists());
+}

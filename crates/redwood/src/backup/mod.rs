@@ -9,13 +9,16 @@
 //! the restored file too (the point-in-time restore builds on that).
 //!
 //! Modules: `car.rs` (the framing and the CIDs), `manifest.rs` (the manifest and the page
-//! maps), `write.rs` (the backup), `restore.rs` (the restore).
+//! maps), `write.rs` (the backup), `restore.rs` (the restore), `file.rs` (both as files,
+//! through the `Vfs`).
 
 mod car;
+mod file;
 mod manifest;
 mod restore;
 mod write;
 
+pub use file::restore_backup_file;
 pub use restore::{RestoreReport, restore_backup};
 pub use write::BackupReport;
 

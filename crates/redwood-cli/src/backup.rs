@@ -1,0 +1,97 @@
+//! `redwood backup DB OUT.car` and `redwood restore NEW --from BACKUP.car`: a consistent
+//! snapshot as a CARv1 archive (`Database::backup_to_file`) and a new database built from one
+//! (`redwood::restore_backup_file`), each with a progress bar and a summary (`--json`: one
+//! document).
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::commands::{Opener, Outcome};
+use crate::exit::Failure;
+use crate::output::Output;
+
+/// Writes a backup of the database at `path` to `archive` (which must not exist).
+pub fn backup(out: &Output, open: Opener, path: &Path, archive: &Path) -> Outcome {
+    let db = open.read_only(path)?;
+    let bar = out.progress(0, "hashing");
+    let mut writing = false;
+    let report = db
+        .backup_to_file(archive, |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+            if done == total && !writing {
+                // The second pass writes the archive.
+                writing = true;
+                bar.set_message("writing");
+                bar.reset();
+            }
+        })
+        .map_err(|error| Failure::from_error(archive_or_db(&error, path, archive), error))?;
+    bar.finish_and_clear();
+    let document = json!({
+        "database": path.display().to_string(),
+        "archive": archive.display().to_string(),
+        "commit_lsn": report.commit_lsn,
+        "pages": report.pages,
+        "bytes": report.bytes,
+        "root": report.root,
+    });
+    out.print(&document, || {
+        format!(
+            "backed up {} ({} pages, commit {}) to {}: {} bytes, root {}",
+            path.display(),
+            report.pages,
+            report.commit_lsn,
+            archive.display(),
+            report.bytes,
+            report.root
+        )
+    });
+    Ok(())
+}
+
+/// Builds a new database at `destination` from the backup `archive`.
+pub fn restore(out: &Output, destination: &Path, archive: &Path) -> Outcome {
+    let bar = out.progress(0, "restoring");
+    let report = redwood::restore_backup_file(archive, destination, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .map_err(|error| {
+        let blamed = match &error {
+            redwood::Error::Backup(redwood::BackupError::DestinationExists { .. }) => destination,
+            _ => archive,
+        };
+        Failure::from_error(blamed, error)
+    })?;
+    bar.finish_and_clear();
+    let document = json!({
+        "database": destination.display().to_string(),
+        "archive": archive.display().to_string(),
+        "commit_lsn": report.commit_lsn,
+        "taken_at_unix_ms": report.taken_at_unix_ms,
+        "pages": report.pages,
+        "tables": report.tables,
+    });
+    out.print(&document, || {
+        format!(
+            "restored {} from {}: {} pages, {} tables, the source's commit {}; integrity check passed",
+            destination.display(),
+            archive.display(),
+            report.pages,
+            report.tables,
+            report.commit_lsn
+        )
+    });
+    Ok(())
+}
+
+/// The file a backup's failure is about: the archive for an archive that exists or cannot be
+/// written, the database otherwise.
+fn archive_or_db<'a>(error: &redwood::Error, db: &'a Path, archive: &'a Path) -> &'a Path {
+    match error {
+        redwood::Error::Backup(_) => archive,
+        _ => db,
+    }
+}

@@ -1,0 +1,118 @@
+//! Backups as files, through the pager's `Vfs` (the one way Redwood touches files):
+//! [`Database::backup_to_file`] writes `ARCHIVE.partial`, syncs it and renames it into place, so
+//! a crash never leaves a half archive under the archive's name; [`restore_backup_file`] streams
+//! an archive file into [`super::restore_backup`].
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use redwood_pager::io::{Storage, Vfs, best_vfs, parent_dir};
+
+use super::{BackupError, BackupReport, RestoreReport, restore_backup};
+use crate::database::Database;
+use crate::error::{Error, Result};
+
+/// Buffered I/O size for archive files.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// Appends to a `Storage` from offset 0 on.
+struct StorageWriter {
+    storage: Box<dyn Storage>,
+    offset: u64,
+}
+
+impl Write for StorageWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.storage.write_at(self.offset, data)?;
+        self.offset += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Reads a `Storage` from offset 0 to its length.
+struct StorageReader {
+    storage: Box<dyn Storage>,
+    offset: u64,
+    len: u64,
+}
+
+impl Read for StorageReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.offset);
+        let take = (buf.len() as u64).min(left) as usize;
+        if take == 0 {
+            return Ok(0);
+        }
+        self.storage.read_at(self.offset, &mut buf[..take])?;
+        self.offset += take as u64;
+        Ok(take)
+    }
+}
+
+fn io(error: std::io::Error) -> Error {
+    BackupError::Io(error).into()
+}
+
+impl Database {
+    /// [`Database::backup`] into a new file at `archive` (which must not exist): written as
+    /// `ARCHIVE.partial`, synced, then renamed to `archive` and the directory synced, so the
+    /// archive's name only ever names a complete backup. A failed backup removes the partial
+    /// file.
+    pub fn backup_to_file(
+        &self,
+        archive: impl AsRef<Path>,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<BackupReport> {
+        let archive = archive.as_ref();
+        let vfs = best_vfs();
+        if vfs.exists(archive).map_err(io)? {
+            return Err(BackupError::DestinationExists { path: archive.to_path_buf() }.into());
+        }
+        let mut partial = archive.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        if vfs.exists(&partial).map_err(io)? {
+            vfs.remove(&partial).map_err(io)?; // a crashed backup's
+        }
+        let result = write_archive(self, vfs.as_ref(), &partial, archive, progress);
+        if result.is_err() {
+            let _ = vfs.remove(&partial);
+        }
+        result
+    }
+}
+
+fn write_archive(
+    db: &Database,
+    vfs: &dyn Vfs,
+    partial: &Path,
+    archive: &Path,
+    progress: impl FnMut(u64, u64),
+) -> Result<BackupReport> {
+    let storage = vfs.create(partial).map_err(io)?;
+    let mut out = BufWriter::with_capacity(BUFFER_BYTES, StorageWriter { storage, offset: 0 });
+    let report = db.backup(&mut out, progress)?;
+    let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
+    writer.storage.sync_data().map_err(io)?;
+    drop(writer);
+    vfs.rename(partial, archive).map_err(io)?;
+    vfs.sync_dir(parent_dir(archive)).map_err(io)?;
+    Ok(report)
+}
+
+/// [`restore_backup`] from the archive file at `archive` (read only, never changed).
+pub fn restore_backup_file(
+    archive: impl AsRef<Path>,
+    destination: impl AsRef<Path>,
+    progress: impl FnMut(u64, u64),
+) -> Result<RestoreReport> {
+    let vfs = best_vfs();
+    let storage = vfs.open_read_only(archive.as_ref()).map_err(io)?;
+    let len = storage.len().map_err(io)?;
+    let reader = BufReader::with_capacity(BUFFER_BYTES, StorageReader { storage, offset: 0, len });
+    restore_backup(reader, destination, progress)
+}
