@@ -108,7 +108,10 @@ mod write_scan;
 mod write_table;
 
 pub use access::AccessGuard;
-pub use backup::{BackupError, BackupReport, RestoreReport, restore_backup, restore_backup_file};
+pub use backup::{
+    BackupError, BackupReport, RestoreReport, restore_backup, restore_backup_file,
+    restore_backup_in,
+};
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use catalog::TableKind;
 pub use database::Database;

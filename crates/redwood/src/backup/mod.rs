@@ -19,7 +19,7 @@ mod restore;
 mod write;
 
 pub use file::restore_backup_file;
-pub use restore::{RestoreReport, restore_backup};
+pub use restore::{RestoreReport, restore_backup, restore_backup_in};
 pub use write::BackupReport;
 
 /// What is wrong with a backup, or with writing or reading one.

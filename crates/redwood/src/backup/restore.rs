@@ -12,10 +12,11 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use cid::Cid;
 use redwood_pager::io::Vfs;
-use redwood_pager::{Page, PageId, PageSize, PageWrite};
+use redwood_pager::{Page, PageFile, PageId, PageSize, PageWrite};
 
 use super::BackupError;
 use super::car::{CarReader, RAW};
@@ -44,10 +45,19 @@ pub struct RestoreReport {
 pub fn restore_backup(
     source: impl Read,
     destination: impl AsRef<Path>,
+    progress: impl FnMut(u64, u64),
+) -> Result<RestoreReport> {
+    restore_backup_in(redwood_pager::io::best_vfs(), source, destination, progress)
+}
+
+/// [`restore_backup`] into the file namespace `vfs` (the simulated disk of the crash tests).
+pub fn restore_backup_in(
+    vfs: Arc<dyn Vfs>,
+    source: impl Read,
+    destination: impl AsRef<Path>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
     let destination = destination.as_ref();
-    let vfs = redwood_pager::io::best_vfs();
     let exists =
         |path: &Path| vfs.exists(path).map_err(|error| Error::from(BackupError::Io(error)));
     for path in [destination.to_path_buf(), companion(destination, ".wal")] {
@@ -57,18 +67,20 @@ pub fn restore_backup(
     }
     let staging = companion(destination, ".restoring");
     if exists(&staging)? {
-        // What a crashed restore left; it was never anyone's database.
-        Database::destroy(&staging)?;
+        // What a crashed restore left; it was never anyone's database. One that crashed
+        // before its main file was initialized is not a database at all: removed by name.
+        if PageFile::destroy(vfs.as_ref(), &staging).is_err() {
+            vfs.remove(&staging).map_err(|error| Error::from(BackupError::Io(error)))?;
+        }
     }
-    let outcome = restore_into(source, &staging, &mut progress);
-    match outcome {
+    match restore_into(&vfs, source, &staging, &mut progress) {
         Ok(report) => {
             move_files(vfs.as_ref(), &staging, destination)?;
             Ok(report)
         }
         Err(error) => {
             if exists(&staging).unwrap_or(true) {
-                let _ = Database::destroy(&staging);
+                let _ = PageFile::destroy(vfs.as_ref(), &staging);
             }
             Err(error)
         }
@@ -76,6 +88,7 @@ pub fn restore_backup(
 }
 
 fn restore_into(
+    vfs: &Arc<dyn Vfs>,
     source: impl Read,
     staging: &Path,
     progress: &mut impl FnMut(u64, u64),
@@ -86,7 +99,7 @@ fn restore_into(
     let db = Database::builder()
         .page_size(page_size)
         .segment_pages(manifest.segment_pages)
-        .create(staging)?;
+        .create_in(Arc::clone(vfs), staging)?;
     let geometry = db.pager.geometry();
     let mut write = db.begin_write()?;
     let txn = &mut write.state.get_mut().txn;
@@ -136,6 +149,8 @@ fn restore_into(
     db.check_integrity()?;
     let tables = db.begin_read()?.list_tables()?.len() as u64;
     debug_assert_eq!(done, manifest.pages);
+    // A clean close: every commit is in the data files, so the log is not needed to open it.
+    db.close()?;
     Ok(RestoreReport {
         commit_lsn: manifest.commit_lsn,
         taken_at_unix_ms: manifest.taken_at_unix_ms,
@@ -199,17 +214,24 @@ fn companion(base: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Renames the staged database's files to `destination`'s names: segments and the log first,
-/// the main file last (a database is found by its main file), then syncs the directory.
+/// Moves the staged, cleanly closed database to `destination`: its log (empty, and not needed
+/// after a clean close) is removed, its segments are renamed, then its main file (a database is
+/// found by its main file), and the directory is synced. A crash before the main file's rename
+/// leaves no database at `destination` (stray segment files there are replaced by the next
+/// restore's, or ignored: only the meta data's page count says which segments hold pages).
 fn move_files(vfs: &dyn Vfs, staging: &Path, destination: &Path) -> Result<()> {
     let dir = redwood_pager::io::parent_dir(destination);
     let staged_name =
         staging.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();
     let io = |error: std::io::Error| Error::from(BackupError::Io(error));
+    let log = companion(staging, ".wal");
+    if vfs.exists(&log).map_err(io)? {
+        vfs.remove(&log).map_err(io)?;
+    }
     for path in vfs.list(dir).map_err(io)? {
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
         let Some(suffix) = name.strip_prefix(&staged_name) else { continue };
-        if suffix.starts_with(".seg") || suffix == ".wal" {
+        if suffix.starts_with(".seg") {
             vfs.rename(&path, &companion(destination, suffix)).map_err(io)?;
         }
     }
