@@ -3,7 +3,7 @@
 //! (`redwood::restore_backup_file`), each with a progress bar and a summary (`--json`: one
 //! document).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
@@ -11,13 +11,27 @@ use crate::commands::{Opener, Outcome};
 use crate::exit::Failure;
 use crate::output::Output;
 
-/// Writes a backup of the database at `path` to `archive` (which must not exist).
-pub fn backup(out: &Output, open: Opener, path: &Path, archive: &Path) -> Outcome {
+/// Writes a backup of the database at `path` to `archive` (which must not exist), incremental
+/// on `parent` if given.
+pub fn backup(
+    out: &Output,
+    open: Opener,
+    path: &Path,
+    archive: &Path,
+    parent: Option<&Path>,
+) -> Outcome {
     let db = open.read_only(path)?;
+    let parent = match parent {
+        Some(parent) => Some(
+            redwood::backup_parent_file(parent)
+                .map_err(|error| Failure::from_error(parent, error))?,
+        ),
+        None => None,
+    };
     let bar = out.progress(0, "hashing");
     let mut writing = false;
     let report = db
-        .backup_to_file(archive, |done, total| {
+        .backup_to_file(archive, parent.as_ref(), |done, total| {
             bar.set_length(total);
             bar.set_position(done);
             if done == total && !writing {
@@ -34,12 +48,18 @@ pub fn backup(out: &Output, open: Opener, path: &Path, archive: &Path) -> Outcom
         "archive": archive.display().to_string(),
         "commit_lsn": report.commit_lsn,
         "pages": report.pages,
+        "pages_written": report.pages_written,
         "bytes": report.bytes,
         "root": report.root,
+        "parent": report.parent,
     });
     out.print(&document, || {
+        let kind = match &report.parent {
+            Some(parent) => format!("incremental on {parent}, {} pages new", report.pages_written),
+            None => "full".to_owned(),
+        };
         format!(
-            "backed up {} ({} pages, commit {}) to {}: {} bytes, root {}",
+            "backed up {} ({} pages, commit {}) to {}: {} bytes, root {} ({kind})",
             path.display(),
             report.pages,
             report.commit_lsn,
@@ -51,10 +71,12 @@ pub fn backup(out: &Output, open: Opener, path: &Path, archive: &Path) -> Outcom
     Ok(())
 }
 
-/// Builds a new database at `destination` from the backup `archive`.
-pub fn restore(out: &Output, destination: &Path, archive: &Path) -> Outcome {
+/// Builds a new database at `destination` from the backup chain `archives` (a full backup, then
+/// its incremental ones).
+pub fn restore(out: &Output, destination: &Path, archives: &[PathBuf]) -> Outcome {
+    let archive = archives.last().expect("clap requires one").as_path();
     let bar = out.progress(0, "restoring");
-    let report = redwood::restore_backup_file(archive, destination, |done, total| {
+    let report = redwood::restore_backup_files(archives, destination, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
@@ -68,7 +90,7 @@ pub fn restore(out: &Output, destination: &Path, archive: &Path) -> Outcome {
     bar.finish_and_clear();
     let document = json!({
         "database": destination.display().to_string(),
-        "archive": archive.display().to_string(),
+        "archives": archives.iter().map(|archive| archive.display().to_string()).collect::<Vec<_>>(),
         "commit_lsn": report.commit_lsn,
         "taken_at_unix_ms": report.taken_at_unix_ms,
         "pages": report.pages,

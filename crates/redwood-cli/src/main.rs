@@ -150,15 +150,20 @@ enum Command {
         path: PathBuf,
         /// The archive to create (it must not exist); written as ARCHIVE.partial, then renamed.
         archive: PathBuf,
+        /// Write an incremental backup: only the pages this earlier backup (full or
+        /// incremental) of the database lacks. A restore then takes the whole chain.
+        #[arg(long, value_name = "PREV.car")]
+        incremental_from: Option<PathBuf>,
     },
     /// Build a new database from a backup archive, checking every block's hash, every page and
     /// the result's integrity. Nothing is left at NEW if anything fails.
     Restore {
         /// The new database to create (it must not exist).
         path: PathBuf,
-        /// The backup archive (`redwood backup`).
-        #[arg(long)]
-        from: PathBuf,
+        /// The backup archive (`redwood backup`), or a chain: the full backup, then each
+        /// incremental one in the order they were taken.
+        #[arg(long, required = true, num_args = 1..)]
+        from: Vec<PathBuf>,
     },
     /// Serve the live dashboard of the database at PATH (opened read-only) on a web page:
     /// charts of the diagnostics, thrashing pages and alerts, and the top levels of one
@@ -228,7 +233,9 @@ fn main() -> ExitCode {
         Command::Stats { path } => commands::stats(&out, open, &path),
         Command::Check { path } => commands::check(&out, open, &path),
         Command::Recover { path, out: destination } => recover::run(&out, &path, &destination),
-        Command::Backup { path, archive } => backup::backup(&out, open, &path, &archive),
+        Command::Backup { path, archive, incremental_from } => {
+            backup::backup(&out, open, &path, &archive, incremental_from.as_deref())
+        }
         Command::Restore { path, from } => backup::restore(&out, &path, &from),
         Command::Dashboard { path, demo: _, table, addr, token, seconds } => {
             dashboard::run(&out, dashboard::Args { path, table, addr, token, seconds })

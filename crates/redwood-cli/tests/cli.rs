@@ -428,6 +428,23 @@ fn backup_and_restore_round_trip() {
     let (_, stderr) = expect(&["restore", text(&restored), "--from", text(&archive)], 10);
     assert!(stderr.contains("already exists"), "{stderr}");
 
+    // An incremental backup after one more put; the chain restores to the newest state.
+    expect(&["put", text(&path), "fruit", "damson", "purple"], 0);
+    let delta = dir.path().join("delta.car");
+    let incremental =
+        json(&["backup", text(&path), text(&delta), "--incremental-from", text(&archive)]);
+    assert_eq!(incremental["parent"], backup["root"], "{incremental}");
+    assert!(
+        incremental["pages_written"].as_u64().unwrap() <= incremental["pages"].as_u64().unwrap()
+    );
+    let chained = dir.path().join("chained.redwood");
+    let restored_chain = json(&["restore", text(&chained), "--from", text(&archive), text(&delta)]);
+    assert_eq!(restored_chain["archives"].as_array().unwrap().len(), 2);
+    assert_eq!(expect(&["get", text(&chained), "fruit", "damson"], 0).0, "purple\n");
+    let (_, stderr) =
+        expect(&["restore", text(&dir.path().join("x.redwood")), "--from", text(&delta)], 10);
+    assert!(stderr.contains("not a chain"), "{stderr}");
+
     let mut damaged = std::fs::read(&archive).unwrap();
     let at = damaged.len() - 50;
     damaged[at] ^= 0x10;

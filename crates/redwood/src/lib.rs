@@ -109,8 +109,8 @@ mod write_table;
 
 pub use access::AccessGuard;
 pub use backup::{
-    BackupError, BackupReport, RestoreReport, restore_backup, restore_backup_file,
-    restore_backup_in,
+    BackupError, BackupParent, BackupReport, RestoreReport, backup_parent_file, restore_backup,
+    restore_backup_chain, restore_backup_files, restore_backup_in,
 };
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use catalog::TableKind;

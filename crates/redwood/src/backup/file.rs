@@ -1,14 +1,14 @@
 //! Backups as files, through the pager's `Vfs` (the one way Redwood touches files):
 //! [`Database::backup_to_file`] writes `ARCHIVE.partial`, syncs it and renames it into place, so
-//! a crash never leaves a half archive under the archive's name; [`restore_backup_file`] streams
-//! an archive file into [`super::restore_backup`].
+//! a crash never leaves a half archive under the archive's name; [`restore_backup_files`]
+//! streams archive files into [`super::restore_backup_chain`].
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 use redwood_pager::io::{Storage, Vfs, best_vfs, parent_dir};
 
-use super::{BackupError, BackupReport, RestoreReport, restore_backup};
+use super::{BackupError, BackupReport, RestoreReport};
 use crate::database::Database;
 use crate::error::{Error, Result};
 
@@ -58,13 +58,15 @@ fn io(error: std::io::Error) -> Error {
 }
 
 impl Database {
-    /// [`Database::backup`] into a new file at `archive` (which must not exist): written as
+    /// [`Database::backup`] (or, with a `parent`, [`Database::backup_incremental`]) into a new
+    /// file at `archive` (which must not exist): written as
     /// `ARCHIVE.partial`, synced, then renamed to `archive` and the directory synced, so the
     /// archive's name only ever names a complete backup. A failed backup removes the partial
     /// file.
     pub fn backup_to_file(
         &self,
         archive: impl AsRef<Path>,
+        parent: Option<&super::BackupParent>,
         progress: impl FnMut(u64, u64),
     ) -> Result<BackupReport> {
         let archive = archive.as_ref();
@@ -78,7 +80,7 @@ impl Database {
         if vfs.exists(&partial).map_err(io)? {
             vfs.remove(&partial).map_err(io)?; // a crashed backup's
         }
-        let result = write_archive(self, vfs.as_ref(), &partial, archive, progress);
+        let result = write_archive(self, vfs.as_ref(), &partial, archive, parent, progress);
         if result.is_err() {
             let _ = vfs.remove(&partial);
         }
@@ -91,11 +93,15 @@ fn write_archive(
     vfs: &dyn Vfs,
     partial: &Path,
     archive: &Path,
+    parent: Option<&super::BackupParent>,
     progress: impl FnMut(u64, u64),
 ) -> Result<BackupReport> {
     let storage = vfs.create(partial).map_err(io)?;
     let mut out = BufWriter::with_capacity(BUFFER_BYTES, StorageWriter { storage, offset: 0 });
-    let report = db.backup(&mut out, progress)?;
+    let report = match parent {
+        Some(parent) => db.backup_incremental(parent, &mut out, progress)?,
+        None => db.backup(&mut out, progress)?,
+    };
     let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
     writer.storage.sync_data().map_err(io)?;
     drop(writer);
@@ -104,15 +110,33 @@ fn write_archive(
     Ok(report)
 }
 
-/// [`restore_backup`] from the archive file at `archive` (read only, never changed).
-pub fn restore_backup_file(
-    archive: impl AsRef<Path>,
+/// [`super::restore_backup_chain`] from archive files (read only, never changed): one full
+/// backup, or a full backup followed by incremental ones, oldest first.
+pub fn restore_backup_files(
+    archives: &[impl AsRef<Path>],
     destination: impl AsRef<Path>,
     progress: impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
     let vfs = best_vfs();
-    let storage = vfs.open_read_only(archive.as_ref()).map_err(io)?;
+    let mut readers = Vec::with_capacity(archives.len());
+    for archive in archives {
+        let storage = vfs.open_read_only(archive.as_ref()).map_err(io)?;
+        let len = storage.len().map_err(io)?;
+        readers.push(BufReader::with_capacity(
+            BUFFER_BYTES,
+            StorageReader { storage, offset: 0, len },
+        ));
+    }
+    super::restore_backup_in(vfs, readers, destination, progress)
+}
+
+/// Reads the parent of an incremental backup from its archive file (its manifest and page maps
+/// only).
+pub fn backup_parent_file(archive: impl AsRef<Path>) -> Result<super::BackupParent> {
+    let storage = best_vfs().open_read_only(archive.as_ref()).map_err(io)?;
     let len = storage.len().map_err(io)?;
-    let reader = BufReader::with_capacity(BUFFER_BYTES, StorageReader { storage, offset: 0, len });
-    restore_backup(reader, destination, progress)
+    super::BackupParent::read(BufReader::with_capacity(
+        BUFFER_BYTES,
+        StorageReader { storage, offset: 0, len },
+    ))
 }

@@ -71,11 +71,6 @@ impl Manifest {
                 self.version
             )));
         }
-        if self.parent.is_some() {
-            return Err(BackupError::UnsupportedVersion(
-                "an incremental backup (restoring one needs its parent; not supported yet)".into(),
-            ));
-        }
         let malformed = |reason: String| Err(BackupError::Malformed(reason));
         if self.roots.len() != ROOT_SLOTS {
             return malformed(format!("{} root slots, not {ROOT_SLOTS}", self.roots.len()));

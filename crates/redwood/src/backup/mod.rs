@@ -18,9 +18,9 @@ mod manifest;
 mod restore;
 mod write;
 
-pub use file::restore_backup_file;
-pub use restore::{RestoreReport, restore_backup, restore_backup_in};
-pub use write::BackupReport;
+pub use file::{backup_parent_file, restore_backup_files};
+pub use restore::{RestoreReport, restore_backup, restore_backup_chain, restore_backup_in};
+pub use write::{BackupParent, BackupReport};
 
 /// What is wrong with a backup, or with writing or reading one.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +39,10 @@ pub enum BackupError {
     /// checks, a truncated archive).
     #[error("the backup is damaged: {0}")]
     Malformed(String),
+    /// The archives given to a restore are not a chain: the first is incremental, or one does
+    /// not build on the one before it.
+    #[error("the backups are not a chain: {0}")]
+    NotAChain(String),
     /// The restore's destination already holds a database (or a file of that name).
     #[error("{} already exists; a restore writes a new database", path.display())]
     DestinationExists {
@@ -59,6 +63,7 @@ impl BackupError {
             BackupError::UnsupportedVersion(_) => ErrorKind::UnsupportedVersion,
             BackupError::HashMismatch(_) | BackupError::Malformed(_) => ErrorKind::Corrupt,
             BackupError::DestinationExists { .. } => ErrorKind::AlreadyExists,
+            BackupError::NotAChain(_) => ErrorKind::InvalidInput,
             BackupError::Io(_) => ErrorKind::Io,
         }
     }

@@ -47,13 +47,26 @@ pub fn restore_backup(
     destination: impl AsRef<Path>,
     progress: impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
-    restore_backup_in(redwood_pager::io::best_vfs(), source, destination, progress)
+    restore_backup_chain(vec![source], destination, progress)
 }
 
-/// [`restore_backup`] into the file namespace `vfs` (the simulated disk of the crash tests).
-pub fn restore_backup_in(
+/// [`restore_backup`] from a chain of backups: a full backup, then incremental ones, each taken
+/// with the one before as its parent ([`crate::BackupParent`]). The database restored is the
+/// last one's snapshot; its pages come from whichever archive of the chain holds them. A
+/// chain out of order, or with a link missing, is `Error::Backup`.
+pub fn restore_backup_chain<R: Read>(
+    sources: Vec<R>,
+    destination: impl AsRef<Path>,
+    progress: impl FnMut(u64, u64),
+) -> Result<RestoreReport> {
+    restore_backup_in(redwood_pager::io::best_vfs(), sources, destination, progress)
+}
+
+/// [`restore_backup_chain`] into the file namespace `vfs` (the simulated disk of the crash
+/// tests).
+pub fn restore_backup_in<R: Read>(
     vfs: Arc<dyn Vfs>,
-    source: impl Read,
+    sources: Vec<R>,
     destination: impl AsRef<Path>,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
@@ -73,7 +86,7 @@ pub fn restore_backup_in(
             vfs.remove(&staging).map_err(|error| Error::from(BackupError::Io(error)))?;
         }
     }
-    match restore_into(&vfs, source, &staging, &mut progress) {
+    match restore_into(&vfs, sources, &staging, &mut progress) {
         Ok(report) => {
             move_files(vfs.as_ref(), &staging, destination)?;
             Ok(report)
@@ -87,14 +100,43 @@ pub fn restore_backup_in(
     }
 }
 
-fn restore_into(
+fn restore_into<R: Read>(
     vfs: &Arc<dyn Vfs>,
-    source: impl Read,
+    sources: Vec<R>,
     staging: &Path,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
-    let mut car = CarReader::new(source)?;
-    let (manifest, mut pending) = read_manifest(&mut car)?;
+    if sources.is_empty() {
+        return Err(malformed("no backup to restore from".to_owned()));
+    }
+    // Every archive's manifest (and page maps) first: the chain's links are checked, and the
+    // last archive's maps say which page (by CID) goes where.
+    let mut cars = Vec::with_capacity(sources.len());
+    let mut manifests: Vec<(Manifest, HashMap<Cid, Vec<PageId>>)> =
+        Vec::with_capacity(sources.len());
+    for (index, source) in sources.into_iter().enumerate() {
+        let mut car = CarReader::new(source)?;
+        let (manifest, pages) = read_manifest(&mut car)?;
+        let expected_parent = cars.last().map(|previous: &CarReader<R>| previous.root());
+        if manifest.parent != expected_parent {
+            let reason = match (expected_parent, manifest.parent) {
+                (None, Some(parent)) => {
+                    format!("the first backup is incremental (its parent {parent} must come first)")
+                }
+                (Some(previous), parent) => format!(
+                    "backup {} of the chain does not build on the one before ({previous}), but on {}",
+                    index + 1,
+                    parent
+                        .map_or("nothing (a full backup)".to_owned(), |parent| parent.to_string())
+                ),
+                (None, None) => unreachable!("equal"),
+            };
+            return Err(BackupError::NotAChain(reason).into());
+        }
+        cars.push(car);
+        manifests.push((manifest, pages));
+    }
+    let (manifest, mut pending) = manifests.pop().expect("at least one");
     let page_size = PageSize::new(manifest.page_size).map_err(Error::Storage)?;
     let db = Database::builder()
         .page_size(page_size)
@@ -105,33 +147,47 @@ fn restore_into(
     let txn = &mut write.state.get_mut().txn;
     let mut done = 0;
     let mut restored = std::collections::HashSet::new();
-    while let Some((cid, data)) = car.next_block()? {
-        if cid.codec() != RAW {
-            return Err(malformed(format!("block {cid} after the pages began is not a page")));
-        }
-        let ids = pending
-            .remove(&cid)
-            .ok_or_else(|| malformed(format!("page block {cid} is in no page map")))?;
-        let page = Page::from_bytes(&data)
-            .filter(|page| page.page_size() == page_size)
-            .ok_or_else(|| malformed(format!("page block {cid} is {} bytes", data.len())))?;
-        for page_id in ids {
-            if geometry.is_reserved(page_id) {
-                return Err(malformed(format!("{page_id} is reserved for the pager")));
+    let last = cars.len() - 1;
+    for (index, car) in cars.iter_mut().enumerate() {
+        while let Some((cid, data)) = car.next_block()? {
+            if cid.codec() != RAW {
+                return Err(malformed(format!("block {cid} after the pages began is not a page")));
             }
-            page.verify(page_id).map_err(|error| malformed(format!("block {cid}: {error}")))?;
-            txn.allocate_at(page_id).map_err(|error| malformed(format!("{page_id}: {error}")))?;
-            txn.write_page(page_id, page.to_page_buf())
-                .map_err(|error| malformed(format!("{page_id}: {error}")))?;
-            restored.insert(page_id);
-            done += 1;
-            if done % 1024 == 0 {
-                progress(done, manifest.pages);
+            let Some(ids) = pending.remove(&cid) else {
+                // An earlier archive's page that the last one no longer uses (or one a later
+                // archive of the chain repeats) is skipped; the last archive holds only pages
+                // its maps list.
+                if index == last && !manifests_hold(&manifests, &cid) {
+                    return Err(malformed(format!("page block {cid} is in no page map")));
+                }
+                continue;
+            };
+            let page = Page::from_bytes(&data)
+                .filter(|page| page.page_size() == page_size)
+                .ok_or_else(|| malformed(format!("page block {cid} is {} bytes", data.len())))?;
+            for page_id in ids {
+                if geometry.is_reserved(page_id) {
+                    return Err(malformed(format!("{page_id} is reserved for the pager")));
+                }
+                page.verify(page_id).map_err(|error| malformed(format!("block {cid}: {error}")))?;
+                txn.allocate_at(page_id)
+                    .map_err(|error| malformed(format!("{page_id}: {error}")))?;
+                txn.write_page(page_id, page.to_page_buf())
+                    .map_err(|error| malformed(format!("{page_id}: {error}")))?;
+                restored.insert(page_id);
+                done += 1;
+                if done % 1024 == 0 {
+                    progress(done, manifest.pages);
+                }
             }
         }
     }
     if let Some(ids) = pending.values().next() {
-        return Err(malformed(format!("the archive ends without {} (truncated?)", ids[0])));
+        let reason = format!(
+            "the archives end without {} (truncated, or a link of the chain missing?)",
+            ids[0]
+        );
+        return Err(malformed(reason));
     }
     for (slot, root) in manifest.roots.iter().enumerate() {
         let root = root.map(PageId::new);
@@ -159,9 +215,16 @@ fn restore_into(
     })
 }
 
+/// Whether an earlier archive's page maps list `cid` (a page the last archive repeats).
+fn manifests_hold(manifests: &[(Manifest, HashMap<Cid, Vec<PageId>>)], cid: &Cid) -> bool {
+    manifests.iter().any(|(_, pages)| pages.contains_key(cid))
+}
+
 /// Reads the manifest (the root, first) and the page maps after it; returns the manifest and
 /// every page id by the CID of its block.
-fn read_manifest(car: &mut CarReader<impl Read>) -> Result<(Manifest, HashMap<Cid, Vec<PageId>>)> {
+pub(crate) fn read_manifest(
+    car: &mut CarReader<impl Read>,
+) -> Result<(Manifest, HashMap<Cid, Vec<PageId>>)> {
     let root = car.root();
     let (cid, bytes) = car.next_block()?.ok_or_else(|| malformed("no blocks".to_owned()))?;
     if cid != root {

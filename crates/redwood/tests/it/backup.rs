@@ -232,7 +232,12 @@ fn a_crash_at_every_sync_point_of_a_restore_leaves_all_or_nothing() -> redwood::
 
     let seed = redwood_pager::io::sim::test_seed("restore crash");
     let full = SimVfs::new(seed);
-    redwood::restore_backup_in(Arc::new(full.clone()), archive.as_slice(), "copy", |_, _| {})?;
+    redwood::restore_backup_in(
+        Arc::new(full.clone()),
+        vec![archive.as_slice()],
+        "copy",
+        |_, _| {},
+    )?;
     let sync_points = full.counters().syncs;
     assert!(sync_points >= 4, "{sync_points} sync points");
     let (mut restored, mut absent) = (0, 0);
@@ -245,7 +250,7 @@ fn a_crash_at_every_sync_point_of_a_restore_leaves_all_or_nothing() -> redwood::
             let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
             let _ = redwood::restore_backup_in(
                 Arc::clone(&shared),
-                archive.as_slice(),
+                vec![archive.as_slice()],
                 "copy",
                 |_, _| {},
             );
@@ -257,7 +262,7 @@ fn a_crash_at_every_sync_point_of_a_restore_leaves_all_or_nothing() -> redwood::
                 absent += 1;
                 redwood::restore_backup_in(
                     Arc::clone(&shared),
-                    archive.as_slice(),
+                    vec![archive.as_slice()],
                     "copy",
                     |_, _| {},
                 )
@@ -272,5 +277,62 @@ fn a_crash_at_every_sync_point_of_a_restore_leaves_all_or_nothing() -> redwood::
     }
     println!("{restored} crashes left the restored database, {absent} left none (then restored)");
     assert!(absent > 0, "some crash points come before the restore's end");
+    Ok(())
+}
+
+/// An incremental backup holds only the pages its parent lacks; a chain of a full backup and
+/// two incremental ones restores to the last one's snapshot, and a chain out of order or with a
+/// link missing is refused.
+#[test]
+fn incremental_backups_restore_as_a_chain() -> redwood::Result<()> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Database::create(dir.path().join("source.redwood"))?;
+    populate(&db)?;
+    let full = backup_bytes(&db)?;
+    let base = redwood::BackupParent::read(full.as_slice())?;
+
+    // A small change: a few users renamed, one blob replaced.
+    let write = db.begin_write()?;
+    for id in [3u64, 1_500, 2_999] {
+        write.open_table(USERS)?.insert(id, "renamed")?;
+    }
+    write.open_table(BLOBS)?.insert(5, vec![0xEE; 1 << 20].as_slice())?;
+    write.commit()?;
+    let mut first = Vec::new();
+    let first_report = db.backup_incremental(&base, &mut first, |_, _| {})?;
+    assert_eq!(first_report.parent.as_deref(), Some(base.root().as_str()));
+    assert!(first_report.pages_written < first_report.pages / 10, "{first_report:?}");
+    assert!(first.len() < full.len() / 10, "{} against {}", first.len(), full.len());
+
+    // Another change on top; the second incremental builds on the first.
+    let write = db.begin_write()?;
+    write.delete_table("blobs")?;
+    write.open_multimap_table(TAGS)?.insert("prime", 7)?;
+    write.commit()?;
+    let after_second = contents(&db)?;
+    let parent = redwood::BackupParent::read(first.as_slice())?;
+    let mut second = Vec::new();
+    db.backup_incremental(&parent, &mut second, |_, _| {})?;
+
+    let restored = dir.path().join("chain.redwood");
+    let chain = vec![full.as_slice(), first.as_slice(), second.as_slice()];
+    let report = redwood::restore_backup_chain(chain, &restored, |_, _| {})?;
+    assert_eq!(report.tables, 2);
+    let copy = Database::open(&restored)?;
+    assert_eq!(contents(&copy)?, after_second);
+    copy.check_integrity()?;
+    drop(copy);
+
+    let elsewhere = dir.path().join("refused.redwood");
+    for (chain, says) in [
+        (vec![first.as_slice(), full.as_slice()], "incremental"),
+        (vec![full.as_slice(), second.as_slice()], "does not build on"),
+        (vec![second.as_slice()], "incremental"),
+    ] {
+        let error = redwood::restore_backup_chain(chain, &elsewhere, |_, _| {}).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidInput, "{error}");
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(nothing_at(&elsewhere));
+    }
     Ok(())
 }
