@@ -61,8 +61,29 @@ fn contents(db: &Database) -> redwood::Result<Contents> {
 
 fn backup_bytes(db: &Database) -> redwood::Result<Vec<u8>> {
     let mut archive = Vec::new();
-    db.backup(&mut archive, |_, _| {})?;
+    let report = db.backup(&mut archive, |_, _| {})?;
+    assert_eq!(read_independently(&archive), report.pages_written);
     Ok(archive)
+}
+
+/// Reads `archive` with an independent CAR reader (`iroh-car`): one root, the first block; every
+/// block's sha2-256 digest matches its CID. Returns the raw (page) blocks.
+fn read_independently(archive: &[u8]) -> u64 {
+    use multihash_codetable::{Code, MultihashDigest};
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async {
+        let mut reader = iroh_car::CarReader::new(archive).await.expect("a CARv1 header");
+        let roots = reader.header().roots().to_vec();
+        assert_eq!(roots.len(), 1);
+        let (mut first, mut raw) = (true, 0);
+        while let Some((cid, data)) = reader.next_block().await.expect("a CAR block") {
+            assert_eq!(*cid.hash(), Code::Sha2_256.digest(&data), "block {cid}");
+            assert!(!first || cid == roots[0], "the root comes first");
+            raw += u64::from(cid.codec() == 0x55);
+            first = false;
+        }
+        raw
+    })
 }
 
 /// No file of a database named `path` exists (nor a staged restore of one).
@@ -98,6 +119,7 @@ fn a_backup_restores_to_its_snapshot_while_the_writer_goes_on() -> redwood::Resu
     assert!(report.pages > 6_000, "{report:?}");
     assert_eq!(report.bytes, archive.len() as u64);
     assert!(report.root.starts_with("bafyrei"), "a CIDv1 dag-cbor root: {}", report.root);
+    assert_eq!(read_independently(&archive), report.pages);
 
     let restored = dir.path().join("restored.redwood");
     let mut ticks = Vec::new();
@@ -300,6 +322,7 @@ fn incremental_backups_restore_as_a_chain() -> redwood::Result<()> {
     write.commit()?;
     let mut first = Vec::new();
     let first_report = db.backup_incremental(&base, &mut first, |_, _| {})?;
+    assert_eq!(read_independently(&first), first_report.pages_written);
     assert_eq!(first_report.parent.as_deref(), Some(base.root().as_str()));
     assert!(first_report.pages_written < first_report.pages / 10, "{first_report:?}");
     assert!(first.len() < full.len() / 10, "{} against {}", first.len(), full.len());
@@ -334,5 +357,67 @@ fn incremental_backups_restore_as_a_chain() -> redwood::Result<()> {
         assert!(error.to_string().contains(says), "{error}");
         assert!(nothing_at(&elsewhere));
     }
+    Ok(())
+}
+
+/// A backup taken while another thread commits as fast as it can restores to exactly the state
+/// of the commit its manifest names: commit `k` adds key `k`, so that state is keys `0..=k`.
+#[test]
+fn a_backup_under_continuous_commits_is_exactly_its_commit() -> redwood::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Arc::new(Database::create(dir.path().join("busy.redwood"))?);
+    let write = db.begin_write()?;
+    write.open_table(USERS)?.insert(0, "first")?;
+    write.commit()?;
+    let commits = Arc::new(Mutex::new(vec![(db.stats().last_commit.get(), 0u64)]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, commits, stop) = (Arc::clone(&db), Arc::clone(&commits), Arc::clone(&stop));
+        std::thread::spawn(move || -> redwood::Result<u64> {
+            let mut k = 0;
+            while !stop.load(Ordering::Relaxed) || k < 50 {
+                k += 1;
+                let write = db.begin_write()?;
+                write.open_table(USERS)?.insert(k, "busy")?;
+                write.commit()?;
+                commits.lock().unwrap().push((db.stats().last_commit.get(), k));
+            }
+            Ok(k)
+        })
+    };
+    while commits.lock().unwrap().len() < 20 {
+        std::thread::yield_now();
+    }
+    let mut archive = Vec::new();
+    // Between the two passes, the writer commits at least twice more.
+    let report = db.backup(&mut archive, |done, total| {
+        if done == total {
+            let seen = commits.lock().unwrap().len();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while commits.lock().unwrap().len() < seen + 2 && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+        }
+    })?;
+    stop.store(true, Ordering::Relaxed);
+    let last = writer.join().unwrap()?;
+    let commits = commits.lock().unwrap();
+    let &(_, k) = commits.iter().find(|(lsn, _)| *lsn == report.commit_lsn).unwrap_or_else(|| {
+        panic!("the manifest's commit {} is one of the writer's", report.commit_lsn)
+    });
+    assert!(k < last, "the writer went on after the backup's snapshot ({k} of {last})");
+    let restored = dir.path().join("restored.redwood");
+    redwood::restore_backup(archive.as_slice(), &restored, |_, _| {})?;
+    let copy = Database::open(&restored)?;
+    let keys: Vec<u64> = copy
+        .begin_read()?
+        .open_table(USERS)?
+        .keys(..)
+        .map(|key| key.map(|key| key.value()))
+        .collect::<redwood::Result<_>>()?;
+    assert_eq!(keys, (0..=k).collect::<Vec<_>>());
     Ok(())
 }
