@@ -15,6 +15,10 @@ pub(crate) const FORMAT: &str = "redwood-backup";
 pub(crate) const VERSION: u64 = 1;
 /// Pairs per page-map block at most.
 pub(crate) const PAGE_MAP_PAIRS_MAX: usize = 4096;
+/// The most segment files a restore creates (4 TiB at the default 1 GiB segments): a page id
+/// past them is refused before any file is made, so an archive cannot make a restore create
+/// files without bound.
+pub(crate) const RESTORE_SEGMENTS_MAX: u64 = 4096;
 
 /// A backup's root block.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,11 @@ impl Manifest {
         let malformed = |reason: String| Err(BackupError::Malformed(reason));
         if self.roots.len() != ROOT_SLOTS {
             return malformed(format!("{} root slots, not {ROOT_SLOTS}", self.roots.len()));
+        }
+        let segment_pages =
+            redwood_pager::limits::SEGMENT_PAGES_MIN..=redwood_pager::limits::SEGMENT_PAGES_MAX;
+        if !segment_pages.contains(&self.segment_pages) {
+            return malformed(format!("a segment of {} pages", self.segment_pages));
         }
         if redwood_pager::PageSize::new(self.page_size).is_err() {
             return malformed(format!("a page size of {} bytes", self.page_size));

@@ -16,6 +16,8 @@ mod car;
 mod file;
 mod manifest;
 mod restore;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use file::{backup_parent_file, restore_backup_files};

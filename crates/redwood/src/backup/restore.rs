@@ -20,7 +20,7 @@ use redwood_pager::{Page, PageFile, PageId, PageSize, PageWrite};
 
 use super::BackupError;
 use super::car::{CarReader, RAW};
-use super::manifest::{self, Manifest, PAGE_MAP_PAIRS_MAX, PageMap};
+use super::manifest::{self, Manifest, PAGE_MAP_PAIRS_MAX, PageMap, RESTORE_SEGMENTS_MAX};
 use crate::error::{Error, Result};
 use crate::{CheckpointMode, Database};
 
@@ -250,6 +250,13 @@ pub(crate) fn read_manifest(
                 return Err(malformed(format!("page map {cid} is not in ascending page order")));
             }
             last = Some(page_id);
+            if page_id / manifest.segment_pages >= RESTORE_SEGMENTS_MAX {
+                let reason = format!(
+                    "page {page_id} lies past the {RESTORE_SEGMENTS_MAX} segments a restore creates \
+                     at most (compact the source first)"
+                );
+                return Err(malformed(reason));
+            }
             if page_cid.codec() != RAW {
                 return Err(malformed(format!("page {page_id}'s block {page_cid} is not raw")));
             }
