@@ -8,6 +8,7 @@ mod diagnostics;
 mod examples;
 mod integrity;
 mod log_identity;
+mod long_keys;
 mod model;
 mod observer;
 mod read_only;
