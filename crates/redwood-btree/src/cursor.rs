@@ -25,15 +25,23 @@
 //! the first keys of a backward walk's strictly decrease): no leaf is reached twice, and every
 //! walk ends within as many steps as there are leaves, at the cost of two key comparisons per
 //! leaf and no allocation.
+//!
+//! Long keys: descents and seeks compare by prefix and read a tail only where the prefix ties
+//! (`keys::StoreTails`); an entry of a long key is handed out assembled (its tail read once);
+//! the leaf-step checks read a tail only when the two keys they compare tie on what their cells
+//! hold (so the bound on the walk stands); a hint judged by a prefix that leaves the bound open
+//! is given.
 
+use std::cmp::Ordering;
 use std::ops::Bound;
 
 use redwood_pager::{PageGuard, PageId, PageRead};
 
 use crate::entry::{Entry, LeafPage};
 use crate::error::{Error, Result};
+use crate::keys::{StoreTails, compare_stored};
 use crate::limits::TREE_HEIGHT_MAX;
-use crate::node::{Node, NodeKind};
+use crate::node::{Node, NodeKind, StoredKey};
 use crate::tree::too_deep;
 
 /// An interior node on an end's path: a view of the store's page.
@@ -155,9 +163,9 @@ impl<'s, S: PageRead> Range<'s, S> {
             Bound::Unbounded => (self.descend(self.root, &mut path, |_, _| Ok(0))?, 0),
             Bound::Included(key) | Bound::Excluded(key) => {
                 let leaf = self.descend(self.root, &mut path, |node, id| {
-                    node.child_index_for_checked(key, id)
+                    node.child_index_for_checked(key, id, &mut StoreTails(self.store))
                 })?;
-                let index = match leaf.1.search(key) {
+                let index = match leaf.1.search(key, &mut StoreTails(self.store))? {
                     Ok(index) if matches!(self.lower, Bound::Excluded(_)) => index + 1,
                     Ok(index) | Err(index) => index,
                 };
@@ -180,9 +188,9 @@ impl<'s, S: PageRead> Range<'s, S> {
             }
             Bound::Included(key) | Bound::Excluded(key) => {
                 let leaf = self.descend(self.root, &mut path, |node, id| {
-                    node.child_index_for_checked(key, id)
+                    node.child_index_for_checked(key, id, &mut StoreTails(self.store))
                 })?;
-                let index = match leaf.1.search(key) {
+                let index = match leaf.1.search(key, &mut StoreTails(self.store))? {
                     Ok(index) if matches!(self.upper, Bound::Included(_)) => index + 1,
                     Ok(index) | Err(index) => index,
                 };
@@ -197,7 +205,7 @@ impl<'s, S: PageRead> Range<'s, S> {
 
     /// Hints the leaf after `leaf`, unless the upper bound ends the scan within `leaf`.
     fn hint_front(&self, leaf: &Leaf<'s>) {
-        let continues = leaf.is_empty() || self.within_upper(leaf.key(leaf.len() - 1));
+        let continues = leaf.is_empty() || self.may_be_within_upper(leaf.key(leaf.len() - 1));
         if let Some(next) = leaf.right_sibling().filter(|_| continues) {
             self.store.prefetch(&[next]);
         }
@@ -206,7 +214,7 @@ impl<'s, S: PageRead> Range<'s, S> {
     /// Hints the leaf before the back end's, when its parent (the last step of the path) holds
     /// it, unless the lower bound ends the scan within the current leaf.
     fn hint_back(&self, end: &End<'s>) {
-        let continues = end.leaf.is_empty() || self.within_lower(end.leaf.key(0));
+        let continues = end.leaf.is_empty() || self.may_be_within_lower(end.leaf.key(0));
         if let Some((parent, child_index)) = end.path.last().filter(|_| continues)
             && *child_index > 0
             // A damaged cell hints nothing: the step back reports it.
@@ -224,14 +232,14 @@ impl<'s, S: PageRead> Range<'s, S> {
         loop {
             let end = self.front.as_mut().expect("seeked above");
             if end.index < end.leaf.len() {
-                let entry = Entry::at(&end.leaf, end.index);
+                let entry = Entry::at(&end.leaf, end.index, self.store)?;
                 end.index += 1;
                 return Ok(Some(entry));
             }
             let Some(next) = end.leaf.right_sibling() else { return Ok(None) };
             let leaf = self.read_leaf(next)?;
             let end = self.front.as_ref().expect("seeked above");
-            check_forward_step(end.leaf_id, &end.leaf, next, &leaf)?;
+            check_forward_step(self.store, end.leaf_id, &end.leaf, next, &leaf)?;
             self.hint_front(&leaf);
             let end = self.front.as_mut().expect("seeked above");
             end.leaf_id = next;
@@ -249,7 +257,7 @@ impl<'s, S: PageRead> Range<'s, S> {
             let end = self.back.as_mut().expect("seeked above");
             if end.index > 0 {
                 end.index -= 1;
-                return Ok(Some(Entry::at(&end.leaf, end.index)));
+                return Ok(Some(Entry::at(&end.leaf, end.index, self.store)?));
             }
             if !self.step_back_to_previous_leaf()? {
                 return Ok(None);
@@ -267,7 +275,7 @@ impl<'s, S: PageRead> Range<'s, S> {
                 end.path.push((node, child_index - 1));
                 let (leaf_id, leaf) =
                     self.descend(child, &mut end.path, |node, _| Ok(node.len()))?;
-                check_backward_step(end.leaf_id, &end.leaf, leaf_id, &leaf)?;
+                check_backward_step(self.store, end.leaf_id, &end.leaf, leaf_id, &leaf)?;
                 (end.leaf_id, end.leaf) = (leaf_id, leaf);
                 end.index = end.leaf.len();
                 self.hint_back(&end);
@@ -294,6 +302,35 @@ impl<'s, S: PageRead> Range<'s, S> {
             Bound::Excluded(low) => key > low.as_slice(),
         }
     }
+
+    /// [`Range::within_upper`] for a stored key, judged by what its cell holds: true where a
+    /// long key's tail would decide (a hint, so no tail is read for it).
+    fn may_be_within_upper(&self, key: StoredKey<'_>) -> bool {
+        let (high, included) = match &self.upper {
+            Bound::Unbounded => return true,
+            Bound::Included(high) => (high, true),
+            Bound::Excluded(high) => (high, false),
+        };
+        match key.compare_without_tail(high) {
+            None | Some(Ordering::Less) => true,
+            Some(Ordering::Equal) => included,
+            Some(Ordering::Greater) => false,
+        }
+    }
+
+    /// [`Range::within_lower`] for a stored key, as [`Range::may_be_within_upper`].
+    fn may_be_within_lower(&self, key: StoredKey<'_>) -> bool {
+        let (low, included) = match &self.lower {
+            Bound::Unbounded => return true,
+            Bound::Included(low) => (low, true),
+            Bound::Excluded(low) => (low, false),
+        };
+        match key.compare_without_tail(low) {
+            None | Some(Ordering::Greater) => true,
+            Some(Ordering::Equal) => included,
+            Some(Ordering::Less) => false,
+        }
+    }
 }
 
 fn corrupt(page_id: PageId, reason: &str) -> Error {
@@ -301,8 +338,10 @@ fn corrupt(page_id: PageId, reason: &str) -> Error {
 }
 
 /// The checks of a forward step from the leaf `from` (at `from_id`) to its right sibling `to`
-/// (at `to_id`): see the module docs for why they bound the walk.
+/// (at `to_id`): see the module docs for why they bound the walk. Long keys whose cells tie are
+/// compared whole (tails read from `store`).
 fn check_forward_step(
+    store: &impl PageRead,
     from_id: PageId,
     from: &Leaf<'_>,
     to_id: PageId,
@@ -319,18 +358,20 @@ fn check_forward_step(
         return Err(corrupt(to_id, "an empty leaf reached through a sibling link"));
     };
     let to_first = to.key(0);
-    if to_first <= from_last {
+    if compare_stored(store, to_first, from_last)?.is_le() {
         return Err(corrupt(to_id, "keys do not ascend past the previous leaf's"));
     }
-    if to_first > to_last {
+    if compare_stored(store, to_first, to_last)?.is_gt() {
         return Err(corrupt(to_id, "a leaf's first key is above its last"));
     }
     Ok(())
 }
 
 /// The checks of a backward step from the leaf `from` (at `from_id`) to the leaf `to` (at
-/// `to_id`) before it; `descend` already refused an empty one.
+/// `to_id`) before it; `descend` already refused an empty one. Long keys as for
+/// [`check_forward_step`].
 fn check_backward_step(
+    store: &impl PageRead,
     from_id: PageId,
     from: &Leaf<'_>,
     to_id: PageId,
@@ -344,10 +385,10 @@ fn check_backward_step(
         return Err(corrupt(to_id, "an empty leaf below the root"));
     };
     let to_first = to.key(0);
-    if to_last >= from.key(0) {
+    if compare_stored(store, to_last, from.key(0))?.is_ge() {
         return Err(corrupt(to_id, "keys do not descend below the next leaf's"));
     }
-    if to_first > to_last {
+    if compare_stored(store, to_first, to_last)?.is_gt() {
         return Err(corrupt(to_id, "a leaf's first key is above its last"));
     }
     Ok(())

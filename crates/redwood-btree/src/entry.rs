@@ -6,39 +6,70 @@
 //!
 //! The key's and the value's places in the page come from the node's checked accessors (the
 //! cell passed the cell checks of `node`), so `key` and `value` never leave the page.
+//!
+//! A long key (`docs/FORMAT.md`) is not whole in the page: the entry holds it assembled, once,
+//! behind an `Arc` (so the clones a scan keeps cost a reference count). A scan reads its tail
+//! from the chain; a lookup that found it already has it (the key it looked up).
 
 use std::ops::{Deref, Range};
 use std::sync::Arc;
 
-use redwood_pager::{Page, PageGuard};
+use redwood_pager::{Page, PageGuard, PageRead};
 
-use crate::node::{Node, OwnedValue, Value, ValueSpan};
+use crate::error::Result;
+use crate::keys::full_key;
+use crate::node::{Node, OwnedValue, StoredKey, Value, ValueSpan};
 
-/// One leaf cell, borrowed from its pinned leaf page (no copy of the key or an inline value).
+/// One leaf cell, borrowed from its pinned leaf page (no copy of an inline key or value; a long
+/// key is held assembled).
 #[derive(Clone)]
 pub struct Entry<'s> {
     page: LeafPage<'s>,
-    key: Range<usize>,
+    key: EntryKey,
     value: ValueSpan,
+}
+
+/// Where an entry's key is.
+#[derive(Clone)]
+enum EntryKey {
+    /// An inline key's bytes in the page.
+    InPage(Range<usize>),
+    /// A long key, whole.
+    Long(Arc<[u8]>),
 }
 
 impl<'s> Entry<'s> {
     /// Cell `index` of the leaf `leaf` (`index` < its length, a cell that passed the cell
-    /// checks), holding on to the leaf's page.
-    pub(crate) fn at(leaf: &Node<LeafPage<'s>>, index: usize) -> Self {
-        let (key, value) = (leaf.key_span(index), leaf.value_span(index));
-        Self { page: leaf.page().clone(), key, value }
+    /// checks), holding on to the leaf's page; a long key's tail is read from `store`.
+    pub(crate) fn at(
+        leaf: &Node<LeafPage<'s>>,
+        index: usize,
+        store: &impl PageRead,
+    ) -> Result<Self> {
+        let key = match leaf.key(index) {
+            StoredKey::Inline(_) => EntryKey::InPage(leaf.key_span(index)),
+            long => EntryKey::Long(full_key(store, long)?.into()),
+        };
+        Ok(Self { page: leaf.page().clone(), key, value: leaf.value_span(index) })
     }
 
-    /// Cell `index` of the leaf `leaf`, taking over its page (a lookup's last step).
-    pub(crate) fn take(leaf: Node<PageGuard<'s>>, index: usize) -> Self {
-        let (key, value) = (leaf.key_span(index), leaf.value_span(index));
-        Self { page: LeafPage::Own(leaf.into_page()), key, value }
+    /// Cell `index` of the leaf `leaf`, taking over its page (a lookup's last step): its key is
+    /// `key`, the key the lookup found there.
+    pub(crate) fn take(leaf: Node<PageGuard<'s>>, index: usize, key: &[u8]) -> Self {
+        let entry_key = match leaf.key(index) {
+            StoredKey::Inline(_) => EntryKey::InPage(leaf.key_span(index)),
+            StoredKey::Long { .. } => EntryKey::Long(key.into()),
+        };
+        let value = leaf.value_span(index);
+        Self { page: LeafPage::Own(leaf.into_page()), key: entry_key, value }
     }
 
-    /// The key.
+    /// The key: borrowed from the page, or, for a long key, from the entry.
     pub fn key(&self) -> &[u8] {
-        &self.page.as_bytes()[self.key.clone()]
+        match &self.key {
+            EntryKey::InPage(range) => &self.page.as_bytes()[range.clone()],
+            EntryKey::Long(key) => key,
+        }
     }
 
     /// The value as the leaf holds it: inline bytes, or an overflow chain's reference.

@@ -9,7 +9,10 @@
 //! shrinkage, keeping every node but the root (and the last of each level, which an ascending
 //! load fills) a quarter full; `observer`, the structural events (`TreeEvent`) a tree reports
 //! to a `TreeObserver`; `salvage`, every readable entry of a damaged tree and the key
-//! ranges of the parts that are not; `limits`, the key and inline-value limits per page size.
+//! ranges of the parts that are not; `limits`, the key and inline-value limits per page size;
+//! `keys`, long keys (docs/DECISIONS.md, ADR-17): keys up to `limits::KEY_MAX_BYTES_TOTAL`
+//! (64 KiB), those past the inline limit stored as a prefix in the cell and a tail in an
+//! overflow chain the tree owns, compared by prefix first, long separators suffix-truncated.
 //!
 //! Malformed pages (checksum-valid, contents wrong) are `Error::Corrupt` naming the page, never a
 //! panic, a hang or an unbounded allocation: every cell read is checked against the size limits
@@ -29,11 +32,14 @@
 //! entry, for callers that keep the data.
 //!
 //! What it does not do: it sees pages only through the pager's `PageRead`/`PageWrite`
-//! capabilities; it knows nothing of the write-ahead log, the buffer pool or files.
+//! capabilities (and writes, reads, frees and claims its long keys' chains with
+//! `redwood-overflow`, over the same capabilities); it knows nothing of the write-ahead log,
+//! the buffer pool or files. Overflow values' chains are the caller's.
 
 mod cursor;
 mod entry;
 mod error;
+mod keys;
 pub mod limits;
 pub mod node;
 mod observer;
@@ -44,7 +50,9 @@ mod tree;
 pub use cursor::Range;
 pub use entry::Entry;
 pub use error::{Error, Result};
-pub use node::{Full, Node, NodeKind, OwnedValue, Value};
+pub use node::{
+    Full, KeyTail, KeyTails, NoTails, Node, NodeKind, OwnedKey, OwnedValue, StoredKey, Value,
+};
 pub use observer::{TreeEvent, TreeObserver};
 pub use salvage::{LostRange, Salvage};
 pub use tree::{Tree, TreeStats};

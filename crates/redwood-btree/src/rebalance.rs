@@ -32,13 +32,24 @@
 //! ancestor, a leaf's right-sibling link names the sibling, and the parent's separator sorts
 //! between the two nodes' keys. Anything else is `Corrupt`, found before any page changes (the
 //! changes are collected in `Changes` and written at the end).
+//!
+//! Long keys (see `keys` for who owns which chain): cells move between the pair as they are,
+//! chain references and all. A leaf merge drops the parent's separator between the two: a long
+//! one's chain is freed. A leaf redistribution replaces it with a new one (the right leaf's
+//! first key, a long one suffix-truncated: `keys::separator_between`), freeing the old one's
+//! chain and giving a long new one a chain of its own. An interior merge pulls the separator
+//! down into the merged node, and an interior redistribution rotates it down and another key
+//! up: the cells, and so the chains, only move.
 
 use std::ops::Deref;
 
-use redwood_pager::{Page, PageId, PageSize, PageWrite};
+use redwood_pager::{Page, PageId, PageRead, PageSize, PageWrite};
 
 use crate::error::{Error, Result};
-use crate::node::{CELLS_START_BYTES, Node, NodeKind, balanced_split, interior_cell_size};
+use crate::keys::{HeldKey, StoreTails, compare_stored, separator_between};
+use crate::node::{
+    CELLS_START_BYTES, Node, NodeKind, OwnedKey, StoredKey, balanced_split, interior_cell_size,
+};
 use crate::observer::TreeEvent;
 use crate::tree::{Changes, PathStep, Separator, Step, Tree, load_path, read_node};
 
@@ -102,22 +113,43 @@ impl Tree {
             let pair =
                 pair_with_sibling(store, &path, parent_id, &parent, child_index, page_id, node)?;
             let Pair { left_index, left_id, right_id, .. } = pair;
-            let separator = parent.key(left_index).to_vec();
+            let separator = parent.key(left_index).to_owned_key();
             let kind = pair.left.kind();
-            if let Some(merged) = merge(&pair.left, &pair.right, &separator) {
+            if let Some(merged) = merge(&pair.left, &pair.right, separator.as_stored()) {
                 changes.write(left_id, merged);
                 changes.free(right_id);
                 changes.event(TreeEvent::Merge { kind, page_id: left_id, freed_page_id: right_id });
+                // Leaves drop the separator (interior nodes pulled it down, chain and all).
+                if let (NodeKind::Leaf, Some(tail)) = (kind, separator.as_stored().tail()) {
+                    changes.free_tail(store, tail)?;
+                }
                 parent.remove(left_index);
                 (page_id, node) = (parent_id, parent);
                 continue;
             }
-            let Some((left, right, separator)) = redistribute(&pair.left, &pair.right, &separator)
+            let Some((left, right, up)) =
+                redistribute(&pair.left, &pair.right, separator.as_stored())
             else {
                 // Nothing to share (a giant separator): the node stays as it is, still valid.
                 let node = if pair.node_is_left { pair.left } else { pair.right };
                 changes.write(page_id, node);
                 return Ok(());
+            };
+            let separator = match up {
+                // Interior nodes rotated a key up, its chain with it.
+                Some(up) => HeldKey::take(&*store, up)?,
+                // Leaves get a new separator; the old one's chain goes.
+                None => {
+                    let new = separator_between(&*store, left.key(left.len() - 1), right.key(0))?
+                        .ok_or_else(|| Error::Corrupt {
+                        page_id: left_id,
+                        reason: "redistributed leaves are not in key order".to_owned(),
+                    })?;
+                    if let Some(tail) = separator.as_stored().tail() {
+                        changes.free_tail(store, tail)?;
+                    }
+                    HeldKey::new(store, changes, new)?
+                }
             };
             changes.write(left_id, left);
             changes.write(right_id, right);
@@ -127,14 +159,18 @@ impl Tree {
                 right_page_id: right_id,
             });
             parent.remove(left_index);
-            // The new separator is one of the pair's keys, so (the pair's keys lying between the
-            // parent's neighbouring separators in a sound tree) it sorts at the old one's place.
-            if parent.search(&separator) != Err(left_index) {
+            // The new separator lies between the pair's keys, so (the pair's keys lying between
+            // the parent's neighbouring separators in a sound tree) it sorts at the old one's
+            // place.
+            if parent.search(&separator.bytes, &mut StoreTails(&*store))? != Err(left_index) {
                 let reason =
                     format!("child {left_index}'s new separator does not sort at its place");
                 return Err(Error::Corrupt { page_id: parent_id, reason });
             }
-            if parent.insert_interior(left_index, &separator, right_id).is_err() {
+            if parent
+                .insert_interior(left_index, separator.stored(store.page_size()), right_id)
+                .is_err()
+            {
                 // The new separator is longer and the parent is full: split it, as an insert would.
                 path.push(Step { page_id: parent_id, node: parent, child_index: left_index });
                 let separator = Separator { key: separator, right: right_id, at_right_edge: false };
@@ -212,26 +248,27 @@ fn pair_with_sibling(
             node_is_left,
         }
     };
-    check_pair(&pair, parent.key(left_index))?;
+    check_pair(store, &pair, parent.key(left_index))?;
     Ok(pair)
 }
 
 /// The checks that make combining the pair sound: the keys of the left node below the
 /// separator, those of the right node at or above it (strictly above for interior nodes, whose
 /// separator joins the combined node), and, for leaves, the left leaf linked to the right one.
-fn check_pair(pair: &Pair, separator: &[u8]) -> Result<()> {
+/// Long keys are compared whole where their prefixes tie (their tails read from `store`).
+fn check_pair(store: &impl PageRead, pair: &Pair, separator: StoredKey<'_>) -> Result<()> {
     let (left, right) = (&pair.left, &pair.right);
     if let Some(last) = left.len().checked_sub(1).map(|index| left.key(index))
-        && last >= separator
+        && compare_stored(store, last, separator)?.is_ge()
     {
         let reason = "a key at or above the parent's separator".to_owned();
         return Err(Error::Corrupt { page_id: pair.left_id, reason });
     }
     if !right.is_empty() {
-        let first = right.key(0);
+        let first = compare_stored(store, right.key(0), separator)?;
         let below = match right.kind() {
-            NodeKind::Leaf => first < separator,
-            NodeKind::Interior => first <= separator,
+            NodeKind::Leaf => first.is_lt(),
+            NodeKind::Interior => first.is_le(),
         };
         if below {
             let reason = "a key below the parent's separator".to_owned();
@@ -270,8 +307,9 @@ pub(crate) fn underfull_at(used_bytes: usize, page_size: PageSize) -> bool {
 
 /// `left` and `right` (adjacent children, `separator` between them) as one node, if they fit:
 /// leaves concatenate (the left one takes over the right one's sibling link); interior nodes
-/// pull the separator down over the right node's leftmost child.
-fn merge(left: &Node, right: &Node, separator: &[u8]) -> Option<Node> {
+/// pull the separator down over the right node's leftmost child. Cells move as they are (long
+/// keys' chain references with them).
+fn merge(left: &Node, right: &Node, separator: StoredKey<'_>) -> Option<Node> {
     let mut merged = left.clone();
     match left.kind() {
         NodeKind::Leaf => {
@@ -292,10 +330,16 @@ fn merge(left: &Node, right: &Node, separator: &[u8]) -> Option<Node> {
     Some(merged)
 }
 
-/// `left` and `right` rebuilt with their cells shared evenly by bytes, and the new separator
-/// between them; `None` if either would be left without a cell. Leaves keep their sibling links
-/// (the pages stay where they are); interior nodes rotate cells through the separator.
-fn redistribute(left: &Node, right: &Node, separator: &[u8]) -> Option<(Node, Node, Vec<u8>)> {
+/// `left` and `right` rebuilt with their cells shared evenly by bytes; `None` if either would be
+/// left without a cell. Leaves keep their sibling links (the pages stay where they are), and
+/// their new separator is the caller's to build; interior nodes rotate cells through the
+/// separator, and the key that goes up (out of both nodes, a long one's chain with it) is
+/// returned.
+fn redistribute(
+    left: &Node,
+    right: &Node,
+    separator: StoredKey<'_>,
+) -> Option<(Node, Node, Option<OwnedKey>)> {
     let page_size = left.page_size();
     let kind = left.kind();
     let (new_left, new_right, separator) = match kind {
@@ -315,18 +359,17 @@ fn redistribute(left: &Node, right: &Node, separator: &[u8]) -> Option<(Node, No
             }
             new_left.set_right_sibling(left.right_sibling());
             new_right.set_right_sibling(right.right_sibling());
-            let separator = new_right.key(0).to_vec();
-            (new_left, new_right, separator)
+            (new_left, new_right, None)
         }
         NodeKind::Interior => {
             // (key, child right of it) in key order, the old separator joining the two nodes.
-            let entries: Vec<(&[u8], PageId)> = (0..left.len())
+            let entries: Vec<(StoredKey<'_>, PageId)> = (0..left.len())
                 .map(|index| (left.key(index), left.child(index + 1)))
                 .chain(std::iter::once((separator, right.child(0))))
                 .chain((0..right.len()).map(|index| (right.key(index), right.child(index + 1))))
                 .collect();
             let sizes: Vec<usize> =
-                entries.iter().map(|(key, _)| interior_cell_size(key)).collect();
+                entries.iter().map(|&(key, _)| interior_cell_size(key)).collect();
             let up = balanced_split(&sizes, kind);
             let mut new_left = Node::new_interior(page_size, left.child(0));
             let mut new_right = Node::new_interior(page_size, entries[up].1);
@@ -338,7 +381,7 @@ fn redistribute(left: &Node, right: &Node, separator: &[u8]) -> Option<(Node, No
                 };
                 target.insert_interior(target.len(), key, child).ok()?;
             }
-            (new_left, new_right, entries[up].0.to_vec())
+            (new_left, new_right, Some(entries[up].0.to_owned_key()))
         }
     };
     (!new_left.is_empty() && !new_right.is_empty()).then_some((new_left, new_right, separator))

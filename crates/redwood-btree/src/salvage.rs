@@ -8,14 +8,22 @@
 //!
 //! Bounded like every other walk: at most `TREE_HEIGHT_MAX` levels, and a page is visited at
 //! most once (a second visit, through a cycle or a shared child, is reported and skipped).
+//!
+//! Long keys are read whole (their tails from their chains). A leaf entry whose tail cannot be
+//! read is lost alone: a `LostRange` from its prefix to the leaf's upper bound. A separator
+//! whose tail cannot be read bounds its children by what its cell holds: its prefix below,
+//! the prefix's successor above (`keys::prefix_successor`), looser than the separator itself,
+//! so no readable entry is refused for it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use redwood_pager::{PageId, PageRead};
 
 use crate::error::Error;
+use crate::keys::{full_key, prefix_successor};
 use crate::limits::TREE_HEIGHT_MAX;
-use crate::node::{NodeKind, OwnedValue};
+use crate::node::{NodeKind, OwnedValue, StoredKey};
 use crate::tree::{Tree, read_node};
 
 /// A part of a tree the salvage could not read: the page at fault and the keys it covered.
@@ -81,29 +89,50 @@ impl Tree {
             };
             match node.kind() {
                 NodeKind::Leaf => {
-                    if let Some(index) = (0..node.len()).find(|&index| !within(node.key(index))) {
+                    // Each key whole, or the error reading its tail (that entry alone is lost).
+                    let keys: Vec<Result<Cow<'_, [u8]>, Error>> =
+                        (0..node.len()).map(|index| full_key(store, node.key(index))).collect();
+                    let outside =
+                        keys.iter().position(|key| key.as_ref().is_ok_and(|key| !within(key)));
+                    if let Some(index) = outside {
                         let reason = format!("key {index} lies outside the range its parent gives");
                         lose(Error::Corrupt { page_id, reason }, &mut salvage);
                         continue;
                     }
-                    for index in 0..node.len() {
-                        entry(node.key(index).to_vec(), node.value(index).into())?;
-                        salvage.entries += 1;
+                    for (index, key) in keys.into_iter().enumerate() {
+                        match key {
+                            Ok(key) => {
+                                entry(key.into_owned(), node.value(index).into())?;
+                                salvage.entries += 1;
+                            }
+                            Err(error) => salvage.lost.push(LostRange {
+                                page_id,
+                                from_key: Some(node.key(index).visible().to_vec()),
+                                to_key: to_key.clone(),
+                                error,
+                            }),
+                        }
                     }
                 }
                 NodeKind::Interior => {
+                    // A separator as bounds for its children: whole, or (its tail unreadable)
+                    // the bounds its prefix gives.
+                    let bound = |index: usize, upper: bool| -> Option<Vec<u8>> {
+                        let key = node.key(index);
+                        match (full_key(store, key), key) {
+                            (Ok(key), _) => Some(key.into_owned()),
+                            (Err(_), StoredKey::Long { prefix, .. }) if upper => {
+                                prefix_successor(prefix)
+                            }
+                            (Err(_), key) => Some(key.visible().to_vec()),
+                        }
+                    };
                     // Children pushed last-first, so they pop in key order.
                     for index in (0..=node.len()).rev() {
-                        let low = if index == 0 {
-                            from_key.clone()
-                        } else {
-                            Some(node.key(index - 1).to_vec())
-                        };
-                        let high = if index == node.len() {
-                            to_key.clone()
-                        } else {
-                            Some(node.key(index).to_vec())
-                        };
+                        let low =
+                            if index == 0 { from_key.clone() } else { bound(index - 1, false) };
+                        let high =
+                            if index == node.len() { to_key.clone() } else { bound(index, true) };
                         pending.push((node.child(index), depth + 1, low, high));
                     }
                 }

@@ -67,7 +67,7 @@
 //!
 //! | what | limit (4 KiB pages) | error |
 //! | --- | --- | --- |
-//! | key | `page_size / 8` bytes: 512 | `TreeError::KeyTooLarge` |
+//! | key | 64 KiB, any page size (longer than `page_size / 8` = 512 keeps its first 496 bytes in the leaf and the rest in an overflow chain) | `TreeError::KeyTooLarge` |
 //! | value | 1 GiB (longer than `page_size / 8` goes to an overflow chain) | `OverflowError::TooLarge` |
 //! | table name | 1 to `page_size / 8` bytes of UTF-8 | `Error::InvalidTableName` |
 //! | transaction | no limit but the disk: changed pages beyond the cache's share spill to the log or go home | `StorageError::Full` at 2^40 pages |

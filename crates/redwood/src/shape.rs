@@ -138,7 +138,8 @@ pub(crate) fn walk(
             let first_key_prefix = if node.is_empty() {
                 Vec::new()
             } else {
-                let key = node.key(0);
+                // A long key's inline prefix is longer than the prefix kept here.
+                let key = node.key(0).visible();
                 key[..key.len().min(SHAPE_KEY_PREFIX_MAX_BYTES)].to_vec()
             };
             let page_bytes = node.page_size().bytes();

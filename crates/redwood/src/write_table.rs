@@ -369,8 +369,9 @@ pub(crate) fn insert(
     let store = &mut state.txn;
     let page_size = store.page_size();
     let previous = if value.len() > redwood_btree::limits::inline_value_max_bytes(page_size) {
-        // Check the key before writing a chain the tree would then refuse.
-        let max_bytes = redwood_btree::limits::key_max_bytes(page_size);
+        // Check the key before writing a chain the tree would then refuse (keys past the
+        // inline limit are long keys, whose tails the tree keeps in chains of its own).
+        let max_bytes = redwood_btree::limits::KEY_MAX_BYTES_TOTAL;
         if key.len() > max_bytes {
             return Err(redwood_btree::Error::KeyTooLarge { bytes: key.len(), max_bytes }.into());
         }

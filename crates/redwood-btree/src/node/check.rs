@@ -1,13 +1,27 @@
 //! The checks a node page must pass before it is read or changed (`Node::load*`): the header,
 //! every cell's bounds and size limits (`CellFault`, formatted only on failure so the checked
 //! lookup allocates nothing), no overlap, exact free-space accounting and key order.
+//!
+//! A long key's cell is checked for its shape: the flag with exactly `key_prefix_bytes` of
+//! prefix, and a tail length that makes the key longer than `key_max_bytes` and at most
+//! `KEY_MAX_BYTES_TOTAL`. Its chain is not read here (nodes read no other page): key order is
+//! checked as far as the cells show it, and two adjacent keys whose order only their tails
+//! decide pass. The tree's integrity walk (`Tree::check_invariants`) reads every tail and checks
+//! the full order.
 
+use std::cmp::Ordering;
 use std::ops::Deref;
 
 use redwood_pager::{Page, PageSize};
 
-use super::{Node, NodeKind, OVERFLOW_FLAG, OVERFLOW_REF_BYTES, SLOT_BYTES, SLOTS_OFFSET};
-use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
+use super::{
+    LONG_KEY_FLAG, Node, NodeKind, OVERFLOW_FLAG, OVERFLOW_REF_BYTES, SLOT_BYTES, SLOTS_OFFSET,
+    StoredKey, long_key_tail_bytes,
+};
+use crate::limits::{
+    LONG_KEY_REF_BYTES, OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes,
+    key_prefix_bytes,
+};
 
 /// Why a cell fails the cell checks (formatted into a `Corrupt` reason only on failure, so the
 /// checked search allocates nothing).
@@ -17,6 +31,11 @@ pub(super) enum CellFault {
     OutOfBounds,
     /// The key is longer than `key_max_bytes`: no insert writes one.
     KeyTooLong(usize),
+    /// The long-key flag with a prefix of another length than `key_prefix_bytes`.
+    LongKeyPrefix(usize),
+    /// A long key's tail length makes a key no longer than `key_max_bytes` (which would be
+    /// stored inline) or longer than `KEY_MAX_BYTES_TOTAL`.
+    LongKeyTail(u64),
     /// The inline value is longer than `inline_value_max_bytes`: such values go to chains.
     InlineValueTooLong(usize),
     /// The overflow flag is set but the value length is not that of a chain reference.
@@ -33,6 +52,18 @@ impl CellFault {
                 "cell {index} has a key of {bytes} bytes, over the limit of {}",
                 key_max_bytes(page_size)
             ),
+            CellFault::LongKeyPrefix(bytes) => format!(
+                "cell {index} is a long key with a prefix of {bytes} bytes, not {}",
+                key_prefix_bytes(page_size)
+            ),
+            CellFault::LongKeyTail(length) => {
+                let lengths = long_key_tail_bytes(page_size);
+                format!(
+                    "cell {index} is a long key with a tail of {length} bytes, outside {}..={}",
+                    lengths.start(),
+                    lengths.end()
+                )
+            }
             CellFault::InlineValueTooLong(bytes) => format!(
                 "cell {index} has an inline value of {bytes} bytes, over the limit of {}",
                 inline_value_max_bytes(page_size)
@@ -50,7 +81,8 @@ impl CellFault {
 
 impl<P: Deref<Target = Page>> Node<P> {
     /// Checks the node's invariants: every slot inside the content area, cells within the page
-    /// and not overlapping, keys strictly ascending, the free-space accounting exact.
+    /// and not overlapping, keys strictly ascending (as far as the cells show: where only long
+    /// keys' tails decide, see the module docs), the free-space accounting exact.
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         self.validate()
     }
@@ -78,7 +110,13 @@ impl<P: Deref<Target = Page>> Node<P> {
         if used + usize::from(header.fragmented_bytes.get()) != page_bytes - content_start {
             return Err("free-space accounting does not add up".to_owned());
         }
-        if (1..count).any(|index| self.key(index - 1) >= self.key(index)) {
+        let out_of_order = |index: usize| match (self.key(index - 1), self.key(index)) {
+            (StoredKey::Inline(before), StoredKey::Inline(after)) => before >= after,
+            (before, after) => before
+                .compare_stored_without_tails(&after)
+                .is_some_and(|ordering| ordering != Ordering::Less),
+        };
+        if (1..count).any(out_of_order) {
             return Err("keys are not strictly ascending".to_owned());
         }
         Ok(())
@@ -101,6 +139,7 @@ impl<P: Deref<Target = Page>> Node<P> {
     /// The cell checks of cell `index` (< `len`, on a header-checked node): inside the content
     /// area, and within the size limits. Every accessor then stays in bounds for this cell, and
     /// every cell the tree moves to another node fits there as an insert would.
+    #[inline]
     pub(super) fn check_cell(&self, index: usize) -> std::result::Result<(), CellFault> {
         let cell = self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize;
         if cell < self.content_start() {
@@ -121,12 +160,17 @@ impl<P: Deref<Target = Page>> Node<P> {
     }
 
     /// The length of the cell at offset `cell`, if it lies in the page within the size limits.
+    /// On every lookup's path (each probed cell): the long-key checks are out of line, so an
+    /// inline key's cell costs what it did before long keys.
+    #[inline]
     pub(super) fn checked_cell(&self, cell: usize) -> std::result::Result<usize, CellFault> {
         let bytes = self.bytes();
         let page_size = self.page_size();
-        let key_bytes = usize::from(u16::from_le_bytes(field(bytes, cell)?));
-        if key_bytes > key_max_bytes(page_size) {
-            return Err(CellFault::KeyTooLong(key_bytes));
+        let raw_key_bytes = u16::from_le_bytes(field(bytes, cell)?);
+        let mut key_bytes = usize::from(raw_key_bytes);
+        let long_key = key_bytes > key_max_bytes(page_size);
+        if long_key {
+            key_bytes = long_key_area(raw_key_bytes, page_size)?;
         }
         let (body, overflow) = match self.kind {
             NodeKind::Interior => (8, false),
@@ -151,6 +195,9 @@ impl<P: Deref<Target = Page>> Node<P> {
         if cell + length > bytes.len() {
             return Err(CellFault::OutOfBounds);
         }
+        if long_key {
+            check_tail_length(bytes, cell + self.cell_header_bytes() + key_bytes - 8, page_size)?;
+        }
         if overflow {
             // The chain's length: 0 or over the limit would make a chain read fail only after
             // reading pages (or never end, for a length a chain cycle could feed).
@@ -161,6 +208,39 @@ impl<P: Deref<Target = Page>> Node<P> {
         }
         Ok(length)
     }
+}
+
+/// The bytes a key whose length field is `raw` (above `key_max_bytes`) takes in its cell: a long
+/// key's prefix and tail reference, if the field has the flag and the prefix has its fixed
+/// length.
+#[cold]
+#[inline(never)]
+fn long_key_area(raw: u16, page_size: PageSize) -> std::result::Result<usize, CellFault> {
+    if raw & LONG_KEY_FLAG == 0 {
+        return Err(CellFault::KeyTooLong(usize::from(raw)));
+    }
+    let prefix = usize::from(raw & !LONG_KEY_FLAG);
+    if prefix != key_prefix_bytes(page_size) {
+        return Err(CellFault::LongKeyPrefix(prefix));
+    }
+    Ok(prefix + LONG_KEY_REF_BYTES)
+}
+
+/// A long key's tail length, at `at` in the page: it bounds the chain read (and the key
+/// assembled) whatever the chain's pages say, and makes the long form the only form of a key
+/// this long.
+#[cold]
+#[inline(never)]
+fn check_tail_length(
+    bytes: &[u8],
+    at: usize,
+    page_size: PageSize,
+) -> std::result::Result<(), CellFault> {
+    let tail = u64::from_le_bytes(field(bytes, at)?);
+    if !long_key_tail_bytes(page_size).contains(&tail) {
+        return Err(CellFault::LongKeyTail(tail));
+    }
+    Ok(())
 }
 
 /// The `N` bytes of `bytes` at `at`, or `OutOfBounds` if they run past the end.

@@ -11,13 +11,20 @@
 //! accessors, the searches) works on every `Node<P>`; modifying (this file) on nodes over
 //! mutable bytes (`P: DerefMut`), building on `Node<PageBuf>` only.
 //!
+//! A key is stored inline or, past `limits::key_max_bytes`, as a long key: a fixed-length prefix
+//! and a reference to the chain holding its tail (`node/key.rs`: [`StoredKey`]). Nodes read no
+//! chain: searches take a [`KeyTails`] for the comparisons a prefix does not decide, and the
+//! mutators store the reference they are given (who owns which chain is the tree's business,
+//! see `keys`).
+//!
 //! A damaged page is an error naming it, never a panic, however the bytes are held:
 //! `Node::load_for_read` checks every slot and cell before anything is read (each cell inside the
-//! content area, its key and inline value within the page size's limits, an overflow reference's
-//! length in `1..=OVERFLOW_VALUE_MAX_BYTES`), so every accessor stays in bounds;
+//! content area, its key and inline value within the page size's limits, a long key's prefix
+//! and tail lengths, an overflow reference's length in `1..=OVERFLOW_VALUE_MAX_BYTES`), so every
+//! accessor stays in bounds;
 //! `Node::load_for_lookup` makes the same cell checks on each cell a search probes; and
 //! `Node::load` adds the checks a modification relies on (no overlapping cells, exact free-space
-//! accounting, strictly ascending keys) (`node/check.rs`).
+//! accounting, strictly ascending keys as far as the cells show them) (`node/check.rs`).
 //!
 //! Only a node that had the full checks (or was built here, empty, or is a page the write
 //! transaction holds, which this code wrote from such a node: `Node::load_held`) may be
@@ -34,10 +41,15 @@ use zerocopy::byteorder::little_endian::{U16, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
 use crate::error::{Error, Result};
-use crate::limits::{OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes, key_max_bytes};
+use crate::limits::{
+    KEY_MAX_BYTES_TOTAL, LONG_KEY_REF_BYTES, OVERFLOW_VALUE_MAX_BYTES, inline_value_max_bytes,
+    key_max_bytes, key_prefix_bytes,
+};
 
 mod check;
+mod key;
 mod view;
+pub use key::{KeyTail, KeyTails, NoTails, OwnedKey, StoredKey};
 pub(crate) use view::ValueSpan;
 
 /// The page type of a leaf.
@@ -46,6 +58,12 @@ pub const LEAF: u8 = 16;
 pub const INTERIOR: u8 = 17;
 /// The high bit of a leaf cell's value length: the value lives in an overflow chain.
 const OVERFLOW_FLAG: u32 = 1 << 31;
+/// The high bit of a cell's key length: the key is long, the cell holds its prefix (the low
+/// bits give its length, always `limits::key_prefix_bytes`) and a reference to its tail.
+const LONG_KEY_FLAG: u16 = 1 << 15;
+// The inline key limit of the largest page (8 KiB) leaves the flag bit free.
+const _: () =
+    assert!((redwood_pager::limits::PAGE_SIZE_MAX_BYTES as usize / 8) < LONG_KEY_FLAG as usize);
 
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned, Clone, Copy, Debug)]
 #[repr(C)]
@@ -190,10 +208,13 @@ impl<P: DerefMut<Target = Page>> Node<P> {
     }
 
     /// Inserts a leaf cell at `index` (keeping key order is the caller's: `search` gives it).
-    pub fn insert_leaf(
+    /// `key` is an inline key (at most `limits::key_max_bytes`) or a long key's prefix (exactly
+    /// `limits::key_prefix_bytes`) and tail reference; the cell takes over the reference (the
+    /// chain is the cell's from now on: see `Node::split` for who owns what).
+    pub fn insert_leaf<'k>(
         &mut self,
         index: usize,
-        key: &[u8],
+        key: impl Into<StoredKey<'k>>,
         value: Value<'_>,
     ) -> std::result::Result<(), Full> {
         // Programmer errors, never page bytes: the tree checks every key and value it is given
@@ -202,9 +223,11 @@ impl<P: DerefMut<Target = Page>> Node<P> {
         // into leaves it has checked are leaves.
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Leaf, "leaf cells go into leaves");
-        assert!(key.len() <= key_max_bytes(self.page_size()), "keys are checked against the limit");
-        let mut cell = Vec::with_capacity(LEAF_CELL_HEADER_BYTES + key.len() + OVERFLOW_REF_BYTES);
-        cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        let key = key.into();
+        let raw_key_bytes = key_field(key, self.page_size());
+        let mut cell =
+            Vec::with_capacity(LEAF_CELL_HEADER_BYTES + key_area_bytes(key) + OVERFLOW_REF_BYTES);
+        cell.extend_from_slice(&raw_key_bytes.to_le_bytes());
         match value {
             Value::Inline(bytes) => {
                 assert!(
@@ -212,7 +235,7 @@ impl<P: DerefMut<Target = Page>> Node<P> {
                     "long values overflow"
                 );
                 cell.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                cell.extend_from_slice(key);
+                push_key(&mut cell, key);
                 cell.extend_from_slice(bytes);
             }
             Value::Overflow { first_page, length } => {
@@ -221,7 +244,7 @@ impl<P: DerefMut<Target = Page>> Node<P> {
                     "overflow lengths are checked against the limit"
                 );
                 cell.extend_from_slice(&(OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32).to_le_bytes());
-                cell.extend_from_slice(key);
+                push_key(&mut cell, key);
                 cell.extend_from_slice(&first_page.get().to_le_bytes());
                 cell.extend_from_slice(&length.to_le_bytes());
             }
@@ -230,25 +253,23 @@ impl<P: DerefMut<Target = Page>> Node<P> {
     }
 
     /// Inserts an interior cell at `index`: keys from `key` on (up to the next cell) live under
-    /// `child`.
-    pub fn insert_interior(
+    /// `child`. `key` is inline or long as for [`Node::insert_leaf`].
+    pub fn insert_interior<'k>(
         &mut self,
         index: usize,
-        key: &[u8],
+        key: impl Into<StoredKey<'k>>,
         child: PageId,
     ) -> std::result::Result<(), Full> {
         // Programmer errors: the tree inserts separators only into checked interior nodes, and
-        // every separator is a key of a checked node (so within the key limit).
+        // every separator is built within the limits or is a key of a checked node.
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Interior, "interior cells go into interior nodes");
-        assert!(
-            key.len() <= key_max_bytes(self.page_size()),
-            "separators are keys within the limit"
-        );
-        let mut cell = Vec::with_capacity(INTERIOR_CELL_HEADER_BYTES + key.len());
-        cell.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        let key = key.into();
+        let raw_key_bytes = key_field(key, self.page_size());
+        let mut cell = Vec::with_capacity(INTERIOR_CELL_HEADER_BYTES + key_area_bytes(key));
+        cell.extend_from_slice(&raw_key_bytes.to_le_bytes());
         cell.extend_from_slice(&child.get().to_le_bytes());
-        cell.extend_from_slice(key);
+        push_key(&mut cell, key);
         self.insert_cell(index, &cell)
     }
 
@@ -267,15 +288,18 @@ impl<P: DerefMut<Target = Page>> Node<P> {
     }
 
     /// Moves the upper half of the cells (by bytes) into a new node and returns the separator
-    /// key for the parent with it. For a leaf the separator is the right node's first key (kept
-    /// there); for an interior node it is the middle key, which moves up, its child becoming the
-    /// right node's leftmost child. Sibling links are the caller's (it knows the page ids).
+    /// key for the parent with it, as the cell held it. For a leaf it is a copy of the right
+    /// node's first key, which stays there (and so does its tail's chain, if it is long: the
+    /// tree builds its own separator, see `tree::split`); for an interior node it is the middle
+    /// key, which moves up, its child becoming the right node's leftmost child: its cell is
+    /// gone, so a long one's chain is now the caller's, to store in the parent. Sibling links
+    /// are the caller's (it knows the page ids).
     ///
     /// A leaf needs two cells and an interior node three (each half keeps a cell): within the
     /// size limits no full node has fewer, so fewer is `Corrupt` naming `page_id`, as is (never
     /// within the limits) a half that does not fit an empty node. On an error the node is
     /// unchanged.
-    pub fn split(&mut self, page_id: PageId) -> Result<(Vec<u8>, Node)> {
+    pub fn split(&mut self, page_id: PageId) -> Result<(OwnedKey, Node)> {
         self.assert_checked();
         let cells_min = match self.kind {
             NodeKind::Leaf => 2,
@@ -288,9 +312,9 @@ impl<P: DerefMut<Target = Page>> Node<P> {
         let middle = self.split_point();
         let page_size = self.page_size();
         let (separator, mut right, first_moved) = match self.kind {
-            NodeKind::Leaf => (self.key(middle).to_vec(), Node::new_leaf(page_size), middle),
+            NodeKind::Leaf => (self.key(middle).to_owned_key(), Node::new_leaf(page_size), middle),
             NodeKind::Interior => {
-                let separator = self.key(middle).to_vec();
+                let separator = self.key(middle).to_owned_key();
                 (separator, Node::new_interior(page_size, self.child(middle + 1)), middle + 1)
             }
         };
@@ -313,10 +337,11 @@ impl<P: DerefMut<Target = Page>> Node<P> {
     /// Splits an interior node for a separator appended at its right end, at the tree's right
     /// edge (an ascending load): the last key moves up and the new right node starts with the
     /// last child as its leftmost child, so this node keeps every other cell and the caller
-    /// appends the new separator to the right node. Needs two cells (this node keeps one): a
-    /// full node within the size limits has more, so fewer is `Corrupt` naming `page_id`. On
-    /// an error the node is unchanged.
-    pub fn split_off_last(&mut self, page_id: PageId) -> Result<(Vec<u8>, Node)> {
+    /// appends the new separator to the right node. The last key's cell is gone, so a long
+    /// one's chain is now the caller's. Needs two cells (this node keeps one): a full node
+    /// within the size limits has more, so fewer is `Corrupt` naming `page_id`. On an error the
+    /// node is unchanged.
+    pub fn split_off_last(&mut self, page_id: PageId) -> Result<(OwnedKey, Node)> {
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Interior, "only interior nodes split off their last child");
         if self.len() < 2 {
@@ -324,7 +349,7 @@ impl<P: DerefMut<Target = Page>> Node<P> {
             return Err(corrupt(page_id, reason));
         }
         let last = self.len() - 1;
-        let separator = self.key(last).to_vec();
+        let separator = self.key(last).to_owned_key();
         let right = Node::new_interior(self.page_size(), self.child(last + 1));
         self.remove(last);
         Ok((separator, right))
@@ -401,17 +426,66 @@ fn corrupt(page_id: PageId, reason: String) -> Error {
 }
 
 /// Bytes a leaf cell of `key` and `value` takes, its slot included.
-pub(crate) fn leaf_cell_size(key: &[u8], value: Value<'_>) -> usize {
+pub(crate) fn leaf_cell_size(key: StoredKey<'_>, value: Value<'_>) -> usize {
     let value_bytes = match value {
         Value::Inline(bytes) => bytes.len(),
         Value::Overflow { .. } => OVERFLOW_REF_BYTES,
     };
-    LEAF_CELL_HEADER_BYTES + key.len() + value_bytes + SLOT_BYTES
+    LEAF_CELL_HEADER_BYTES + key_area_bytes(key) + value_bytes + SLOT_BYTES
 }
 
 /// Bytes an interior cell with `key` takes, its slot included.
-pub(crate) fn interior_cell_size(key: &[u8]) -> usize {
-    INTERIOR_CELL_HEADER_BYTES + key.len() + SLOT_BYTES
+pub(crate) fn interior_cell_size(key: StoredKey<'_>) -> usize {
+    INTERIOR_CELL_HEADER_BYTES + key_area_bytes(key) + SLOT_BYTES
+}
+
+/// Bytes a key takes in its cell: an inline key's, or a long key's prefix and tail reference.
+fn key_area_bytes(key: StoredKey<'_>) -> usize {
+    match key {
+        StoredKey::Inline(bytes) => bytes.len(),
+        StoredKey::Long { prefix, .. } => prefix.len() + LONG_KEY_REF_BYTES,
+    }
+}
+
+/// The lengths a long key's tail may have for `page_size`: more than `key_max_bytes` in all
+/// (shorter keys are stored inline, so every key has one form), at most
+/// `KEY_MAX_BYTES_TOTAL`.
+pub(crate) fn long_key_tail_bytes(page_size: PageSize) -> std::ops::RangeInclusive<u64> {
+    let prefix = key_prefix_bytes(page_size);
+    (key_max_bytes(page_size) - prefix + 1) as u64..=(KEY_MAX_BYTES_TOTAL - prefix) as u64
+}
+
+/// The key length field of a cell for `key`, checking `key` is storable as it is: an inline key
+/// within `key_max_bytes`, or a long key whose prefix is `key_prefix_bytes` long and whose tail
+/// length is in `long_key_tail_bytes`. The tree builds every key it stores so (and moves only
+/// cells that passed the same checks when read): a programmer error if not.
+fn key_field(key: StoredKey<'_>, page_size: PageSize) -> u16 {
+    match key {
+        StoredKey::Inline(bytes) => {
+            assert!(bytes.len() <= key_max_bytes(page_size), "long keys are stored as long keys");
+            bytes.len() as u16
+        }
+        StoredKey::Long { prefix, tail } => {
+            assert_eq!(prefix.len(), key_prefix_bytes(page_size), "a long key's prefix length");
+            assert!(
+                long_key_tail_bytes(page_size).contains(&tail.length),
+                "a long key's tail length is checked against the limits"
+            );
+            LONG_KEY_FLAG | prefix.len() as u16
+        }
+    }
+}
+
+/// Appends `key`'s cell bytes: the inline key, or the prefix and the tail reference.
+fn push_key(cell: &mut Vec<u8>, key: StoredKey<'_>) {
+    match key {
+        StoredKey::Inline(bytes) => cell.extend_from_slice(bytes),
+        StoredKey::Long { prefix, tail } => {
+            cell.extend_from_slice(prefix);
+            cell.extend_from_slice(&tail.first_page.get().to_le_bytes());
+            cell.extend_from_slice(&tail.length.to_le_bytes());
+        }
+    }
 }
 
 /// Where to split cells of `sizes` bytes so the two halves are as even as possible: the first

@@ -10,10 +10,12 @@ use redwood_pager::{Page, PageBuf, PageId, PageSize};
 use zerocopy::FromBytes;
 
 use super::{
-    INTERIOR, INTERIOR_CELL_HEADER_BYTES, LEAF, LEAF_CELL_HEADER_BYTES, NODE_HEADER_OFFSET, Node,
-    NodeHeader, NodeKind, OVERFLOW_FLAG, SLOT_BYTES, SLOTS_OFFSET, Value, corrupt,
+    INTERIOR, INTERIOR_CELL_HEADER_BYTES, KeyTail, KeyTails, LEAF, LEAF_CELL_HEADER_BYTES,
+    LONG_KEY_FLAG, NODE_HEADER_OFFSET, Node, NodeHeader, NodeKind, OVERFLOW_FLAG, SLOT_BYTES,
+    SLOTS_OFFSET, StoredKey, Value, corrupt,
 };
 use crate::error::Result;
+use crate::limits::LONG_KEY_REF_BYTES;
 
 /// Where a leaf cell's value lies in its page: the byte range of an inline value, or the
 /// overflow reference it holds. Taken from a cell that passed the cell checks, so the range
@@ -62,7 +64,8 @@ impl<P: Deref<Target = Page>> Node<P> {
     /// type and header (constant time). Use [`Node::search_checked`] on it: that checks each
     /// cell it probes (bounds and size limits, as [`Node::load_for_read`] checks every cell),
     /// which makes `key`, `value` and `child` safe at the index it returns (or, for an interior
-    /// node, at [`Node::child_index_for`] of the same key). Other cells must not be read.
+    /// node, at [`Node::child_index_for_checked`] of the same key). Other cells must not be
+    /// read.
     pub fn load_for_lookup(page: P, page_id: PageId) -> Result<Self> {
         let node = Self::typed(page, page_id)?;
         node.validate_header().map_err(|reason| corrupt(page_id, reason))?;
@@ -156,17 +159,36 @@ impl<P: Deref<Target = Page>> Node<P> {
         self.len() == 0
     }
 
-    /// The key of cell `index`.
-    pub fn key(&self, index: usize) -> &[u8] {
-        &self.bytes()[self.key_span(index)]
+    /// The key of cell `index`, as the cell holds it: the whole key, or a long key's prefix
+    /// and tail reference.
+    #[inline]
+    pub fn key(&self, index: usize) -> StoredKey<'_> {
+        let cell = self.cell_offset(index);
+        let raw = self.u16_at(cell);
+        let start = cell + self.cell_header_bytes();
+        if raw & LONG_KEY_FLAG == 0 {
+            return StoredKey::Inline(&self.bytes()[start..start + usize::from(raw)]);
+        }
+        self.long_key_at(start, raw)
     }
 
-    /// Where the key of cell `index` lies in the page.
+    /// The long key whose cell's key field, of length field `raw`, starts at `start`.
+    #[inline(never)]
+    fn long_key_at(&self, start: usize, raw: u16) -> StoredKey<'_> {
+        let prefix_end = start + usize::from(raw & !LONG_KEY_FLAG);
+        let tail = KeyTail {
+            first_page: PageId::new(self.u64_at(prefix_end)),
+            length: self.u64_at(prefix_end + 8),
+        };
+        StoredKey::Long { prefix: &self.bytes()[start..prefix_end], tail }
+    }
+
+    /// Where the bytes cell `index` holds of its key lie in the page (a long key's: its prefix).
     pub(crate) fn key_span(&self, index: usize) -> Range<usize> {
         let cell = self.cell_offset(index);
-        let key_bytes = self.u16_at(cell) as usize;
+        let raw = self.u16_at(cell);
         let start = cell + self.cell_header_bytes();
-        start..start + key_bytes
+        start..start + usize::from(raw & !LONG_KEY_FLAG)
     }
 
     /// The value of leaf cell `index`.
@@ -178,9 +200,9 @@ impl<P: Deref<Target = Page>> Node<P> {
     pub(crate) fn value_span(&self, index: usize) -> ValueSpan {
         assert_eq!(self.kind, NodeKind::Leaf, "values live in leaves");
         let cell = self.cell_offset(index);
-        let key_bytes = self.u16_at(cell) as usize;
+        let key_area = key_area_bytes(self.u16_at(cell));
         let raw_length = self.u32_at(cell + 2);
-        let start = cell + LEAF_CELL_HEADER_BYTES + key_bytes;
+        let start = cell + LEAF_CELL_HEADER_BYTES + key_area;
         if raw_length & OVERFLOW_FLAG != 0 {
             let first_page = PageId::new(self.u64_at(start));
             return ValueSpan::Overflow { first_page, length: self.u64_at(start + 8) };
@@ -214,8 +236,13 @@ impl<P: Deref<Target = Page>> Node<P> {
 
     /// For an interior node taken with [`Node::load_for_lookup`]: the child index whose subtree
     /// holds `key`, checking each cell the search probes ([`Node::search_checked`]).
-    pub fn child_index_for_checked(&self, key: &[u8], page_id: PageId) -> Result<usize> {
-        Ok(match self.search_checked(key, page_id)? {
+    pub fn child_index_for_checked(
+        &self,
+        key: &[u8],
+        page_id: PageId,
+        tails: &mut impl KeyTails,
+    ) -> Result<usize> {
+        Ok(match self.search_checked(key, page_id, tails)? {
             Ok(index) => index + 1,
             Err(index) => index,
         })
@@ -225,10 +252,12 @@ impl<P: Deref<Target = Page>> Node<P> {
     /// search probes is bounds-checked first, and a bad one is `Corrupt` naming `page_id`.
     /// The cells a lookup then reads (the one found, or the one left of the insertion point,
     /// whose child an interior node follows) are among those probed.
+    #[inline]
     pub fn search_checked(
         &self,
         key: &[u8],
         page_id: PageId,
+        tails: &mut impl KeyTails,
     ) -> Result<std::result::Result<usize, usize>> {
         let (mut low, mut high) = (0, self.len());
         while low < high {
@@ -236,7 +265,7 @@ impl<P: Deref<Target = Page>> Node<P> {
             if let Err(fault) = self.check_cell(middle) {
                 return Err(corrupt(page_id, fault.describe(middle, self.page_size())));
             }
-            match self.key(middle).cmp(key) {
+            match self.key(middle).compare(key, tails)? {
                 Ordering::Less => low = middle + 1,
                 Ordering::Greater => high = middle,
                 Ordering::Equal => return Ok(Ok(middle)),
@@ -245,26 +274,24 @@ impl<P: Deref<Target = Page>> Node<P> {
         Ok(Err(low))
     }
 
-    /// Where `key` is (`Ok(index)`) or would be inserted (`Err(index)`).
-    pub fn search(&self, key: &[u8]) -> std::result::Result<usize, usize> {
+    /// Where `key` is (`Ok(index)`) or would be inserted (`Err(index)`). A long key whose prefix
+    /// does not decide a comparison is compared by its tail, through `tails` (whose errors are
+    /// returned).
+    pub fn search(
+        &self,
+        key: &[u8],
+        tails: &mut impl KeyTails,
+    ) -> Result<std::result::Result<usize, usize>> {
         let (mut low, mut high) = (0, self.len());
         while low < high {
             let middle = (low + high) / 2;
-            match self.key(middle).cmp(key) {
+            match self.key(middle).compare(key, tails)? {
                 Ordering::Less => low = middle + 1,
                 Ordering::Greater => high = middle,
-                Ordering::Equal => return Ok(middle),
+                Ordering::Equal => return Ok(Ok(middle)),
             }
         }
-        Err(low)
-    }
-
-    /// For an interior node: the child index whose subtree holds `key`.
-    pub fn child_index_for(&self, key: &[u8]) -> usize {
-        match self.search(key) {
-            Ok(index) => index + 1,
-            Err(index) => index,
-        }
+        Ok(Err(low))
     }
 
     /// The next leaf in key order.
@@ -308,6 +335,7 @@ impl<P: Deref<Target = Page>> Node<P> {
         self.checked_cell(cell).expect("only cells that passed the cell checks are sized")
     }
 
+    #[inline]
     pub(super) fn cell_offset(&self, index: usize) -> usize {
         assert!(index < self.len(), "cell {index} of {}", self.len());
         self.u16_at(SLOTS_OFFSET + index * SLOT_BYTES) as usize
@@ -332,5 +360,16 @@ impl<P: Deref<Target = Page>> Node<P> {
 
     fn u64_at(&self, offset: usize) -> u64 {
         u64::from_le_bytes(self.bytes()[offset..offset + 8].try_into().expect("8 bytes"))
+    }
+}
+
+/// Bytes the key of a cell whose key length field is `raw` takes in the cell: the inline key,
+/// or a long key's prefix and tail reference.
+#[inline]
+pub(super) fn key_area_bytes(raw: u16) -> usize {
+    if raw & LONG_KEY_FLAG == 0 {
+        usize::from(raw)
+    } else {
+        usize::from(raw & !LONG_KEY_FLAG) + LONG_KEY_REF_BYTES
     }
 }

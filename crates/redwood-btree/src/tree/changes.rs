@@ -1,12 +1,20 @@
 //! The write path's bookkeeping: the descent path as page ids (`PathStep`), the interior nodes
 //! loaded from it when a split or merge must change them (`Step`, `load_path`), and what one
 //! modifying operation changes (`Changes`), held back until every check has passed.
+//!
+//! Long keys' chains: a chain the operation writes (a new long key's tail, a long separator's)
+//! is written at once, to pages allocated for it, which no page of the tree names until the
+//! operation's writes are applied; it is freed again if the operation fails. A chain the
+//! operation drops (a removed long key's, a dropped long separator's) is walked and checked
+//! when the operation plans to drop it, and its pages are freed with the other changes.
 
 use redwood_pager::{PageId, PageRead, PageWrite};
 
 use super::{Tree, read_node, write_node};
 use crate::error::{Error, Result};
-use crate::node::{Node, NodeKind};
+use crate::keys::{chain, tail_pages};
+use crate::limits::KEY_MAX_BYTES_TOTAL;
+use crate::node::{KeyTail, Node, NodeKind};
 use crate::observer::TreeEvent;
 
 /// One interior level of a write path's descent: the page and the child index taken from it.
@@ -66,6 +74,8 @@ pub(crate) fn load_path(store: &impl PageRead, path: &[PathStep]) -> Result<Vec<
 pub(crate) struct Changes {
     /// Pages allocated for the operation, freed again if it fails.
     allocated: Vec<PageId>,
+    /// Long keys' chains written for the operation, freed again if it fails.
+    written_tails: Vec<KeyTail>,
     pages: Vec<PageChange>,
     events: Vec<TreeEvent>,
     root: Option<PageId>,
@@ -93,6 +103,33 @@ impl Changes {
     /// Frees `page_id` (at apply time).
     pub(crate) fn free(&mut self, page_id: PageId) {
         self.pages.push(PageChange::Free(page_id));
+    }
+
+    /// Writes `tail` (a long key's bytes past its prefix) to a new chain now, and returns its
+    /// reference; the chain is freed again if the operation fails.
+    pub(crate) fn write_tail(
+        &mut self,
+        store: &mut impl PageWrite,
+        tail: &[u8],
+    ) -> Result<KeyTail> {
+        // Only a pager error can come back: the tree writes tails of checked keys, never empty
+        // or longer than a chain holds.
+        let chain = redwood_overflow::write(store, tail).map_err(|error| match error {
+            redwood_overflow::Error::Pager(error) => Error::Pager(error),
+            _ => Error::KeyTooLarge { bytes: tail.len(), max_bytes: KEY_MAX_BYTES_TOTAL },
+        })?;
+        let tail = KeyTail { first_page: chain.first_page, length: chain.length };
+        self.written_tails.push(tail);
+        Ok(tail)
+    }
+
+    /// Frees the chain of `tail`, a long key this operation drops (at apply time); its pages are
+    /// found and checked now, so a damaged chain fails the operation before anything changes.
+    pub(crate) fn free_tail(&mut self, store: &impl PageRead, tail: KeyTail) -> Result<()> {
+        for page_id in tail_pages(store, tail)? {
+            self.free(page_id);
+        }
+        Ok(())
     }
 
     /// Reports `event` once the pages are changed.
@@ -145,6 +182,9 @@ impl Changes {
     fn abandon(self, store: &mut impl PageWrite) {
         for page_id in self.allocated {
             let _ = store.free(page_id);
+        }
+        for tail in self.written_tails {
+            let _ = redwood_overflow::free(store, chain(tail));
         }
     }
 }

@@ -2,13 +2,21 @@
 //! nodes, separators bounding their subtrees, equal leaf depth, the right-sibling chain, page
 //! claims and the fill bound (the last node of each level exempt), each page read once, as a
 //! view of the store's page (no copy).
+//!
+//! Long keys: the walk reads every long key's tail (leaf keys and separators), so its chain is
+//! checked and the order checks (within the node, against the parent's separators) compare
+//! whole keys, where node checks see only prefixes; it claims each chain's pages as
+//! `"btree key chain"` (the tree owns them), so the free-space check finds no key chain leaked
+//! or shared.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use redwood_pager::{PageClaims, PageGuard, PageId, PageRead};
 
 use super::{Tree, reached_twice, read_node, too_deep};
 use crate::error::{Error, Result};
+use crate::keys::{full_key, tail_pages};
 use crate::limits::TREE_HEIGHT_MAX;
 use crate::node::{Node, NodeKind, Value};
 
@@ -17,6 +25,11 @@ use crate::node::{Node, NodeKind, Value};
 pub struct TreeStats {
     /// Every overflow value's chain (first page, length), for the caller to check and claim.
     pub overflow_values: Vec<(PageId, u64)>,
+    /// Leaf entries whose key is long (its tail in a chain). The walk claimed their chains.
+    pub long_keys: u64,
+    /// Interior cells whose separator is long (its tail in a chain of its own). The walk
+    /// claimed their chains.
+    pub long_separators: u64,
     /// Levels, leaves included.
     pub height: usize,
     /// Leaf pages.
@@ -46,11 +59,13 @@ struct Place<'k> {
 }
 
 impl Tree {
-    /// Checks the whole tree and claims its pages: key order within and across nodes,
-    /// separators bounding their subtrees, every leaf at the same depth, no empty leaf below the
-    /// root, the right-sibling chain visiting the leaves in key order. `Corrupt` names the first
-    /// page at fault. Bounded: at most `TREE_HEIGHT_MAX` levels, and a page reached twice (a
-    /// cycle, or a child of two parents) is `Corrupt`, so each page is read once.
+    /// Checks the whole tree and claims its pages, its long keys' chains included: key order
+    /// within and across nodes (long keys compared whole, their tails read), separators
+    /// bounding their subtrees, every leaf at the same depth, no empty leaf below the root, the
+    /// right-sibling chain visiting the leaves in key order. `Corrupt` names the first page at
+    /// fault (a chain page, for a damaged tail). Bounded: at most `TREE_HEIGHT_MAX` levels, and
+    /// a page reached twice (a cycle, or a child of two parents) is `Corrupt`, so each page is
+    /// read once; a chain is read at most as far as its checked length.
     pub fn check_invariants(
         &self,
         store: &impl PageRead,
@@ -102,6 +117,24 @@ impl Tree {
         let node = read_node(store, page_id)?;
         node.check_invariants().map_err(corrupt)?;
         claims.claim(page_id, "btree node");
+        // Every key whole (inline keys borrowed, long ones read), each chain checked and claimed.
+        let mut keys: Vec<Cow<'_, [u8]>> = Vec::with_capacity(node.len());
+        for index in 0..node.len() {
+            let key = node.key(index);
+            if let Some(tail) = key.tail() {
+                for chain_page in tail_pages(store, tail)? {
+                    claims.claim(chain_page, "btree key chain");
+                }
+                match node.kind() {
+                    NodeKind::Leaf => walk.stats.long_keys += 1,
+                    NodeKind::Interior => walk.stats.long_separators += 1,
+                }
+            }
+            keys.push(full_key(store, key)?);
+        }
+        if let Some(index) = (1..keys.len()).find(|&index| keys[index - 1] >= keys[index]) {
+            return Err(corrupt(format!("keys {} and {index} are not in order", index - 1)));
+        }
         if depth > 1 && crate::rebalance::underfull(&node) {
             if last {
                 walk.stats.right_edge_underfull_nodes += 1;
@@ -111,7 +144,7 @@ impl Tree {
         }
         let within =
             |key: &[u8]| low.is_none_or(|low| key >= low) && high.is_none_or(|high| key < high);
-        if let Some(index) = (0..node.len()).find(|&index| !within(node.key(index))) {
+        if let Some(index) = (0..keys.len()).find(|&index| !within(&keys[index])) {
             return Err(corrupt(format!("key {index} lies outside its parent's separators")));
         }
         if node.kind() == NodeKind::Leaf {
@@ -119,9 +152,9 @@ impl Tree {
         }
         walk.stats.interiors += 1;
         for child_index in 0..=node.len() {
-            let child_low = if child_index == 0 { low } else { Some(node.key(child_index - 1)) };
+            let child_low = if child_index == 0 { low } else { Some(&*keys[child_index - 1]) };
             let child_high =
-                if child_index == node.len() { high } else { Some(node.key(child_index)) };
+                if child_index == node.len() { high } else { Some(&*keys[child_index]) };
             let child = node.child(child_index);
             let place = Place {
                 low: child_low,

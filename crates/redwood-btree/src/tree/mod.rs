@@ -24,7 +24,8 @@
 //! allocated). An in-place change is the whole operation, made after its checks.
 //!
 //! Values here are inline (at most `limits::inline_value_max_bytes`) or overflow references,
-//! whose chains the caller writes and reads (`redwood-overflow`).
+//! whose chains the caller writes and reads (`redwood-overflow`). Long keys' chains are the
+//! tree's own (see `keys`): written, freed and claimed here.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,8 +34,9 @@ use redwood_pager::{PageGuard, PageId, PageRead, PageWrite};
 
 use crate::entry::Entry;
 use crate::error::{Error, Result};
+use crate::keys::{StoreTails, tail_pages};
 use crate::limits::{
-    OVERFLOW_VALUE_MAX_BYTES, TREE_HEIGHT_MAX, inline_value_max_bytes, key_max_bytes,
+    KEY_MAX_BYTES_TOTAL, OVERFLOW_VALUE_MAX_BYTES, TREE_HEIGHT_MAX, inline_value_max_bytes,
 };
 use crate::node::{Node, NodeKind, OwnedValue, Value, page_type};
 use crate::observer::{TreeEvent, TreeObserver};
@@ -120,8 +122,10 @@ impl Tree {
         key: &[u8],
     ) -> Result<Option<Entry<'s>>> {
         let (leaf_id, leaf) = self.find_leaf(store, None, key)?;
-        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
-        Ok(Some(Entry::take(leaf, index)))
+        let Ok(index) = leaf.search_checked(key, leaf_id, &mut StoreTails(store))? else {
+            return Ok(None);
+        };
+        Ok(Some(Entry::take(leaf, index, key)))
     }
 
     /// [`Tree::get_entry`] with the root's page already in hand, `root` (as `store` reads
@@ -136,8 +140,10 @@ impl Tree {
     ) -> Result<Option<Entry<'s>>> {
         assert_eq!(root.page_id(), self.root, "the root guard is the tree's root page");
         let (leaf_id, leaf) = self.find_leaf(store, Some(root), key)?;
-        let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(None) };
-        Ok(Some(Entry::take(leaf, index)))
+        let Ok(index) = leaf.search_checked(key, leaf_id, &mut StoreTails(store))? else {
+            return Ok(None);
+        };
+        Ok(Some(Entry::take(leaf, index, key)))
     }
 
     /// The leaf that holds (or would hold) `key`, for one lookup: each level is a view of the
@@ -158,11 +164,8 @@ impl Tree {
             if node.kind() == NodeKind::Leaf {
                 return Ok((page_id, Node::load_for_lookup(root.clone(), page_id)?));
             }
-            let child_index = match node.search_checked(key, page_id)? {
-                Ok(index) => index + 1,
-                Err(index) => index,
-            };
-            page_id = node.child(child_index);
+            page_id =
+                node.child(node.child_index_for_checked(key, page_id, &mut StoreTails(store))?);
             levels -= 1;
         }
         for _ in 0..levels {
@@ -170,19 +173,15 @@ impl Tree {
             if node.kind() == NodeKind::Leaf {
                 return Ok((page_id, node));
             }
-            let child_index = match node.search_checked(key, page_id)? {
-                Ok(index) => index + 1,
-                Err(index) => index,
-            };
-            page_id = node.child(child_index);
+            page_id =
+                node.child(node.child_index_for_checked(key, page_id, &mut StoreTails(store))?);
         }
         Err(too_deep(page_id))
     }
 
-    /// Stores inline `value` under `key`; returns whether a value was replaced.
-    /// Frees every page of the tree (for deleting a table); the tree must not be used after.
-    /// Every page is found (and checked) before the first is freed, so a corrupt tree frees
-    /// nothing.
+    /// Frees every page of the tree (for deleting a table), its long keys' chains included; the
+    /// tree must not be used after. Every page is found (and checked) before the first is
+    /// freed, so a corrupt tree frees nothing. Overflow values' chains are the caller's.
     pub fn destroy(self, store: &mut impl PageWrite) -> Result<()> {
         for page_id in self.pages(store)? {
             store.free(page_id)?;
@@ -190,9 +189,11 @@ impl Tree {
         Ok(())
     }
 
-    /// Every page of the tree, each once, depth first. A page reached twice (a cycle, or a child
-    /// shared by two parents) or deeper than `TREE_HEIGHT_MAX` is `Corrupt`: each page is then
-    /// read once, so the walk ends after at most as many reads as the store has pages.
+    /// Every page of the tree, each once, depth first, with the chains of its long keys (leaf
+    /// keys and separators). A page reached twice (a cycle, a child shared by two parents, a
+    /// chain shared by two keys or running into a node) or deeper than `TREE_HEIGHT_MAX` is
+    /// `Corrupt`: each page is then read once, so the walk ends after at most as many reads as
+    /// the store has pages.
     fn pages(&self, store: &impl PageRead) -> Result<Vec<PageId>> {
         let (mut pages, mut seen) = (Vec::new(), HashSet::new());
         let mut pending = vec![(self.root, 1)];
@@ -208,10 +209,20 @@ impl Tree {
                 pending.extend((0..=node.len()).map(|index| (node.child(index), depth + 1)));
             }
             pages.push(page_id);
+            for tail in (0..node.len()).filter_map(|index| node.key(index).tail()) {
+                for chain_page in tail_pages(store, tail)? {
+                    if !seen.insert(chain_page) {
+                        return Err(reached_twice(chain_page));
+                    }
+                    pages.push(chain_page);
+                }
+            }
         }
         Ok(pages)
     }
-    /// `next_back`), with memory bounded by the tree's height.
+
+    /// A streaming scan of the entries with keys in `range`, in key order from either end
+    /// (`next` and `next_back`), with memory bounded by the tree's height.
     pub fn range<'s, 'k, S: PageRead>(
         &self,
         store: &'s S,
@@ -237,7 +248,8 @@ pub(crate) fn reached_twice(page_id: PageId) -> Error {
 }
 
 fn check_sizes(page_size: redwood_pager::PageSize, key: &[u8], value: Value<'_>) -> Result<()> {
-    let max_bytes = key_max_bytes(page_size);
+    // Keys past the inline limit are long keys (their tails go to chains the tree writes).
+    let max_bytes = KEY_MAX_BYTES_TOTAL;
     if key.len() > max_bytes {
         return Err(Error::KeyTooLarge { bytes: key.len(), max_bytes });
     }

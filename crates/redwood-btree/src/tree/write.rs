@@ -18,13 +18,25 @@
 //! Whether a change stays in place is decided before the page is touched, by the same
 //! arithmetic the owned path applies, so a declined change leaves the held page as it was and
 //! the owned path finds the same leaf.
+//!
+//! Long keys take the owned path: writing or freeing a tail's chain, and reading a tail to
+//! compare, need the store while the held page borrows it. So a long key to insert or remove,
+//! and a search of a held leaf that meets a long key its prefix does not decide
+//! (`DeferredTails`), decline the in-place change. An insert of a new long key writes its
+//! tail's chain (`Changes::write_tail`); an overwrite keeps the chain the cell had; a removal
+//! frees it (`Changes::free_tail`).
+
+use std::cmp::Ordering;
 
 use redwood_pager::{Page, PageBuf, PageId, PageRead, PageWrite};
 
 use super::{Changes, Descent, PathStep, Tree, check_sizes, read_node, too_deep};
 use crate::error::{Error, Result};
-use crate::limits::TREE_HEIGHT_MAX;
-use crate::node::{Node, NodeKind, OwnedValue, Value, leaf_cell_size};
+use crate::keys::StoreTails;
+use crate::limits::{TREE_HEIGHT_MAX, key_max_bytes, key_prefix_bytes};
+use crate::node::{
+    KeyTail, KeyTails, Node, NodeKind, OwnedValue, StoredKey, Value, leaf_cell_size,
+};
 use crate::rebalance::{underfull_at, used_bytes};
 
 /// What the in-place path did with one change.
@@ -54,30 +66,42 @@ impl Tree {
         key: &[u8],
         value: Value<'_>,
     ) -> Result<Option<OwnedValue>> {
-        check_sizes(store.page_size(), key, value)?;
+        let page_size = store.page_size();
+        check_sizes(page_size, key, value)?;
+        let long = key.len() > key_max_bytes(page_size);
         let descent = self.descend(store, key)?;
         let leaf_id = descent.leaf_id;
-        let mut leaf = match insert_in_place(store, &descent, key, value)? {
+        let in_place =
+            if long { InPlace::NotHeld } else { insert_in_place(store, &descent, key, value)? };
+        let mut leaf = match in_place {
             InPlace::Done(previous) => return Ok(previous),
             InPlace::Declined(leaf) => leaf,
             InPlace::NotHeld => read_node(store, leaf_id)?.to_owned(),
         };
         // The leaf's keys ascend strictly (it had the full checks, or is a page this
         // transaction wrote), so the new cell goes where the old one was, or where the search
-        // says.
-        let (previous, index, removed_bytes) = match leaf.search(key) {
+        // says. An overwrite keeps the old cell's tail (the same key, so the same chain).
+        let (previous, index, removed_bytes, kept_tail) = match leaf
+            .search(key, &mut StoreTails(&*store))?
+        {
             Ok(index) => {
                 let previous = OwnedValue::from(leaf.value(index));
-                let removed_bytes = leaf.cell_size(index);
+                let (removed_bytes, kept_tail) = (leaf.cell_size(index), leaf.key(index).tail());
                 leaf.remove(index);
-                (Some(previous), index, removed_bytes)
+                (Some(previous), index, removed_bytes, kept_tail)
             }
-            Err(index) => (None, index, 0),
+            Err(index) => (None, index, 0, None),
         };
         let mut changes = Changes::default();
-        let planned = if leaf.insert_leaf(index, key, value).is_err() {
-            self.split_upwards(store, &descent, leaf, index, key, value, &mut changes)
-        } else if removed_bytes > leaf_cell_size(key, value) {
+        let tail = match (long, kept_tail) {
+            (false, _) => None,
+            (true, Some(tail)) => Some(tail),
+            (true, None) => Some(changes.write_tail(store, &key[key_prefix_bytes(page_size)..])?),
+        };
+        let stored = stored_key(key, tail, page_size);
+        let planned = if leaf.insert_leaf(index, stored, value).is_err() {
+            self.split_upwards(store, &descent, leaf, index, key, stored, value, &mut changes)
+        } else if removed_bytes > leaf_cell_size(stored, value) {
             // An overwrite with a shorter value may leave the leaf underfull. A leaf that grew
             // needs nothing: one already underfull is the last of its level (see `rebalance`).
             self.rebalance(store, &descent.path, leaf_id, leaf, &mut changes)
@@ -104,24 +128,32 @@ impl Tree {
         store: &mut impl PageWrite,
         key: &[u8],
     ) -> Result<Option<OwnedValue>> {
+        let long = key.len() > key_max_bytes(store.page_size());
         let descent = self.descend(store, key)?;
         let leaf_id = descent.leaf_id;
-        let mut leaf = match remove_in_place(store, &descent, key)? {
+        let in_place = if long { InPlace::NotHeld } else { remove_in_place(store, &descent, key)? };
+        let mut leaf = match in_place {
             InPlace::Done(removed) => return Ok(removed),
             InPlace::Declined(leaf) => leaf,
             InPlace::NotHeld => {
                 let leaf = read_node(store, leaf_id)?;
-                if leaf.search(key).is_err() {
+                if leaf.search(key, &mut StoreTails(store))?.is_err() {
                     return Ok(None);
                 }
                 leaf.to_owned()
             }
         };
-        let Ok(index) = leaf.search(key) else { return Ok(None) };
+        let Ok(index) = leaf.search(key, &mut StoreTails(&*store))? else { return Ok(None) };
         let removed = OwnedValue::from(leaf.value(index));
+        let tail = leaf.key(index).tail();
         leaf.remove(index);
         let mut changes = Changes::default();
-        let planned = self.rebalance(store, &descent.path, leaf_id, leaf, &mut changes);
+        // A removed long key's chain goes with it.
+        let planned = match tail {
+            Some(tail) => changes.free_tail(store, tail),
+            None => Ok(()),
+        }
+        .and_then(|()| self.rebalance(store, &descent.path, leaf_id, leaf, &mut changes));
         changes.finish(self, store, planned)?;
         Ok(Some(removed))
     }
@@ -139,7 +171,7 @@ impl Tree {
             if node.kind() == NodeKind::Leaf {
                 return Ok(Descent { path, leaf_id: page_id, rightmost });
             }
-            let child_index = node.child_index_for_checked(key, page_id)?;
+            let child_index = node.child_index_for_checked(key, page_id, &mut StoreTails(store))?;
             rightmost &= child_index == node.len();
             path.push(PathStep { page_id, child_index });
             page_id = node.child(child_index);
@@ -160,10 +192,16 @@ fn insert_in_place(
     let leaf_id = descent.leaf_id;
     let Some(page) = store.page_mut(leaf_id)? else { return Ok(InPlace::NotHeld) };
     let mut leaf = held_leaf(page, leaf_id)?;
-    let found = leaf.search_checked(key, leaf_id)?;
+    let mut tails = DeferredTails::default();
+    let found = leaf.search_checked(key, leaf_id, &mut tails)?;
     debug_assert_valid(&leaf);
+    // A tail had to be read (the search's answer is void), or the key found is long (never
+    // equal to a key this short, but the owned path handles it either way).
+    if tails.needed || found.is_ok_and(|index| leaf.key(index).tail().is_some()) {
+        return Ok(InPlace::Declined(leaf.to_owned()));
+    }
     let removed_bytes = found.map_or(0, |index| leaf.cell_size(index));
-    let added_bytes = leaf_cell_size(key, value);
+    let added_bytes = leaf_cell_size(StoredKey::Inline(key), value);
     // What `insert_leaf` needs after the old cell is removed (its bytes and slot free again).
     let fits = added_bytes <= leaf.free_bytes() + removed_bytes;
     let shrinks_underfull = added_bytes < removed_bytes
@@ -196,7 +234,12 @@ fn remove_in_place(
     let leaf_id = descent.leaf_id;
     let Some(page) = store.page_mut(leaf_id)? else { return Ok(InPlace::NotHeld) };
     let mut leaf = held_leaf(page, leaf_id)?;
-    let Ok(index) = leaf.search_checked(key, leaf_id)? else { return Ok(InPlace::Done(None)) };
+    let mut tails = DeferredTails::default();
+    let found = leaf.search_checked(key, leaf_id, &mut tails)?;
+    if tails.needed || found.is_ok_and(|index| leaf.key(index).tail().is_some()) {
+        return Ok(InPlace::Declined(leaf.to_owned()));
+    }
+    let Ok(index) = found else { return Ok(InPlace::Done(None)) };
     debug_assert_valid(&leaf);
     let removed_bytes = leaf.cell_size(index);
     if !descent.path.is_empty() && underfull_at(used_bytes(&leaf) - removed_bytes, leaf.page_size())
@@ -228,4 +271,31 @@ fn debug_assert_valid(leaf: &Node<&mut Page>) {
         "a page the transaction holds is a valid node: {:?}",
         leaf.check_invariants()
     );
+}
+
+/// The tails of a search of a held leaf, which cannot read the store while the page borrows it:
+/// a comparison that needs a tail is noted (`needed`) and answered arbitrarily, so the search's
+/// answer is void and the caller takes the owned path, which reads the tail.
+#[derive(Default)]
+struct DeferredTails {
+    needed: bool,
+}
+
+impl KeyTails for DeferredTails {
+    fn compare_tail(&mut self, _tail: KeyTail, _rest: &[u8]) -> Result<Ordering> {
+        self.needed = true;
+        Ok(Ordering::Less)
+    }
+}
+
+/// `key` as a cell of a `page_size` page holds it: inline, or with `tail` (its chain) if long.
+pub(super) fn stored_key(
+    key: &[u8],
+    tail: Option<KeyTail>,
+    page_size: redwood_pager::PageSize,
+) -> StoredKey<'_> {
+    match tail {
+        None => StoredKey::Inline(key),
+        Some(tail) => StoredKey::Long { prefix: &key[..key_prefix_bytes(page_size)], tail },
+    }
 }

@@ -1,8 +1,9 @@
 //! Crafting malformed node pages for the corruption tests: raw leaves and interior nodes laid
 //! out byte by byte as `docs/FORMAT.md` ("B+Tree node pages") describes, so a test can write
-//! what no insert would (an oversized key, an impossible overflow length, a sibling link to
-//! itself). `MemPageStore::write_page` seals each page (`Page::seal`), so its checksum passes
-//! and only the B+Tree's own checks stand between the bytes and a panic or a hang.
+//! what no insert would (an oversized key, an impossible overflow length, a long key's
+//! impossible tail, a sibling link to itself). `MemPageStore::write_page` seals each page
+//! (`Page::seal`), so its checksum passes and only the B+Tree's own checks stand between the
+//! bytes and a panic or a hang.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
@@ -13,6 +14,8 @@ use redwood_pager::{PageBuf, PageId, PageRead, PageSize, PageWrite};
 
 /// The high bit of a leaf cell's value length: an overflow reference.
 const OVERFLOW_FLAG: u32 = 1 << 31;
+/// The high bit of a cell's key length: a long key (its prefix and tail reference).
+const LONG_KEY_FLAG: u16 = 1 << 15;
 /// Where the slot array starts: page header and node header.
 const SLOTS_OFFSET: usize = 64;
 
@@ -128,4 +131,22 @@ pub fn bounded<T: Send + 'static>(what: &str, run: impl FnOnce() -> T + Send + '
         Err(RecvTimeoutError::Timeout) => panic!("{what} did not finish: an unbounded walk"),
         Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
     }
+}
+
+/// A leaf cell of a long key as `docs/FORMAT.md` lays it out: the key length with the long-key
+/// flag over `prefix`'s length, the inline value's length, the prefix, the tail reference
+/// (`first_page`, `tail_length`, any values), the value.
+pub fn long_key_leaf_cell(
+    prefix: &[u8],
+    first_page: u64,
+    tail_length: u64,
+    value: &[u8],
+) -> Vec<u8> {
+    let mut cell = (LONG_KEY_FLAG | prefix.len() as u16).to_le_bytes().to_vec();
+    cell.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    cell.extend_from_slice(prefix);
+    cell.extend_from_slice(&first_page.to_le_bytes());
+    cell.extend_from_slice(&tail_length.to_le_bytes());
+    cell.extend_from_slice(value);
+    cell
 }

@@ -4,6 +4,7 @@ mod bulk;
 mod corrupt;
 mod craft;
 mod entry;
+mod long_keys;
 mod node;
 mod observer;
 mod range;

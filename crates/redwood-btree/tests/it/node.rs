@@ -4,20 +4,46 @@
 //! through a borrowed view as through an owned buffer; a view copied to an owned node keeps its
 //! content and the checks it had.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use proptest::prelude::*;
-use redwood_btree::{Error, Full, Node, NodeKind, Value};
+use redwood_btree::{
+    Error, Full, KeyTail, KeyTails, NoTails, Node, NodeKind, OwnedKey, StoredKey, Value,
+};
 use redwood_pager::{Page, PageId, PageRead, PageSize, PageWrite};
 
 use crate::support::runner;
+
+/// Cell `index`'s key, an inline one (no test here stores a long key).
+fn key<P: Deref<Target = Page>>(node: &Node<P>, index: usize) -> Vec<u8> {
+    node.key(index).inline().expect("an inline key").to_vec()
+}
+
+/// Tails for damaged pages, whose bytes may make a long key out of anything: any answer will
+/// do, as long as nothing panics or leaves the page.
+struct AnyTails;
+
+impl KeyTails for AnyTails {
+    fn compare_tail(&mut self, _tail: KeyTail, _rest: &[u8]) -> redwood_btree::Result<Ordering> {
+        Ok(Ordering::Less)
+    }
+}
+
+/// A split's separator, an inline key.
+fn inline(separator: OwnedKey) -> Vec<u8> {
+    match separator {
+        OwnedKey::Inline(bytes) => bytes,
+        OwnedKey::Long { .. } => panic!("no long keys here"),
+    }
+}
 
 /// The leaf's contents in order, inline values only.
 fn contents<P: Deref<Target = Page>>(node: &Node<P>) -> Vec<(Vec<u8>, Vec<u8>)> {
     (0..node.len())
         .map(|index| match node.value(index) {
-            Value::Inline(value) => (node.key(index).to_vec(), value.to_vec()),
+            Value::Inline(value) => (key(node, index), value.to_vec()),
             Value::Overflow { .. } => panic!("no overflow values here"),
         })
         .collect()
@@ -46,7 +72,7 @@ fn a_leaf_matches_a_sorted_map() {
             let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
             for op in ops {
                 match op {
-                    Op::Insert(key, value) => match node.search(&key) {
+                    Op::Insert(key, value) => match node.search(&key, &mut NoTails).unwrap() {
                         Ok(index) => {
                             let old = model[&key].clone();
                             node.remove(index);
@@ -76,7 +102,7 @@ fn a_leaf_matches_a_sorted_map() {
                     },
                     Op::Remove(index) if !model.is_empty() => {
                         let index = index % node.len();
-                        let key = node.key(index).to_vec();
+                        let key = key(&node, index);
                         node.remove(index);
                         model.remove(&key);
                     }
@@ -100,7 +126,7 @@ fn full_leaf(page_size: PageSize, seed: u8) -> (Node, BTreeMap<Vec<u8>, Vec<u8>>
         let key = format!("key-{seed}-{:08}", number.wrapping_mul(2_654_435_761) % 1_000_000)
             .into_bytes();
         let value = vec![seed; 10 + (number as usize * 37) % 120];
-        let Err(index) = node.search(&key) else { continue };
+        let Err(index) = node.search(&key, &mut NoTails).unwrap() else { continue };
         if node.insert_leaf(index, &key, Value::Inline(&value)) == Err(Full) {
             break;
         }
@@ -115,10 +141,11 @@ fn a_leaf_split_keeps_every_cell_and_orders_the_halves() {
         let (mut left, model) = full_leaf(page_size, 3);
         assert!(model.len() > 20, "{} cells", model.len());
         let (separator, right) = left.split(PageId::new(9)).unwrap();
+        let separator = inline(separator);
         left.check_invariants().unwrap();
         right.check_invariants().unwrap();
-        assert_eq!(right.key(0), separator.as_slice(), "a leaf keeps its separator");
-        assert!(left.key(left.len() - 1) < separator.as_slice());
+        assert_eq!(key(&right, 0), separator, "a leaf keeps its separator");
+        assert!(key(&left, left.len() - 1) < separator);
         let mut all = contents(&left);
         all.extend(contents(&right));
         assert_eq!(all, model.into_iter().collect::<Vec<_>>(), "no cell lost or duplicated");
@@ -146,14 +173,16 @@ fn an_interior_split_moves_the_middle_key_up() {
     let count = node.len();
     let children: Vec<PageId> = (0..=count).map(|index| node.child(index)).collect();
     let (separator, right) = node.split(PageId::new(9)).unwrap();
+    let separator = inline(separator);
     node.check_invariants().unwrap();
     right.check_invariants().unwrap();
     assert_eq!(node.len() + right.len() + 1, count, "the separator moved up");
-    assert!(node.key(node.len() - 1) < separator.as_slice() && separator.as_slice() < right.key(0));
+    assert!(key(&node, node.len() - 1) < separator && separator < key(&right, 0));
     let mut after: Vec<PageId> = (0..=node.len()).map(|index| node.child(index)).collect();
     after.extend((0..=right.len()).map(|index| right.child(index)));
     assert_eq!(after, children, "every child is still reachable, in order");
-    assert_eq!(node.child_index_for(&separator), node.len(), "keys at the separator go right");
+    let child_index = node.child_index_for_checked(&separator, PageId::new(9), &mut NoTails);
+    assert_eq!(child_index.unwrap(), node.len(), "keys at the separator go right");
     assert_eq!(right.kind(), NodeKind::Interior);
 }
 
@@ -181,7 +210,7 @@ fn keys_out_of_order_fail_the_full_checks_but_not_the_read_checks() {
     bytes[slots..slots + 2].copy_from_slice(&second);
     bytes[slots + 2..slots + 4].copy_from_slice(&first);
     let read = Node::load_for_read(&*page, PageId::new(4)).unwrap();
-    assert_eq!(read.key(0), b"melon");
+    assert_eq!(read.key(0), StoredKey::Inline(b"melon"));
     match Node::load(page, PageId::new(4)) {
         Err(Error::Corrupt { page_id, reason }) => {
             assert_eq!(page_id, PageId::new(4));
@@ -209,7 +238,7 @@ fn damaged_node_pages_are_errors_never_panics() {
                     for index in 0..node.len() {
                         let _ = (node.key(index), node.value(index));
                     }
-                    let _ = node.search(b"key-00003");
+                    let _ = node.search(b"key-00003", &mut AnyTails);
                 }
                 Err(Error::Corrupt { page_id, .. }) => prop_assert_eq!(page_id, PageId::new(12)),
                 Err(other) => prop_assert!(false, "unexpected {other}"),
@@ -219,7 +248,7 @@ fn damaged_node_pages_are_errors_never_panics() {
             match Node::load_for_lookup(&*page, PageId::new(12)) {
                 Ok(node) => {
                     for probe in [&b"key-5-00000000"[..], b"", b"zzzz", b"key-5-00500000"] {
-                        match node.search_checked(probe, PageId::new(12)) {
+                        match node.search_checked(probe, PageId::new(12), &mut AnyTails) {
                             Ok(Ok(index)) => {
                                 let _ = node.value(index);
                             }
@@ -277,7 +306,7 @@ fn damaged_interior_pages_never_make_a_lookup_panic() {
                 return Ok(());
             }
             for probe in [&b"separator-000050"[..], b"", b"separator-000050x", b"~"] {
-                match node.search_checked(probe, PageId::new(13)) {
+                match node.search_checked(probe, PageId::new(13), &mut AnyTails) {
                     Ok(found) => {
                         let child_index = found.map_or_else(|index| index, |index| index + 1);
                         let _ = node.child(child_index);

@@ -113,12 +113,14 @@ fn many_sequential_and_reversed_keys_build_a_valid_tree() {
 fn keys_and_values_over_the_limits_are_typed_errors() {
     let mut store = MemPageStore::default();
     let mut tree = Tree::create(&mut store).unwrap();
-    let long_key = vec![1u8; 513];
+    // Keys past the inline limit (512 bytes) are long keys, up to 64 KiB.
+    let long_key = vec![1u8; 65_537];
     assert!(matches!(
         tree.insert(&mut store, &long_key, b"v"),
-        Err(Error::KeyTooLarge { bytes: 513, max_bytes: 512 })
+        Err(Error::KeyTooLarge { bytes: 65_537, max_bytes: 65_536 })
     ));
     tree.insert(&mut store, &vec![1u8; 512], b"v").unwrap();
+    tree.insert(&mut store, &vec![1u8; 65_536], b"v").unwrap();
     let long_value = vec![1u8; 513];
     assert!(matches!(tree.insert(&mut store, b"k", &long_value), Err(Error::ValueTooLarge { .. })));
 }

@@ -9,6 +9,7 @@ mod diagnostics;
 mod examples;
 mod integrity;
 mod log_identity;
+mod long_keys;
 mod model;
 mod multimap;
 mod observer;

@@ -456,7 +456,7 @@ fn error_kinds_are_flat() {
     assert_eq!(write.open_existing_table("t").unwrap_err().kind(), ErrorKind::NotFound);
     write.open_table("t").unwrap().insert(b"k", b"two").unwrap();
     assert_eq!(write.create_table("t").unwrap_err().kind(), ErrorKind::AlreadyExists);
-    let long_key = vec![1u8; 4096];
+    let long_key = vec![1u8; 64 * 1024 + 1];
     assert_eq!(
         write.open_table("t").unwrap().insert(long_key, b"v").unwrap_err().kind(),
         ErrorKind::TooLarge
