@@ -35,8 +35,8 @@ use redwood_pager::{
 /// The page type of a chain page.
 pub const OVERFLOW: u8 = 20;
 /// The largest value a chain holds (1 GiB): a bound on reads of damaged lengths. The B+Tree
-/// refuses leaf references above the same bound (`redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES`,
-/// repeated there because neither crate depends on the other; the facade checks they agree).
+/// refuses leaf references above the same bound (`redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES`
+/// is this constant).
 pub const VALUE_MAX_BYTES: u64 = 1 << 30;
 const CHAIN_HEADER_BYTES: usize = 8 + 4;
 /// How many pages ahead of the one being read a chain read hints.

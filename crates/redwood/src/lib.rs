@@ -79,8 +79,8 @@
 //! `Builder::checkpoint_table_after` adds per-table triggers (R1). `Builder::tree_observer`
 //! reports one table's splits, merges and root changes ([`TreeEvent`]) to a [`TreeObserver`].
 
-// The B+Tree refuses overflow references the chains could never hold: one bound, two crates
-// that may not depend on each other.
+// The B+Tree refuses overflow references the chains could never hold: one bound (the B+Tree's
+// is the overflow crate's), checked here where both meet.
 const _: () =
     assert!(redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES == redwood_overflow::VALUE_MAX_BYTES);
 
