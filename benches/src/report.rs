@@ -22,6 +22,8 @@ pub struct Cell {
     pub peak_rss_bytes: u64,
     /// The median size of the store's files after the row, in bytes.
     pub disk_bytes: u64,
+    /// The median size of the file the row wrote (the backup), in bytes, if it wrote one.
+    pub output_bytes: Option<u64>,
     /// The first error, if the engine failed the row.
     pub error: Option<String>,
 }
@@ -139,6 +141,15 @@ impl Report {
         for engine in engines {
             let _ = writeln!(out, "- {engine}: {}", engines::compaction_note(engine));
         }
+        if let Some(backup) = self.rows.iter().find(|row| row.row == Row::Backup) {
+            let _ = writeln!(out, "\nBackup (how each store makes one; the file's size):\n");
+            for engine in engines {
+                let size = backup.cells[engine]
+                    .output_bytes
+                    .map_or(String::new(), |bytes| format!(" ({:.1} MiB)", bytes as f64 / MIB));
+                let _ = writeln!(out, "- {engine}: {}{size}", engines::backup_note(engine));
+            }
+        }
         self.write_memory_and_disk(&mut out);
         let failures: Vec<&Sample> =
             self.samples.iter().filter(|sample| sample.outcome.is_err()).collect();
@@ -225,7 +236,13 @@ fn summarise(row: Row, config: &RunConfig, samples: &[Sample]) -> RowSummary {
         let peak_rss_bytes = measured.iter().map(|m| m.peak_rss_bytes).max().unwrap_or(0);
         let disks: Vec<f64> = measured.iter().map(|m| m.disk_bytes as f64).collect();
         let disk_bytes = median(&disks).unwrap_or(0.0) as u64;
-        cells.insert(engine.clone(), Cell { median_secs, secs, peak_rss_bytes, disk_bytes, error });
+        let outputs: Vec<f64> =
+            measured.iter().filter_map(|m| m.output_bytes).map(|bytes| bytes as f64).collect();
+        let output_bytes = median(&outputs).map(|bytes| bytes as u64);
+        cells.insert(
+            engine.clone(),
+            Cell { median_secs, secs, peak_rss_bytes, disk_bytes, output_bytes, error },
+        );
     }
     let best_peer = cells
         .iter()
@@ -345,6 +362,7 @@ mod tests {
             peak_rss_bytes: 1 << 20,
             disk_bytes: 0,
             peak_rss_reset: true,
+            output_bytes: None,
         };
         Sample { row, engine: engine.into(), rep, outcome: Ok(measured) }
     }
@@ -392,6 +410,58 @@ mod tests {
         );
         assert!(report.svg().starts_with("<svg") && report.svg().contains("lmdb"));
         assert!(!report.has_failures());
+    }
+
+    /// The backup row: n/a for a store without one, the ratio against the faster of the peers
+    /// that have one, and each backup file's size beside its engine's note.
+    #[test]
+    fn the_backup_row_compares_the_stores_that_have_one() {
+        let config = RunConfig {
+            engines: vec!["redwood".into(), "redb".into(), "lmdb".into(), "sqlite".into()],
+            rows: vec![Row::BulkLoad, Row::Backup],
+            reps: 1,
+            plan: crate::workload::Plan::new(0.01),
+            scale: 0.01,
+            seed: 1,
+            cache_bytes: 1 << 20,
+            data_dir: "/nonexistent".into(),
+        };
+        let backup = |engine: &str, secs: Option<f64>, bytes: Option<u64>| {
+            let mut sample = sample(Row::Backup, engine, 0, secs);
+            if let Ok(measured) = &mut sample.outcome {
+                measured.output_bytes = bytes;
+            }
+            sample
+        };
+        let samples = vec![
+            sample(Row::BulkLoad, "redwood", 0, Some(1.0)),
+            sample(Row::BulkLoad, "redb", 0, Some(1.0)),
+            sample(Row::BulkLoad, "lmdb", 0, Some(1.0)),
+            sample(Row::BulkLoad, "sqlite", 0, Some(1.0)),
+            backup("redwood", Some(0.3), Some(3 << 20)),
+            backup("redb", None, None),
+            backup("lmdb", Some(0.4), Some(2 << 20)),
+            backup("sqlite", Some(0.2), Some(1 << 20)),
+        ];
+        let report = Report::new(machine(std::path::Path::new("/")), config, samples);
+        let row = &report.rows[1];
+        assert_eq!(row.best_peer.as_deref(), Some("sqlite"));
+        assert!((row.ratio.unwrap() - 1.5).abs() < 1e-9);
+        assert_eq!(row.cells["redwood"].output_bytes, Some(3 << 20));
+        assert_eq!(row.cells["redb"].output_bytes, None);
+        let markdown = report.markdown();
+        assert!(
+            markdown
+                .contains("| backup | 300.0 ms | n/a | 400.0 ms | **200.0 ms** | 1.50 (sqlite) |"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("- `backup`: back the database up"), "{markdown}");
+        assert!(markdown.contains("- redb: none (redb has no backup API"), "{markdown}");
+        assert!(markdown.contains("- lmdb: mdb_env_copyfd2") && markdown.contains("(2.0 MiB)"));
+        assert!(
+            markdown.contains("- redwood: Database::backup_to_file")
+                && markdown.contains("(3.0 MiB)")
+        );
     }
 
     #[test]

@@ -53,6 +53,9 @@ pub struct Measured {
     pub disk_bytes: u64,
     /// Whether the peak was reset before the row; if not, it covers the worker's life so far.
     pub peak_rss_reset: bool,
+    /// The size of the file the row wrote (the backup), in bytes, when it wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
 }
 
 /// Runs a worker on stdin and stdout.
@@ -70,7 +73,7 @@ fn serve(args: &WorkerArgs, out: &mut impl Write) -> Result<()> {
     let data = DataSet::new(args.seed, args.plan.entries);
     let engine = engines::open(&args.engine, &args.dir, args.cache_bytes)
         .with_context(|| format!("opening {}", args.engine))?;
-    let mut bench = Bench::new(engine, &data, args.plan);
+    let mut bench = Bench::new(engine, &data, args.plan, &args.dir);
     writeln!(out, "{}", serde_json::to_string(&Ready { pid: std::process::id() })?)?;
     out.flush()?;
     for line in std::io::stdin().lock().lines() {
@@ -84,6 +87,7 @@ fn serve(args: &WorkerArgs, out: &mut impl Write) -> Result<()> {
             peak_rss_bytes: proc::peak_rss_bytes().unwrap_or(0),
             disk_bytes: engines::disk_bytes(&args.dir)?,
             peak_rss_reset,
+            output_bytes: bench.output_bytes(),
         };
         writeln!(out, "{}", serde_json::to_string(&measured)?)?;
         out.flush()?;

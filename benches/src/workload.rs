@@ -1,12 +1,15 @@
 //! The rows of the benchmark and how one row runs against one engine.
 //!
-//! The rows follow redb's published harness, plus YCSB A–F and a large-value row. Counts scale
-//! with `--scale` ([`Plan::new`]). Each row verifies what it reads (every key present, every
-//! count right), so a store that skipped work would fail the run, not win it.
+//! The rows follow redb's published harness, plus YCSB A–F, a backup and a large-value row.
+//! Counts scale with `--scale` ([`Plan::new`]). Each row verifies what it reads (every key
+//! present, every count right), so a store that skipped work would fail the run, not win it.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use rand::{Rng, seq::SliceRandom};
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +54,9 @@ pub enum Row {
     YcsbE,
     /// YCSB F: 50% reads, 50% read-modify-writes.
     YcsbF,
+    /// A consistent backup of the database to a new file, synced (see
+    /// [`crate::engines::backup_note`]).
+    Backup,
     /// Every other loaded key removed, in one transaction.
     RemoveHalf,
     /// The store's compaction (see [`crate::engines::compaction_note`]).
@@ -63,7 +69,7 @@ pub enum Row {
 
 impl Row {
     /// Every row, in run order.
-    pub const ALL: [Row; 20] = [
+    pub const ALL: [Row; 21] = [
         Row::BulkLoad,
         Row::IndividualWrites,
         Row::BatchWrites,
@@ -80,6 +86,7 @@ impl Row {
         Row::YcsbD,
         Row::YcsbE,
         Row::YcsbF,
+        Row::Backup,
         Row::RemoveHalf,
         Row::Compact,
         Row::LargeWrites,
@@ -105,6 +112,7 @@ impl Row {
             Row::YcsbD => "ycsb_d",
             Row::YcsbE => "ycsb_e",
             Row::YcsbF => "ycsb_f",
+            Row::Backup => "backup",
             Row::RemoveHalf => "remove_half",
             Row::Compact => "compact",
             Row::LargeWrites => "large_writes",
@@ -141,6 +149,7 @@ impl Row {
             Row::YcsbD => format!("YCSB D, {} ops: 95% read latest, 5% insert", plan.ycsb_ops),
             Row::YcsbE => format!("YCSB E, {} ops: 95% scan (1-100), 5% insert", plan.ycsb_ops),
             Row::YcsbF => format!("YCSB F, {} ops: 50% read, 50% read-modify-write", plan.ycsb_ops),
+            Row::Backup => "back the database up to a new file, synced".into(),
             Row::RemoveHalf => format!("remove {} entries in one transaction", n.div_ceil(2)),
             Row::Compact => "the store's compaction".into(),
             Row::LargeWrites => format!(
@@ -212,11 +221,16 @@ pub struct Bench<'d> {
     /// YCSB operations run so far: salts the next workload's draws and values.
     pub(crate) ops_done: u64,
     large_keys: Vec<Key>,
+    /// Where the backup row writes its file (in the store's directory; removed after the row).
+    backup_path: PathBuf,
+    /// The size of the file the last row wrote (the backup), in bytes.
+    output_bytes: Option<u64>,
 }
 
 impl<'d> Bench<'d> {
-    /// A run of `engine` (fresh and empty) on `data` at `plan`'s counts.
-    pub fn new(engine: Box<dyn Engine>, data: &'d DataSet, plan: Plan) -> Bench<'d> {
+    /// A run of `engine` (fresh and empty) on `data` at `plan`'s counts; rows that write files
+    /// of their own (the backup) write them in `dir`, the store's directory.
+    pub fn new(engine: Box<dyn Engine>, data: &'d DataSet, plan: Plan, dir: &Path) -> Bench<'d> {
         let mut read_order: Vec<u32> = (0..plan.entries as u32).collect();
         read_order.shuffle(&mut data.rng(1));
         // D and E insert about 5% of their operations each: far fewer than this.
@@ -232,18 +246,23 @@ impl<'d> Bench<'d> {
             ycsb_inserted: 0,
             ops_done: 0,
             large_keys: data.extra_keys(stream::LARGE, plan.large_values),
+            backup_path: dir.join("backup.out"),
+            output_bytes: None,
         }
     }
 
     /// Runs `row` and returns its time, or `None` when the engine has no such operation (a
-    /// compaction). The row's inputs are prepared before the clock starts.
+    /// compaction, a backup). The row's inputs are prepared before the clock starts.
     pub fn run(&mut self, row: Row) -> Result<Option<Duration>> {
-        let elapsed = if row == Row::Compact {
-            let start = Instant::now();
-            let compacted = self.engine.compact()?;
-            compacted.then(|| start.elapsed())
-        } else {
-            Some(self.run_timed(row)?)
+        self.output_bytes = None;
+        let elapsed = match row {
+            Row::Compact => {
+                let start = Instant::now();
+                let compacted = self.engine.compact()?;
+                compacted.then(|| start.elapsed())
+            }
+            Row::Backup => self.backup()?,
+            _ => Some(self.run_timed(row)?),
         };
         // Not timed: the store's background work must not spill into the next engine's row.
         self.engine.quiesce()?;
@@ -285,10 +304,37 @@ impl<'d> Bench<'d> {
             Row::YcsbE => self.ycsb(Mix { insert: 0.05, scan: true, ..Mix::READS }),
             Row::YcsbF => self.ycsb(Mix { read_modify_write: 0.5, ..Mix::READS }),
             Row::RemoveHalf => self.remove_half(),
-            Row::Compact => unreachable!("run() handles the compaction row"),
+            Row::Compact | Row::Backup => unreachable!("run() handles {}", row.name()),
             Row::LargeWrites => self.large_writes(),
             Row::LargeReads => self.large_reads(),
         }
+    }
+
+    /// The size of the file the last row wrote, in bytes: the backup's, or `None` for a row
+    /// that writes none (or an engine without a backup).
+    pub fn output_bytes(&self) -> Option<u64> {
+        self.output_bytes
+    }
+
+    /// The backup row: the clock stops once the engine's backup file is durable. The file is
+    /// measured and removed afterwards, untimed, so that later rows and the store's size after
+    /// the row do not count it.
+    fn backup(&mut self) -> Result<Option<Duration>> {
+        let path = self.backup_path.clone();
+        // A repeated backup row (`--rows backup,backup`) writes a new file each time.
+        remove_if_present(&path)?;
+        let start = Instant::now();
+        let backed_up = self.engine.backup(&path)?;
+        let elapsed = start.elapsed();
+        if backed_up {
+            let bytes = std::fs::metadata(&path)
+                .with_context(|| format!("the backup file {}", path.display()))?
+                .len();
+            ensure!(bytes > 0, "the backup file {} is empty", path.display());
+            self.output_bytes = Some(bytes);
+        }
+        remove_if_present(&path)?;
+        Ok(backed_up.then_some(elapsed))
     }
 
     fn bulk_load(&mut self) -> Result<Duration> {
@@ -421,4 +467,47 @@ impl<'d> Bench<'d> {
     }
 }
 
+/// Removes the file at `path` if there is one.
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.into()),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) use crate::ycsb::Mix;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backup row times the stores that have a backup, records the file's size, removes
+    /// the file, and leaves the store as it was; a store without one gets `None`.
+    #[test]
+    fn the_backup_row_measures_the_file_and_removes_it() {
+        let plan = Plan::new(0.001);
+        let data = DataSet::new(7, plan.entries);
+        for name in crate::engines::available() {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = crate::engines::open(name, dir.path(), 8 << 20).unwrap();
+            let mut bench = Bench::new(engine, &data, plan, dir.path());
+            bench.run(Row::BulkLoad).unwrap();
+            let size_before = crate::engines::disk_bytes(dir.path()).unwrap();
+            let elapsed = bench.run(Row::Backup).unwrap();
+            let has_backup = matches!(name, "redwood" | "redwood-defaults" | "lmdb" | "sqlite");
+            assert_eq!(elapsed.is_some(), has_backup, "{name}");
+            let bytes = bench.output_bytes();
+            assert_eq!(bytes.is_some(), has_backup, "{name}");
+            // Every entry is in the file: at least the entries' bytes.
+            let least = (plan.entries * (crate::data::KEY_BYTES + crate::data::VALUE_BYTES)) as u64;
+            assert!(bytes.is_none_or(|bytes| bytes >= least), "{name}: {bytes:?} < {least}");
+            assert!(!bench.backup_path.exists(), "{name}");
+            // A second backup row writes a new file; a later row sees every entry.
+            assert_eq!(bench.run(Row::Backup).unwrap().is_some(), has_backup, "{name}");
+            bench.run(Row::Len).unwrap();
+            bench.run(Row::RandomReads).unwrap();
+            assert_eq!(bench.output_bytes(), None, "{name}");
+            assert!(crate::engines::disk_bytes(dir.path()).unwrap() > size_before / 2, "{name}");
+        }
+    }
+}

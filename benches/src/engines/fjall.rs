@@ -55,6 +55,11 @@ impl Engine for FjallEngine {
         Ok(true)
     }
 
+    /// fjall has no backup API.
+    fn backup(&self, _path: &Path) -> Result<bool> {
+        Ok(false)
+    }
+
     /// fjall flushes and compacts on background threads after a row returns; the third full
     /// run showed Redwood's 2 MB-value row at 6.1 s when it ran first and 12.4 s right after
     /// fjall's. Waits (up to a minute) until no flush or compaction is running.

@@ -66,6 +66,11 @@ impl Engine for RedbEngine {
         while self.db.compact()? {}
         Ok(true)
     }
+
+    /// redb has no backup API (its savepoints live in the database file).
+    fn backup(&self, _path: &Path) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 struct RedbReader {

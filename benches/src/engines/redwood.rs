@@ -75,6 +75,12 @@ impl Engine for RedwoodEngine {
         self.db.checkpoint(CheckpointMode::Truncate)?;
         Ok(true)
     }
+
+    /// A full backup (no parent); `backup_to_file` syncs the archive and its directory.
+    fn backup(&self, path: &Path) -> Result<bool> {
+        self.db.backup_to_file(path, None, |_, _| {})?;
+        Ok(true)
+    }
 }
 
 struct RedwoodReader<'t, 'db> {
