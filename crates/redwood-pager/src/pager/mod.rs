@@ -490,6 +490,25 @@ impl<L: PageLog> Pager<L> {
     /// page. Waits for the open write transaction.
     pub fn allocated_pages(&self) -> Vec<PageId> {
         let _writer = self.writer_lock();
+        self.allocated_now()
+    }
+
+    /// A read snapshot of the newest commit together with the pages allocated in it (reserved
+    /// pages excluded, ascending), taken under the writer's lock so that no write transaction
+    /// is open between the two (a transaction allocates in the file's map before it commits):
+    /// every page the snapshot's structure reaches is in the list, and every page in the list
+    /// reads at the snapshot. What a physical backup copies. Waits for the open write
+    /// transaction.
+    pub fn begin_read_with_allocated(&self) -> Result<(ReadTxn<'_, L>, Vec<PageId>)> {
+        let _writer = self.writer_lock();
+        let read = self.begin_read()?;
+        let pages = self.allocated_now();
+        debug_assert!(pages.windows(2).all(|pair| pair[0] < pair[1]));
+        Ok((read, pages))
+    }
+
+    /// The allocated user pages of the file's map now (the caller holds the writer's lock).
+    fn allocated_now(&self) -> Vec<PageId> {
         let state = self.state_read();
         let geometry = state.file.geometry();
         (0..state.file.page_count())

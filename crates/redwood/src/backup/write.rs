@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cid::Cid;
 use redwood_pager::limits::ROOT_SLOTS;
-use redwood_pager::{PageClaims, PageId, PageRead};
+use redwood_pager::{PageId, PageRead};
 
 use super::car::{CarWriter, RAW, cid_of};
 use super::manifest::{self, FORMAT, Manifest, PAGE_MAP_PAIRS_MAX, VERSION};
@@ -74,10 +74,13 @@ impl Database {
     /// the snapshot's tables reach as a content-addressed block, under a manifest naming their
     /// ids. [`crate::restore_backup`] builds a database from it; any CAR tool can verify it.
     ///
-    /// The snapshot's structure is walked first, as the integrity check walks it: a damaged
-    /// database is refused (the error names the page) rather than backed up. `progress` is
-    /// called with (pages done, pages in all), twice over: once while hashing, once while
-    /// writing. Reads go through the cache.
+    /// The pages copied are those allocated at the snapshot's commit (taken with the snapshot,
+    /// so the backup waits for an open write transaction to finish); each is verified against
+    /// its checksum as it is read, so a damaged page fails the backup (the error names it). A
+    /// page whose checksum holds but whose contents do not is copied as it is; the restore's
+    /// full integrity check finds it (`Database::check_report` finds it in the source).
+    /// `progress` is called with (pages done, pages in all), twice over: once while hashing,
+    /// once while writing. Reads go through the cache.
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
@@ -148,11 +151,9 @@ impl Database {
         let taken_at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);
-        let read = self.pager.begin_read()?;
-        let mut claims = PageClaims::new();
-        self.walk_structure(&read, &mut claims, &mut |_, error| Err(error))?;
-        let mut page_ids: Vec<PageId> = claims.iter().map(|(page_id, _)| page_id).collect();
-        page_ids.sort_unstable();
+        // Every page allocated at the snapshot's commit (no walk of the trees: the allocation
+        // map is exact for a sound database, and a restore runs the full integrity check).
+        let (read, page_ids) = self.pager.begin_read_with_allocated()?;
         let total = page_ids.len() as u64;
 
         // Pass 1: every page's CID, then the page maps and the manifest.
