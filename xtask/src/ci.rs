@@ -102,10 +102,10 @@ enum Action {
     Skip(&'static str),
 }
 
-/// One step of the plan.
 /// The `ipfs-car` release the backup test verifies archives with.
 const IPFS_CAR_VERSION: &str = "3.1.0";
 
+/// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Step {
     /// Short name, used in headers, the summary and errors.
@@ -134,6 +134,18 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
                     "-D",
                     "warnings",
                 ]),
+            )
+        },
+        // Every crate's documentation builds without a warning (broken or private links).
+        if options.quick {
+            step("docs", Action::Skip("--quick"))
+        } else {
+            step(
+                "docs",
+                Action::CargoWithEnv(
+                    vec![("RUSTDOCFLAGS", "-D warnings")],
+                    vec!["doc", "--workspace", "--no-deps"],
+                ),
             )
         },
         // The loom models rebuild the pager with `--cfg loom` in a target directory of their
@@ -425,6 +437,7 @@ mod tests {
             ("tools", "tools clippy=true"),
             ("fmt", "cargo fmt --all -- --check"),
             ("clippy", "cargo clippy --workspace --all-targets --all-features -- -D warnings"),
+            ("docs", "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"),
             (
                 "loom",
                 "RUSTFLAGS=\"--cfg loom\" CARGO_TARGET_DIR=\"target/loom\" cargo test -p redwood-pager -p redwood-bufpool --lib loom",
@@ -454,10 +467,11 @@ mod tests {
         let got = names_and_commands(&steps);
         assert_eq!(got[0].1, "tools clippy=false");
         assert_eq!(got[2].1, "skip: --quick");
-        assert_eq!(got[4].1, "skip: --quick", "no miri in the quick check");
-        assert!(got[5].1.starts_with("skip:"), "cargo test runs doc tests itself");
-        assert_eq!(got[6].1, "cargo test --workspace --all-features");
-        assert_eq!(got[10].1, "skip: no fuzz/Cargo.toml");
+        assert_eq!(got[3].1, "skip: --quick", "no doc build in the quick check");
+        assert_eq!(got[5].1, "skip: --quick", "no miri in the quick check");
+        assert!(got[6].1.starts_with("skip:"), "cargo test runs doc tests itself");
+        assert_eq!(got[7].1, "cargo test --workspace --all-features");
+        assert_eq!(got[11].1, "skip: no fuzz/Cargo.toml");
     }
 
     #[test]

@@ -44,7 +44,7 @@ enum Command {
     Ci(ci::Options),
     /// `cargo xtask crash-harness ARGS`: see [`crash`].
     CrashHarness(Vec<String>),
-    /// `cargo xtask bench ARGS`: see [`bench`].
+    /// `cargo xtask bench ARGS`: see [`bench`](mod@bench).
     Bench(Vec<String>),
     /// `cargo xtask miri`: see [`miri`].
     Miri,

@@ -6,8 +6,8 @@
 //! `tests/mutate.rs` (and so CI) feeds it seeded random inputs.
 //!
 //! Input layout: a byte `n` (mutations: `n % 9`), then `n` mutations of 6 bytes each (see
-//! [`Mutation::decode`]), then operations, one opcode byte and its operands each (see
-//! [`Op::decode`]), at most [`OPS_MAX`].
+//! `Mutation::decode`), then operations, one opcode byte and its operands each (see
+//! `Op::decode`), at most [`OPS_MAX`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

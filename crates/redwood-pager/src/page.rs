@@ -145,7 +145,7 @@ const _: () = assert!(size_of::<Block>() == PAGE_SIZE_MIN_BYTES as usize);
 
 /// One page image, borrowed: the bytes of a page (a page size's worth), wherever they live (a
 /// [`PageBuf`], a buffer-pool frame, a write transaction's changed page). Every accessor of a
-/// page's header and body, sealing and verification is here; [`PageBuf`] and [`PageGuard`]
+/// page's header and body, sealing and verification is here; [`PageBuf`] and [`PageGuard`](crate::PageGuard)
 /// deref to it.
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
@@ -291,7 +291,7 @@ impl Page {
 /// A page-sized, 8-byte-aligned buffer holding one page image.
 ///
 /// Buffers are recycled: a dropped buffer goes to a small per-thread spare list
-/// ([`SPARES_MAX`] of them) that the next [`PageBuf::zeroed`] or [`PageBuf::for_overwrite`]
+/// (`SPARES_MAX` of them) that the next [`PageBuf::zeroed`] or [`PageBuf::for_overwrite`]
 /// takes from. The benchmark's profiles of loads and lookups showed the allocator's aligned
 /// allocations and frees (plus zeroing) at about a quarter of the time.
 pub struct PageBuf {

@@ -295,7 +295,7 @@ impl PageFile {
         Ok(())
     }
 
-    /// Writes a sealed page (see [`PageBuf::seal`]) to the page its header names, which must lie
+    /// Writes a sealed page (see [`Page::seal`](crate::Page::seal)) to the page its header names, which must lie
     /// below the page count and not be reserved (whether it is allocated is the caller's
     /// concern: a checkpoint writes the version a snapshot sees, even of a page freed since).
     /// The page is verified right before the write; durable after the next [`PageFile::sync`].
