@@ -19,6 +19,7 @@
 //! Higher layers reach pages only through the types exported here.
 
 mod check;
+pub mod compaction;
 mod durability;
 pub mod engine_faults;
 mod error;
