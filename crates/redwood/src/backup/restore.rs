@@ -80,11 +80,8 @@ pub fn restore_backup_in<R: Read>(
     }
     let staging = companion(destination, ".restoring");
     if exists(&staging)? {
-        // What a crashed restore left; it was never anyone's database. One that crashed
-        // before its main file was initialized is not a database at all: removed by name.
-        if PageFile::destroy(vfs.as_ref(), &staging).is_err() {
-            vfs.remove(&staging).map_err(|error| Error::from(BackupError::Io(error)))?;
-        }
+        // What a crashed restore left; it was never anyone's database.
+        remove_staged(vfs.as_ref(), &staging)?;
     }
     match restore_into(&vfs, sources, &staging, &mut progress) {
         Ok(report) => {
@@ -93,7 +90,7 @@ pub fn restore_backup_in<R: Read>(
         }
         Err(error) => {
             if exists(&staging).unwrap_or(true) {
-                let _ = PageFile::destroy(vfs.as_ref(), &staging);
+                let _ = remove_staged(vfs.as_ref(), &staging);
             }
             Err(error)
         }
@@ -275,6 +272,28 @@ pub(crate) fn read_manifest(
 
 fn malformed(reason: String) -> Error {
     BackupError::Malformed(reason).into()
+}
+
+/// Removes a staged restore: as a database (`PageFile::destroy`, the main file last), or, if it
+/// never became one (a crash before its main file was initialized), its files by name: the main
+/// file, its log and its segments.
+fn remove_staged(vfs: &dyn Vfs, staging: &Path) -> Result<()> {
+    if PageFile::destroy(vfs, staging).is_ok() {
+        return Ok(());
+    }
+    let io = |error: std::io::Error| Error::from(BackupError::Io(error));
+    let staged_name = staging.file_name().and_then(|name| name.to_str()).unwrap_or_default();
+    for path in vfs.list(redwood_pager::io::parent_dir(staging)).map_err(io)? {
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        let Some(suffix) = name.strip_prefix(staged_name) else { continue };
+        if suffix.starts_with(".seg") || suffix == ".wal" {
+            vfs.remove(&path).map_err(io)?;
+        }
+    }
+    if vfs.exists(staging).map_err(io)? {
+        vfs.remove(staging).map_err(io)?;
+    }
+    Ok(())
 }
 
 /// `base` with `suffix` appended to its file name.

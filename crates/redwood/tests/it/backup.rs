@@ -421,3 +421,27 @@ fn a_backup_under_continuous_commits_is_exactly_its_commit() -> redwood::Result<
     assert_eq!(keys, (0..=k).collect::<Vec<_>>());
     Ok(())
 }
+
+/// What a restore that crashed before its staged database was even a database leaves (a main
+/// file of garbage, a log beside it) is cleared by the next restore to the same destination.
+#[test]
+fn a_stale_staged_restore_that_is_no_database_is_cleared() -> redwood::Result<()> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = Database::in_memory()?;
+    let write = db.begin_write()?;
+    write.open_table(USERS)?.insert(1, "one")?;
+    write.commit()?;
+    let archive = backup_bytes(&db)?;
+    let target = dir.path().join("out.redwood");
+    std::fs::write(dir.path().join("out.redwood.restoring"), b"half a header").unwrap();
+    std::fs::write(dir.path().join("out.redwood.restoring.wal"), b"junk").unwrap();
+    redwood::restore_backup(archive.as_slice(), &target, |_, _| {})?;
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out.redwood"], "only the restored database is left");
+    assert_eq!(Database::open(&target)?.begin_read()?.open_table(USERS)?.len(), 1);
+    Ok(())
+}
