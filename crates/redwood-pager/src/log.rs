@@ -139,6 +139,16 @@ pub trait PageLog: Send {
     /// Reads a page image this transaction or a committed one appended (the writer's view).
     fn read_page(&self, position: LogPosition, page: &mut Page) -> Result<()>;
 
+    /// Before a checkpoint restarts the log (the writer lock held, every commit synced): a log
+    /// with an archive ships the generation the restart will close, whole, and returns once
+    /// the archive holds it durably. An error means it was not shipped: the checkpoint goes on
+    /// without restarting the log (it grows instead, and the next checkpoint ships again), so
+    /// every committed frame stays in the log or the archive. A log without an archive does
+    /// nothing (the default).
+    fn archive_generation(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Starts a new, empty log generation. Only after a checkpoint put every committed page
     /// image in the data files durably, with no transaction open and no reader needing the log.
     fn restart(&mut self, truncate: bool) -> Result<()>;

@@ -178,6 +178,9 @@ pub struct PagerCounters {
     /// Checkpointed pages the data files did not keep (lost or misdirected writes), rewritten
     /// from the log.
     pub lost_writes_repaired: AtomicU64,
+    /// Checkpoints that could not ship the log generation to its archive, and so left the log
+    /// unrestarted.
+    pub archive_failures: AtomicU64,
 }
 
 #[cfg(test)]

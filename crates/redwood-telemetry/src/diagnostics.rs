@@ -63,6 +63,9 @@ pub struct CheckpointDiagnostics {
     pub pages_checkpointed: u64,
     /// Pages the data files had lost (lost or misdirected writes), rewritten from the log.
     pub lost_writes_repaired: u64,
+    /// Checkpoints that could not ship the log generation to the log archive (the log was
+    /// not restarted, and grows until a later one ships it).
+    pub archive_failures: u64,
     /// Every commit up to this LSN is in the data files.
     pub checkpoint_lsn: u64,
     /// The newest commit's LSN.

@@ -84,6 +84,15 @@ pub enum Error {
     /// An earlier write or sync failed; reopen to recover.
     #[error("the log handle is poisoned by an earlier I/O failure; reopen it")]
     Poisoned,
+    /// The log archive is not what it should be: another database's, damaged, or with a
+    /// generation that cannot be read.
+    #[error("the log archive at {location}: {reason}")]
+    Archive {
+        /// Where the archive is.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A page image read from the log failed verification.
     #[error(transparent)]
     Page(#[from] redwood_pager::Error),
@@ -117,6 +126,11 @@ impl From<Error> for redwood_pager::Error {
                 Pager::TooLarge { what: "log record", bytes, limit }
             }
             Error::Poisoned => Pager::Poisoned,
+            Error::Archive { location, reason } => Pager::Io {
+                operation: "archive the log",
+                path: PathBuf::from(location),
+                source: io::Error::new(io::ErrorKind::InvalidData, reason),
+            },
             Error::Page(error) => error,
         }
     }

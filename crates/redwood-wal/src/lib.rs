@@ -10,10 +10,14 @@
 //! - `recovery`: the longest valid prefix; a torn tail is truncated, damage to frames that had
 //!   been synced is reported as corruption, never skipped.
 //!
+//! - `archive`: the log archive; each generation a checkpoint closes is shipped whole before
+//!   the log restarts, for point-in-time restore.
+//!
 //! What it does not do: it keeps no index of page versions and knows nothing of snapshots,
 //! B+Trees or the buffer pool; the pager's transactional layer (issue 3) builds those on top. It
 //! reaches files only through the pager's `Storage` and `Vfs` traits.
 
+pub mod archive;
 mod error;
 mod format;
 pub mod limits;

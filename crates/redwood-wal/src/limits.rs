@@ -29,3 +29,7 @@ pub const LSN_MAX: u64 = 1 << 62;
 const _: () = assert!(FRAMES_START_BYTES == 2 * HEADER_COPY_BYTES);
 const _: () = assert!(FRAMES_START_BYTES.is_multiple_of(FRAME_ALIGN_BYTES));
 const _: () = assert!((SCAN_CHUNK_BYTES as u64).is_multiple_of(FRAME_ALIGN_BYTES));
+
+/// The largest archive manifest read (`archive.json`): about 8,000 generations with a few
+/// restore points each; a larger file is refused as damaged rather than read into memory.
+pub const ARCHIVE_MANIFEST_MAX_BYTES: u64 = 64 << 20;

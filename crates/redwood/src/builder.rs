@@ -52,6 +52,7 @@ pub struct Builder {
     discard_missing_log: bool,
     salvage: bool,
     tree_observers: TreeObservers,
+    archive: Option<crate::archive::ArchiveTarget>,
 }
 
 impl Default for Builder {
@@ -72,6 +73,7 @@ impl Default for Builder {
             discard_missing_log: false,
             salvage: false,
             tree_observers: TreeObservers::default(),
+            archive: None,
         }
     }
 }
@@ -405,6 +407,21 @@ impl Builder {
         self
     }
 
+    /// Archives the log at `target` (off by default): before a checkpoint restarts the log,
+    /// the generation it closes is shipped there whole, with a manifest of its commits, their
+    /// times and restore points. Restore points then outlive checkpoints
+    /// ([`Database::restore_points`]), and [`crate::restore`] can rebuild the database as it
+    /// was at any commit since archiving began. With an archive every page image goes through
+    /// the log (none straight to the data files), so large loads write more.
+    ///
+    /// A generation that cannot be shipped (the target is full or away) is not lost: the log is
+    /// not restarted and grows (diagnostics count `archive_failures`, and the log-size alert
+    /// fires) until a later checkpoint ships it. See [`crate::ArchiveTarget`] for an example.
+    pub fn archive(mut self, target: crate::archive::ArchiveTarget) -> Self {
+        self.archive = Some(target);
+        self
+    }
+
     /// Opens the database at `path`, creating it if it does not exist.
     ///
     /// ```
@@ -495,7 +512,8 @@ impl Builder {
         path: &Path,
         create: bool,
         counters: (&Arc<PageFileCounters>, &Arc<redwood_wal::WalCounters>),
-    ) -> Result<(PageFile, Wal, redwood_wal::Recovery)> {
+    ) -> Result<(PageFile, Wal, redwood_wal::Recovery, Option<Arc<redwood_wal::archive::LogArchive>>)>
+    {
         let read_only = self.read_only || self.salvage;
         let options = PageFileOptions {
             page_size: self.page_size,
@@ -520,6 +538,15 @@ impl Builder {
         } else {
             MissingLog::Refuse
         };
+        let archive = match &self.archive {
+            Some(target) if !read_only => Some(target.open_for(
+                vfs,
+                file.database_id(),
+                file.page_size(),
+                file.geometry().segment_pages(),
+            )?),
+            _ => None,
+        };
         let wal_options = WalOptions {
             page_size: file.page_size(),
             database_id: file.database_id(),
@@ -529,9 +556,10 @@ impl Builder {
             read_only,
             salvage: self.salvage,
             counters: Arc::clone(counters.1),
+            archive: archive.clone(),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
-        Ok((file, wal, recovery))
+        Ok((file, wal, recovery, archive))
     }
 
     /// `OptionConflict` if the caller set a page size or segment size the existing `file`
@@ -564,7 +592,7 @@ impl Builder {
         }
         let file_counters = Arc::new(PageFileCounters::default());
         let log_counters = Arc::new(redwood_wal::WalCounters::default());
-        let (file, wal, recovery) =
+        let (file, wal, recovery, archive) =
             self.open_files(&vfs, path, create, (&file_counters, &log_counters))?;
         let pool = Arc::new(BufferPool::new(PoolOptions::new(self.cache_bytes, file.page_size()))?);
         let read_only = self.read_only || self.salvage;
@@ -574,7 +602,9 @@ impl Builder {
             let frames = usize::try_from(pool.stats().frames).unwrap_or(usize::MAX);
             (frames / DIRTY_SHARE_DIVISOR * (DIRTY_SHARE_DIVISOR - 1)).max(1)
         });
-        let pager_options = PagerOptions { dirty_pages_max, read_only, checkpoints };
+        // Point-in-time restore replays the archived log: every page image must be in it.
+        let home_writes = archive.is_none();
+        let pager_options = PagerOptions { dirty_pages_max, read_only, checkpoints, home_writes };
         let restore_points = crate::restore::recovered(&recovery.transactions);
         let mut report = crate::recovery::RecoveryReport::from_log(&recovery);
         report.salvage_notes = file.salvage_notes().to_vec();
@@ -627,6 +657,7 @@ impl Builder {
             checkpoint_worker,
             pager,
             path: path.to_path_buf(),
+            vfs: Arc::clone(&vfs),
             durability: self.durability,
             hub,
             sampler,
@@ -635,6 +666,7 @@ impl Builder {
             restore_points: Mutex::new(restore_points),
             recovery: report,
             tree_observers: self.tree_observers,
+            archive,
         })
     }
 }

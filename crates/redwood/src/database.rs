@@ -30,6 +30,8 @@ use crate::write::{WriteState, WriteTransaction};
 pub struct Database {
     pub(crate) pager: Arc<Pager<Wal>>,
     pub(crate) path: PathBuf,
+    /// The file namespace the database is in (its archive directory too).
+    pub(crate) vfs: Arc<dyn redwood_pager::io::Vfs>,
     pub(crate) durability: Durability,
     /// What diagnostics are read from (shared with the sampler and diagnostics sources).
     pub(crate) hub: Arc<crate::diagnostics::Hub>,
@@ -46,6 +48,8 @@ pub struct Database {
     pub(crate) recovery: crate::recovery::RecoveryReport,
     /// The tree observers by table name (`Builder::tree_observer`), for the write path.
     pub(crate) tree_observers: crate::observers::TreeObservers,
+    /// The log archive, if the builder asked for one.
+    pub(crate) archive: Option<Arc<redwood_wal::archive::LogArchive>>,
 }
 
 impl std::fmt::Debug for Database {

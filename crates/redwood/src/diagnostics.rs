@@ -74,6 +74,7 @@ impl Hub {
                 checkpoints: stats.checkpoints,
                 pages_checkpointed: load(&counters.pages_checkpointed),
                 lost_writes_repaired: load(&counters.lost_writes_repaired),
+                archive_failures: load(&counters.archive_failures),
                 checkpoint_lsn: stats.checkpoint_lsn.get(),
                 last_commit_lsn: stats.last_commit.get(),
                 readers: stats.readers,

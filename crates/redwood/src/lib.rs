@@ -85,6 +85,7 @@ const _: () =
     assert!(redwood_btree::limits::OVERFLOW_VALUE_MAX_BYTES == redwood_overflow::VALUE_MAX_BYTES);
 
 mod access;
+mod archive;
 mod backup;
 mod builder;
 mod catalog;
@@ -108,9 +109,11 @@ mod write_scan;
 mod write_table;
 
 pub use access::AccessGuard;
+pub use archive::ArchiveTarget;
 pub use backup::{
-    BackupError, BackupParent, BackupReport, RestoreReport, backup_parent_file, restore_backup,
-    restore_backup_chain, restore_backup_files, restore_backup_in,
+    BackupError, BackupParent, BackupReport, RestoreReport, RestoreTarget, archived_restore_points,
+    backup_parent_file, restore, restore_backup, restore_backup_chain, restore_backup_files,
+    restore_backup_in, restore_in,
 };
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use catalog::TableKind;

@@ -62,8 +62,9 @@ impl WriteTransaction<'_> {
 
 impl Database {
     /// The restore points the log holds, oldest first: those recovery found when the database
-    /// opened, then those committed since. A checkpoint that restarts the log (`Full` or
-    /// `Truncate` with no reader holding it back) empties the list.
+    /// opened, then those committed since. Without a log archive, a checkpoint that restarts
+    /// the log (`Full` or `Truncate` with no reader holding it back) empties the list; with one
+    /// ([`crate::Builder::archive`]), the points of every archived generation stay listed.
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
@@ -80,7 +81,28 @@ impl Database {
         let floor = self.pager.stats().log_floor;
         let mut points = self.restore_points_lock();
         points.retain(|point| point.commit_lsn > floor);
-        points.clone()
+        let Some(archive) = &self.archive else { return points.clone() };
+        // With an archive, those the log no longer holds are still there. A generation shipped
+        // but not yet restarted is in both: listed once.
+        let mut all: Vec<RestorePoint> = archive
+            .restore_points()
+            .into_iter()
+            .map(|point| RestorePoint {
+                name: point.name,
+                timestamp_ms: point.timestamp_unix_ms,
+                commit_lsn: Lsn::new(point.commit_lsn),
+            })
+            .collect();
+        for point in points.iter() {
+            if !all
+                .iter()
+                .any(|known| known.commit_lsn == point.commit_lsn && known.name == point.name)
+            {
+                all.push(point.clone());
+            }
+        }
+        all.sort_by_key(|point| point.commit_lsn);
+        all
     }
 
     /// Adds the restore points a transaction committed at `commit_lsn`.

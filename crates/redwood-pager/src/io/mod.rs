@@ -134,6 +134,14 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
 
     /// Makes every completed `create`, `remove` and `rename` in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Creates the directory `dir` and any missing parents (nothing if it exists); durable
+    /// once `sync_dir` of its parent returns. The default does nothing: a namespace without
+    /// directories (the in-memory and simulated ones) has every directory already.
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// A [`Storage`] that can only be read: writes and truncation fail with

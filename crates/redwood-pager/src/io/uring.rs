@@ -235,4 +235,8 @@ impl Vfs for UringVfs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         self.names.sync_dir(dir)
     }
+
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        self.names.create_dir(dir)
+    }
 }

@@ -60,6 +60,10 @@ pub struct PagerOptions {
     /// checkpoint runs on the committing thread or on a [`CheckpointWorker`] if one was
     /// started. `None`: only explicit calls to [`Pager::checkpoint`] checkpoint.
     pub checkpoints: Option<CheckpointPolicy>,
+    /// Whether a write transaction may write pages it allocated past the file's end straight
+    /// to their home location instead of the log (on by default). Off when the log is
+    /// archived: point-in-time restore replays the log, so every page image must be in it.
+    pub home_writes: bool,
 }
 
 impl Default for PagerOptions {
@@ -68,6 +72,7 @@ impl Default for PagerOptions {
             dirty_pages_max: crate::limits::DIRTY_PAGES_MAX_DEFAULT,
             read_only: false,
             checkpoints: Some(CheckpointPolicy::default()),
+            home_writes: true,
         }
     }
 }
@@ -313,6 +318,16 @@ impl<L: PageLog> Pager<L> {
         self.checkpoint_holding(&mut log, mode)
     }
 
+    /// Ships the log as it stands to its archive, if it has one
+    /// ([`PageLog::archive_generation`]), without restarting it: after the open write
+    /// transaction, with every commit synced first.
+    pub fn archive_log(&self) -> Result<()> {
+        self.ensure_writable()?;
+        let mut log = self.writer_lock();
+        log.sync().inspect_err(|error| self.poison(error))?;
+        log.archive_generation()
+    }
+
     /// [`Pager::checkpoint`] with the writer lock held by the caller.
     fn checkpoint_holding(
         &self,
@@ -335,6 +350,21 @@ impl<L: PageLog> Pager<L> {
         };
         // A page the data files will not keep (`Corrupt`) leaves the checkpoint unadvanced and
         // the log serving it: report it, the pager goes on. Anything else is an I/O failure.
+        let mut mode = mode;
+        if mode != CheckpointMode::Passive && target == self.snapshots.last_commit() {
+            // The log may restart after this checkpoint: an archived log ships the generation
+            // first, and one that cannot be shipped is not restarted (nothing is lost; the log
+            // grows until a later checkpoint ships it).
+            if let Err(error) = log.archive_generation() {
+                self.counters.archive_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    target: "redwood::checkpoint",
+                    %error,
+                    "the log generation could not be archived; the log is not restarted"
+                );
+                mode = CheckpointMode::Passive;
+            }
+        }
         if mode != CheckpointMode::Passive && target == self.snapshots.last_commit() {
             // The log will restart after this checkpoint: its meta write names the generation
             // that follows, so the restart needs no second one.

@@ -86,7 +86,8 @@ impl<L: PageLog> WriteTxn<'_, L> {
     /// (recovery would take that frame over the file), and no savepoint to roll back to (a
     /// rollback could not undo an overwrite of the file).
     fn may_write_home(&self, page_id: PageId) -> bool {
-        page_id.get() >= self.base_page_count
+        self.pager.options.home_writes
+            && page_id.get() >= self.base_page_count
             && self.savepoints.is_empty()
             && !self.appended_last.contains_key(&page_id)
     }

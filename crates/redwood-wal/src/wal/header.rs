@@ -13,7 +13,7 @@ use crate::recovery::read_frame;
 
 /// The newest valid header copy; `None` if neither is valid and the file holds no frames (an
 /// interrupted creation). Damage with frames present is an error.
-pub(super) fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHeader>> {
+pub(crate) fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHeader>> {
     let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
     let mut sectors = vec![0u8; FRAMES_START_BYTES as usize];
     let readable = file_bytes.min(FRAMES_START_BYTES) as usize;

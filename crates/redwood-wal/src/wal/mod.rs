@@ -35,6 +35,7 @@ mod open;
 mod pager_log;
 
 use header::next_salt;
+pub(crate) use header::read_newest_header;
 pub use pager_log::WalReader;
 
 /// How to open (or create) a log.
@@ -59,6 +60,9 @@ pub struct WalOptions {
     pub salvage: bool,
     /// Where this handle counts its work.
     pub counters: Arc<WalCounters>,
+    /// The log archive every generation is shipped to before the log restarts
+    /// ([`redwood_pager::PageLog::archive_generation`]); none by default.
+    pub archive: Option<Arc<crate::archive::LogArchive>>,
 }
 
 impl Default for WalOptions {
@@ -74,6 +78,7 @@ impl Default for WalOptions {
             read_only: false,
             salvage: false,
             counters: Arc::default(),
+            archive: None,
         }
     }
 }
@@ -132,6 +137,7 @@ pub struct Wal {
     /// Opened read-only: every append, sync and restart is refused.
     read_only: bool,
     counters: Arc<WalCounters>,
+    archive: Option<Arc<crate::archive::LogArchive>>,
 }
 
 impl std::fmt::Debug for Wal {
@@ -227,6 +233,7 @@ impl Wal {
             poisoned: false,
             read_only: options.read_only,
             counters: Arc::clone(&options.counters),
+            archive: options.archive.clone(),
         }
     }
 
@@ -395,6 +402,21 @@ impl Wal {
         self.last_checksum = header.chain_seed();
         self.counters.restarts.fetch_add(1, Ordering::Relaxed);
         if truncate { self.truncate_to_header() } else { Ok(()) }
+    }
+
+    /// Ships the current generation to the log archive, if there is one (see
+    /// [`redwood_pager::PageLog::archive_generation`]): its bytes up to the end of its last
+    /// frame, which the caller has synced. An empty generation is not shipped (a restart
+    /// leaves it as it is).
+    pub fn archive_generation(&mut self) -> Result<()> {
+        let Some(archive) = self.archive.clone() else { return Ok(()) };
+        self.ensure_writable()?;
+        assert!(self.transaction.is_none(), "archiving with a transaction open");
+        self.flush()?;
+        if self.end_offset == FRAMES_START_BYTES {
+            return Ok(());
+        }
+        archive.ship(&self.header, self.storage.as_ref(), self.end_offset)
     }
 
     /// Cuts the file back to its header copies, if it is longer, and syncs.

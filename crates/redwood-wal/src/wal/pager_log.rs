@@ -126,6 +126,10 @@ impl PageLog for Wal {
         Ok(Wal::read_page(self, position, page)?)
     }
 
+    fn archive_generation(&mut self) -> redwood_pager::Result<()> {
+        Ok(Wal::archive_generation(self)?)
+    }
+
     fn restart(&mut self, truncate: bool) -> redwood_pager::Result<()> {
         Ok(Wal::restart(self, truncate)?)
     }

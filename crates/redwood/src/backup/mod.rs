@@ -8,6 +8,9 @@
 //! its id (`WriteTxn::allocate_at`), so what a later log archive says about a page id holds for
 //! the restored file too (the point-in-time restore builds on that).
 //!
+//! A point-in-time restore ([`restore`], `pitr.rs`) replays the log archive's commits after
+//! a base backup (or from an empty database) up to a restore point, an LSN or a time.
+//!
 //! Modules: `car.rs` (the framing and the CIDs), `manifest.rs` (the manifest and the page
 //! maps), `write.rs` (the backup), `restore.rs` (the restore), `file.rs` (both as files,
 //! through the `Vfs`).
@@ -15,12 +18,14 @@
 mod car;
 mod file;
 mod manifest;
+mod pitr;
 mod restore;
 #[cfg(test)]
 mod tests;
-mod write;
+pub(crate) mod write;
 
 pub use file::{backup_parent_file, restore_backup_files};
+pub use pitr::{RestoreTarget, archived_restore_points, restore, restore_in};
 pub use restore::{RestoreReport, restore_backup, restore_backup_chain, restore_backup_in};
 pub use write::{BackupParent, BackupReport};
 
@@ -51,6 +56,15 @@ pub enum BackupError {
         /// The destination.
         path: std::path::PathBuf,
     },
+    /// The restore's target is beyond what its backups and log archive reach (or names a
+    /// restore point they do not hold); the message names the earliest and latest reachable
+    /// points.
+    #[error("{0}")]
+    OutOfReach(String),
+    /// The log archive misses generations a restore needs: between the backup and the
+    /// archive's first generation, or between two generations.
+    #[error("{0}")]
+    ArchiveGap(String),
     /// Reading or writing the archive failed.
     #[error("reading or writing the backup: {0}")]
     Io(#[from] std::io::Error),
@@ -65,7 +79,8 @@ impl BackupError {
             BackupError::UnsupportedVersion(_) => ErrorKind::UnsupportedVersion,
             BackupError::HashMismatch(_) | BackupError::Malformed(_) => ErrorKind::Corrupt,
             BackupError::DestinationExists { .. } => ErrorKind::AlreadyExists,
-            BackupError::NotAChain(_) => ErrorKind::InvalidInput,
+            BackupError::NotAChain(_) | BackupError::OutOfReach(_) => ErrorKind::InvalidInput,
+            BackupError::ArchiveGap(_) => ErrorKind::Corrupt,
             BackupError::Io(_) => ErrorKind::Io,
         }
     }

@@ -35,6 +35,8 @@ pub struct RestoreReport {
     pub pages: u64,
     /// Tables in the restored database.
     pub tables: u64,
+    /// Archived commits replayed on top of the backup (a point-in-time restore; 0 otherwise).
+    pub replayed_commits: u64,
 }
 
 /// Builds a new database at `destination` from the CARv1 backup read from `source` (see
@@ -103,6 +105,47 @@ fn restore_into<R: Read>(
     staging: &Path,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<RestoreReport> {
+    let (db, base) = build_base(vfs, sources, staging, progress)?;
+    let tables = finish(db)?;
+    Ok(RestoreReport {
+        commit_lsn: base.commit_lsn,
+        taken_at_unix_ms: base.taken_at_unix_ms,
+        pages: base.pages,
+        tables,
+        replayed_commits: 0,
+    })
+}
+
+/// What a restore's base backup was.
+pub(crate) struct Base {
+    /// The source's commit the backup holds.
+    pub commit_lsn: u64,
+    /// When it was taken.
+    pub taken_at_unix_ms: u64,
+    /// Pages restored.
+    pub pages: u64,
+}
+
+/// The last-but-final steps of every restore, on the staged database: a truncating checkpoint
+/// (every commit in the data files), the full integrity check, a clean close. Returns the
+/// number of tables.
+pub(crate) fn finish(db: Database) -> Result<u64> {
+    db.checkpoint(CheckpointMode::Truncate)?;
+    db.check_integrity()?;
+    let tables = db.begin_read()?.list_tables()?.len() as u64;
+    // A clean close: every commit is in the data files, so the log is not needed to open it.
+    db.close()?;
+    Ok(tables)
+}
+
+/// A new database at `staging` holding the snapshot of the chain of backups `sources`, every
+/// page at its id, committed (durably only at `finish`'s checkpoint).
+pub(crate) fn build_base<R: Read>(
+    vfs: &Arc<dyn Vfs>,
+    sources: Vec<R>,
+    staging: &Path,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<(Database, Base)> {
     if sources.is_empty() {
         return Err(malformed("no backup to restore from".to_owned()));
     }
@@ -115,21 +158,7 @@ fn restore_into<R: Read>(
         let mut car = CarReader::new(source)?;
         let (manifest, pages) = read_manifest(&mut car)?;
         let expected_parent = cars.last().map(|previous: &CarReader<R>| previous.root());
-        if manifest.parent != expected_parent {
-            let reason = match (expected_parent, manifest.parent) {
-                (None, Some(parent)) => {
-                    format!("the first backup is incremental (its parent {parent} must come first)")
-                }
-                (Some(previous), parent) => format!(
-                    "backup {} of the chain does not build on the one before ({previous}), but on {}",
-                    index + 1,
-                    parent
-                        .map_or("nothing (a full backup)".to_owned(), |parent| parent.to_string())
-                ),
-                (None, None) => unreachable!("equal"),
-            };
-            return Err(BackupError::NotAChain(reason).into());
-        }
+        check_link(index, expected_parent, manifest.parent)?;
         cars.push(car);
         manifests.push((manifest, pages));
     }
@@ -141,6 +170,7 @@ fn restore_into<R: Read>(
         .create_in(Arc::clone(vfs), staging)?;
     let geometry = db.pager.geometry();
     let mut write = db.begin_write()?;
+    write.set_durability(redwood_pager::Durability::None);
     let txn = &mut write.state.get_mut().txn;
     let mut done = 0;
     let mut restored = std::collections::HashSet::new();
@@ -198,18 +228,32 @@ fn restore_into<R: Read>(
     }
     write.commit()?;
     progress(done, manifest.pages);
-    db.checkpoint(CheckpointMode::Truncate)?;
-    db.check_integrity()?;
-    let tables = db.begin_read()?.list_tables()?.len() as u64;
     debug_assert_eq!(done, manifest.pages);
-    // A clean close: every commit is in the data files, so the log is not needed to open it.
-    db.close()?;
-    Ok(RestoreReport {
+    let base = Base {
         commit_lsn: manifest.commit_lsn,
         taken_at_unix_ms: manifest.taken_at_unix_ms,
         pages: done,
-        tables,
-    })
+    };
+    Ok((db, base))
+}
+
+/// `NotAChain` unless backup `index` of a chain builds on `expected` (the one before it).
+fn check_link(index: usize, expected: Option<Cid>, parent: Option<Cid>) -> Result<()> {
+    if parent == expected {
+        return Ok(());
+    }
+    let reason = match (expected, parent) {
+        (None, Some(parent)) => {
+            format!("the first backup is incremental (its parent {parent} must come first)")
+        }
+        (Some(previous), parent) => format!(
+            "backup {} of the chain does not build on the one before ({previous}), but on {}",
+            index + 1,
+            parent.map_or("nothing (a full backup)".to_owned(), |parent| parent.to_string())
+        ),
+        (None, None) => unreachable!("equal"),
+    };
+    Err(BackupError::NotAChain(reason).into())
 }
 
 /// Whether an earlier archive's page maps list `cid` (a page the last archive repeats).
@@ -270,14 +314,14 @@ pub(crate) fn read_manifest(
     Ok((manifest, pending))
 }
 
-fn malformed(reason: String) -> Error {
+pub(crate) fn malformed(reason: String) -> Error {
     BackupError::Malformed(reason).into()
 }
 
 /// Removes a staged restore: as a database (`PageFile::destroy`, the main file last), or, if it
 /// never became one (a crash before its main file was initialized), its files by name: the main
 /// file, its log and its segments.
-fn remove_staged(vfs: &dyn Vfs, staging: &Path) -> Result<()> {
+pub(crate) fn remove_staged(vfs: &dyn Vfs, staging: &Path) -> Result<()> {
     if PageFile::destroy(vfs, staging).is_ok() {
         return Ok(());
     }
@@ -297,7 +341,7 @@ fn remove_staged(vfs: &dyn Vfs, staging: &Path) -> Result<()> {
 }
 
 /// `base` with `suffix` appended to its file name.
-fn companion(base: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn companion(base: &Path, suffix: &str) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
@@ -308,7 +352,7 @@ fn companion(base: &Path, suffix: &str) -> PathBuf {
 /// found by its main file), and the directory is synced. A crash before the main file's rename
 /// leaves no database at `destination` (stray segment files there are replaced by the next
 /// restore's, or ignored: only the meta data's page count says which segments hold pages).
-fn move_files(vfs: &dyn Vfs, staging: &Path, destination: &Path) -> Result<()> {
+pub(crate) fn move_files(vfs: &dyn Vfs, staging: &Path, destination: &Path) -> Result<()> {
     let dir = redwood_pager::io::parent_dir(destination);
     let staged_name =
         staging.file_name().and_then(|name| name.to_str()).unwrap_or_default().to_owned();

@@ -241,3 +241,10 @@ fn tick(progress: &mut impl FnMut(u64, u64), done: u64, total: u64) {
         progress(done, total);
     }
 }
+
+/// The wall-clock time in milliseconds since the Unix epoch (0 before it).
+pub(crate) fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+}

@@ -13,6 +13,7 @@ mod long_keys;
 mod model;
 mod multimap;
 mod observer;
+mod pitr;
 mod read_only;
 mod recover;
 mod shape;

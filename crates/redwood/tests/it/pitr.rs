@@ -1,0 +1,421 @@
+//! The log archive and point-in-time restore (issue 19) through the public API: restore points
+//! that outlive checkpoints, restores to every restore point, commit time, LSN and backup
+//! against a model, and the errors of material that cannot reach a target.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use redwood::{ArchiveTarget, BackupError, CheckpointMode, Database, Error, Lsn, RestoreTarget};
+use redwood_wal::archive::{DirectoryStore, LogArchive};
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn archived(path: &Path) -> Database {
+    Database::builder()
+        .archive(ArchiveTarget::beside(path))
+        .cache_bytes(4 << 20)
+        .create(path)
+        .unwrap()
+}
+
+fn archive_dir(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".archive");
+    PathBuf::from(name)
+}
+
+fn contents(db: &Database) -> Model {
+    let read = db.begin_read().unwrap();
+    if read.list_tables().unwrap().is_empty() {
+        return Model::new();
+    }
+    read.open_table("t").unwrap().range(..).map(|item| crate::owned(item.unwrap())).collect()
+}
+
+fn restored(path: &Path) -> Model {
+    let db = Database::open(path).unwrap();
+    db.check_integrity().unwrap();
+    contents(&db)
+}
+
+/// Every commit in the archive at `dir`: its LSN and time (read with the log's own reader).
+fn archived_commits(dir: &Path) -> Vec<(u64, u64)> {
+    let vfs = redwood_pager::io::best_vfs();
+    let store = Arc::new(DirectoryStore::new(vfs, dir).unwrap());
+    let archive = LogArchive::open_read_only(store).unwrap();
+    let mut commits = Vec::new();
+    for generation in archive.manifest_snapshot().generations {
+        for commit in archive.read(&generation).unwrap().commits {
+            commits.push((commit.commit_lsn.get(), commit.changes.timestamp_ms));
+        }
+    }
+    commits
+}
+
+fn commit(db: &Database, puts: &[(&[u8], &[u8])], point: Option<&str>) -> Lsn {
+    let mut write = db.begin_write().unwrap();
+    {
+        let mut table = write.open_table("t").unwrap();
+        for (key, value) in puts {
+            table.insert(key, value).unwrap();
+        }
+    }
+    if let Some(point) = point {
+        write.restore_point(point).unwrap();
+    }
+    write.commit().unwrap();
+    db.stats().last_commit
+}
+
+#[test]
+fn restore_points_outlive_checkpoints_with_an_archive_and_not_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = dir.path().join("with.redwood");
+    let db = archived(&with);
+    commit(&db, &[(b"k", b"v")], Some("loaded"));
+    let outcome = db.checkpoint(CheckpointMode::Truncate).unwrap();
+    assert!(outcome.log_restarted);
+    assert!(db.stats().log_bytes <= 4096, "the log restarted empty");
+    let points = db.restore_points();
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].name, "loaded");
+    drop(db);
+    // And after a reopen: the archive, not the log, holds it.
+    let db = archived(&with);
+    assert_eq!(db.restore_points().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["loaded"]);
+    assert_eq!(db.diagnostics().checkpoints.archive_failures, 0);
+
+    let without = dir.path().join("without.redwood");
+    let db = Database::builder().cache_bytes(4 << 20).create(&without).unwrap();
+    commit(&db, &[(b"k", b"v")], Some("loaded"));
+    db.checkpoint(CheckpointMode::Truncate).unwrap();
+    assert!(db.restore_points().is_empty());
+}
+
+#[test]
+fn a_restore_from_the_archive_alone_reaches_every_restore_point_and_lsn() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = archived(&path);
+    let mut model = Model::new();
+    let mut states: Vec<(Lsn, Model)> = Vec::new();
+    for round in 0..12u32 {
+        let key = format!("k{:02}", round % 5).into_bytes();
+        let value = format!("v{round}").into_bytes();
+        let point = format!("p{round}");
+        let lsn = commit(&db, &[(&key, &value)], Some(&point));
+        model.insert(key, value);
+        states.push((lsn, model.clone()));
+        if round % 3 == 2 {
+            db.checkpoint(CheckpointMode::Truncate).unwrap();
+        }
+        if round == 7 {
+            let write = db.begin_write().unwrap();
+            write.open_table("t").unwrap().remove(b"k01").unwrap();
+            write.commit().unwrap();
+            model.remove(&b"k01"[..]);
+            states.push((db.stats().last_commit, model.clone()));
+        }
+    }
+    db.archive_log().unwrap();
+    let archive = ArchiveTarget::beside(&path);
+    let none = Vec::<std::fs::File>::new;
+    for (index, (lsn, expected)) in states.iter().enumerate() {
+        let out = dir.path().join(format!("lsn-{index}.redwood"));
+        let report =
+            redwood::restore(none(), Some(&archive), &RestoreTarget::Lsn(*lsn), &out, |_, _| {})
+                .unwrap();
+        assert_eq!(report.commit_lsn, lsn.get());
+        assert_eq!(&restored(&out), expected, "restored to {lsn}");
+    }
+    for round in 0..12usize {
+        let out = dir.path().join(format!("point-{round}.redwood"));
+        let target = RestoreTarget::Point(format!("p{round}"));
+        db.restore_to(&target, &out, |_, _| {}).unwrap();
+        let lsn =
+            db.restore_points().iter().find(|p| p.name == format!("p{round}")).unwrap().commit_lsn;
+        let expected = &states.iter().find(|(at, _)| *at == lsn).unwrap().1;
+        assert_eq!(&restored(&out), expected, "restored to p{round}");
+    }
+    let latest = dir.path().join("latest.redwood");
+    db.restore_to(&RestoreTarget::Latest, &latest, |_, _| {}).unwrap();
+    assert_eq!(restored(&latest), model);
+}
+
+#[test]
+fn times_restore_the_last_commit_at_or_before_them_and_out_of_reach_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = archived(&path);
+    let mut states = Vec::new();
+    let mut model = Model::new();
+    for round in 0..6u8 {
+        let key = [b'k', round];
+        commit(&db, &[(&key, b"v")], None);
+        model.insert(key.to_vec(), b"v".to_vec());
+        states.push((db.stats().last_commit.get(), model.clone()));
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        if round == 2 {
+            db.checkpoint(CheckpointMode::Truncate).unwrap();
+        }
+    }
+    db.archive_log().unwrap();
+    let commits = archived_commits(&archive_dir(&path));
+    assert_eq!(commits.len(), states.len());
+    for (index, &(lsn, unix_ms)) in commits.iter().enumerate() {
+        let out = dir.path().join(format!("t{index}.redwood"));
+        db.restore_to(&RestoreTarget::Time(unix_ms), &out, |_, _| {}).unwrap();
+        let expected = &states.iter().rev().find(|(at, _)| *at <= lsn).unwrap().1;
+        assert_eq!(&restored(&out), expected);
+    }
+    // Before the first commit: an error naming both ends, and nothing written.
+    let out = dir.path().join("early.redwood");
+    let first = commits[0].1;
+    let error = db.restore_to(&RestoreTarget::Time(first - 1), &out, |_, _| {}).unwrap_err();
+    let Error::Backup(BackupError::OutOfReach(message)) = &error else { panic!("{error:?}") };
+    assert!(message.contains(&format!("LSN {}", commits[0].0)), "{message}");
+    assert!(message.contains(&format!("LSN {}", commits.last().unwrap().0)), "{message}");
+    assert!(!out.exists());
+    assert!(!dir.path().join("early.redwood.restoring").exists());
+    // Past the end of an archive read on its own (it may lack later commits): refused.
+    let none: Vec<std::fs::File> = Vec::new();
+    let late = RestoreTarget::Time(commits.last().unwrap().1 + 60_000);
+    let error = redwood::restore(none, Some(&ArchiveTarget::beside(&path)), &late, &out, |_, _| {})
+        .unwrap_err();
+    assert!(matches!(error, Error::Backup(BackupError::OutOfReach(_))), "{error:?}");
+    assert!(!out.exists());
+    // A name the archive does not hold.
+    let error = db.restore_to(&RestoreTarget::Point("nope".into()), &out, |_, _| {}).unwrap_err();
+    assert!(error.to_string().contains("nope"), "{error}");
+}
+
+#[test]
+fn a_backup_plus_the_archive_reaches_commits_after_it_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = archived(&path);
+    commit(&db, &[(b"a", b"1")], Some("before"));
+    db.checkpoint(CheckpointMode::Truncate).unwrap();
+    commit(&db, &[(b"b", b"2")], None);
+    let car = dir.path().join("base.car");
+    let report = db.backup_to_file(&car, None, |_, _| {}).unwrap();
+    let at_backup = contents(&db);
+    commit(&db, &[(b"c", b"3")], Some("after"));
+    db.checkpoint(CheckpointMode::Truncate).unwrap();
+    commit(&db, &[(b"d", b"4")], None);
+    db.archive_log().unwrap();
+    let archive = ArchiveTarget::beside(&path);
+    let open = || vec![std::fs::File::open(&car).unwrap()];
+
+    let out = dir.path().join("after.redwood");
+    let restore = redwood::restore(
+        open(),
+        Some(&archive),
+        &RestoreTarget::Point("after".into()),
+        &out,
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(restore.replayed_commits, 1);
+    let mut expected = at_backup.clone();
+    expected.insert(b"c".to_vec(), b"3".to_vec());
+    assert_eq!(restored(&out), expected);
+
+    let out = dir.path().join("latest.redwood");
+    redwood::restore(open(), Some(&archive), &RestoreTarget::Latest, &out, |_, _| {}).unwrap();
+    assert_eq!(restored(&out), contents(&db));
+
+    let out = dir.path().join("at-backup.redwood");
+    let target = RestoreTarget::Lsn(Lsn::new(report.commit_lsn));
+    redwood::restore(open(), Some(&archive), &target, &out, |_, _| {}).unwrap();
+    assert_eq!(restored(&out), at_backup);
+
+    // A restore point older than the backup is out of its reach.
+    let out = dir.path().join("before.redwood");
+    let error = redwood::restore(
+        open(),
+        Some(&archive),
+        &RestoreTarget::Point("before".into()),
+        &out,
+        |_, _| {},
+    )
+    .unwrap_err();
+    let Error::Backup(BackupError::OutOfReach(message)) = &error else { panic!("{error:?}") };
+    assert!(message.contains(&format!("LSN {}", report.commit_lsn)), "{message}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_gap_in_the_archive_is_named_and_a_lost_manifest_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = archived(&path);
+    for round in 0..3u8 {
+        commit(&db, &[(&[round][..], b"v")], Some(&format!("p{round}")));
+        db.checkpoint(CheckpointMode::Truncate).unwrap();
+    }
+    drop(db);
+    let dir_path = archive_dir(&path);
+    let mut objects: Vec<PathBuf> = std::fs::read_dir(&dir_path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wal"))
+        .collect();
+    objects.sort();
+    assert_eq!(objects.len(), 3, "one object per generation");
+
+    // The manifest is a summary: removed, it is rebuilt from the objects on open.
+    std::fs::remove_file(dir_path.join("archive.json")).unwrap();
+    let db = archived(&path);
+    assert_eq!(db.restore_points().len(), 3);
+    drop(db);
+
+    // A generation lost in the middle: a restore across it names it.
+    std::fs::remove_file(&objects[1]).unwrap();
+    let out = dir.path().join("out.redwood");
+    let none: Vec<std::fs::File> = Vec::new();
+    let error = redwood::restore(
+        none,
+        Some(&ArchiveTarget::beside(&path)),
+        &RestoreTarget::Latest,
+        &out,
+        |_, _| {},
+    )
+    .unwrap_err();
+    let Error::Backup(BackupError::ArchiveGap(message)) = &error else { panic!("{error:?}") };
+    let first = objects[0].file_name().unwrap().to_str().unwrap();
+    assert!(message.contains(first), "{message}");
+    assert!(!out.exists());
+
+    // A damaged generation is refused, not replayed.
+    let bytes = std::fs::read(&objects[0]).unwrap();
+    let mut damaged = bytes.clone();
+    let at = damaged.len() - 100;
+    damaged[at] ^= 0xff;
+    std::fs::write(&objects[0], damaged).unwrap();
+    let none: Vec<std::fs::File> = Vec::new();
+    let error = redwood::restore(
+        none,
+        Some(&ArchiveTarget::beside(&path)),
+        &RestoreTarget::Latest,
+        &out,
+        |_, _| {},
+    )
+    .unwrap_err();
+    assert!(!out.exists(), "{error}");
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u8, u8),
+    Remove(u8),
+    Point,
+    Checkpoint,
+    Reopen,
+    Backup,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..24u8, any::<u8>()).prop_map(|(key, value)| Op::Put(key, value)),
+        2 => (0..24u8).prop_map(Op::Remove),
+        2 => Just(Op::Point),
+        2 => Just(Op::Checkpoint),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::Backup),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    /// Issue 19's model test: random commits with restore points, checkpoints (archiving on),
+    /// reopens and backups; a restore to every restore point, every recorded commit time and
+    /// every backup gives exactly the model's state at that commit.
+    #[test]
+    fn restores_match_the_model_at_every_point_time_and_backup(ops in prop::collection::vec(op(), 4..28)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redwood");
+        let mut db = archived(&path);
+        let mut model = Model::new();
+        let mut states: Vec<(u64, Model)> = vec![(0, Model::new())];
+        let mut points = Vec::new();
+        let mut backups: Vec<(PathBuf, u64)> = Vec::new();
+        for (index, op) in ops.iter().enumerate() {
+            match op {
+                Op::Put(key, _) | Op::Remove(key) => {
+                    let write = db.begin_write().unwrap();
+                    {
+                        let mut table = write.open_table("t").unwrap();
+                        if let Some(value) = value_of(op) {
+                            table.insert(&[*key][..], &[value][..]).unwrap();
+                            model.insert(vec![*key], vec![value]);
+                        } else {
+                            table.remove(&[*key][..]).unwrap();
+                            model.remove(&vec![*key]);
+                        }
+                    }
+                    write.commit().unwrap();
+                    states.push((db.stats().last_commit.get(), model.clone()));
+                }
+                Op::Point => {
+                    let name = format!("point-{index}");
+                    let mut write = db.begin_write().unwrap();
+                    write.restore_point(&name).unwrap();
+                    write.commit().unwrap();
+                    states.push((db.stats().last_commit.get(), model.clone()));
+                    points.push(name);
+                }
+                Op::Checkpoint => { db.checkpoint(CheckpointMode::Truncate).unwrap(); }
+                Op::Reopen => { drop(db); db = archived(&path); }
+                Op::Backup => {
+                    let car = dir.path().join(format!("b{index}.car"));
+                    let report = db.backup_to_file(&car, None, |_, _| {}).unwrap();
+                    backups.push((car, report.commit_lsn));
+                }
+            }
+        }
+        db.archive_log().unwrap();
+        let state_at = |lsn: u64| states.iter().rev().find(|(at, _)| *at <= lsn).unwrap().1.clone();
+        let mut restores = 0;
+        let mut out = || { restores += 1; dir.path().join(format!("r{restores}.redwood")) };
+        for name in &points {
+            let target = db.restore_points().into_iter().find(|p| &p.name == name).unwrap();
+            let dest = out();
+            db.restore_to(&RestoreTarget::Point(name.clone()), &dest, |_, _| {}).unwrap();
+            prop_assert_eq!(restored(&dest), state_at(target.commit_lsn.get()), "point {}", name);
+        }
+        for (lsn, unix_ms) in archived_commits(&archive_dir(&path)) {
+            let dest = out();
+            db.restore_to(&RestoreTarget::Time(unix_ms), &dest, |_, _| {}).unwrap();
+            // The last commit at or before that millisecond (several may share it).
+            let newest = archived_commits(&archive_dir(&path))
+                .into_iter()
+                .filter(|&(_, at)| at <= unix_ms)
+                .map(|(lsn, _)| lsn)
+                .max()
+                .unwrap();
+            prop_assert!(newest >= lsn);
+            prop_assert_eq!(restored(&dest), state_at(newest), "time {}", unix_ms);
+        }
+        for (car, commit_lsn) in &backups {
+            let dest = out();
+            redwood::restore_backup_files(&[car], &dest, |_, _| {}).unwrap();
+            prop_assert_eq!(restored(&dest), state_at(*commit_lsn), "backup at {}", commit_lsn);
+            let dest = out();
+            let archive = ArchiveTarget::beside(&path);
+            let sources = vec![std::fs::File::open(car).unwrap()];
+            redwood::restore(sources, Some(&archive), &RestoreTarget::Latest, &dest, |_, _| {}).unwrap();
+            prop_assert_eq!(restored(&dest), model.clone(), "backup at {} rolled forward", commit_lsn);
+        }
+    }
+}
+
+fn value_of(op: &Op) -> Option<u8> {
+    match op {
+        Op::Put(_, value) => Some(*value),
+        _ => None,
+    }
+}
