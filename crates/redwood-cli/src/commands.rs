@@ -22,25 +22,32 @@ pub struct Opener {
 }
 
 impl Opener {
-    fn builder(self) -> redwood::Builder {
-        Database::builder().discard_missing_log(self.discard_missing_log)
+    /// The builder every command opens `path` with: the log archive beside it
+    /// (`PATH.archive`) attached when its directory exists, so a command that checkpoints
+    /// ships the log there first and none ever leaves a gap in it.
+    fn builder(self, path: &Path) -> redwood::Builder {
+        let builder = Database::builder().discard_missing_log(self.discard_missing_log);
+        match crate::restore_point::archive_beside(path) {
+            Some(archive) => builder.archive(archive),
+            None => builder,
+        }
     }
 
     /// Opens the existing database at `path` for reading only: no file is changed.
     pub fn read_only(self, path: &Path) -> Result<Database, Failure> {
-        let db = self.builder().read_only(true).open(path);
+        let db = self.builder(path).read_only(true).open(path);
         db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
     }
 
     /// Opens the existing database at `path` for writing.
     pub fn writable(self, path: &Path) -> Result<Database, Failure> {
-        let db = self.builder().open(path);
+        let db = self.builder(path).open(path);
         db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
     }
 
     /// Opens the database at `path` for writing, creating it if it does not exist.
     pub fn create(self, path: &Path) -> Result<Database, Failure> {
-        let db = self.builder().create(path);
+        let db = self.builder(path).create(path);
         db.map(warn_about_recovery).map_err(|error| Failure::from_error(path, error))
     }
 }

@@ -56,7 +56,14 @@ pub fn timestamp(milliseconds: u64) -> String {
 pub fn run(out: &Output, path: &Path, keys: u64) -> Outcome {
     let fail = |error| Failure::from_error(path, error);
     replace_previous_demo(path)?;
-    let db = Database::builder().dirty_pages_max(1 << 16).create(path).map_err(fail)?;
+    // The log is archived beside the database (PATH.archive), so the restore point below is
+    // still listed after the checkpoint restarts the log, and `restore-point apply` reaches it.
+    crate::restore_point::clear_demo_archive(path)?;
+    let db = Database::builder()
+        .dirty_pages_max(1 << 16)
+        .archive(redwood::ArchiveTarget::beside(path))
+        .create(path)
+        .map_err(fail)?;
     let write = db.begin_write().map_err(fail)?;
     write
         .open_table(MARKER_TABLE)

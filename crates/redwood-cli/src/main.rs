@@ -17,6 +17,8 @@ mod demo;
 mod exit;
 mod output;
 mod recover;
+mod restore_point;
+mod when;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -156,15 +158,37 @@ enum Command {
         incremental_from: Option<PathBuf>,
     },
     /// Build a new database from a backup archive, checking every block's hash, every page and
-    /// the result's integrity. Nothing is left at NEW if anything fails.
+    /// the result's integrity; with --archive, then replay the log archive's commits after the
+    /// backup up to a target (--at, --point, --lsn; the newest commit by default). Without a
+    /// backup, the log archive alone (when it reaches back to the first commit). A target the
+    /// material cannot reach is an error naming the earliest and latest points it can. Nothing
+    /// is left at NEW if anything fails.
     Restore {
         /// The new database to create (it must not exist).
         path: PathBuf,
         /// The backup archive (`redwood backup`), or a chain: the full backup, then each
         /// incremental one in the order they were taken.
-        #[arg(long, required = true, num_args = 1..)]
+        #[arg(long, num_args = 1.., required_unless_present = "archive")]
         from: Vec<PathBuf>,
+        /// The log archive directory (`DB.archive` beside an archived database).
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
+        /// Restore to the last commit at or before TIME: `2026-11-24 10:15` (local time),
+        /// RFC 3339, `10 minutes ago`, `yesterday 14:00`.
+        #[arg(long, value_name = "TIME", conflicts_with_all = ["point", "lsn"])]
+        at: Option<String>,
+        /// Restore to the commit of this restore point.
+        #[arg(long, value_name = "NAME", conflicts_with = "lsn")]
+        point: Option<String>,
+        /// Restore to every commit up to this LSN of the source.
+        #[arg(long, value_name = "N")]
+        lsn: Option<u64>,
     },
+    /// Named restore points: create one, list them (the log's and those its log archive
+    /// `DB.archive` keeps past checkpoints), or build a new database as the database was at one
+    /// or at a time.
+    #[command(subcommand)]
+    RestorePoint(PointCommand),
     /// Serve the live dashboard of the database at PATH (opened read-only) on a web page:
     /// charts of the diagnostics, thrashing pages and alerts, and the top levels of one
     /// table's B+Tree (--table; by default the first table in name order). With --demo, serve
@@ -203,6 +227,40 @@ enum Command {
     },
 }
 
+/// `redwood restore-point ...`.
+#[derive(Subcommand, Debug)]
+enum PointCommand {
+    /// Record a restore point named NAME at the database's newest commit.
+    Create {
+        /// The database file.
+        path: PathBuf,
+        /// The restore point's name.
+        name: String,
+    },
+    /// List the restore points, oldest first.
+    List {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Build a new database (--out) as this one was at restore point NAME, or at --at TIME,
+    /// from its log archive (`DB.archive`, on since the database was created). The database
+    /// is not changed beyond shipping its log to the archive.
+    Apply {
+        /// The database file.
+        path: PathBuf,
+        /// The restore point's name.
+        #[arg(required_unless_present = "at", conflicts_with = "at")]
+        name: Option<String>,
+        /// The time instead: `2026-11-24 10:15` (local time), RFC 3339, `10 minutes ago`,
+        /// `yesterday 14:00`.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The new database to create (it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
 /// A checkpoint mode as the command line spells it.
 #[derive(ValueEnum, Clone, Copy, Debug)]
 enum Mode {
@@ -236,7 +294,22 @@ fn main() -> ExitCode {
         Command::Backup { path, archive, incremental_from } => {
             backup::backup(&out, open, &path, &archive, incremental_from.as_deref())
         }
-        Command::Restore { path, from } => backup::restore(&out, &path, &from),
+        Command::Restore { path, from, archive, at, point, lsn } => {
+            let target = restore_point::TargetArgs { point, at, lsn };
+            if archive.is_none() && target.point.is_none() && target.at.is_none() && lsn.is_none() {
+                backup::restore(&out, &path, &from)
+            } else {
+                restore_point::restore(&out, &path, &from, archive.as_deref(), &target)
+            }
+        }
+        Command::RestorePoint(command) => match command {
+            PointCommand::Create { path, name } => restore_point::create(&out, open, &path, &name),
+            PointCommand::List { path } => restore_point::list(&out, open, &path),
+            PointCommand::Apply { path, name, at, out: destination } => {
+                let target = restore_point::TargetArgs { point: name, at, lsn: None };
+                restore_point::apply(&out, open, &path, &target, &destination)
+            }
+        },
         Command::Dashboard { path, demo: _, table, addr, token, seconds } => {
             dashboard::run(&out, dashboard::Args { path, table, addr, token, seconds })
         }

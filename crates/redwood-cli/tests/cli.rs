@@ -112,7 +112,13 @@ fn the_demo_loads_checks_and_reports_then_replaces_itself() {
     assert_eq!(report["point_reads"], 30000);
     let prefix_entries = report["prefix_scan"]["entries"].as_u64().unwrap();
     assert!((50..250).contains(&prefix_entries), "about 1/256 of the keys: {prefix_entries}");
-    assert_eq!(report["stats"]["restore_points"].as_array().unwrap().len(), 0, "truncated away");
+    // The demo archives its log: its restore point outlives the checkpoint that restarted it.
+    let points = report["stats"]["restore_points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{report}");
+    assert_eq!(points[0]["name"], "demo-loaded");
+    assert_eq!(report["checkpoint"]["log_restarted"], true, "{report}");
+    let listed = json(&["restore-point", "list", text(&path)]);
+    assert_eq!(listed["restore_points"][0]["name"], "demo-loaded", "{listed}");
     // Run again: the earlier demo database is replaced, in text mode.
     let (stdout, _) = expect(&["demo", text(&path), "--keys", "20000"], 0);
     assert!(stdout.contains("loaded     20000 keys"), "{stdout}");
@@ -454,4 +460,68 @@ fn backup_and_restore_round_trip() {
     let (_, stderr) = expect(&["restore", text(&elsewhere), "--from", text(&bad)], 5);
     assert!(stderr.contains("does not match its hash"), "{stderr}");
     assert!(!elsewhere.exists());
+}
+
+/// With a log archive beside the database (`DB.archive`): restore points outlive checkpoints,
+/// `restore-point apply` and `restore --archive` build the database as it was at a point, an
+/// LSN or a time, and a target out of reach (or not a time) is exit code 10 with nothing made.
+#[test]
+fn restore_points_and_point_in_time_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = text(&path);
+    std::fs::create_dir(dir.path().join("db.redwood.archive")).unwrap();
+    expect(&["put", db, "t", "a", "1"], 0);
+    let created = json(&["restore-point", "create", db, "first"]);
+    assert_eq!(created["archived"], true, "{created}");
+    let first_lsn = created["commit_lsn"].as_u64().unwrap();
+    expect(&["put", db, "t", "a", "2"], 0);
+    expect(&["checkpoint", db, "--mode", "truncate"], 0);
+    expect(&["put", db, "t", "b", "3"], 0);
+
+    let before = files(dir.path().join("db.redwood.archive").as_path());
+    let listed = json(&["restore-point", "list", db]);
+    assert_eq!(listed["restore_points"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["restore_points"][0]["commit_lsn"], first_lsn);
+    let (stdout, _) = expect(&["restore-point", "list", db], 0);
+    assert!(stdout.contains("first"), "{stdout}");
+    assert_eq!(
+        files(dir.path().join("db.redwood.archive").as_path()),
+        before,
+        "list changed the archive"
+    );
+
+    let v1 = dir.path().join("v1.redwood");
+    let (stdout, _) = expect(&["restore-point", "apply", db, "first", "--out", text(&v1)], 0);
+    assert!(stdout.contains("integrity check passed"), "{stdout}");
+    assert_eq!(expect(&["get", text(&v1), "t", "a"], 0).0, "1\n");
+
+    // `restore` from the archive directory alone, to a point, an LSN and the newest commit.
+    let archive = dir.path().join("db.redwood.archive");
+    let by_point = dir.path().join("p.redwood");
+    let report =
+        json(&["restore", text(&by_point), "--archive", text(&archive), "--point", "first"]);
+    assert_eq!(report["commit_lsn"], first_lsn, "{report}");
+    assert_eq!(expect(&["get", text(&by_point), "t", "a"], 0).0, "1\n");
+    let by_lsn = dir.path().join("l.redwood");
+    let lsn = first_lsn.to_string();
+    expect(&["restore", text(&by_lsn), "--archive", text(&archive), "--lsn", &lsn], 0);
+    assert_eq!(expect(&["scan", text(&by_lsn), "t"], 0).0, "a\t1\n");
+    // The newest commit: `apply` ships the log first; the last put is in it.
+    let newest = dir.path().join("n.redwood");
+    expect(&["restore-point", "apply", db, "--at", "now", "--out", text(&newest)], 0);
+    assert_eq!(expect(&["scan", text(&newest), "t"], 0).0, "a\t2\nb\t3\n");
+
+    let never = dir.path().join("never.redwood");
+    let (_, stderr) = expect(
+        &["restore", text(&never), "--archive", text(&archive), "--at", "2000-01-01 00:00"],
+        10,
+    );
+    assert!(stderr.contains("out of reach") && stderr.contains("reaches from"), "{stderr}");
+    let (_, stderr) =
+        expect(&["restore-point", "apply", db, "--at", "soon", "--out", text(&never)], 10);
+    assert!(stderr.contains("cannot read the time"), "{stderr}");
+    let (_, stderr) = expect(&["restore-point", "apply", db, "nope", "--out", text(&never)], 10);
+    assert!(stderr.contains("nope"), "{stderr}");
+    assert!(!never.exists());
 }

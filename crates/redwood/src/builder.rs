@@ -545,7 +545,14 @@ impl Builder {
                 file.page_size(),
                 file.geometry().segment_pages(),
             )?),
-            _ => None,
+            // Read-only: the archive is read (for its restore points), never shipped to; one
+            // that cannot be read, or is another database's, is left out.
+            Some(target) => target
+                .open_read_only(vfs)
+                .ok()
+                .filter(|archive| archive.manifest_snapshot().database_id == file.database_id())
+                .map(Arc::new),
+            None => None,
         };
         let wal_options = WalOptions {
             page_size: file.page_size(),
@@ -556,7 +563,7 @@ impl Builder {
             read_only,
             salvage: self.salvage,
             counters: Arc::clone(counters.1),
-            archive: archive.clone(),
+            archive: archive.clone().filter(|_| !read_only),
         };
         let (wal, recovery) = Wal::open(vfs.as_ref(), &wal_path(path), &wal_options)?;
         Ok((file, wal, recovery, archive))
