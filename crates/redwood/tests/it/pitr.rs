@@ -488,7 +488,11 @@ fn a_crash_at_every_sync_point_of_archiving_loses_nothing() {
             let db = open(&shared).unwrap_or_else(|error| panic!("{context}: reopen: {error}"));
             let state = contents(&db);
             for round in 0..acknowledged {
-                assert_eq!(state.get(&[round][..]), Some(&vec![round; 300]), "{context}: commit {round} lost");
+                assert_eq!(
+                    state.get(&[round][..]),
+                    Some(&vec![round; 300]),
+                    "{context}: commit {round} lost"
+                );
             }
             if state.is_empty() {
                 continue; // nothing committed survived to restore from
@@ -496,8 +500,15 @@ fn a_crash_at_every_sync_point_of_archiving_loses_nothing() {
             db.archive_log().unwrap_or_else(|error| panic!("{context}: {error}"));
             let none = Vec::<&[u8]>::new();
             let archive = ArchiveTarget::directory("db.archive");
-            redwood::restore_in(Arc::clone(&shared), none, Some(&archive), &RestoreTarget::Latest, "copy", |_, _| {})
-                .unwrap_or_else(|error| panic!("{context}: restore: {error}"));
+            redwood::restore_in(
+                Arc::clone(&shared),
+                none,
+                Some(&archive),
+                &RestoreTarget::Latest,
+                "copy",
+                |_, _| {},
+            )
+            .unwrap_or_else(|error| panic!("{context}: restore: {error}"));
             let copy = Database::builder().create_in(Arc::clone(&shared), "copy").unwrap();
             assert_eq!(contents(&copy), state, "{context}: the archive and the database disagree");
             copy.check_integrity().unwrap();
