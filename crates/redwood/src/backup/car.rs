@@ -39,12 +39,10 @@ pub(crate) struct CarWriter<W: Write> {
 
 impl<W: Write> CarWriter<W> {
     /// Writes the header naming `root` as the one root.
-    pub fn new(out: W, root: Cid) -> Result<Self, BackupError> {
-        let header = serde_ipld_dagcbor::to_vec(&Header { roots: vec![root], version: 1 })
-            .map_err(|error| BackupError::Malformed(format!("the CAR header: {error}")))?;
-        let mut writer = CarWriter { out, bytes: 0 };
-        writer.write_framed(&[&header])?;
-        Ok(writer)
+    pub fn new(mut out: W, root: Cid) -> Result<Self, BackupError> {
+        let header = framed_header(&root)?;
+        out.write_all(&header)?;
+        Ok(CarWriter { out, bytes: header.len() as u64 })
     }
 
     /// Appends the block `cid` with `data` (the caller computed `cid` from `data`).
@@ -75,6 +73,36 @@ impl<W: Write> CarWriter<W> {
         self.bytes += (prefix.len() + length) as u64;
         Ok(())
     }
+}
+
+/// The CAR header naming `root`, with its varint length.
+pub(crate) fn framed_header(root: &Cid) -> Result<Vec<u8>, BackupError> {
+    let header = serde_ipld_dagcbor::to_vec(&Header { roots: vec![*root], version: 1 })
+        .map_err(|error| BackupError::Malformed(format!("the CAR header: {error}")))?;
+    let mut framed = Vec::with_capacity(header.len() + 2);
+    push_varint(&mut framed, header.len() as u64);
+    framed.extend_from_slice(&header);
+    Ok(framed)
+}
+
+/// Appends the block `cid` with `data` (its varint length, the CID, the bytes) to `out`.
+pub(crate) fn push_block(out: &mut Vec<u8>, cid: &Cid, data: &[u8]) {
+    let cid_bytes = cid.to_bytes();
+    push_varint(out, (cid_bytes.len() + data.len()) as u64);
+    out.extend_from_slice(&cid_bytes);
+    out.extend_from_slice(data);
+}
+
+/// The bytes [`push_block`] appends for a block of `cid_bytes` and `data_bytes`.
+pub(crate) fn block_bytes(cid_bytes: usize, data_bytes: usize) -> u64 {
+    let length = (cid_bytes + data_bytes) as u64;
+    let mut prefix = unsigned_varint::encode::u64_buffer();
+    (unsigned_varint::encode::u64(length, &mut prefix).len() as u64) + length
+}
+
+fn push_varint(out: &mut Vec<u8>, value: u64) {
+    let mut prefix = unsigned_varint::encode::u64_buffer();
+    out.extend_from_slice(unsigned_varint::encode::u64(value, &mut prefix));
 }
 
 /// Reads a CAR stream, checking every block's CID against its bytes.

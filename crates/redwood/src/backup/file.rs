@@ -5,6 +5,7 @@
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use redwood_pager::io::{Storage, Vfs, best_vfs, parent_dir};
 
@@ -70,7 +71,8 @@ impl Database {
         progress: impl FnMut(u64, u64),
     ) -> Result<BackupReport> {
         let archive = archive.as_ref();
-        let vfs = best_vfs();
+        // In the database's own file namespace (the simulated disk of the crash tests too).
+        let vfs = Arc::clone(&self.vfs);
         if vfs.exists(archive).map_err(io)? {
             return Err(BackupError::DestinationExists { path: archive.to_path_buf() }.into());
         }
@@ -97,14 +99,19 @@ fn write_archive(
     progress: impl FnMut(u64, u64),
 ) -> Result<BackupReport> {
     let storage = vfs.create(partial).map_err(io)?;
-    let mut out = BufWriter::with_capacity(BUFFER_BYTES, StorageWriter { storage, offset: 0 });
-    let report = match parent {
-        Some(parent) => db.backup_incremental(parent, &mut out, progress)?,
-        None => db.backup(&mut out, progress)?,
+    let (report, storage) = match parent {
+        Some(parent) => {
+            let mut out =
+                BufWriter::with_capacity(BUFFER_BYTES, StorageWriter { storage, offset: 0 });
+            let report = db.backup_incremental(parent, &mut out, progress)?;
+            let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
+            (report, writer.storage)
+        }
+        // A full backup into a file: one pass, every core hashing and writing at its offset.
+        None => (db.backup_positioned(storage.as_ref(), progress)?, storage),
     };
-    let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
-    writer.storage.sync_data().map_err(io)?;
-    drop(writer);
+    storage.sync_data().map_err(io)?;
+    drop(storage);
     vfs.rename(partial, archive).map_err(io)?;
     vfs.sync_dir(parent_dir(archive)).map_err(io)?;
     Ok(report)

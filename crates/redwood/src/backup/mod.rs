@@ -19,6 +19,7 @@ mod car;
 mod file;
 mod manifest;
 mod pitr;
+mod positioned;
 mod restore;
 #[cfg(test)]
 mod tests;

@@ -188,19 +188,9 @@ impl Database {
                 chunk.0.iter().map(|page_id| page_id.get()).zip(chunk.1.iter().copied()).collect();
             maps.push(manifest::encode(&pairs, "page map")?);
         }
-        let geometry = self.pager.geometry();
-        let manifest = Manifest {
-            pages: total,
-            roots: (0..ROOT_SLOTS).map(|slot| read.root(slot).map(PageId::get)).collect(),
-            format: FORMAT.to_owned(),
-            parent: parent.map(|parent| parent.root),
-            version: VERSION,
-            page_maps: maps.iter().map(|(cid, _)| *cid).collect(),
-            page_size: geometry.page_size().bytes() as u32,
-            commit_lsn: read.snapshot().get(),
-            segment_pages: geometry.segment_pages(),
-            taken_at_unix_ms,
-        };
+        let page_maps = maps.iter().map(|(cid, _)| *cid).collect();
+        let manifest =
+            self.manifest_for(&read, total, page_maps, parent.map(|p| p.root), taken_at_unix_ms);
         debug_assert!(manifest.check().is_ok(), "a backup's own manifest passes its checks");
         let (root, manifest_bytes) = manifest::encode(&manifest, "manifest")?;
 
@@ -235,8 +225,34 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The manifest of a backup of the snapshot `read` with `pages` pages.
+    pub(super) fn manifest_for(
+        &self,
+        read: &redwood_pager::ReadTxn<'_, redwood_wal::Wal>,
+        pages: u64,
+        page_maps: Vec<Cid>,
+        parent: Option<Cid>,
+        taken_at_unix_ms: u64,
+    ) -> Manifest {
+        let geometry = self.pager.geometry();
+        Manifest {
+            pages,
+            roots: (0..ROOT_SLOTS).map(|slot| read.root(slot).map(PageId::get)).collect(),
+            format: FORMAT.to_owned(),
+            parent,
+            version: VERSION,
+            page_maps,
+            page_size: geometry.page_size().bytes() as u32,
+            commit_lsn: read.snapshot().get(),
+            segment_pages: geometry.segment_pages(),
+            taken_at_unix_ms,
+        }
+    }
+}
+
 /// Reports progress every 1,024 pages and at the end.
-fn tick(progress: &mut impl FnMut(u64, u64), done: u64, total: u64) {
+pub(super) fn tick(progress: &mut impl FnMut(u64, u64), done: u64, total: u64) {
     if done.is_multiple_of(1024) || done == total {
         progress(done, total);
     }
