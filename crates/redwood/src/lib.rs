@@ -86,6 +86,8 @@ const _: () =
 
 mod access;
 mod archive;
+#[cfg(feature = "object-store")]
+mod archive_object_store;
 mod backup;
 mod builder;
 mod catalog;
@@ -110,6 +112,8 @@ mod write_table;
 
 pub use access::AccessGuard;
 pub use archive::ArchiveTarget;
+#[cfg(feature = "object-store")]
+pub use archive_object_store::ObjectStoreArchive;
 pub use backup::{
     BackupError, BackupParent, BackupReport, RestoreReport, RestoreTarget, archived_restore_points,
     backup_parent_file, restore, restore_backup, restore_backup_chain, restore_backup_files,

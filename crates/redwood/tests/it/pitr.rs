@@ -518,3 +518,64 @@ fn a_crash_at_every_sync_point_of_archiving_loses_nothing() {
     println!("{runs} crashes restored from the archive, of {} sync points", sync_points);
     assert!(runs > sync_points as usize, "most crash points leave commits to restore");
 }
+
+/// The archive in an object store (feature `object-store`): `InMemory` and `LocalFileSystem`
+/// hold the generations; restore points outlive checkpoints and reopens, and a restore from the
+/// store reaches every restore point.
+#[cfg(feature = "object-store")]
+#[test]
+fn an_object_store_holds_the_archive() {
+    use object_store::ObjectStore;
+    use object_store::local::LocalFileSystem;
+    use object_store::memory::InMemory;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = dir.path().join("bucket");
+    std::fs::create_dir(&bucket).unwrap();
+    let stores: Vec<(&str, Arc<dyn ObjectStore>)> = vec![
+        ("memory", Arc::new(InMemory::new())),
+        ("local", Arc::new(LocalFileSystem::new_with_prefix(&bucket).unwrap())),
+    ];
+    for (kind, store) in stores {
+        let target = ArchiveTarget::object_store(Arc::clone(&store), "dbs/app").unwrap();
+        let path = dir.path().join(format!("{kind}.redwood"));
+        let open = || Database::builder().archive(target.clone()).create(&path).unwrap();
+        let mut states = Vec::new();
+        let mut db = open();
+        for round in 0..6u8 {
+            commit(&db, &[(&[round][..], b"v")], Some(&format!("p{round}")));
+            states.push(contents(&db));
+            if round % 2 == 1 {
+                db.checkpoint(CheckpointMode::Truncate).unwrap();
+            }
+            if round == 3 {
+                drop(db);
+                db = open();
+            }
+        }
+        assert_eq!(db.restore_points().len(), 6, "{kind}");
+        db.archive_log().unwrap();
+        let objects = archived_objects(&store);
+        assert!(objects.iter().any(|name| name == "dbs/app/archive.json"), "{kind}: {objects:?}");
+        assert!(
+            objects.iter().filter(|name| name.ends_with(".wal")).count() >= 3,
+            "{kind}: {objects:?}"
+        );
+        for (round, expected) in states.iter().enumerate() {
+            let out = dir.path().join(format!("{kind}-{round}.redwood"));
+            let none = Vec::<std::fs::File>::new();
+            let point = RestoreTarget::Point(format!("p{round}"));
+            redwood::restore(none, Some(&target), &point, &out, |_, _| {}).unwrap();
+            assert_eq!(&restored(&out), expected, "{kind}: p{round}");
+        }
+    }
+}
+
+#[cfg(feature = "object-store")]
+fn archived_objects(store: &Arc<dyn object_store::ObjectStore>) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let listed: Vec<object_store::ObjectMeta> =
+        runtime.block_on(store.list(None).try_collect()).unwrap();
+    listed.into_iter().map(|meta| meta.location.to_string()).collect()
+}
