@@ -31,7 +31,7 @@ use crate::error::Result;
 /// # Ok::<(), redwood::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct ArchiveTarget(Target);
+pub struct ArchiveTarget(Target, Option<std::time::Duration>);
 
 #[derive(Clone, Debug)]
 enum Target {
@@ -42,7 +42,7 @@ enum Target {
 impl ArchiveTarget {
     /// A directory (created if missing), in the same file namespace as the database.
     pub fn directory(path: impl Into<PathBuf>) -> Self {
-        Self(Target::Directory(path.into()))
+        Self(Target::Directory(path.into()), None)
     }
 
     /// The directory beside the database at `database`: `DATABASE.archive` (what the CLI
@@ -55,7 +55,22 @@ impl ArchiveTarget {
 
     /// Any [`ArchiveStore`] (an object store, a test's store).
     pub fn store(store: Arc<dyn ArchiveStore>) -> Self {
-        Self(Target::Store(store))
+        Self(Target::Store(store), None)
+    }
+
+    /// Keeps each archived generation for `keep_for` after its last commit, then removes it
+    /// (the newest is always kept); by default every generation is kept. Restore points and
+    /// restorable times go back as far as the archive does, and a restore needs a base backup
+    /// taken within the retention (the archive no longer reaches back to the first commit).
+    ///
+    /// ```
+    /// let target = redwood::ArchiveTarget::directory("app.archive")
+    ///     .keep_for(std::time::Duration::from_secs(7 * 24 * 3600));
+    /// # let _ = target;
+    /// ```
+    pub fn keep_for(mut self, keep_for: std::time::Duration) -> Self {
+        self.1 = Some(keep_for);
+        self
     }
 
     /// The store, in `vfs` for a directory.
@@ -87,7 +102,10 @@ impl ArchiveTarget {
         let owner = ArchiveOwner { database_id, page_size, segment_pages };
         let archive =
             LogArchive::open(self.open_store(vfs)?, owner).map_err(redwood_pager::Error::from)?;
-        Ok(Arc::new(archive))
+        Ok(Arc::new(match self.1 {
+            Some(keep_for) => archive.with_retention(keep_for),
+            None => archive,
+        }))
     }
 
     /// Opens the archive to read only (a restore): nothing in it changes.

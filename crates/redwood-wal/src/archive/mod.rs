@@ -115,6 +115,9 @@ pub struct LogArchive {
     store: Arc<dyn ArchiveStore>,
     writable: bool,
     manifest: Mutex<ArchiveManifest>,
+    /// Generations whose last commit is older than this are removed after a shipment; `None`
+    /// keeps every one (the default).
+    keep_for: Option<std::time::Duration>,
 }
 
 impl LogArchive {
@@ -191,11 +194,20 @@ impl LogArchive {
             }
         }
         manifest.generations.sort_by_key(|generation| generation.sequence);
-        let archive = Self { store, writable, manifest: Mutex::new(manifest) };
+        let archive = Self { store, writable, manifest: Mutex::new(manifest), keep_for: None };
         if writable && *archive.manifest() != before {
             archive.write_manifest(&archive.manifest())?;
         }
         Ok(archive)
+    }
+
+    /// Keeps generations for `keep_for` after their last commit: older ones are removed after
+    /// each shipment (never the newest). Restores need material from the base on, so a
+    /// database restored from the archive alone needs every generation: set this only with
+    /// base backups newer than the retention.
+    pub fn with_retention(mut self, keep_for: std::time::Duration) -> Self {
+        self.keep_for = Some(keep_for);
+        self
     }
 
     /// The manifest as it stands.
@@ -232,6 +244,36 @@ impl LogArchive {
         manifest.generations.retain(|generation| generation.sequence != info.sequence);
         manifest.generations.push(info);
         manifest.generations.sort_by_key(|generation| generation.sequence);
+        self.write_manifest(&manifest)?;
+        *self.manifest() = manifest;
+        self.prune()
+    }
+
+    /// Removes the generations past the retention (objects first, then the manifest: an
+    /// entry whose object is gone is dropped on open, while an object the manifest lacks would
+    /// be added back).
+    fn prune(&self) -> Result<()> {
+        let Some(keep_for) = self.keep_for else { return Ok(()) };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+        let cutoff = now.saturating_sub(u64::try_from(keep_for.as_millis()).unwrap_or(u64::MAX));
+        let mut manifest = self.manifest().clone();
+        let newest = manifest.generations.last().map(|generation| generation.sequence);
+        let expired: Vec<String> = manifest
+            .generations
+            .iter()
+            .filter(|generation| Some(generation.sequence) != newest)
+            .filter(|generation| generation.last_commit.is_none_or(|mark| mark.unix_ms < cutoff))
+            .map(|generation| generation.object.clone())
+            .collect();
+        if expired.is_empty() {
+            return Ok(());
+        }
+        for object in &expired {
+            self.store.remove(object).map_err(|error| io_error(&*self.store, "remove", error))?;
+        }
+        manifest.generations.retain(|generation| !expired.contains(&generation.object));
         self.write_manifest(&manifest)?;
         *self.manifest() = manifest;
         Ok(())

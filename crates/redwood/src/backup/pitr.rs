@@ -274,7 +274,7 @@ impl<'a> Plan<'a> {
         let generations: Vec<GenerationInfo> =
             first.map_or(Vec::new(), |first| all[first..].to_vec());
         if let Some(first) = generations.first()
-            && first.start_lsn > base.lsn.max(1)
+            && first.start_lsn > base.lsn + 1
         {
             let reason = if base.lsn == 0 {
                 format!(

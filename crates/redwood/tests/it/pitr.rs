@@ -232,6 +232,14 @@ fn a_backup_plus_the_archive_reaches_commits_after_it_and_not_before() {
     redwood::restore(open(), Some(&archive), &target, &out, |_, _| {}).unwrap();
     assert_eq!(restored(&out), at_backup);
 
+    // A time before the backup was taken is out of its reach, and named so.
+    let out = dir.path().join("early.redwood");
+    let early = RestoreTarget::Time(report_taken_at(&car) - 1);
+    let error = redwood::restore(open(), Some(&archive), &early, &out, |_, _| {}).unwrap_err();
+    let Error::Backup(BackupError::OutOfReach(message)) = &error else { panic!("{error:?}") };
+    assert!(message.contains("is out of reach") && message.contains("reaches from"), "{message}");
+    assert!(!out.exists());
+
     // A restore point older than the backup is out of its reach.
     let out = dir.path().join("before.redwood");
     let error = redwood::restore(
@@ -578,4 +586,52 @@ fn archived_objects(store: &Arc<dyn object_store::ObjectStore>) -> Vec<String> {
     let listed: Vec<object_store::ObjectMeta> =
         runtime.block_on(store.list(None).try_collect()).unwrap();
     listed.into_iter().map(|meta| meta.location.to_string()).collect()
+}
+
+/// A retention (`ArchiveTarget::keep_for`) removes generations older than it after each
+/// shipment, never the newest; their restore points go with them, and a restore then needs a
+/// base backup newer than what was removed.
+#[test]
+fn retention_removes_old_generations_and_a_restore_then_needs_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let target = ArchiveTarget::beside(&path).keep_for(std::time::Duration::ZERO);
+    let db = Database::builder().archive(target.clone()).create(&path).unwrap();
+    for round in 0..3u8 {
+        commit(&db, &[(&[round][..], b"v")], Some(&format!("p{round}")));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        db.checkpoint(CheckpointMode::Truncate).unwrap();
+    }
+    let generations: Vec<String> = std::fs::read_dir(archive_dir(&path))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".wal"))
+        .collect();
+    assert_eq!(generations.len(), 1, "only the newest is kept: {generations:?}");
+    let names: Vec<String> = db.restore_points().into_iter().map(|point| point.name).collect();
+    assert_eq!(names, ["p2"]);
+
+    let out = dir.path().join("out.redwood");
+    let none = Vec::<std::fs::File>::new();
+    let error =
+        redwood::restore(none, Some(&target), &RestoreTarget::Latest, &out, |_, _| {}).unwrap_err();
+    let Error::Backup(BackupError::ArchiveGap(message)) = &error else { panic!("{error:?}") };
+    assert!(message.contains("needs a backup"), "{message}");
+    assert!(!out.exists());
+
+    let car = dir.path().join("base.car");
+    db.backup_to_file(&car, None, |_, _| {}).unwrap();
+    commit(&db, &[(b"after", b"backup")], Some("p3"));
+    db.archive_log().unwrap();
+    let backups = vec![std::fs::File::open(&car).unwrap()];
+    redwood::restore(backups, Some(&target), &RestoreTarget::Point("p3".into()), &out, |_, _| {})
+        .unwrap();
+    assert_eq!(restored(&out), contents(&db));
+}
+
+/// When the backup in `car` was taken (restored alone, its report says).
+fn report_taken_at(car: &Path) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("probe.redwood");
+    redwood::restore_backup_files(&[car], &out, |_, _| {}).unwrap().taken_at_unix_ms
 }
