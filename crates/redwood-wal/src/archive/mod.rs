@@ -97,6 +97,18 @@ pub struct ArchivedRestorePoint {
     pub commit_lsn: u64,
 }
 
+/// The manifest as stored: the summary and a CRC32C of its JSON form, so a damaged manifest is
+/// noticed (and rebuilt from the objects) instead of misleading a restore.
+#[derive(Serialize, Deserialize)]
+struct StoredManifest {
+    crc32c: u32,
+    manifest: ArchiveManifest,
+}
+
+fn manifest_crc(manifest: &ArchiveManifest) -> u32 {
+    crc32c::crc32c(&serde_json::to_vec(manifest).expect("a manifest always serializes"))
+}
+
 /// The database an archive belongs to: an archive of another is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArchiveOwner {
@@ -146,7 +158,18 @@ impl LogArchive {
             }
         }
         let stored = if names.iter().any(|name| name == MANIFEST_NAME) {
-            Some(read_manifest(&*store)?)
+            match read_manifest(&*store) {
+                Ok(manifest) => Some(manifest),
+                // A summary of the objects: a damaged one is rebuilt from them (in memory only
+                // when read-only), as if it were missing.
+                Err(Error::Archive { reason, .. })
+                    if owner.is_some() || names.iter().any(|name| is_generation(name)) =>
+                {
+                    tracing::warn!(target: "redwood::archive", %reason, "the archive's manifest is damaged; rebuilding it from the objects");
+                    None
+                }
+                Err(error) => return Err(error),
+            }
         } else {
             None
         };
@@ -170,7 +193,7 @@ impl LogArchive {
                 generations: Vec::new(),
             },
             (None, None) if names.iter().any(|name| is_generation(name)) => {
-                return Err(archive_error(&*store, format!("{MANIFEST_NAME} is missing")));
+                rebuilt_owner(&*store, &names)?
             }
             (None, None) => {
                 return Err(archive_error(&*store, "it holds no archived log".to_owned()));
@@ -302,7 +325,8 @@ impl LogArchive {
     }
 
     fn write_manifest(&self, manifest: &ArchiveManifest) -> Result<()> {
-        let bytes = serde_json::to_vec_pretty(manifest).expect("a manifest always serializes");
+        let stored = StoredManifest { crc32c: manifest_crc(manifest), manifest: manifest.clone() };
+        let bytes = serde_json::to_vec_pretty(&stored).expect("a manifest always serializes");
         let len = bytes.len() as u64;
         self.store
             .put(MANIFEST_NAME, &BytesStorage(bytes), len)
@@ -360,8 +384,12 @@ fn read_manifest(store: &dyn ArchiveStore) -> Result<ArchiveManifest> {
     }
     let mut bytes = vec![0u8; len as usize];
     storage.read_at(0, &mut bytes).map_err(|error| io_error(store, "read", error))?;
-    let manifest: ArchiveManifest = serde_json::from_slice(&bytes)
+    let stored: StoredManifest = serde_json::from_slice(&bytes)
         .map_err(|error| archive_error(store, format!("{MANIFEST_NAME}: {error}")))?;
+    let manifest = stored.manifest;
+    if manifest_crc(&manifest) != stored.crc32c {
+        return Err(archive_error(store, format!("{MANIFEST_NAME} does not match its checksum")));
+    }
     if manifest.format != FORMAT || manifest.version != VERSION {
         let reason = format!(
             "{MANIFEST_NAME} is {} version {}, not {FORMAT} version {VERSION}",
@@ -370,6 +398,26 @@ fn read_manifest(store: &dyn ArchiveStore) -> Result<ArchiveManifest> {
         return Err(archive_error(store, reason));
     }
     Ok(manifest)
+}
+
+/// The manifest's fixed part for a read-only open of an archive whose manifest is missing or
+/// damaged: the database and geometry from the first generation that reads (its header), the
+/// segment size unknown (0: a restore from the archive alone then refuses to guess it).
+fn rebuilt_owner(store: &dyn ArchiveStore, names: &[String]) -> Result<ArchiveManifest> {
+    for name in names.iter().filter(|name| is_generation(name)) {
+        let Ok(storage) = store.open(name) else { continue };
+        if let Ok(Some(header)) = read_newest_header(&*storage, Path::new(name)) {
+            return Ok(ArchiveManifest {
+                format: FORMAT.to_owned(),
+                version: VERSION,
+                database_id: header.database_id,
+                page_size: header.page_size,
+                segment_pages: 0,
+                generations: Vec::new(),
+            });
+        }
+    }
+    Err(archive_error(store, format!("{MANIFEST_NAME} is missing and no generation can be read")))
 }
 
 /// Reads the object `name` with the recovery reader and summarizes it.

@@ -248,6 +248,13 @@ fn restore_from<R: Read>(
 /// alone.
 fn empty_base(vfs: &Arc<dyn Vfs>, archive: &LogArchive, staging: &Path) -> Result<Database> {
     let manifest = archive.manifest_snapshot();
+    if manifest.segment_pages == 0 {
+        let reason = format!(
+            "the archive at {} lost its manifest, and with it the database's segment size:              open the database with the archive once (it rebuilds the manifest), or restore              from a backup",
+            archive.location()
+        );
+        return Err(BackupError::ArchiveGap(reason).into());
+    }
     let page_size = PageSize::new(manifest.page_size).map_err(Error::Storage)?;
     Database::builder()
         .page_size(page_size)

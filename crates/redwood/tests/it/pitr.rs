@@ -279,6 +279,16 @@ fn a_gap_in_the_archive_is_named_and_a_lost_manifest_is_rebuilt() {
     let db = archived(&path);
     assert_eq!(db.restore_points().len(), 3);
     drop(db);
+    // A damaged manifest (a digit changed: still JSON) fails its checksum and is rebuilt too.
+    let manifest = std::fs::read_to_string(dir_path.join("archive.json")).unwrap();
+    let at = manifest.find("\"end_lsn\": ").unwrap() + "\"end_lsn\": ".len();
+    let mut damaged = manifest.into_bytes();
+    damaged[at] = if damaged[at] == b'9' { b'1' } else { damaged[at] + 1 };
+    std::fs::write(dir_path.join("archive.json"), &damaged).unwrap();
+    let db = archived(&path);
+    assert_eq!(db.restore_points().len(), 3);
+    drop(db);
+    assert_ne!(std::fs::read(dir_path.join("archive.json")).unwrap(), damaged, "rewritten");
 
     // A generation lost in the middle: a restore across it names it.
     std::fs::remove_file(&objects[1]).unwrap();
