@@ -19,7 +19,8 @@ fn main() {
 
 /// Runs `cycles` cycles of every fault from `seed` (the test suite calls this).
 pub fn run(seed: u64, cycles: u64) -> Report {
-    let options = Options { cycles, seed, faults: Fault::ALL.to_vec(), steps_per_cycle: 12 };
+    let options =
+        Options { cycles, seed, faults: Fault::ALL.to_vec(), steps_per_cycle: 12, archive: false };
     let report = redwood_crash::run(&options, |progress| {
         if progress.cycles % 50 == 0 {
             println!(

@@ -6,10 +6,11 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use redwood::Database;
+use redwood::{ArchiveTarget, Database};
 use redwood_pager::io::Vfs;
 use redwood_pager::io::sim::{
     CrashMode, Fault as SimFault, FaultConfig, OpKind, Repeat, SimVfs, Trigger,
@@ -21,6 +22,64 @@ use crate::workload::{Stop, Workload};
 
 /// The database file's name on the simulated disk.
 const DATABASE: &str = "harness.redwood";
+/// The log archive's directory on the simulated disk (with `--archive`).
+const ARCHIVE: &str = "harness.redwood.archive";
+
+/// The simulated disk a run uses, and whether its database archives its log.
+pub struct Disk {
+    /// The disk.
+    pub sim: SimVfs,
+    /// Whether the database archives its log (`--archive`): every generation is shipped before
+    /// the log restarts, and [`verify_archive`] restores from the archive.
+    pub archive: bool,
+}
+
+impl std::ops::Deref for Disk {
+    type Target = SimVfs;
+
+    fn deref(&self) -> &SimVfs {
+        &self.sim
+    }
+}
+
+/// With an archive: ships the log, restores a new database from the archive alone (replaying
+/// every commit since the database was created) and checks it holds exactly `state`; the
+/// restored files are removed after. A difference is a violation.
+pub fn verify_archive(
+    disk: &Disk,
+    db: &Database,
+    state: &Tables,
+    cycle: u64,
+    trace: &mut Vec<String>,
+) -> Result<(), String> {
+    db.archive_log().map_err(|error| format!("shipping the log failed: {error}"))?;
+    let shared: Arc<dyn Vfs> = Arc::new(disk.sim.clone());
+    let restored = format!("restored-{cycle}.redwood");
+    let none = Vec::<&[u8]>::new();
+    let target = ArchiveTarget::directory(ARCHIVE);
+    let report = redwood::restore_in(
+        Arc::clone(&shared),
+        none,
+        Some(&target),
+        &redwood::RestoreTarget::Latest,
+        &restored,
+        |_, _| {},
+    )
+    .map_err(|error| format!("restoring from the archive failed: {error}"))?;
+    let copy = Database::builder()
+        .create_in(Arc::clone(&shared), &restored)
+        .map_err(|error| format!("opening the restored database failed: {error}"))?;
+    let found =
+        read_all(&copy).map_err(|error| format!("reading the restored database: {error}"))?;
+    drop(copy);
+    redwood_pager::PageFile::destroy(shared.as_ref(), Path::new(&restored))
+        .map_err(|error| format!("removing the restored database failed: {error}"))?;
+    if found != *state {
+        return Err("the database restored from the archive differs from the database".into());
+    }
+    trace.push(format!("archive: restored {} commits, same state", report.replayed_commits));
+    Ok(())
+}
 
 /// What a cycle hands on: the reopened database, its state, and what it verified.
 pub struct Survived {
@@ -39,8 +98,8 @@ pub struct Survived {
 /// and per-table triggers; no prefetch or checkpoint thread (automatic checkpoints run on the
 /// committing thread, with no interval trigger), so every disk access is on this thread, in a
 /// deterministic order.
-pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
-    let shared: Arc<dyn Vfs> = Arc::new(vfs.clone());
+pub fn open(vfs: &Disk) -> redwood::Result<Database> {
+    let shared: Arc<dyn Vfs> = Arc::new(vfs.sim.clone());
     let policy = redwood::CheckpointPolicy {
         log_bytes_target: 96 << 10,
         log_bytes_max: 192 << 10,
@@ -49,7 +108,10 @@ pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
         held_back_retry: std::time::Duration::ZERO,
         truncate_log_bytes: 160 << 10,
     };
-    Database::builder()
+    let builder = Database::builder();
+    let builder =
+        if vfs.archive { builder.archive(ArchiveTarget::directory(ARCHIVE)) } else { builder };
+    builder
         .prefetch(false)
         .auto_checkpoint(redwood::AutoCheckpoint::OnCommit)
         .checkpoint_policy(policy)
@@ -64,7 +126,7 @@ pub fn open(vfs: &SimVfs) -> redwood::Result<Database> {
 /// Runs one cycle of `fault`.
 pub fn run(
     fault: Fault,
-    vfs: &SimVfs,
+    vfs: &Disk,
     db: Database,
     state: Tables,
     rng: &mut ChaCha8Rng,
@@ -84,7 +146,7 @@ pub fn run(
 /// Power loss at a seeded sync point (in a commit, a checkpoint, a spill or a segment's
 /// growth, wherever the workload is), or after the workload if it finishes first.
 fn crash_cycle(
-    vfs: &SimVfs,
+    vfs: &Disk,
     db: Database,
     state: Tables,
     rng: &mut ChaCha8Rng,
@@ -103,7 +165,7 @@ fn crash_cycle(
 /// Ends the process (drops `db`), crashes the disk with `mode` with faults cleared, and
 /// reopens and verifies against `history`.
 fn crash_and_verify(
-    vfs: &SimVfs,
+    vfs: &Disk,
     db: Database,
     mode: CrashMode,
     history: &History,
@@ -120,7 +182,7 @@ fn crash_and_verify(
 /// An injected EIO on a seeded write or sync: the failing call reports it, the database then
 /// refuses further commits (poisoned), and after a restart it recovers.
 fn eio_cycle(
-    vfs: &SimVfs,
+    vfs: &Disk,
     db: Database,
     state: Tables,
     rng: &mut ChaCha8Rng,
@@ -130,12 +192,30 @@ fn eio_cycle(
     let op = if rng.random_bool(0.5) { OpKind::Sync } else { OpKind::Write };
     let nth = rng.random_range(1..=u64::from(steps) * 3 + 4);
     trace.push(format!("EIO on {op:?} number {nth}"));
-    let eio = SimFault::eio(op, Trigger::Nth(nth), Repeat::Once);
+    // The Nth write or sync, noting whether it was one of the log archive's (with `--archive`):
+    // a failed shipment leaves the log unrestarted and the database healthy, by design.
+    let (seen, hit_archive) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let trigger = {
+        let (seen, hit_archive) = (Arc::clone(&seen), Arc::clone(&hit_archive));
+        Trigger::When(Arc::new(move |info| {
+            let fire = seen.fetch_add(1, Ordering::Relaxed) + 1 == nth;
+            if fire {
+                hit_archive.store(info.path.starts_with(ARCHIVE), Ordering::Relaxed);
+            }
+            fire
+        }))
+    };
+    let eio = SimFault::eio(op, trigger, Repeat::Once);
     vfs.set_faults(FaultConfig::none().with(eio));
     let injected_before = vfs.counters().injected_eio;
     let fired = || vfs.counters().injected_eio > injected_before;
     let history = run_workload(&db, state, rng, steps, &fired, trace)?;
-    if vfs.counters().injected_eio > injected_before {
+    let in_archive = hit_archive.load(Ordering::Relaxed);
+    if vfs.counters().injected_eio > injected_before && in_archive {
+        // A failed shipment: the checkpoint did not restart the log, the database goes on
+        // (its own files are untouched), and the next checkpoint ships again.
+        trace.push("the EIO hit the log archive: the database is not poisoned".to_owned());
+    } else if vfs.counters().injected_eio > injected_before {
         let probe = db.begin_write().and_then(|write| {
             write.open_table("probe")?.insert(b"after EIO", b"must not commit")?;
             write.commit()
@@ -155,7 +235,7 @@ fn eio_cycle(
 /// detected (a corruption error), never returned as data. The files are then repaired from a
 /// copy taken before, and the database reopened and verified.
 fn bitrot_cycle(
-    vfs: &SimVfs,
+    vfs: &Disk,
     db: Database,
     state: Tables,
     rng: &mut ChaCha8Rng,
@@ -239,7 +319,7 @@ fn is_injected(error: &redwood::Error) -> bool {
 /// Reopens the database and checks it: its state is a candidate of `history` and the full
 /// integrity check is clean.
 fn reopen_and_verify(
-    vfs: &SimVfs,
+    vfs: &Disk,
     history: &History,
     trace: &mut Vec<String>,
 ) -> Result<(Database, Tables), String> {
@@ -276,7 +356,7 @@ fn reopen_and_verify(
 
 /// Writes every file back as `image` holds it, durably.
 fn repair(
-    vfs: &SimVfs,
+    vfs: &Disk,
     image: &std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
 ) -> std::io::Result<()> {
     for (path, bytes) in image {

@@ -83,7 +83,14 @@ pub struct Options {
     pub faults: Vec<Fault>,
     /// Workload steps per cycle (transactions, checkpoints, reader actions).
     pub steps_per_cycle: u32,
+    /// Archive the log (`--archive`), and every [`ARCHIVE_CHECK_CYCLES`] cycles restore from the
+    /// archive alone and compare. Off by default: an archive turns off home writes, whose crash
+    /// cases the default run covers.
+    pub archive: bool,
 }
+
+/// Cycles between two restores from the archive (with [`Options::archive`]).
+pub const ARCHIVE_CHECK_CYCLES: u64 = 10;
 
 /// A broken promise: what was found, in which cycle, under which fault.
 #[derive(Clone, Debug)]
@@ -107,6 +114,8 @@ pub struct Report {
     pub crashes: u64,
     /// Acknowledged `Immediate` commits found present after their cycle's recovery.
     pub acked_commits_verified: u64,
+    /// Restores from the log archive that matched the database (with [`Options::archive`]).
+    pub archive_restores: u64,
     /// Broken promises; the run stops at the first, since later cycles would build on it.
     pub violations: Vec<Violation>,
     /// Every step, fault and verdict, in order.
@@ -116,8 +125,13 @@ pub struct Report {
 impl Report {
     /// The one-line summary `cargo xtask crash-harness` ends with.
     pub fn summary(&self) -> String {
+        let archive = if self.archive_restores > 0 {
+            format!(" archive_restores={}", self.archive_restores)
+        } else {
+            String::new()
+        };
         format!(
-            "crash-harness: cycles={} crashes={} acked_commits_verified={} violations={}",
+            "crash-harness: cycles={} crashes={} acked_commits_verified={}{archive} violations={}",
             self.cycles,
             self.crashes,
             self.acked_commits_verified,
@@ -140,7 +154,7 @@ impl Report {
 pub fn run(options: &Options, mut on_cycle: impl FnMut(&Report)) -> Report {
     let mut report = Report { seed: options.seed, ..Report::default() };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let vfs = SimVfs::new(options.seed);
+    let vfs = cycle::Disk { sim: SimVfs::new(options.seed), archive: options.archive };
     let mut db = match cycle::open(&vfs) {
         Ok(db) => db,
         Err(error) => {
@@ -169,6 +183,17 @@ pub fn run(options: &Options, mut on_cycle: impl FnMut(&Report)) -> Report {
                 report.crashes += u64::from(survived.crashed);
                 report.acked_commits_verified += survived.acked_verified;
                 (db, state) = (survived.db, survived.state);
+                let check =
+                    options.archive && number % ARCHIVE_CHECK_CYCLES == ARCHIVE_CHECK_CYCLES - 1;
+                let verified = check
+                    .then(|| cycle::verify_archive(&vfs, &db, &state, number, &mut report.trace));
+                report.archive_restores += u64::from(matches!(verified, Some(Ok(()))));
+                if let Some(Err(message)) = verified {
+                    report.trace.push(format!("VIOLATION: {message}"));
+                    report.violations.push(Violation { cycle: number, fault, message });
+                    on_cycle(&report);
+                    return report;
+                }
                 on_cycle(&report);
             }
             Err(message) => {

@@ -28,6 +28,11 @@ struct Cli {
     /// Where to write the JSON report.
     #[arg(long, default_value = "target/crash-harness/report.json")]
     json: PathBuf,
+    /// Archive the log beside the database, and every 10 cycles restore a new database from
+    /// the archive alone and compare it with the database (home writes are off with an
+    /// archive, so the default run leaves this off).
+    #[arg(long)]
+    archive: bool,
     /// Run the seed twice and fail unless both traces are identical.
     #[arg(long)]
     doublecheck: bool,
@@ -65,7 +70,13 @@ fn main() -> ExitCode {
         }
     }
     let seed = cli.seed.unwrap_or_else(|| redwood_pager::io::sim::test_seed("crash-harness"));
-    let options = Options { cycles: cli.cycles, seed, faults, steps_per_cycle: cli.ops_per_cycle };
+    let options = Options {
+        cycles: cli.cycles,
+        seed,
+        faults,
+        steps_per_cycle: cli.ops_per_cycle,
+        archive: cli.archive,
+    };
     let started = Instant::now();
     let report = if cli.real {
         run_real(&options)
@@ -198,6 +209,7 @@ fn write_json(
         "cycles": report.cycles,
         "crashes": report.crashes,
         "acked_commits_verified": report.acked_commits_verified,
+        "archive_restores": report.archive_restores,
         "violations": violations,
         "faults": options.faults.iter().map(|fault| fault.name()).collect::<Vec<_>>(),
         "ops_per_cycle": options.steps_per_cycle,

@@ -4,7 +4,7 @@
 use redwood_crash::{Fault, Options, run};
 
 fn options(seed: u64, cycles: u64) -> Options {
-    Options { cycles, seed, faults: Fault::ALL.to_vec(), steps_per_cycle: 10 }
+    Options { cycles, seed, faults: Fault::ALL.to_vec(), steps_per_cycle: 10, archive: false }
 }
 
 #[test]
@@ -33,4 +33,20 @@ fn every_fault_kind_passes_and_the_run_is_deterministic() {
     let again = run(&options(seed, 80), |_| {});
     assert_eq!(again.digest(), report.digest(), "seed {seed}: the same seed gave another trace");
     assert_eq!(again.summary(), report.summary());
+}
+
+/// With the log archived (`--archive`), every fault kind still passes, and every tenth cycle a
+/// database restored from the archive alone equals the database.
+#[test]
+fn an_archived_run_restores_to_the_database_every_tenth_cycle() {
+    let seed = redwood_pager::io::sim::test_seed("crash harness archive");
+    let report = run(&Options { archive: true, ..options(seed, 60) }, |_| {});
+    assert!(
+        report.violations.is_empty(),
+        "seed {seed}: {:#?}\n{}",
+        report.violations,
+        report.trace.join("\n")
+    );
+    assert_eq!(report.archive_restores, 6, "{}", report.summary());
+    assert!(report.trace.iter().any(|line| line.starts_with("archive: restored")));
 }

@@ -15,7 +15,13 @@ pub fn caught(
     expected: &[&str],
 ) -> Violation {
     set(defect, true);
-    let options = Options { cycles: 500, seed, faults: faults.to_vec(), steps_per_cycle: steps };
+    let options = Options {
+        cycles: 500,
+        seed,
+        faults: faults.to_vec(),
+        steps_per_cycle: steps,
+        archive: false,
+    };
     let report = run(&options, |_| {});
     let violation =
         report.violations.first().cloned().unwrap_or_else(|| panic!("{defect:?} went unnoticed"));
