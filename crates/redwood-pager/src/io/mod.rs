@@ -97,6 +97,10 @@ fn try_lock_file(file: &std::fs::File) -> io::Result<bool> {
     }
 }
 
+/// The alignment [`Vfs::create_unbuffered`]'s handles need of every buffer, offset and length:
+/// 4 KiB, the logical block size of the devices Redwood targets (and a multiple of 512).
+pub const UNBUFFERED_ALIGN_BYTES: usize = 4096;
+
 /// A namespace of files: the only way Redwood creates, opens, renames or removes them.
 ///
 /// Paths are used as given; a backend may interpret them relative to its own root.
@@ -117,6 +121,20 @@ pub trait Vfs: Send + Sync + std::fmt::Debug {
     ///
     /// The new directory entry is durable only after [`Vfs::sync_dir`] on its parent.
     fn create(&self, path: &Path) -> io::Result<Box<dyn Storage>>;
+
+    /// Creates a new file as [`Vfs::create`] does, for one large write that nothing reads back
+    /// soon (a backup archive): where the backend can, the handle's writes bypass the operating
+    /// system's page cache (`O_DIRECT` on Linux), so they neither pay for copying into it nor
+    /// evict the pages the database's readers use.
+    ///
+    /// The caller writes only from buffers aligned to [`UNBUFFERED_ALIGN_BYTES`], at offsets
+    /// and with lengths that are multiples of it, and reads nothing through the handle; it may
+    /// write zeros past the end it wants and then `set_len` to that end. The default (and any
+    /// backend or file system that cannot bypass the cache) is [`Vfs::create`], whose handles
+    /// accept the same calls.
+    fn create_unbuffered(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        self.create(path)
+    }
 
     /// Removes a file; [`io::ErrorKind::NotFound`] if absent. Durable only after `sync_dir`.
     /// Handles already open on the file keep working until dropped.

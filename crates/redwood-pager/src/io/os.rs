@@ -72,6 +72,22 @@ impl Vfs for OsVfs {
         Ok(Box::new(OsFile { file }))
     }
 
+    /// On Linux the file is created as `create` does and then reopened for writing with
+    /// `O_DIRECT`; a file system that refuses it (tmpfs on older kernels) keeps the buffered
+    /// handle.
+    fn create_unbuffered(&self, path: &Path) -> io::Result<Box<dyn Storage>> {
+        let buffered = self.create(path)?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let direct = OpenOptions::new().write(true).custom_flags(libc::O_DIRECT).open(path);
+            if let Ok(file) = direct {
+                return Ok(Box::new(OsFile { file }));
+            }
+        }
+        Ok(buffered)
+    }
+
     fn remove(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)?;
         self.sync_dir(parent_dir(path))

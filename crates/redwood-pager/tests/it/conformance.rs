@@ -4,7 +4,7 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use redwood_pager::io::{MemVfs, OsVfs, Vfs};
+use redwood_pager::io::{MemVfs, OsVfs, UNBUFFERED_ALIGN_BYTES, Vfs};
 
 /// Runs every contract check against `vfs`, with files named inside `dir`.
 pub fn check_vfs(vfs: &dyn Vfs, dir: &Path) {
@@ -15,6 +15,33 @@ pub fn check_vfs(vfs: &dyn Vfs, dir: &Path) {
     removed_files_keep_working_through_open_handles(vfs, dir);
     read_many_reads_like_read_at(vfs, dir);
     a_lock_excludes_other_handles_until_dropped(vfs, dir);
+    an_unbuffered_file_takes_aligned_writes_and_is_cut_to_its_length(vfs, dir);
+}
+
+/// `create_unbuffered`: aligned writes from an aligned buffer, zeros past the wanted end, then
+/// `set_len` to it; the file then reads back (through another handle) as written.
+fn an_unbuffered_file_takes_aligned_writes_and_is_cut_to_its_length(vfs: &dyn Vfs, dir: &Path) {
+    let align = UNBUFFERED_ALIGN_BYTES;
+    let path = dir.join("unbuffered");
+    let mut storage = vec![0u8; 4 * align];
+    let start = storage.as_ptr().align_offset(align);
+    let buf = &mut storage[start..start + 3 * align];
+    let wanted: Vec<u8> = (0..2 * align + 1000).map(|index| (index % 253) as u8).collect();
+    buf[..wanted.len()].copy_from_slice(&wanted);
+    let file = vfs.create_unbuffered(&path).unwrap();
+    // The second block first: the writes land at their offsets in any order.
+    file.write_at(align as u64, &buf[align..]).unwrap();
+    file.write_at(0, &buf[..align]).unwrap();
+    file.set_len(wanted.len() as u64).unwrap();
+    file.sync_data().unwrap();
+    assert_eq!(file.len().unwrap(), wanted.len() as u64);
+    drop(file);
+    let reopened = vfs.open(&path).unwrap();
+    let mut back = vec![0; wanted.len()];
+    reopened.read_at(0, &mut back).unwrap();
+    assert_eq!(back, wanted, "the unbuffered writes read back");
+    let again = vfs.create_unbuffered(&path).unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::AlreadyExists, "it never replaces a file");
 }
 
 fn a_lock_excludes_other_handles_until_dropped(vfs: &dyn Vfs, dir: &Path) {

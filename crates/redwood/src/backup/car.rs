@@ -93,6 +93,22 @@ pub(crate) fn push_block(out: &mut Vec<u8>, cid: &Cid, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
+/// The most bytes [`block_head`] writes: a 10-byte varint and a CID of up to 64 bytes.
+pub(crate) const BLOCK_HEAD_MAX: usize = 74;
+
+/// Writes into `head` what [`push_block`] puts before a block's data (its varint length and
+/// the CID) and returns how many bytes that is; allocates nothing.
+pub(crate) fn block_head(head: &mut [u8; BLOCK_HEAD_MAX], cid: &Cid, data_bytes: usize) -> usize {
+    let cid_bytes = cid.encoded_len();
+    let mut prefix = unsigned_varint::encode::u64_buffer();
+    let prefix = unsigned_varint::encode::u64((cid_bytes + data_bytes) as u64, &mut prefix);
+    head[..prefix.len()].copy_from_slice(prefix);
+    let written =
+        cid.write_bytes(&mut head[prefix.len()..]).expect("a sha2-256 CIDv1 fits the block head");
+    debug_assert_eq!(written, cid_bytes, "the CID wrote its encoded length");
+    prefix.len() + written
+}
+
 /// The bytes [`push_block`] appends for a block of `cid_bytes` and `data_bytes`.
 pub(crate) fn block_bytes(cid_bytes: usize, data_bytes: usize) -> u64 {
     let length = (cid_bytes + data_bytes) as u64;

@@ -98,17 +98,21 @@ fn write_archive(
     parent: Option<&super::BackupParent>,
     progress: impl FnMut(u64, u64),
 ) -> Result<BackupReport> {
-    let storage = vfs.create(partial).map_err(io)?;
     let (report, storage) = match parent {
         Some(parent) => {
+            let storage = vfs.create(partial).map_err(io)?;
             let mut out =
                 BufWriter::with_capacity(BUFFER_BYTES, StorageWriter { storage, offset: 0 });
             let report = db.backup_incremental(parent, &mut out, progress)?;
             let writer = out.into_inner().map_err(|error| io(error.into_error()))?;
             (report, writer.storage)
         }
-        // A full backup into a file: one pass, every core hashing and writing at its offset.
-        None => (db.backup_positioned(storage.as_ref(), progress)?, storage),
+        // A full backup into a file: one pass, every core hashing and writing at its offset,
+        // around the OS page cache where the file system allows it.
+        None => {
+            let storage = vfs.create_unbuffered(partial).map_err(io)?;
+            (db.backup_positioned(storage.as_ref(), progress)?, storage)
+        }
     };
     storage.sync_data().map_err(io)?;
     drop(storage);
