@@ -6,11 +6,15 @@
 //! as the free-space map allows, and written in the same transaction: one commit, one fsync,
 //! whatever the value's size (P2).
 //!
-//! Reads read ahead (R6): a chain's pages are allocated in one go, so they are usually a
-//! contiguous run; while the chain has been contiguous so far, each step hints the next
-//! `READ_AHEAD_PAGES` pages it expects (never past the chain's length) with `PageRead::prefetch`,
-//! so a store with a cache loads them in the background. A wrong guess costs a wasted read,
-//! never a wrong result: every page is still read and checked in chain order.
+//! Long chains are read in large runs around the cache (R6): a chain's pages are allocated in
+//! one go, so they are usually a contiguous run; while the chain has been contiguous so far, a
+//! chain of at least 16 pages asks `PageRead::stream_pages` for the next 64 pages it expects
+//! (never past the chain's length), which the pager reads with one I/O per run of data-file
+//! pages, not into the cache: a 2 MB value read once neither evicts the cached tree nor pays a
+//! system call per page. A wrong guess costs a wasted read, never a wrong result: every page is
+//! still checked in chain order, the window stops at the first page that is not the chain's
+//! next, and a window that fails (a guessed page that is no page) is retried page by page.
+//! Shorter chains are read through the cache, page by page.
 //!
 //! Reads copy each payload once: every chain page is read as a view of the page where the store
 //! holds it (`PageRead::read_page`'s guard, a pinned cache frame with a cache), and its payload
@@ -39,8 +43,6 @@ pub const OVERFLOW: u8 = 20;
 /// is this constant).
 pub const VALUE_MAX_BYTES: u64 = 1 << 30;
 const CHAIN_HEADER_BYTES: usize = 8 + 4;
-/// How many pages ahead of the one being read a chain read hints.
-pub const READ_AHEAD_PAGES: u64 = 16;
 
 /// The result type of chain operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -154,51 +156,6 @@ pub fn claim(store: &impl PageRead, chain: ChainRef, claims: &mut PageClaims) ->
     walk(store, chain, |page_id, _| claims.claim(page_id, "overflow chain"))
 }
 
-/// Visits each page of a chain with its payload, bounded by the chain's length (see the crate
-/// docs): every page is checked before it is visited.
-fn walk(
-    store: &impl PageRead,
-    chain: ChainRef,
-    mut visit: impl FnMut(PageId, &[u8]),
-) -> Result<()> {
-    if chain.length == 0 || chain.length > VALUE_MAX_BYTES {
-        let reason = format!("a value of {} bytes, outside 1..={VALUE_MAX_BYTES}", chain.length);
-        return Err(Error::Corrupt { page_id: chain.first_page, reason });
-    }
-    let per_page = payload_per_page(store.page_size());
-    let pages_max = chain.length.div_ceil(per_page as u64);
-    let (mut next, mut total) = (chain.first_page, 0u64);
-    let mut read_ahead =
-        ReadAhead { contiguous: true, hinted_until: chain.first_page.get().saturating_add(1) };
-    let mut cycle = CycleCheck::new(chain.first_page);
-    for position in 0..pages_max {
-        let page_id = next;
-        read_ahead.hint(store, page_id, pages_max - position - 1);
-        // A view of the page where the store holds it, let go of before the next is read.
-        let page = store.read_page(page_id)?;
-        let link = parse_page(&page, page_id, per_page, chain.length - total)?;
-        let payload = &page.body()[CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + link.payload_bytes];
-        total += link.payload_bytes as u64;
-        visit(page_id, payload);
-        let Some(following) = link.next else {
-            return if total == chain.length {
-                Ok(())
-            } else {
-                Err(corrupt(page_id, "the chain is shorter than its value"))
-            };
-        };
-        // Only the last page may be short: a short page in the middle is damage, and full
-        // pages are what bound the walk by the length.
-        if link.payload_bytes != per_page {
-            return Err(corrupt(page_id, "a page before the last is not full"));
-        }
-        cycle.step(page_id, following)?;
-        read_ahead.contiguous &= following.get() == page_id.get().saturating_add(1);
-        next = following;
-    }
-    Err(corrupt(next, "the chain is longer than its value"))
-}
-
 fn corrupt(page_id: PageId, reason: &str) -> Error {
     Error::Corrupt { page_id, reason: reason.to_owned() }
 }
@@ -267,28 +224,136 @@ impl CycleCheck {
     }
 }
 
-/// The read-ahead window of one chain read (see the crate docs).
-struct ReadAhead {
-    /// Whether every link so far went to the next page id.
-    contiguous: bool,
-    /// Pages before this one have been hinted (or read).
-    hinted_until: u64,
+/// Visits each page of a chain with its payload, bounded by the chain's length (see the crate
+/// docs): every page is checked before it is visited. A long chain is read in windows of the
+/// pages it is expected to hold next (`PageRead::stream_pages`, around the cache) while it has
+/// been contiguous; a short one, or one that is not contiguous, page by page through the cache.
+fn walk(
+    store: &impl PageRead,
+    chain: ChainRef,
+    mut visit: impl FnMut(PageId, &[u8]),
+) -> Result<()> {
+    if chain.length == 0 || chain.length > VALUE_MAX_BYTES {
+        let reason = format!("a value of {} bytes, outside 1..={VALUE_MAX_BYTES}", chain.length);
+        return Err(Error::Corrupt { page_id: chain.first_page, reason });
+    }
+    let per_page = payload_per_page(store.page_size());
+    let pages_max = chain.length.div_ceil(per_page as u64);
+    let mut walker = Walker {
+        chain,
+        per_page,
+        pages_max,
+        visited: 0,
+        next: Some(chain.first_page),
+        total: 0,
+        cycle: CycleCheck::new(chain.first_page),
+        contiguous: true,
+        last: chain.first_page,
+    };
+    let streamed = pages_max >= STREAM_PAGES_MIN;
+    let mut window_pages = STREAM_WINDOW_PAGES;
+    let mut one_page = false;
+    while let Some(next) = walker.next {
+        if walker.visited == pages_max {
+            return Err(corrupt(next, "the chain is longer than its value"));
+        }
+        let left = pages_max - walker.visited;
+        if !streamed || !walker.contiguous || one_page || left == 1 {
+            // A view of the page where the store holds it, let go of before the next is read.
+            let page = store.read_page(next)?;
+            walker.step(next, &page, &mut visit)?;
+            one_page = false;
+            continue;
+        }
+        // The pages the chain holds next if it stays contiguous: never more than it has left.
+        let window: Vec<PageId> = (0..left.min(window_pages))
+            .map_while(|offset| next.get().checked_add(offset).map(PageId::new))
+            .collect();
+        let (mut failure, visited_before) = (None, walker.visited);
+        let streamed_ok = store.stream_pages(&window, &mut |page| {
+            let Some(expected) = walker.next.filter(|&expected| page.page_id() == expected) else {
+                return false;
+            };
+            match walker.step(expected, page, &mut visit) {
+                Ok(()) => walker.next.is_some() && walker.contiguous,
+                Err(error) => {
+                    failure = Some(error);
+                    false
+                }
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if streamed_ok.is_ok() && walker.visited == visited_before {
+            // A store that handed back nothing of the window: the next page alone, then on.
+            one_page = true;
+        } else if streamed_ok.is_err() {
+            // A guessed page past the chain's last contiguous one may be no page at all (a
+            // segment's map pages, the file's end): the walk reads its known next page alone,
+            // where a real fault is reported, and asks for smaller windows from then on.
+            window_pages = (window_pages / 2).max(1);
+            one_page = true;
+        }
+    }
+    if walker.total == chain.length {
+        Ok(())
+    } else {
+        Err(corrupt(walker.last, "the chain is shorter than its value"))
+    }
 }
 
-impl ReadAhead {
-    /// Before reading `page_id`, with `pages_after` chain pages still to come: hints the pages
-    /// up to `READ_AHEAD_PAGES` past it, if the chain has been contiguous.
-    fn hint(&mut self, store: &impl PageRead, page_id: PageId, pages_after: u64) {
-        if !self.contiguous {
-            return;
+/// Chains at least this long are read around the cache in windows (64 KiB of 4 KiB pages):
+/// shorter values are likelier to be read again, and stay in the cache.
+const STREAM_PAGES_MIN: u64 = 16;
+/// Pages asked for in one window (one read of 256 KiB of 4 KiB pages when they are in the
+/// data file).
+const STREAM_WINDOW_PAGES: u64 = 64;
+
+/// The state of one walk: where it is, what it has counted, and the checks that bound it.
+struct Walker {
+    chain: ChainRef,
+    per_page: usize,
+    pages_max: u64,
+    /// Pages visited so far.
+    visited: u64,
+    /// The next page to visit, `None` after the last.
+    next: Option<PageId>,
+    /// Payload bytes visited so far.
+    total: u64,
+    cycle: CycleCheck,
+    /// Whether every link so far went to the next page id.
+    contiguous: bool,
+    /// The page visited last (the first page before any).
+    last: PageId,
+}
+
+impl Walker {
+    /// Checks `page` (at `page_id`, the walk's next page), visits its payload and follows its
+    /// link.
+    fn step(
+        &mut self,
+        page_id: PageId,
+        page: &Page,
+        visit: &mut impl FnMut(PageId, &[u8]),
+    ) -> Result<()> {
+        debug_assert_eq!(Some(page_id), self.next, "the walk visits its next page");
+        debug_assert!(self.visited < self.pages_max, "the walk is bounded by the length");
+        let link = parse_page(page, page_id, self.per_page, self.chain.length - self.total)?;
+        let payload = &page.body()[CHAIN_HEADER_BYTES..CHAIN_HEADER_BYTES + link.payload_bytes];
+        self.total += link.payload_bytes as u64;
+        self.visited += 1;
+        self.last = page_id;
+        visit(page_id, payload);
+        self.next = link.next;
+        let Some(following) = link.next else { return Ok(()) };
+        // Only the last page may be short: a short page in the middle is damage, and full
+        // pages are what bound the walk by the length.
+        if link.payload_bytes != self.per_page {
+            return Err(corrupt(page_id, "a page before the last is not full"));
         }
-        let after = page_id.get().saturating_add(1);
-        let window_end = after.saturating_add(pages_after.min(READ_AHEAD_PAGES));
-        let start = self.hinted_until.max(after);
-        if start < window_end {
-            let pages: Vec<PageId> = (start..window_end).map(PageId::new).collect();
-            store.prefetch(&pages);
-            self.hinted_until = window_end;
-        }
+        self.cycle.step(page_id, following)?;
+        self.contiguous &= following.get() == page_id.get().saturating_add(1);
+        Ok(())
     }
 }

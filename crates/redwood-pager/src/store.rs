@@ -3,7 +3,7 @@
 //! does not implement `PageWrite`, so it cannot allocate.
 
 use crate::limits::ROOT_SLOTS;
-use crate::{PageBuf, PageGuard, PageId, PageSize, Result};
+use crate::{Page, PageBuf, PageGuard, PageId, PageSize, Result};
 
 /// Read access to the pages of one snapshot.
 pub trait PageRead {
@@ -17,6 +17,25 @@ pub trait PageRead {
 
     /// The page anchored in root `slot` in this transaction's view.
     fn root(&self, slot: usize) -> Option<PageId>;
+
+    /// Reads `page_ids` in order, each the version this transaction sees, verified as
+    /// [`PageRead::read_page`] verifies it, and hands each to `visit` until `visit` returns
+    /// `false`. For pages read once and not again soon (an overflow chain's): a store may read a
+    /// run of them in one I/O and around its cache, so they neither displace the pages the cache
+    /// holds nor pay a system call each. Pages the cache holds are still served from it. The
+    /// default reads them one by one with `read_page`.
+    fn stream_pages(
+        &self,
+        page_ids: &[PageId],
+        visit: &mut dyn FnMut(&Page) -> bool,
+    ) -> Result<()> {
+        for &page_id in page_ids {
+            if !visit(&self.read_page(page_id)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// A hint that `page_ids` will be read soon (a scan's next leaf, an overflow chain's next
     /// pages): a store with a cache may load them in the background. It changes no result;

@@ -36,6 +36,8 @@ pub enum Access {
     Read(PageId),
     /// A page was hinted with `PageRead::prefetch`.
     Hint(PageId),
+    /// `PageRead::stream_pages` was asked for this many consecutive pages from this one.
+    Stream(PageId, u64),
 }
 
 impl MemPageStore {
@@ -100,6 +102,37 @@ impl PageRead for MemPageStore {
         for &page_id in page_ids {
             self.record(Access::Hint(page_id));
         }
+    }
+
+    /// Like the pager's: every page asked for is read and verified before the first is
+    /// visited (one read of the run), so a page that is not there fails the whole call. Pages
+    /// that are not consecutive are a misuse here.
+    fn stream_pages(
+        &self,
+        page_ids: &[PageId],
+        visit: &mut dyn FnMut(&crate::Page) -> bool,
+    ) -> Result<()> {
+        let Some(&first) = page_ids.first() else { return Ok(()) };
+        assert!(
+            page_ids.windows(2).all(|pair| pair[1].get() == pair[0].get() + 1),
+            "MemPageStore streams runs of consecutive pages"
+        );
+        self.record(Access::Stream(first, page_ids.len() as u64));
+        let mut pages = Vec::with_capacity(page_ids.len());
+        for &page_id in page_ids {
+            let stored = self.pages.get(&page_id).ok_or(Error::NotAllocated { page_id })?;
+            if !self.unsealed.contains(&page_id) {
+                stored.verify(page_id)?;
+            }
+            pages.push(stored);
+        }
+        self.reads.set(self.reads.get() + pages.len() as u64);
+        for page in pages {
+            if !visit(page) {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
-//! Chains on `MemPageStore`: round trips, freeing, and the read-ahead hints.
+//! Chains on `MemPageStore`: round trips, freeing, and streamed reads of long chains.
 
-use redwood_overflow::{Error, READ_AHEAD_PAGES, payload_per_page};
+use redwood_overflow::{Error, payload_per_page};
 use redwood_pager::testing::{Access, MemPageStore};
 use redwood_pager::{PageId, PageSize};
 
@@ -32,11 +32,10 @@ fn an_empty_value_is_not_a_chain() {
     assert!(matches!(redwood_overflow::write(&mut store, b""), Err(Error::TooLarge { .. })));
 }
 
-/// A chain of 100 contiguous pages: each page after the first is hinted before it is read,
-/// hints run at most `READ_AHEAD_PAGES` ahead of the read, never past the chain, and each page
-/// is hinted once.
+/// A chain of 100 contiguous pages is streamed in windows of 64 pages, never past the chain,
+/// each page once, and reads back exactly.
 #[test]
-fn reads_hint_the_pages_ahead() {
+fn a_long_contiguous_chain_is_streamed_in_windows() {
     let mut store = MemPageStore::default();
     let per_page = payload_per_page(PageSize::DEFAULT);
     let original = value(100 * per_page - 10);
@@ -45,30 +44,59 @@ fn reads_hint_the_pages_ahead() {
     assert_eq!(chain_pages.len(), 100);
 
     store.record_accesses(true);
+    store.reset_reads();
+    assert_eq!(redwood_overflow::read(&store, chain).unwrap(), original);
+    let first = chain.first_page;
+    let after = PageId::new(first.get() + 64);
+    assert_eq!(store.accesses(), vec![Access::Stream(first, 64), Access::Stream(after, 36)]);
+    assert_eq!(store.reads(), 100, "each page read once");
+}
+
+/// A short chain (under 16 pages) is read page by page, through the store's cache.
+#[test]
+fn a_short_chain_is_read_page_by_page() {
+    let mut store = MemPageStore::default();
+    let original = value(10 * payload_per_page(PageSize::DEFAULT));
+    let chain = redwood_overflow::write(&mut store, &original).unwrap();
+    store.record_accesses(true);
     assert_eq!(redwood_overflow::read(&store, chain).unwrap(), original);
     let accesses = store.accesses();
-    let reads: Vec<PageId> = accesses
+    assert_eq!(accesses.len(), 10);
+    assert!(accesses.iter().all(|access| matches!(access, Access::Read(_))), "{accesses:?}");
+}
+
+/// A chain built by hand that runs over pages 0..20 of 60 allocated, then jumps to 40..60
+/// (pages 20..40 hold nothing): the first window asks for pages that are not there and fails,
+/// so the walk goes on page by page with smaller windows, and after the jump (no longer
+/// contiguous) page by page; the value reads back exactly, and so does the integrity claim.
+#[test]
+fn a_window_over_missing_pages_falls_back_and_reads_exactly() {
+    use redwood_pager::{PageBuf, PageWrite};
+    let mut store = MemPageStore::default();
+    let per_page = payload_per_page(PageSize::DEFAULT);
+    let pages: Vec<PageId> = (0..60).map(|_| store.allocate().unwrap()).collect();
+    let chain_pages: Vec<PageId> = pages[..20].iter().chain(&pages[40..]).copied().collect();
+    let original = value(40 * per_page - 3);
+    for (index, chunk) in original.chunks(per_page).enumerate() {
+        let next = chain_pages.get(index + 1).map_or(0, |page| page.get());
+        let mut page = PageBuf::zeroed(PageSize::DEFAULT);
+        page.header_mut().page_type = redwood_overflow::OVERFLOW;
+        let body = page.body_mut();
+        body[..8].copy_from_slice(&next.to_le_bytes());
+        body[8..12].copy_from_slice(&(chunk.len() as u32).to_le_bytes());
+        body[12..12 + chunk.len()].copy_from_slice(chunk);
+        store.write_page(chain_pages[index], page).unwrap();
+    }
+    let chain = redwood_overflow::ChainRef { first_page: pages[0], length: original.len() as u64 };
+    store.record_accesses(true);
+    assert_eq!(redwood_overflow::read(&store, chain).unwrap(), original);
+    let accesses = store.accesses();
+    let read_pages: Vec<PageId> = accesses
         .iter()
         .filter_map(|access| if let Access::Read(page) = access { Some(*page) } else { None })
         .collect();
-    assert_eq!(reads, chain_pages, "every page read once, in chain order");
-    let mut hinted = Vec::new();
-    let mut last_read: Option<PageId> = None;
-    for access in &accesses {
-        match *access {
-            Access::Hint(page_id) => {
-                let reading = last_read.map_or(chain.first_page.get(), |page| page.get() + 1);
-                assert!(page_id.get() <= reading + READ_AHEAD_PAGES, "{page_id} hinted too early");
-                assert!(chain_pages.contains(&page_id), "{page_id} is not in the chain");
-                hinted.push(page_id);
-            }
-            Access::Read(page_id) => {
-                if page_id != chain.first_page {
-                    assert!(hinted.contains(&page_id), "{page_id} read before it was hinted");
-                }
-                last_read = Some(page_id);
-            }
-        }
-    }
-    assert_eq!(hinted, chain_pages[1..], "each page after the first hinted once, in order");
+    assert!(read_pages.contains(&pages[40]), "after the jump, page by page: {accesses:?}");
+    assert!(accesses.iter().filter(|access| matches!(access, Access::Stream(..))).count() <= 20);
+    let mut claims = redwood_pager::PageClaims::default();
+    redwood_overflow::claim(&store, chain, &mut claims).unwrap();
 }

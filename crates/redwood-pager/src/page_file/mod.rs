@@ -288,9 +288,42 @@ impl PageFile {
         self.ensure_healthy()?;
         self.free_map.check_user_page(page_id)?;
         self.read_raw(page_id, page)?;
-        if page.page_type().is_pager_owned() {
-            let reason = format!("pager-owned page type {} in a data page", page.page_type().get());
-            return Err(Error::Corrupt { page_id, reason });
+        check_not_pager_owned(page, page_id)
+    }
+
+    /// Reads the run of consecutive pages from `first` into `pages` (a whole number of pages,
+    /// all in `first`'s segment) with one read, and verifies each as [`PageFile::read_page`]
+    /// does: what a read of pages that will not be read again soon (an overflow chain) uses.
+    pub fn read_run(&self, first: PageId, pages: &mut [u8]) -> Result<()> {
+        self.ensure_healthy()?;
+        let page_bytes = self.geometry().page_size().bytes();
+        let count = pages.len() / page_bytes;
+        assert!(count > 0 && pages.len() == count * page_bytes, "a run is whole pages");
+        let last = PageId::new(first.get() + count as u64 - 1);
+        let segment = self.geometry().segment_of(first);
+        assert_eq!(self.geometry().segment_of(last), segment, "a run lies in one segment");
+        for index in 0..count as u64 {
+            self.free_map.check_user_page(PageId::new(first.get() + index))?;
+        }
+        let storage = &self.segments[segment.get() as usize];
+        match storage.read_at(self.geometry().offset_in_segment(first), pages) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                let path = segment_path(&self.path, segment);
+                let reason = format!(
+                    "a run of {count} pages from here passes the end of {}",
+                    path.display()
+                );
+                return Err(Error::Corrupt { page_id: first, reason });
+            }
+            Err(error) => return Err(Error::io("read", segment_path(&self.path, segment), error)),
+        }
+        self.counters.pages_read.fetch_add(count as u64, Ordering::Relaxed);
+        for (index, bytes) in pages.chunks_exact(page_bytes).enumerate() {
+            let page_id = PageId::new(first.get() + index as u64);
+            let page = Page::from_bytes(bytes).expect("a chunk of the page size is a page");
+            page.verify(page_id)?;
+            check_not_pager_owned(page, page_id)?;
         }
         Ok(())
     }
@@ -597,4 +630,14 @@ impl PageFile {
             Error::io(operation, path, error)
         })
     }
+}
+
+/// A data page read for the layers above must not be one of the pager's own (meta, free-space
+/// map): `Corrupt` if its type says it is.
+fn check_not_pager_owned(page: &Page, page_id: PageId) -> Result<()> {
+    if page.page_type().is_pager_owned() {
+        let reason = format!("pager-owned page type {} in a data page", page.page_type().get());
+        return Err(Error::Corrupt { page_id, reason });
+    }
+    Ok(())
 }

@@ -604,6 +604,64 @@ impl<L: PageLog> Pager<L> {
         })
     }
 
+    /// `PageRead::stream_pages` for `snapshot`: a page the cache holds comes from it; a run of
+    /// consecutive pages whose version is the data file's (none in the log for this snapshot),
+    /// within one segment, is read with one `read_at` into a buffer of this call's, not into
+    /// the cache; any other page is read as `read_at` reads it. The state lock is held over
+    /// each run's read, as `read_at` holds it over a page's, so no checkpoint rewrites the run
+    /// meanwhile.
+    fn stream_at(
+        &self,
+        snapshot: Lsn,
+        page_ids: &[PageId],
+        visit: &mut dyn FnMut(&Page) -> bool,
+    ) -> Result<()> {
+        self.ensure_healthy()?;
+        let page_bytes = self.page_size.bytes();
+        let mut run = Vec::new();
+        let mut index = 0;
+        while index < page_ids.len() {
+            let first = page_ids[index];
+            if let Some(page) = self.cache.as_ref().and_then(|cache| cache.get(first, snapshot)) {
+                if !visit(&page) {
+                    return Ok(());
+                }
+                index += 1;
+                continue;
+            }
+            let state = self.state_read();
+            let in_file = |page_id| state.index.version_at(page_id, snapshot).position.is_none();
+            if !in_file(first) {
+                drop(state);
+                if !visit(&self.read_at(snapshot, first)?) {
+                    return Ok(());
+                }
+                index += 1;
+                continue;
+            }
+            let geometry = state.file.geometry();
+            let mut end = index + 1;
+            while end < page_ids.len()
+                && end - index < crate::limits::STREAM_RUN_PAGES_MAX
+                && page_ids[end].get() == first.get() + (end - index) as u64
+                && geometry.segment_of(page_ids[end]) == geometry.segment_of(first)
+                && in_file(page_ids[end])
+            {
+                end += 1;
+            }
+            run.resize((end - index) * page_bytes, 0);
+            state.file.read_run(first, &mut run)?;
+            drop(state);
+            for bytes in run.chunks_exact(page_bytes) {
+                if !visit(Page::from_bytes(bytes).expect("a chunk of the page size is a page")) {
+                    return Ok(());
+                }
+            }
+            index = end;
+        }
+        Ok(())
+    }
+
     fn release_reader(&self, snapshot: Lsn) {
         self.snapshots.end(snapshot);
     }

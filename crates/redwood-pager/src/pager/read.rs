@@ -3,7 +3,7 @@
 use super::Pager;
 use super::index::Roots;
 use crate::error::Result;
-use crate::{Lsn, PageGuard, PageId, PageLog, PageRead, PageSize};
+use crate::{Lsn, Page, PageGuard, PageId, PageLog, PageRead, PageSize};
 
 /// A read transaction: every read sees the database as of its snapshot, whatever commits or
 /// checkpoints happen meanwhile. Dropping it releases the snapshot.
@@ -42,6 +42,14 @@ impl<L: PageLog> PageRead for ReadTxn<'_, L> {
 
     fn root(&self, slot: usize) -> Option<PageId> {
         self.roots[slot]
+    }
+
+    fn stream_pages(
+        &self,
+        page_ids: &[PageId],
+        visit: &mut dyn FnMut(&Page) -> bool,
+    ) -> Result<()> {
+        self.pager.stream_at(self.snapshot, page_ids, visit)
     }
 
     fn prefetch(&self, page_ids: &[PageId]) {

@@ -939,3 +939,66 @@ fn allocate_at_places_pages_at_their_ids() {
     check_view(&pager.begin_read().unwrap(), &model, "after reopening");
     pager.check_invariants(&claims(&model)).unwrap();
 }
+
+/// `PageRead::stream_pages` on a real pager gives each snapshot exactly what `read_page` gives
+/// it, whether the version is in the data file (read as runs, around the cache: the pool's
+/// reads do not grow), in the log, or in the cache; `visit` returning `false` stops the stream;
+/// a page that is no page (a segment's map pages, past the file) fails it.
+#[test]
+fn streamed_pages_are_what_each_snapshot_reads() {
+    use redwood_bufpool::{BufferPool, PoolOptions};
+    let vfs = SimVfs::new(31);
+    let pager = open_store(&vfs).unwrap();
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 1, 40, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    pager.checkpoint(CheckpointMode::Truncate).unwrap();
+    drop(pager);
+    let pool = Arc::new(
+        BufferPool::new(PoolOptions::new(256 * 4096, redwood_pager::PageSize::DEFAULT)).unwrap(),
+    );
+    let pager = open_store_with(&vfs, Some(Arc::clone(&pool) as Arc<dyn redwood_pager::PageCache>))
+        .unwrap();
+    let pages: Vec<PageId> = model.keys().copied().collect();
+    let streamed = |view: &dyn PageRead, ids: &[PageId]| -> Vec<Vec<u8>> {
+        let mut bodies = Vec::new();
+        view.stream_pages(ids, &mut |page| {
+            bodies.push(page.body().to_vec());
+            true
+        })
+        .unwrap();
+        bodies
+    };
+    let read = |view: &dyn PageRead, ids: &[PageId]| -> Vec<Vec<u8>> {
+        ids.iter().map(|&id| view.read_page(id).unwrap().body().to_vec()).collect()
+    };
+    // Cold: every page from the data file, none into the cache.
+    let old = pager.begin_read().unwrap();
+    let before = pool.stats();
+    assert_eq!(streamed(&old, &pages), read(&pager.begin_read().unwrap(), &pages));
+    let loaded = pool.stats().reads - before.reads;
+    assert_eq!(loaded, pages.len() as u64, "only read_page loaded the cache");
+    // Newer versions in the log for a newer snapshot; the old one still sees the file's.
+    let old_view = read(&old, &pages);
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 2, 0, 3).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let new = pager.begin_read().unwrap();
+    assert_eq!(streamed(&old, &pages), old_view, "the old snapshot streams its versions");
+    assert_eq!(streamed(&new, &pages), read(&new, &pages), "the new one streams the log's");
+    // A visitor that stops after three pages sees three.
+    let mut seen = 0;
+    new.stream_pages(&pages, &mut |_| {
+        seen += 1;
+        seen < 3
+    })
+    .unwrap();
+    assert_eq!(seen, 3);
+    // Page 0 (the meta page) and pages past the file are refused, as read_page refuses them.
+    let beyond = PageId::new(pages.last().unwrap().get() + 1000);
+    for bad in [PageId::new(0), beyond] {
+        assert!(new.stream_pages(&[bad], &mut |_| true).is_err(), "{bad} is no data page");
+        assert!(new.read_page(bad).is_err());
+    }
+}
