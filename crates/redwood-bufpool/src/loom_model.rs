@@ -240,3 +240,33 @@ fn loom_a_load_racing_a_reserve_ends_within_it() {
         assert_eq!(cached, 2, "the pages left are whole");
     });
 }
+
+/// A replaced version's frame is reused by the next load (its memory is resident), but never
+/// while a reader of an older snapshot still pins it: that reader keeps its page whole, and the
+/// next load takes another frame instead.
+#[test]
+fn loom_a_forgotten_frame_is_reused_only_when_no_reader_pins_it() {
+    model(|| {
+        let pool = pool_of(3);
+        assert!(load(&pool, 1, 1));
+        pool.supersede(PageId::new(1), Lsn::new(5));
+        let reader = {
+            let pool = Arc::clone(&pool);
+            loom::thread::spawn(move || {
+                // The old snapshot's version, if the directory still points at it.
+                let guard = pool.get(PageId::new(1), Lsn::new(4));
+                loom::thread::yield_now();
+                if let Some(guard) = &guard {
+                    check(guard, 1);
+                }
+            })
+        };
+        // The newer version in another frame (the old one forgotten), then another page.
+        assert!(load(&pool, 1, 5));
+        assert!(load(&pool, 2, 1));
+        reader.join().unwrap();
+        assert!(get(&pool, 1, 5) && get(&pool, 2, 1));
+        pool.check_invariants().unwrap();
+        assert_eq!(pool.stats().pinned, 0);
+    });
+}

@@ -67,6 +67,11 @@ pub struct BufferPool {
     clock: ClockPolicy,
     hits: StripedHits,
     thrash: Mutex<ThrashDetector>,
+    /// Resident frames whose page a newer version replaced (unmapped, so no new reader finds
+    /// them): a loader reuses one of these before it takes memory a frame has not had, so the
+    /// pool's memory follows what it holds, not every version it ever held. Hints, checked
+    /// under the latch; at most one per frame.
+    forgotten: Mutex<Vec<u32>>,
     counters: Arc<PoolCounters>,
     page_size: PageSize,
 }
@@ -110,6 +115,7 @@ impl BufferPool {
             clock: ClockPolicy::new(),
             hits: StripedHits::default(),
             thrash: Mutex::new(thrash),
+            forgotten: Mutex::new(Vec::new()),
             counters: options.counters,
             page_size: options.page_size,
         })
@@ -234,6 +240,29 @@ impl BufferPool {
                 FrameState::Claimed
             }
         })
+    }
+
+    /// Latches a resident frame that a newer version replaced and nobody pins, if a few tries
+    /// find one: the hints are checked under the latch (still resident, and its page not mapped
+    /// to it: CLOCK may have reused the frame since the hint was left).
+    fn claim_forgotten(&self) -> Option<usize> {
+        for _ in 0..FORGOTTEN_TRIES {
+            let index = self.forgotten_lock().pop()? as usize;
+            let frame = &self.frames[index];
+            if !frame.is_idle() || !frame.try_latch() {
+                continue;
+            }
+            let mapped = frame.page().and_then(|page| self.directory.entry(page)?.frame());
+            if self.budget.is_resident(index) && mapped != Some(index) {
+                return Some(index);
+            }
+            frame.unlatch();
+        }
+        None
+    }
+
+    fn forgotten_lock(&self) -> MutexGuard<'_, Vec<u32>> {
+        self.forgotten.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Latches a frame with no memory, for a loader below the capacity: the first idle one
@@ -383,6 +412,9 @@ enum Victims {
     Resident,
 }
 
+/// Hints `claim_forgotten` looks at before a load takes another frame.
+const FORGOTTEN_TRIES: usize = 4;
+
 /// The pager's read path through the pool. A hit is a directory load, a pin and a check of the
 /// frame's interval: no lock, and no write to any line shared with other threads (the hit is
 /// counted in this thread's stripe). See [`PageCache`] for the contract with the pager.
@@ -421,11 +453,21 @@ impl PageCache for BufferPool {
         // Below the capacity, a frame with no memory (nothing is evicted while the budget has
         // room), or any if those are all busy for a moment; at the capacity, only a resident
         // frame, whose memory is reused.
-        let admitted = self.budget.try_admit();
-        let claimed = if admitted {
-            self.claim_absent().or_else(|| self.claim_victim(Victims::Any))
-        } else {
-            self.claim_victim(Victims::Resident)
+        // A replaced version's frame first (its memory is resident already); then, below the
+        // capacity, a frame with no memory (nothing is evicted while the budget has room), or
+        // any if those are all busy for a moment; at the capacity, only a resident frame,
+        // whose memory is reused.
+        let (claimed, admitted) = match self.claim_forgotten() {
+            Some(index) => (Some(index), false),
+            None => {
+                let admitted = self.budget.try_admit();
+                let claimed = if admitted {
+                    self.claim_absent().or_else(|| self.claim_victim(Victims::Any))
+                } else {
+                    self.claim_victim(Victims::Resident)
+                };
+                (claimed, admitted)
+            }
         };
         let Some(index) = claimed else {
             if admitted {
@@ -457,6 +499,10 @@ impl PageCache for BufferPool {
             // An older version's frame, now unmapped: readers that pinned it keep reading it;
             // once they are gone, it is the first to be reused.
             self.frames[replaced].forget();
+            let mut forgotten = self.forgotten_lock();
+            if forgotten.len() < self.frames.len() {
+                forgotten.push(u32::try_from(replaced).expect("FRAMES_MAX keeps indexes in u32"));
+            }
         }
         bump(&self.counters.reads);
         // A reserve that grew while frames were pinned left more frames resident than it
