@@ -96,7 +96,7 @@ fn write_archive(
     partial: &Path,
     archive: &Path,
     parent: Option<&super::BackupParent>,
-    progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<BackupReport> {
     let (report, storage) = match parent {
         Some(parent) => {
@@ -111,7 +111,20 @@ fn write_archive(
         // around the OS page cache where the file system allows it.
         None => {
             let storage = vfs.create_unbuffered(partial).map_err(io)?;
-            (db.backup_positioned(storage.as_ref(), progress)?, storage)
+            match db.backup_positioned(storage.as_ref(), &mut progress) {
+                Ok(report) => (report, storage),
+                // A file system that takes `O_DIRECT` but wants larger alignment than 4 KiB
+                // (ZFS's record size, say) refuses the first write: the same pass, buffered.
+                Err(Error::Backup(BackupError::Io(error)))
+                    if error.kind() == std::io::ErrorKind::InvalidInput =>
+                {
+                    drop(storage);
+                    vfs.remove(partial).map_err(io)?;
+                    let storage = vfs.create(partial).map_err(io)?;
+                    (db.backup_positioned(storage.as_ref(), progress)?, storage)
+                }
+                Err(error) => return Err(error),
+            }
         }
     };
     storage.sync_data().map_err(io)?;

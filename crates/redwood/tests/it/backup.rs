@@ -583,3 +583,83 @@ fn a_crash_at_every_sync_point_of_a_backup_loses_nothing() -> redwood::Result<()
     assert!(absent > 0 && complete > 0, "{complete} complete, {absent} absent");
     Ok(())
 }
+
+/// A file system that takes `O_DIRECT` but refuses 4 KiB-aligned writes (ZFS wants its record
+/// size, say): every write through an unbuffered handle fails with `EINVAL`.
+#[derive(Debug)]
+struct RefusesDirectWrites(redwood_pager::io::MemVfs);
+
+#[derive(Debug)]
+struct Refusing(Box<dyn redwood_pager::io::Storage>);
+
+impl redwood_pager::io::Storage for Refusing {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&self, _offset: u64, _data: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(22)) // EINVAL
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.0.sync_data()
+    }
+    fn try_lock(&self) -> std::io::Result<bool> {
+        self.0.try_lock()
+    }
+}
+
+impl redwood_pager::io::Vfs for RefusesDirectWrites {
+    fn open(&self, path: &Path) -> std::io::Result<Box<dyn redwood_pager::io::Storage>> {
+        self.0.open(path)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<Box<dyn redwood_pager::io::Storage>> {
+        self.0.create(path)
+    }
+    fn create_unbuffered(
+        &self,
+        path: &Path,
+    ) -> std::io::Result<Box<dyn redwood_pager::io::Storage>> {
+        Ok(Box::new(Refusing(self.0.create(path)?)))
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        self.0.remove(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.0.rename(from, to)
+    }
+    fn exists(&self, path: &Path) -> std::io::Result<bool> {
+        self.0.exists(path)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+        self.0.list(dir)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.0.sync_dir(dir)
+    }
+}
+
+/// Where the unbuffered file refuses its writes, a full backup is made buffered instead, with
+/// the same bytes, and restores.
+#[test]
+fn a_backup_falls_back_to_buffered_writes_where_direct_io_is_refused() -> redwood::Result<()> {
+    use std::sync::Arc;
+    let vfs: Arc<dyn redwood_pager::io::Vfs> =
+        Arc::new(RefusesDirectWrites(redwood_pager::io::MemVfs::new()));
+    let db = Database::builder().create_in(Arc::clone(&vfs), "db")?;
+    populate(&db)?;
+    let streamed = backup_bytes(&db)?;
+    let report = db.backup_to_file("b.car", None, |_, _| {})?;
+    let storage = vfs.open(Path::new("b.car")).unwrap();
+    let mut written = vec![0; storage.len().unwrap() as usize];
+    storage.read_at(0, &mut written).unwrap();
+    assert_eq!(written.len() as u64, report.bytes);
+    let (ours, theirs) = (blocks(&written), blocks(&streamed));
+    assert_eq!(ours[1..], theirs[1..], "the same page maps and pages");
+    assert!(!vfs.exists(Path::new("b.car.partial")).unwrap(), "no partial file is left");
+    Ok(())
+}
