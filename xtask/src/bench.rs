@@ -3,9 +3,12 @@
 //! lands in `target/bench/` (`target/bench-quick/` for `--quick`). The binary parses its own
 //! options (`--help` lists them); its exit code is passed on.
 //!
-//! One option is xtask's own: `--rocksdb` adds RocksDB to the peers, by building with
+//! Two options are xtask's own: `--rocksdb` adds RocksDB to the peers, by building with
 //! `RUSTFLAGS="--cfg redwood_rocksdb"` in `target/rocksdb/`. Its build takes about 14 minutes
-//! and needs libclang, which this command installs with apt-get when it is missing.
+//! and needs libclang, which this command installs with apt-get when it is missing. `--dev`
+//! builds with the dev profile instead of release (debug assertions on, timings meaningless):
+//! what `cargo xtask ci` runs the smoke run with, since the tests' build already compiled most
+//! of it in that profile, where a release build compiled every peer again.
 
 use std::{path::Path, process::Command};
 
@@ -16,7 +19,9 @@ use crate::ci::StepFailed;
 /// Runs the benchmark with `args`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let rocksdb = args.iter().any(|arg| arg == "--rocksdb");
-    let mut passed: Vec<String> = args.iter().filter(|arg| *arg != "--rocksdb").cloned().collect();
+    let dev = args.iter().any(|arg| arg == "--dev");
+    let mut passed: Vec<String> =
+        args.iter().filter(|arg| *arg != "--rocksdb" && *arg != "--dev").cloned().collect();
     if !passed.iter().any(|arg| arg == "--out" || arg.starts_with("--out=")) {
         let quick = passed.iter().any(|arg| arg == "--quick");
         let out = if quick { "target/bench-quick" } else { "target/bench" };
@@ -26,7 +31,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
         ensure_libclang()?;
     }
     let mut command = Command::new(crate::cargo());
-    command.current_dir(root).args(["run", "--release", "--quiet", "-p", "redwood-benches"]);
+    command.current_dir(root).args(["run", "--quiet", "-p", "redwood-benches"]);
+    if !dev {
+        command.arg("--release");
+    }
     if rocksdb {
         // A cfg, not a feature (see benches/Cargo.toml), in a target directory of its own so
         // the main build cache stays valid.

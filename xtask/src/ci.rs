@@ -17,8 +17,9 @@
 //!    `crash-harness-archive`: 500 cycles with the log archived, restoring from the archive
 //!    every 10 cycles and comparing; `crash-harness-real`: 20 SIGKILLs of a child process
 //!    committing on a real file;
-//! 8. `bench`: `cargo xtask bench --quick`, the side-by-side benchmark at scale 0.01 (release
-//!    build), a smoke test that every engine runs every row and reads back what it wrote;
+//! 8. `bench`: `cargo xtask bench --quick --dev`, the side-by-side benchmark at scale 0.01 (in
+//!    the dev profile the tests built), a smoke test that every engine runs every row and reads
+//!    back what it wrote;
 //! 9. `fuzz`: `cargo check --manifest-path fuzz/Cargo.toml`, only when the fuzz crate exists.
 //!
 //! The doc tests run before the main test run, not after it, so that the last lines a CI log
@@ -202,8 +203,9 @@ fn plan(options: Options, nextest: bool, fuzz_crate: bool) -> Vec<Step> {
             "crash-harness-real",
             harness(&["--real", "--cycles", "20", "--json", "target/crash-harness/ci-real.json"]),
         ),
-        // The benchmark's smoke run: tiny scale, every engine, every row, in release mode.
-        step("bench", Action::Cargo(vec!["xtask", "bench", "--quick"])),
+        // The benchmark's smoke run: tiny scale, every engine, every row, in the dev profile
+        // the tests already built (a release build compiled every peer again: about 2 minutes).
+        step("bench", Action::Cargo(vec!["xtask", "bench", "--quick", "--dev"])),
         if fuzz_crate {
             step("fuzz", Action::Cargo(vec!["check", "--manifest-path", "fuzz/Cargo.toml"]))
         } else {
@@ -469,7 +471,7 @@ mod tests {
                 "crash-harness-real",
                 "cargo run --quiet -p redwood-crash --bin crash-harness -- --real --cycles 20 --json target/crash-harness/ci-real.json",
             ),
-            ("bench", "cargo xtask bench --quick"),
+            ("bench", "cargo xtask bench --quick --dev"),
             ("fuzz", "cargo check --manifest-path fuzz/Cargo.toml"),
         ];
         let expected: Vec<(&str, String)> =

@@ -31,9 +31,10 @@ commands:
                 [--ops-per-cycle K] [--json FILE] [--doublecheck] [--real]
                  deterministic crash cycles on the simulated disk, or with --real, SIGKILLs
                  of a child process committing on a real file (release build)
-  bench [--quick] [--scale F] [--reps N] [--engines LIST] [--rows LIST] [--rocksdb] ...
+  bench [--quick] [--scale F] [--reps N] [--engines LIST] [--rows LIST] [--rocksdb] [--dev] ...
                  the side-by-side benchmark against redb, LMDB, SQLite and fjall (release
-                 build); the report goes to target/bench/ (`-- --help` lists every option)
+                 build; --dev: the dev profile, for smoke runs); the report goes to
+                 target/bench/ (`-- --help` lists every option)
   miri           the tests of the workspace's unsafe code under miri (installs nightly)
   help           print this message";
 
