@@ -299,7 +299,14 @@ impl PageFile {
         let page_bytes = self.geometry().page_size().bytes();
         let count = pages.len() / page_bytes;
         assert!(count > 0 && pages.len() == count * page_bytes, "a run is whole pages");
-        let last = PageId::new(first.get() + count as u64 - 1);
+        // First, so a damaged id near `u64::MAX` is refused before any arithmetic on it: a
+        // page below the page count leaves room for the run's ids.
+        self.free_map.check_user_page(first)?;
+        let last = first.get().checked_add(count as u64 - 1).map(PageId::new);
+        let Some(last) = last else {
+            let reason = format!("a run of {count} pages from here passes the last page id");
+            return Err(Error::Corrupt { page_id: first, reason });
+        };
         let segment = self.geometry().segment_of(first);
         assert_eq!(self.geometry().segment_of(last), segment, "a run lies in one segment");
         for index in 0..count as u64 {

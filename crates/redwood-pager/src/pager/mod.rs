@@ -663,7 +663,7 @@ impl<L: PageLog> Pager<L> {
             let mut end = index + 1;
             while end < page_ids.len()
                 && end - index < crate::limits::STREAM_RUN_PAGES_MAX
-                && page_ids[end].get() == first.get() + (end - index) as u64
+                && first.get().checked_add((end - index) as u64) == Some(page_ids[end].get())
                 && geometry.segment_of(page_ids[end]) == geometry.segment_of(first)
                 && in_file(page_ids[end])
             {

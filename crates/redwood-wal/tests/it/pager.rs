@@ -995,10 +995,14 @@ fn streamed_pages_are_what_each_snapshot_reads() {
     })
     .unwrap();
     assert_eq!(seen, 3);
-    // Page 0 (the meta page) and pages past the file are refused, as read_page refuses them.
+    // Page 0 (the meta page), pages past the file and ids at the end of the id space (a damaged
+    // chain link, say) are refused, as read_page refuses them: errors, never an overflow.
     let beyond = PageId::new(pages.last().unwrap().get() + 1000);
-    for bad in [PageId::new(0), beyond] {
+    let (last, before_last) = (PageId::new(u64::MAX), PageId::new(u64::MAX - 1));
+    for bad in [PageId::new(0), beyond, last] {
         assert!(new.stream_pages(&[bad], &mut |_| true).is_err(), "{bad} is no data page");
         assert!(new.read_page(bad).is_err());
     }
+    assert!(new.stream_pages(&[before_last, last], &mut |_| true).is_err());
+    assert!(new.stream_pages(&[last, PageId::new(0)], &mut |_| true).is_err());
 }
