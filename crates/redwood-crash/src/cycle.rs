@@ -268,15 +268,6 @@ fn bitrot_cycle(
         Err(ReadFailure::Engine(error)) if flipped && error.is_corruption() => {
             trace.push(format!("detected: {error}"));
         }
-        // A flip in the log's header copy makes the log read as another generation (seed
-        // 1796307052842781962 with --archive, cycle 366): a typed refusal to open, no data
-        // returned or lost, but named `WrongLog` where it should be `Corrupt`. Known defect,
-        // left for the log's header recovery to tell a damaged copy from a foreign log.
-        Err(ReadFailure::Engine(error))
-            if flipped && error.kind() == redwood::ErrorKind::WrongLog =>
-        {
-            trace.push(format!("refused as another log (a damaged header copy): {error}"));
-        }
         Err(ReadFailure::Engine(error)) if flipped => {
             return Err(format!("bit rot gave an error that is not corruption: {error}"));
         }

@@ -14,6 +14,24 @@ use crate::recovery::read_frame;
 /// The newest valid header copy; `None` if neither is valid and the file holds no frames (an
 /// interrupted creation). Damage with frames present is an error.
 pub(crate) fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<Option<WalHeader>> {
+    Ok(read_header_copies(storage, path)?.map(|copies| copies.newest))
+}
+
+/// What the two header copies held at open.
+#[derive(Clone, Debug)]
+pub(super) struct HeaderCopies {
+    /// The newest valid copy.
+    pub(super) newest: WalHeader,
+    /// Why the other copy is not valid, if it is not: the newest valid copy may then be stale,
+    /// older than a header that was written and later damaged.
+    pub(super) other_damaged: Option<HeaderProblem>,
+}
+
+/// [`read_newest_header`], also saying whether the other copy was damaged; one read of both.
+pub(super) fn read_header_copies(
+    storage: &dyn Storage,
+    path: &Path,
+) -> Result<Option<HeaderCopies>> {
     let file_bytes = storage.len().map_err(|error| Error::io("len", path, error))?;
     let mut sectors = vec![0u8; FRAMES_START_BYTES as usize];
     let readable = file_bytes.min(FRAMES_START_BYTES) as usize;
@@ -34,8 +52,11 @@ pub(crate) fn read_newest_header(storage: &dyn Storage, path: &Path) -> Result<O
             Err(other) => problem = problem.or(Some(other)),
         }
     }
-    if newest.is_some() || file_bytes <= FRAMES_START_BYTES {
-        return Ok(newest);
+    if let Some(newest) = newest {
+        return Ok(Some(HeaderCopies { newest, other_damaged: problem }));
+    }
+    if file_bytes <= FRAMES_START_BYTES {
+        return Ok(None);
     }
     let reason = format!("{problem:?}");
     Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason })
@@ -60,6 +81,36 @@ pub(super) fn check_no_newer_generation(
         return Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason });
     }
     Ok(())
+}
+
+/// A damaged copy beside a valid one that is neither the generation the database's meta data
+/// names (`options.identity`) nor its predecessor: the valid copy is stale, left from a
+/// generation before the damaged one, so the header is damaged (`HeaderCorrupt`), not another
+/// history's log. With both copies valid the pager's identity check decides.
+pub(super) fn check_not_stale(
+    copies: &HeaderCopies,
+    path: &Path,
+    options: &WalOptions,
+) -> Result<()> {
+    let Some(problem) = &copies.other_damaged else { return Ok(()) };
+    let recorded = options.identity;
+    if !recorded.is_recorded() {
+        return Ok(());
+    }
+    let header = &copies.newest;
+    let successor_salt = next_salt(header.salt, header.sequence);
+    let same = |generation: u64, salt: u64| {
+        generation == recorded.generation && (recorded.salt == 0 || salt == recorded.salt)
+    };
+    if same(header.sequence, header.salt) || same(header.sequence + 1, successor_salt) {
+        return Ok(());
+    }
+    let reason = format!(
+        "one header copy is damaged ({problem:?}) and the valid one is generation {}, older than \
+         the generation {} the data files name: the newer header was damaged",
+        header.sequence, recorded.generation
+    );
+    Err(Error::HeaderCorrupt { path: path.to_path_buf(), reason })
 }
 
 pub(super) fn check_belongs(header: &WalHeader, path: &Path, options: &WalOptions) -> Result<()> {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use redwood_pager::io::{MemVfs, Storage, Vfs, parent_dir};
 
-use super::header::{check_belongs, check_no_newer_generation, read_newest_header};
+use super::header::{
+    check_belongs, check_no_newer_generation, check_not_stale, read_header_copies,
+};
 use super::{MissingLog, Position, Recovery, Wal, WalOptions};
 use crate::error::{Error, Result};
 use crate::limits::FRAMES_START_BYTES;
@@ -30,7 +32,7 @@ impl Wal {
         let opened = if options.read_only { vfs.open_read_only(path) } else { vfs.open(path) };
         let storage: Arc<dyn Storage> =
             opened.map_err(|error| Error::io("open", path, error))?.into();
-        let Some(header) = read_newest_header(storage.as_ref(), path)? else {
+        let Some(copies) = read_header_copies(storage.as_ref(), path)? else {
             // No valid header and no frames: emptied, or its creation was interrupted.
             let length = storage.len().map_err(|error| Error::io("len", path, error))?;
             let reason = format!("the log file holds {length} bytes and no valid header");
@@ -45,7 +47,9 @@ impl Wal {
             );
             return Self::start_missing(vfs, Some(storage), path, options, &reason);
         }
+        let header = copies.newest;
         check_belongs(&header, path, options)?;
+        check_not_stale(&copies, path, options)?;
         check_no_newer_generation(storage.as_ref(), path, &header)?;
         let (found, lost_frames) = if options.salvage {
             scan_salvaging(storage.as_ref(), path, &header, options.page_size)?

@@ -183,6 +183,44 @@ fn a_damaged_newest_header_is_reported_not_rolled_back() {
     assert_eq!(file.len().unwrap(), length, "nothing was truncated");
 }
 
+/// Crash harness finding (seed 1796307052842781962 with `--archive`): the meta data named the
+/// generation after the log's (a restart due, not yet done), and a damaged copy of the log's
+/// empty current generation left the other copy, one generation older, as the newest valid one;
+/// the log then read as another history's (`Mismatch`). It is a damaged header.
+#[test]
+fn a_damaged_header_leaving_a_stale_copy_is_corruption_not_another_log() {
+    use redwood_pager::LogIdentity;
+    let vfs = SimVfs::new(33);
+    let (mut wal, _) = open(&vfs).unwrap();
+    for number in 1..=3 {
+        transaction(&mut wal, number, Durability::Immediate).unwrap();
+        wal.restart(false).unwrap();
+    }
+    // Generation 4 holds no frame, so no frame vouches for its header.
+    let current = wal.header();
+    assert_eq!(current.sequence, 4);
+    drop(wal);
+    // Salt 0: the meta data records generations only.
+    let named = |generation| LogIdentity { generation, salt: 0 };
+    let opened = |identity| {
+        let options = WalOptions { identity, ..crate::support::options() };
+        Wal::open(&vfs as &dyn Vfs, Path::new("db.wal"), &options).map(|_| ())
+    };
+    opened(named(5)).expect("both copies whole: a restart was due, the log opens");
+    let file = (&vfs as &dyn Vfs).open(Path::new("db.wal")).unwrap();
+    let before = file.len().unwrap();
+    file.write_at(current.copy_offset() + 20, &[0x5a]).unwrap();
+    match opened(named(5)) {
+        Err(Error::HeaderCorrupt { reason, .. }) => {
+            assert!(reason.contains("generation 3"), "{reason}")
+        }
+        other => panic!("expected HeaderCorrupt, got {other:?}"),
+    }
+    // Meta data naming the valid copy or its successor still opens: that copy is not stale.
+    assert!(opened(named(4)).is_ok() && opened(named(3)).is_ok());
+    assert_eq!(file.len().unwrap(), before, "nothing was truncated");
+}
+
 /// Review finding: a crafted header with a valid checksum and start LSN 0 once panicked.
 #[test]
 fn implausible_header_values_are_damage_not_a_panic() {
