@@ -424,3 +424,40 @@ pub fn checkpoint(out: &Output, open: Opener, path: &Path, mode: CheckpointMode)
     });
     Ok(())
 }
+
+/// `redwood compact DB`: [`redwood::Database::compact`] with a progress bar over the entries
+/// copied, then a before/after size line.
+pub fn compact(out: &Output, open: Opener, path: &Path) -> Outcome {
+    let db = open.writable(path)?;
+    let entries: u64 = db
+        .begin_read()
+        .and_then(|read| read.tables())
+        .map_err(|error| Failure::from_error(path, error))?
+        .iter()
+        .map(|table| table.entries)
+        .sum();
+    let bar = out.progress(entries, "copying entries");
+    let report = db
+        .compact(|at| bar.set_position(at.entries_done))
+        .map_err(|error| Failure::from_error(path, error))?;
+    bar.finish_and_clear();
+    let document = json!({
+        "tables": report.tables,
+        "entries": report.entries,
+        "bytes_before": report.bytes_before,
+        "bytes_after": report.bytes_after,
+        "held_back": report.held_back,
+    });
+    out.print(&document, || {
+        let held = if report.held_back {
+            " (a reader held the shrink back: run it again once it ends)"
+        } else {
+            ""
+        };
+        format!(
+            "compacted {} tables ({} entries): {} bytes before, {} after{held}",
+            report.tables, report.entries, report.bytes_before, report.bytes_after
+        )
+    });
+    Ok(())
+}

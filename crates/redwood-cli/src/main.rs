@@ -225,6 +225,12 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Mode::Full)]
         mode: Mode,
     },
+    /// Rewrite the tables into the lowest free pages and give the space past them back: the
+    /// file is cut and emptied segment files are removed.
+    Compact {
+        /// The database file.
+        path: PathBuf,
+    },
 }
 
 /// `redwood restore-point ...`.
@@ -321,6 +327,7 @@ fn main() -> ExitCode {
             };
             commands::checkpoint(&out, open, &path, mode)
         }
+        Command::Compact { path } => commands::compact(&out, open, &path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

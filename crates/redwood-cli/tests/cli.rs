@@ -525,3 +525,35 @@ fn restore_points_and_point_in_time_restores() {
     assert!(stderr.contains("nope"), "{stderr}");
     assert!(!never.exists());
 }
+
+#[test]
+fn compact_gives_space_back_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.redwood");
+    {
+        let db = redwood::Database::builder().segment_pages(64).create(&path).unwrap();
+        let write = db.begin_write().unwrap();
+        let mut table = write.open_table("t").unwrap();
+        for n in 0u32..5_000 {
+            table.insert(n.wrapping_mul(2_654_435_761).to_be_bytes(), [n as u8; 200]).unwrap();
+        }
+        drop(table);
+        write.commit().unwrap();
+        let write = db.begin_write().unwrap();
+        write.open_table("t").unwrap().retain(|_, value| value[0] % 10 == 0).unwrap();
+        write.commit().unwrap();
+    }
+    let db = path.to_str().unwrap();
+    let before = files(dir.path()).values().map(|bytes| bytes.len() as u64).sum::<u64>();
+    let report = json(&["compact", db]);
+    assert_eq!(report["tables"], 1, "{report}");
+    assert_eq!(report["held_back"], false, "{report}");
+    let after = files(dir.path()).values().map(|bytes| bytes.len() as u64).sum::<u64>();
+    assert!(after * 3 < before, "{after} bytes after, {before} before: {report}");
+    assert_eq!(report["bytes_after"].as_u64(), Some(after), "{report}");
+    assert_eq!(json(&["check", db])["clean"], true);
+    let kept = (0u32..5_000).filter(|&n| (n as u8).is_multiple_of(10)).count();
+    assert_eq!(json(&["tables", db])["tables"][0]["entries"], kept);
+    let (stdout, _) = expect(&["compact", db], 0);
+    assert!(stdout.starts_with("compacted 0 tables"), "already packed: {stdout}");
+}

@@ -198,6 +198,62 @@ impl FreeMap {
         Ok(begun)
     }
 
+    /// Lowers the high-water mark to just past the highest allocated page (never below the
+    /// base segment's reserved pages), dropping the segments left with no allocated page;
+    /// returns the segment count before, or `None` if the mark was already there. Every page
+    /// cut off is free, so no bit changes: only the page count and the segments counted do.
+    pub fn shrink(&mut self) -> Option<u64> {
+        let segments_before = self.geometry.segment_count(self.page_count);
+        let page_count = self.shrunk_page_count();
+        if page_count >= self.page_count {
+            return None;
+        }
+        let segments = self.geometry.segment_count(page_count);
+        // Bits are indexed by page id across segments (small segments share a word), so the
+        // dropped segments' reserved bits are cleared here, not just cut off with their words.
+        for index in page_count..self.page_count {
+            let word = &mut self.words[(index / WORD_BITS) as usize];
+            *word &= !(1u64 << (index % WORD_BITS));
+        }
+        let words_per_segment = self.geometry.segment_pages().div_ceil(WORD_BITS) as usize;
+        self.words.truncate(segments as usize * words_per_segment);
+        let kept_end = segments * self.geometry.segment_pages();
+        for dirty in &mut self.dirty {
+            dirty.retain(|map_page| map_page.get() < kept_end);
+        }
+        self.page_count = page_count;
+        self.search_from = self.search_from.min(page_count);
+        self.free_count = self.count_free();
+        self.changed = true;
+        debug_assert!(self.validate_loaded(MapCopy::Even).is_ok(), "nothing past the mark is used");
+        Some(segments_before)
+    }
+
+    /// The page count [`FreeMap::shrink`] would leave: just past the highest allocated page,
+    /// never below the base segment's reserved pages.
+    pub fn shrunk_page_count(&self) -> u64 {
+        let floor = self.geometry.reserved_pages(SegmentId::BASE).end;
+        self.highest_allocated().map_or(floor, |index| index + 1).max(floor)
+    }
+
+    /// The highest page id that is allocated (in use and not reserved), if any.
+    fn highest_allocated(&self) -> Option<u64> {
+        let mut word_index = self.page_count.div_ceil(WORD_BITS);
+        while word_index > 0 {
+            word_index -= 1;
+            let mut word = self.words[word_index as usize];
+            while word != 0 {
+                let index =
+                    word_index * WORD_BITS + u64::from(WORD_BITS as u32 - 1 - word.leading_zeros());
+                if index < self.page_count && !self.geometry.is_reserved(PageId::new(index)) {
+                    return Some(index);
+                }
+                word &= !(1u64 << (index % WORD_BITS));
+            }
+        }
+        None
+    }
+
     /// Fails unless `page_id` is below the high-water mark and not reserved by the pager.
     pub fn check_user_page(&self, page_id: PageId) -> Result<()> {
         if page_id.get() >= self.page_count {
@@ -398,6 +454,42 @@ mod tests {
         assert!(map.is_dirty(PageId::new(2), MapCopy::Even));
         assert!(map.is_dirty(PageId::new(2), MapCopy::Odd));
         assert!(map.violations(MapCopy::Even).is_empty());
+    }
+
+    #[test]
+    fn shrinking_cuts_the_free_tail_and_drops_emptied_segments() {
+        let mut map = FreeMap::new(tiny());
+        // Base data 4..8, segment 1 data 10..16, segment 2 data 18..24.
+        let pages: Vec<u64> = (0..12).map(|_| map.allocate().unwrap().page_id.get()).collect();
+        assert_eq!(pages.last(), Some(&19));
+        assert_eq!(map.page_count(), 20);
+        assert_eq!(map.shrink(), None, "the last page is allocated");
+        for page in [19, 18, 15, 14, 13] {
+            map.free(PageId::new(page)).unwrap();
+        }
+        assert_eq!(map.shrink(), Some(3));
+        assert_eq!(map.page_count(), 13, "just past page 12, in segment 1");
+        assert_eq!(map.free_count(), 0);
+        assert!(
+            map.violations(MapCopy::Even).is_empty() && map.violations(MapCopy::Odd).is_empty()
+        );
+        assert!(!map.is_dirty(PageId::new(16), MapCopy::Even), "segment 2's map is gone");
+        // Growing again begins segment 2 anew, from its reserved pages.
+        let again: Vec<u64> = (0..4).map(|_| map.allocate().unwrap().page_id.get()).collect();
+        assert_eq!(again, [13, 14, 15, 18]);
+        map.free(PageId::new(14)).unwrap();
+        assert_eq!(map.free_count(), 1);
+        assert!(map.violations(MapCopy::Even).is_empty(), "{:?}", map.violations(MapCopy::Even));
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(14));
+        for page in (4..8).chain(10..16).chain([18]) {
+            map.free(PageId::new(page)).unwrap();
+        }
+        assert_eq!(map.shrink(), Some(3));
+        assert_eq!(map.page_count(), 4, "only the base's reserved pages are left");
+        assert_eq!(map.free_count(), 0);
+        assert!(map.violations(MapCopy::Odd).is_empty());
+        assert_eq!(map.shrink(), None);
+        assert_eq!(map.allocate().unwrap().page_id, PageId::new(4));
     }
 
     #[test]

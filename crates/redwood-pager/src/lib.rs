@@ -52,7 +52,7 @@ pub use meta::{MAGIC, Meta};
 pub use page::{
     FORMAT_VERSION, PAGE_HEADER_BYTES, Page, PageBuf, PageHeader, PageSize, PageType, page_checksum,
 };
-pub use page_file::{PageFile, PageFileOptions, segment_path};
+pub use page_file::{PageFile, PageFileOptions, ReleasedTail, segment_path};
 pub use pager::{
     CheckpointInputs, CheckpointMode, CheckpointOutcome, CheckpointPolicy, CheckpointWorker, Pager,
     PagerOptions, PagerStats, ReadTxn, Savepoint, WriteTxn,

@@ -91,6 +91,7 @@ mod archive_object_store;
 mod backup;
 mod builder;
 mod catalog;
+mod compact;
 mod database;
 mod definition;
 mod diagnostics;
@@ -121,6 +122,7 @@ pub use backup::{
 };
 pub use builder::{AutoCheckpoint, Builder, default_cache_bytes};
 pub use catalog::TableKind;
+pub use compact::{CompactProgress, CompactReport};
 pub use database::Database;
 pub use definition::{TableDefinition, TableSpec};
 pub use error::{Error, ErrorKind, Result};

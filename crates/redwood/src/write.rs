@@ -23,8 +23,8 @@ pub use crate::write_table::Table;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TableState {
     /// `None` once the table is deleted in this transaction.
-    entry: Option<TableEntry>,
-    changed: bool,
+    pub(crate) entry: Option<TableEntry>,
+    pub(crate) changed: bool,
 }
 
 /// The write transaction: its changes are private until `commit`, all or nothing.
@@ -186,25 +186,7 @@ impl<'db> WriteTransaction<'db> {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
         let Some(entry) = state.live_entry(name)? else { return Ok(false) };
-        let tree = Tree::open(entry.root);
-        let mut chains = std::collections::BTreeMap::new();
-        for item in tree.range(&state.txn, ..) {
-            if let Stored::Overflow { first_page, length } = item?.value() {
-                // Two leaves naming one chain would free it twice: the tree is damaged.
-                if chains.insert(first_page, ChainRef { first_page, length }).is_some() {
-                    let reason = format!("two values of table {name:?} share the chain");
-                    return Err(
-                        redwood_btree::Error::Corrupt { page_id: first_page, reason }.into()
-                    );
-                }
-            }
-        }
-        // The tree first: it checks every page before freeing any, so a damaged tree leaves
-        // the transaction as it was. A damaged chain then fails before freeing its pages too.
-        tree.destroy(&mut state.txn)?;
-        for chain in chains.into_values() {
-            redwood_overflow::free(&mut state.txn, chain)?;
-        }
+        free_table_pages(&mut state.txn, name, Tree::open(entry.root))?;
         state.tables.insert(name.to_owned(), TableState { entry: None, changed: true });
         Ok(true)
     }
@@ -353,6 +335,31 @@ pub(crate) fn free_chain(
 ) -> Result<()> {
     if let Some(redwood_btree::OwnedValue::Overflow { first_page, length }) = value {
         redwood_overflow::free(store, ChainRef { first_page: *first_page, length: *length })?;
+    }
+    Ok(())
+}
+
+/// Frees every page of table `name`'s tree `tree` and of its values' overflow chains. The tree
+/// first: it checks every page before freeing any, so a damaged tree leaves the transaction as
+/// it was; a damaged chain then fails before freeing its pages too.
+pub(crate) fn free_table_pages(
+    store: &mut WriteTxn<'_, Wal>,
+    name: &str,
+    tree: Tree,
+) -> Result<()> {
+    let mut chains = std::collections::BTreeMap::new();
+    for item in tree.range(&*store, ..) {
+        if let Stored::Overflow { first_page, length } = item?.value() {
+            // Two leaves naming one chain would free it twice: the tree is damaged.
+            if chains.insert(first_page, ChainRef { first_page, length }).is_some() {
+                let reason = format!("two values of table {name:?} share the chain");
+                return Err(redwood_btree::Error::Corrupt { page_id: first_page, reason }.into());
+            }
+        }
+    }
+    tree.destroy(store)?;
+    for chain in chains.into_values() {
+        redwood_overflow::free(store, chain)?;
     }
     Ok(())
 }

@@ -15,6 +15,9 @@
 
 mod check;
 mod open;
+mod shrink;
+
+pub use shrink::ReleasedTail;
 
 use std::collections::BTreeSet;
 use std::io;

@@ -102,6 +102,10 @@ pub struct CheckpointOutcome {
     pub pages_written: u64,
     /// Whether the log restarted (full and truncate modes, when no reader held it back).
     pub log_restarted: bool,
+    /// Bytes of the data files given back: a truncating checkpoint that restarts the log also
+    /// lowers the page count to just past the highest allocated page, cuts the last segment
+    /// file back and removes the segment files past it (`PageFile::shrink`).
+    pub bytes_released: u64,
 }
 
 /// A consistent picture of the pager, for diagnostics and tests.
@@ -390,7 +394,18 @@ impl<L: PageLog> Pager<L> {
         let restart = mode != CheckpointMode::Passive
             && state.checkpoint_lsn == self.snapshots.last_commit()
             && state.index.version_count() == 0;
+        let mut bytes_released = 0;
         if restart {
+            // Every commit is in the data files and no reader is older than the last one, so no
+            // snapshot reads a page that is free now: a truncating checkpoint may cut the free
+            // tail off, recorded by the sync below before any file is cut.
+            // Asked of the readers themselves, not of `target` (which a deliberate engine fault
+            // may push past them): a shrink under an older reader would cut pages it reads.
+            let no_older_reader =
+                self.snapshots.checkpoint_target() == self.snapshots.last_commit();
+            let shrunk = mode == CheckpointMode::Truncate
+                && no_older_reader
+                && state.file.shrink().inspect_err(|error| self.poison(error))?;
             // The meta data must name the log generation that continues it before the log
             // restarts into it (a no-op sync if it already does).
             state.file.set_log_identity(log.successor());
@@ -399,6 +414,9 @@ impl<L: PageLog> Pager<L> {
                 .inspect_err(|error| self.poison(error))?;
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
             self.log_floor.store(state.checkpoint_lsn.get(), Ordering::Release);
+            if shrunk {
+                bytes_released = state.file.release_tail().bytes_released;
+            }
         }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.pages_checkpointed.fetch_add(pages_written, Ordering::Relaxed);
@@ -414,6 +432,7 @@ impl<L: PageLog> Pager<L> {
             checkpoint_lsn: state.checkpoint_lsn,
             pages_written,
             log_restarted: restart,
+            bytes_released,
         })
     }
 
@@ -455,6 +474,13 @@ impl<L: PageLog> Pager<L> {
         state.index.prune(target);
         state.roots.prune(target);
         Ok(plan.len() as u64)
+    }
+
+    /// The page count a truncating checkpoint's shrink would leave now: just past the highest
+    /// allocated page (`PageFile::shrink`). Against the allocated pages it tells how much a
+    /// compaction could give back.
+    pub fn shrunk_page_count(&self) -> u64 {
+        self.state_read().file.shrunk_page_count()
     }
 
     /// A consistent picture of the pager.

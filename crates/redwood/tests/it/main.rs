@@ -3,6 +3,7 @@
 mod api;
 mod auto_checkpoint;
 mod backup;
+mod compact;
 mod concurrent_reads;
 mod crash;
 mod diagnostics;

@@ -1,0 +1,111 @@
+//! Giving file space back (issue 18): lowering the page count to just past the highest
+//! allocated page, then, once a meta copy records the lower count, cutting the last segment
+//! file back and removing the segment files past it.
+//!
+//! Crash safety needs no new mechanism. The lower count reaches the disk only through
+//! [`PageFile::sync`] (map copies, then meta data, as every allocation change does), and every
+//! page it cuts off is free in that state. Files are cut only after that sync, so a crash
+//! before or during the cut leaves files longer than the meta data needs, and segment files it
+//! does not count, both of which `docs/FORMAT.md` allows: a later growth reuses such a file,
+//! and a later [`PageFile::release_tail`] cuts it again.
+
+use std::path::PathBuf;
+
+use super::{PageFile, segment_path};
+use crate::SegmentId;
+use crate::error::Result;
+use crate::io::parent_dir;
+
+/// What [`PageFile::release_tail`] gave back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReleasedTail {
+    /// Segment files removed.
+    pub segments_removed: u64,
+    /// Bytes the files held before, less what they hold after.
+    pub bytes_released: u64,
+}
+
+impl PageFile {
+    /// Lowers the page count to just past the highest allocated page (never below the base
+    /// file's reserved pages), for the next [`PageFile::sync`] to record; whether it fell.
+    /// Only the caller knows that no snapshot still reads a page past the new count (the
+    /// pager calls it when a checkpoint covers every commit and no reader is older).
+    pub fn shrink(&mut self) -> Result<bool> {
+        self.ensure_writable()?;
+        let Some(segments_before) = self.free_map.shrink() else { return Ok(false) };
+        let segments = self.geometry().segment_count(self.page_count());
+        debug_assert!(segments <= segments_before && segments >= 1);
+        // Pages written to a dropped segment are free now: nothing there needs syncing.
+        self.unsynced_lock().retain(|segment| segment.get() < segments);
+        Ok(true)
+    }
+
+    /// The page count [`PageFile::shrink`] would leave now.
+    pub fn shrunk_page_count(&self) -> u64 {
+        self.free_map.shrunk_page_count()
+    }
+
+    /// Cuts the files back to what the durable meta data counts: the last segment file to its
+    /// pages, and every segment file past it removed. A no-op unless a [`PageFile::shrink`]
+    /// was synced. The space is given back best effort: a file that cannot be cut or removed
+    /// stays (longer files are valid) and the failure is logged, not returned, because no
+    /// state depends on it; the handle is not poisoned.
+    pub fn release_tail(&mut self) -> ReleasedTail {
+        let mut released = ReleasedTail::default();
+        if self.read_only || self.is_poisoned() {
+            return released;
+        }
+        let page_count = self.durable_meta.page_count.max(self.page_count());
+        let keep = self.geometry().segment_count(page_count) as usize;
+        let mut removed: Vec<PathBuf> = Vec::new();
+        while self.segments.len() > keep {
+            let segment = SegmentId::new(self.segments.len() as u64 - 1);
+            let storage = self.segments.pop().expect("more segments than kept");
+            let bytes = storage.len().unwrap_or(0);
+            drop(storage);
+            let path = segment_path(&self.path, segment);
+            match self.vfs.remove(&path) {
+                Ok(()) => {
+                    released.segments_removed += 1;
+                    released.bytes_released += bytes;
+                    removed.push(path);
+                }
+                Err(error) => warn("remove", &path, &error),
+            }
+        }
+        let last = SegmentId::new(keep as u64 - 1);
+        let needed = self.geometry().segment_bytes_needed(last, page_count);
+        let storage = &self.segments[keep - 1];
+        let path = segment_path(&self.path, last);
+        match storage.len() {
+            Ok(length) if length > needed => match storage.set_len(needed) {
+                Ok(()) => {
+                    released.bytes_released += length - needed;
+                    if let Err(error) = storage.sync_data() {
+                        warn("sync_data", &path, &error);
+                    }
+                }
+                Err(error) => warn("set_len", &path, &error),
+            },
+            Ok(_) => {}
+            Err(error) => warn("len", &path, &error),
+        }
+        if !removed.is_empty() {
+            let dir = parent_dir(&self.path);
+            if let Err(error) = self.vfs.sync_dir(dir) {
+                warn("sync_dir", dir, &error);
+            }
+        }
+        released
+    }
+}
+
+fn warn(operation: &str, path: &std::path::Path, error: &std::io::Error) {
+    tracing::warn!(
+        target: "redwood::checkpoint",
+        operation,
+        path = %path.display(),
+        %error,
+        "file space past the page count was not given back; the file stays longer"
+    );
+}
