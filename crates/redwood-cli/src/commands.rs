@@ -450,7 +450,8 @@ pub fn compact(out: &Output, open: Opener, path: &Path) -> Outcome {
     });
     out.print(&document, || {
         let held = if report.held_back {
-            " (a reader held the shrink back: run it again once it ends)"
+            " (the files did not shrink: an open reader or an unshipped log archive held the \
+             checkpoint back; run it again later)"
         } else {
             ""
         };

@@ -58,8 +58,9 @@ pub struct CompactReport {
     pub bytes_before: u64,
     /// Bytes of the data files and the log after.
     pub bytes_after: u64,
-    /// A reader older than the rewrite held the final checkpoint back: the files shrink at the
-    /// next compaction or truncating checkpoint after it ends.
+    /// The final checkpoint could not restart the log, so the files did not shrink: a reader
+    /// older than the rewrite held it back, or (with a log archive) the log could not be
+    /// shipped. They shrink at the next compaction or truncating checkpoint that can.
     pub held_back: bool,
 }
 
@@ -101,8 +102,9 @@ impl Database {
         if self.worth_rewriting() {
             for table in &tables {
                 at.table = Some(table.name.clone());
-                self.rewrite_table(&table.name, &mut at, &mut progress)?;
-                at.tables_done += 1;
+                if self.rewrite_table(&table.name, &mut at, &mut progress)? {
+                    at.tables_done += 1;
+                }
             }
             at.table = None;
             self.rewrite_catalog()?;
@@ -137,18 +139,20 @@ impl Database {
         stats.file_bytes.unwrap_or_default() + stats.log_bytes
     }
 
-    /// Copies table `name` into a new tree in key order and frees the old one, in one commit.
+    /// Copies table `name` into a new tree in key order and frees the old one, in one commit;
+    /// `false` if the table no longer exists.
     fn rewrite_table(
         &self,
         name: &str,
         at: &mut CompactProgress,
         progress: &mut impl FnMut(&CompactProgress),
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let write = self.begin_write()?;
         {
             let mut state = write.state.borrow_mut();
             let state = &mut *state;
-            let Some(entry) = state.live_entry(name)? else { return Ok(()) };
+            // A table deleted since the list was taken is not counted as rewritten.
+            let Some(entry) = state.live_entry(name)? else { return Ok(false) };
             let old = Tree::open(entry.root);
             let mut new = state.db.tree_observers.tree(name, Tree::create(&mut state.txn)?.root());
             let mut after: Option<Vec<u8>> = None;
@@ -188,7 +192,8 @@ impl Database {
             let entry = TableEntry { root: new.root(), ..entry };
             state.tables.insert(name.to_owned(), TableState { entry: Some(entry), changed: true });
         }
-        write.commit()
+        write.commit()?;
+        Ok(true)
     }
 
     /// Copies the catalog into a new tree and frees the old one, in one commit.

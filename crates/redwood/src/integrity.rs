@@ -102,8 +102,10 @@ impl Database {
                 message: crate::recovery::describe_tail(&tail),
             });
         }
-        let pages = self.pager.allocated_pages();
+        // The snapshot first: while it is registered, a commit that frees pages holds every
+        // truncating checkpoint's shrink back, so no page listed next is cut before it is read.
         let read = self.pager.begin_read()?;
+        let pages = self.pager.allocated_pages();
         for (done, &page_id) in pages.iter().enumerate() {
             if let Err(error) = read.read_page(page_id) {
                 let error = Error::from(error);

@@ -7,7 +7,7 @@
 //! page it cuts off is free in that state. Files are cut only after that sync, so a crash
 //! before or during the cut leaves files longer than the meta data needs, and segment files it
 //! does not count, both of which `docs/FORMAT.md` allows: a later growth reuses such a file,
-//! and a later [`PageFile::release_tail`] cuts it again.
+//! and the next truncating checkpoint's [`PageFile::release_tail`] cuts or removes it.
 
 use std::path::PathBuf;
 
@@ -46,10 +46,14 @@ impl PageFile {
     }
 
     /// Cuts the files back to what the durable meta data counts: the last segment file to its
-    /// pages, and every segment file past it removed. A no-op unless a [`PageFile::shrink`]
-    /// was synced. The space is given back best effort: a file that cannot be cut or removed
-    /// stays (longer files are valid) and the failure is logged, not returned, because no
-    /// state depends on it; the handle is not poisoned.
+    /// pages, and every segment file past it removed, whether this handle has it open (a
+    /// synced [`PageFile::shrink`]) or it was left by a crash or a failed removal (found by
+    /// name, from the first segment past the count until one is missing). Only the caller knows
+    /// that nothing past the count is live (the pager calls it at a truncating checkpoint that
+    /// restarts the log with no older reader, after the sync). The space is given back best
+    /// effort: a file that cannot be cut or removed stays (longer files are valid) and the
+    /// failure is logged, not returned, because no state depends on it; the handle is not
+    /// poisoned.
     pub fn release_tail(&mut self) -> ReleasedTail {
         let mut released = ReleasedTail::default();
         if self.read_only || self.is_poisoned() {
@@ -72,6 +76,34 @@ impl PageFile {
                 }
                 Err(error) => warn("remove", &path, &error),
             }
+        }
+        // Files past the count that this handle never opened: left by a crash between a
+        // shrink's sync and its cut, or by a removal that failed. They are removed highest
+        // first, so what is left is a run starting at `keep`.
+        let mut stray = keep as u64;
+        loop {
+            let path = segment_path(&self.path, SegmentId::new(stray));
+            match self.vfs.exists(&path) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(error) => {
+                    warn("exists", &path, &error);
+                    break;
+                }
+            }
+            let bytes = self.vfs.open_read_only(&path).and_then(|file| file.len()).unwrap_or(0);
+            match self.vfs.remove(&path) {
+                Ok(()) => {
+                    released.segments_removed += 1;
+                    released.bytes_released += bytes;
+                    removed.push(path);
+                }
+                Err(error) => {
+                    warn("remove", &path, &error);
+                    break;
+                }
+            }
+            stray += 1;
         }
         let last = SegmentId::new(keep as u64 - 1);
         let needed = self.geometry().segment_bytes_needed(last, page_count);

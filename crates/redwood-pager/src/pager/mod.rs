@@ -414,7 +414,9 @@ impl<L: PageLog> Pager<L> {
                 .inspect_err(|error| self.poison(error))?;
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
             self.log_floor.store(state.checkpoint_lsn.get(), Ordering::Release);
-            if shrunk {
+            if shrunk || (mode == CheckpointMode::Truncate && no_older_reader) {
+                // Also after a shrink whose cut a crash (or a failed removal) left undone: the
+                // count is already at the mark then, and only the files are long.
                 bytes_released = state.file.release_tail().bytes_released;
             }
         }
