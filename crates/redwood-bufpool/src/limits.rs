@@ -20,15 +20,23 @@ pub const THRASH_RELOADS_MIN_DEFAULT: u32 = 3;
 
 /// Page ids per directory chunk, as a power of two: a chunk is allocated on the first load of
 /// one of its pages (4 bytes an entry: 256 KiB a chunk).
-#[cfg(not(loom))]
+#[cfg(not(any(loom, miri)))]
 pub const DIRECTORY_CHUNK_BITS: u32 = 16;
+/// Page ids per directory chunk under miri: 64, so that a test's pool does not build (and its
+/// invariant check scan) 65,536 atomics in the interpreter, which took most of a minute a test.
+#[cfg(all(miri, not(loom)))]
+pub const DIRECTORY_CHUNK_BITS: u32 = 6;
 /// Page ids per directory chunk, as a power of two (the loom models use a tiny directory).
 #[cfg(loom)]
 pub const DIRECTORY_CHUNK_BITS: u32 = 3;
 /// Directory chunks: the directory covers page ids below `DIRECTORY_CHUNKS << DIRECTORY_CHUNK_BITS`
 /// (2^28, a terabyte of 4 KiB pages); pages beyond are never cached, always read around.
-#[cfg(not(loom))]
+#[cfg(not(any(loom, miri)))]
 pub const DIRECTORY_CHUNKS: usize = 4096;
+/// Directory chunks under miri: 64 of 64 entries, page ids below 4,096 (the tests' pages are
+/// far below that).
+#[cfg(all(miri, not(loom)))]
+pub const DIRECTORY_CHUNKS: usize = 64;
 /// Directory chunks (the loom models use a tiny directory, allocated eagerly).
 #[cfg(loom)]
 pub const DIRECTORY_CHUNKS: usize = 2;
