@@ -52,13 +52,15 @@ impl PageFile {
     /// that nothing past the count is live (the pager calls it at a truncating checkpoint that
     /// restarts the log with no older reader, after the sync). The space is given back best
     /// effort: a file that cannot be cut or removed stays (longer files are valid) and the
-    /// failure is logged, not returned, because no state depends on it; the handle is not
-    /// poisoned.
-    pub fn release_tail(&mut self) -> ReleasedTail {
+    /// failure is logged, not returned, because no state depends on it. A failed sync of a cut
+    /// file or of the directory is different: it poisons the handle and is returned, as every
+    /// failed sync does (`DESIGN.md` §7; what the kernel kept after it is unknown).
+    pub fn release_tail(&mut self) -> Result<ReleasedTail> {
         let mut released = ReleasedTail::default();
-        if self.read_only || self.is_poisoned() {
-            return released;
+        if self.read_only {
+            return Ok(released);
         }
+        self.ensure_writable()?;
         let page_count = self.durable_meta.page_count.max(self.page_count());
         let keep = self.geometry().segment_count(page_count) as usize;
         let mut removed: Vec<PathBuf> = Vec::new();
@@ -113,9 +115,7 @@ impl PageFile {
             Ok(length) if length > needed => match storage.set_len(needed) {
                 Ok(()) => {
                     released.bytes_released += length - needed;
-                    if let Err(error) = storage.sync_data() {
-                        warn("sync_data", &path, &error);
-                    }
+                    self.poison_on_error(storage.sync_data(), "sync_data", &path)?;
                 }
                 Err(error) => warn("set_len", &path, &error),
             },
@@ -124,11 +124,9 @@ impl PageFile {
         }
         if !removed.is_empty() {
             let dir = parent_dir(&self.path);
-            if let Err(error) = self.vfs.sync_dir(dir) {
-                warn("sync_dir", dir, &error);
-            }
+            self.poison_on_error(self.vfs.sync_dir(dir), "sync_dir", dir)?;
         }
-        released
+        Ok(released)
     }
 }
 

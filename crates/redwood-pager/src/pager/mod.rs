@@ -417,7 +417,11 @@ impl<L: PageLog> Pager<L> {
             if shrunk || (mode == CheckpointMode::Truncate && no_older_reader) {
                 // Also after a shrink whose cut a crash (or a failed removal) left undone: the
                 // count is already at the mark then, and only the files are long.
-                bytes_released = state.file.release_tail().bytes_released;
+                bytes_released = state
+                    .file
+                    .release_tail()
+                    .inspect_err(|error| self.poison(error))?
+                    .bytes_released;
             }
         }
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
