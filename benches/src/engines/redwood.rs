@@ -3,7 +3,7 @@
 use std::{ops::Bound, path::Path};
 
 use anyhow::Result;
-use redwood::{CheckpointMode, Database, ReadOnlyTable};
+use redwood::{Database, ReadOnlyTable};
 
 use super::{Engine, Entry, Reader};
 
@@ -72,7 +72,7 @@ impl Engine for RedwoodEngine {
     }
 
     fn compact(&mut self) -> Result<bool> {
-        self.db.checkpoint(CheckpointMode::Truncate)?;
+        self.db.compact(|_| {})?;
         Ok(true)
     }
 

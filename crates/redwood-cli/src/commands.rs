@@ -438,12 +438,17 @@ pub fn compact(out: &Output, open: Opener, path: &Path) -> Outcome {
         .sum();
     let bar = out.progress(entries, "copying entries");
     let report = db
-        .compact(|at| bar.set_position(at.entries_done))
+        .compact(|at| {
+            // Each rewrite raises the total as it starts.
+            bar.set_length(at.entries);
+            bar.set_position(at.entries_done);
+        })
         .map_err(|error| Failure::from_error(path, error))?;
     bar.finish_and_clear();
     let document = json!({
         "tables": report.tables,
         "entries": report.entries,
+        "passes": report.passes,
         "bytes_before": report.bytes_before,
         "bytes_after": report.bytes_after,
         "held_back": report.held_back,

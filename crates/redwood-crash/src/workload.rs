@@ -1,8 +1,9 @@
 //! The seeded workload of one cycle: write transactions over several tables (inserts, updates,
 //! removes, large values in overflow chains, table deletion, savepoints and rollbacks,
-//! aborts), with `Immediate` and `None` durability; explicit checkpoints of every mode; and
-//! readers that hold a snapshot across later commits and must still see it. Every step is
-//! checked against the model as it happens.
+//! aborts), with `Immediate` and `None` durability; explicit checkpoints of every mode;
+//! compactions (`Database::compact`: a rewrite of every table into the lowest free pages, then a
+//! shrinking checkpoint); and readers that hold a snapshot across later commits and must still
+//! see it. Every step is checked against the model as it happens.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -65,12 +66,13 @@ impl<'db> Workload<'db> {
         for step in 0..steps {
             match rng.random_range(0..100) {
                 0..8 => self.checkpoint(rng, history, trace)?,
-                8..16 if self.readers.len() < READERS_MAX => {
+                8..11 => self.compact(history, step, trace)?,
+                11..18 if self.readers.len() < READERS_MAX => {
                     let reader = self.db.begin_read()?;
                     self.readers.push((reader, history.latest().clone()));
                     trace.push(format!("step {step}: reader opened"));
                 }
-                16..24 if !self.readers.is_empty() => {
+                18..25 if !self.readers.is_empty() => {
                     self.verify_oldest_reader()?;
                     trace.push(format!("step {step}: reader verified"));
                 }
@@ -109,6 +111,41 @@ impl<'db> Workload<'db> {
         trace.push(format!("checkpoint {mode:?}: {}", verdict(&outcome)));
         outcome?;
         // A checkpoint syncs the log first: everything committed so far is durable.
+        history.durable = history.states.len() - 1;
+        Ok(())
+    }
+
+    /// A compaction: it changes where pages lie, never what the tables hold, so the model's
+    /// state stays; once it succeeds its final checkpoint has synced the log, so everything
+    /// committed before it is durable. The open readers must keep their snapshots through it
+    /// (they are verified later, as always).
+    fn compact(
+        &self,
+        history: &mut History,
+        step: u32,
+        trace: &mut Vec<String>,
+    ) -> Result<(), Stop> {
+        let outcome = self.db.compact(|_| {});
+        let summary = match &outcome {
+            Ok(report) => format!(
+                "{} tables rewritten, {} -> {} bytes{}",
+                report.tables,
+                report.bytes_before,
+                report.bytes_after,
+                if report.held_back { ", shrink held back" } else { "" }
+            ),
+            Err(error) => format!("failed ({error})"),
+        };
+        trace.push(format!("step {step}: compaction: {summary}"));
+        let report = outcome?;
+        let latest = history.latest();
+        let entries: u64 = latest.values().map(|entries| entries.len() as u64).sum();
+        // The last rewrite copied some of the tables (those it found sparse) or all of them.
+        let counts = report.tables <= latest.len() as u64 && report.entries <= entries;
+        check(counts && report.passes <= 2, "compaction's counts")?;
+        if read_snapshot(&self.db.begin_read()?)? != *latest {
+            return Err(Stop::Violation("the tables differ after a compaction".into()));
+        }
         history.durable = history.states.len() - 1;
         Ok(())
     }

@@ -13,13 +13,15 @@
 
 use std::ops::Bound;
 
-use redwood_btree::{OwnedValue, Tree, Value as Stored};
+use redwood_btree::limits::TREE_HEIGHT_MAX;
+use redwood_btree::{Node, NodeKind, OwnedValue, Tree, Value as Stored};
 use redwood_overflow::ChainRef;
-use redwood_pager::{CheckpointMode, PageRead, PageWrite};
+use redwood_pager::{CheckpointMode, PageId, PageRead, PageWrite};
 
 use crate::catalog::{self, CATALOG_SLOT, TableEntry};
 use crate::database::Database;
 use crate::error::Result;
+use crate::read::TableInfo;
 use crate::write::{TableState, free_table_pages};
 
 /// Entries read from the old tree before they are written to the new one: the read borrows the
@@ -32,28 +34,50 @@ const COPY_BATCH_ENTRIES: usize = 1024;
 /// rewrite packed tables again, into the holes the last rewrite left, for nothing.
 const REWRITE_SLACK_FRACTION: f64 = 0.6;
 
-/// Where a compaction is, for a progress display.
+/// Leaves a compaction samples per table, by seeded random descents, to tell how full its
+/// leaves are: enough for a mean within a few percent, few enough to cost a handful of reads
+/// per level.
+const FILL_SAMPLE_DESCENTS: u64 = 32;
+
+/// A table whose sampled leaves use less than this fraction of their pages is rewritten even
+/// when the file has no holes: removals that empty no page (every other key) leave every leaf
+/// half full, and a copy in key order packs them (its leaves end nearly full, at worst one
+/// inline cell short of it, about a quarter of a page).
+const REWRITE_LEAF_FILL_MIN: f64 = 0.6;
+
+/// Rewrites one compaction runs at most. When the file has few holes (every
+/// leaf half emptied, no page freed) the first rewrite lands past the end of the file and
+/// frees the old tree below it; the second, of every table, fills that space from the start,
+/// and the pages past it end up free. A third would find nothing more to gain, or churn.
+const REWRITE_PASSES_MAX: u32 = 2;
+
+/// Where a compaction is, for a progress display. Each rewrite (see [`CompactReport::passes`])
+/// raises the totals as it starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompactProgress {
     /// The table being rewritten (`None` for the catalog and the final checkpoint).
     pub table: Option<String>,
-    /// Tables rewritten so far.
+    /// Tables rewritten so far, over every pass.
     pub tables_done: u64,
-    /// Tables in all.
+    /// Tables to rewrite in all: those each pass so far chose (a table a pass rewrites counts
+    /// once per pass).
     pub tables: u64,
-    /// Entries copied so far, over every table.
+    /// Entries copied so far, over every table and pass.
     pub entries_done: u64,
-    /// Entries in all (the tables' recorded lengths).
+    /// Entries to copy in all: the recorded lengths of the tables each pass so far chose.
     pub entries: u64,
 }
 
 /// What a compaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompactReport {
-    /// Tables rewritten.
+    /// Tables the last rewrite copied (0 when the pages were packed enough already).
     pub tables: u64,
-    /// Entries copied.
+    /// Entries the last rewrite copied.
     pub entries: u64,
+    /// Rewrites that ran: 0 (packed enough already), 1, or 2 when the first landed past the
+    /// end of the file for want of holes below it.
+    pub passes: u32,
     /// Bytes of the data files and the log before.
     pub bytes_before: u64,
     /// Bytes of the data files and the log after.
@@ -65,8 +89,11 @@ pub struct CompactReport {
 }
 
 impl Database {
-    /// Rewrites every table into the lowest free pages and gives the file space past them
-    /// back: the base file is cut and emptied segment files are removed. Each table is one
+    /// Rewrites the tables into the lowest free pages and gives the file space past them
+    /// back: the base file is cut and emptied segment files are removed. Every table is
+    /// rewritten when the pages in use lie spread through the files; otherwise only the tables
+    /// whose leaves a sample finds sparse, and then, if that copy landed past the end of the
+    /// file, every table once more into the space it freed. Each table is one
     /// transaction (the writer is held for one table at a time), readers keep their
     /// snapshots, and a crash at any point leaves each table either as it was or rewritten,
     /// with no commit lost. `progress` hears each batch of copied entries.
@@ -92,15 +119,47 @@ impl Database {
     pub fn compact(&self, mut progress: impl FnMut(&CompactProgress)) -> Result<CompactReport> {
         let bytes_before = self.files_bytes();
         let tables = self.begin_read()?.tables()?;
-        let mut at = CompactProgress {
-            table: None,
-            tables_done: 0,
-            tables: tables.len() as u64,
-            entries_done: 0,
-            entries: tables.iter().map(|table| table.entries).sum(),
-        };
-        if self.worth_rewriting() {
+        let mut at =
+            CompactProgress { table: None, tables_done: 0, tables: 0, entries_done: 0, entries: 0 };
+        // Which tables the first rewrite copies: every one if the pages in use lie spread
+        // through the files, else those whose leaves are sparse (a removal that emptied no page).
+        let holes = self.has_holes();
+        let sparse = {
+            let read = self.begin_read()?;
+            let mut sparse = Vec::with_capacity(tables.len());
             for table in &tables {
+                let fill = match catalog::lookup(&read.txn, &table.name)? {
+                    Some(entry) => sampled_leaf_fill(&read.txn, entry.root)?,
+                    None => None,
+                };
+                sparse.push(fill.is_some_and(|fill| fill < REWRITE_LEAF_FILL_MIN));
+            }
+            sparse
+        };
+        let (mut rewritten, mut passes) = ((0u64, 0u64), 0u32);
+        while passes < REWRITE_PASSES_MAX {
+            let chosen: Vec<&TableInfo> = if passes == 0 {
+                tables
+                    .iter()
+                    .zip(&sparse)
+                    .filter(|&(_, &sparse)| holes || sparse)
+                    .map(|(t, _)| t)
+                    .collect()
+            } else if self.has_holes() && self.stats().readers == 0 {
+                // A later pass only helps if it can reuse what the last one freed: not while
+                // a reader's snapshot still holds those pages.
+                tables.iter().collect()
+            } else {
+                break;
+            };
+            if chosen.is_empty() {
+                break;
+            }
+            passes += 1;
+            at.tables += chosen.len() as u64;
+            at.entries += chosen.iter().map(|table| table.entries).sum::<u64>();
+            let (tables_before, entries_before) = (at.tables_done, at.entries_done);
+            for table in chosen {
                 at.table = Some(table.name.clone());
                 if self.rewrite_table(&table.name, &mut at, &mut progress)? {
                     at.tables_done += 1;
@@ -108,12 +167,14 @@ impl Database {
             }
             at.table = None;
             self.rewrite_catalog()?;
+            rewritten = (at.tables_done - tables_before, at.entries_done - entries_before);
         }
         progress(&at);
         let outcome = self.checkpoint(CheckpointMode::Truncate)?;
         Ok(CompactReport {
-            tables: at.tables_done,
-            entries: at.entries_done,
+            tables: rewritten.0,
+            entries: rewritten.1,
+            passes,
             bytes_before,
             bytes_after: self.files_bytes(),
             held_back: !outcome.log_restarted,
@@ -125,7 +186,7 @@ impl Database {
     /// `1 + REWRITE_SLACK_FRACTION` times the pages in use away from the start. A rewrite
     /// whose shrink a reader held back leaves the pages packed, so the next compaction only
     /// checkpoints.
-    fn worth_rewriting(&self) -> bool {
+    fn has_holes(&self) -> bool {
         let stats = self.stats();
         let in_use = stats.page_count.saturating_sub(stats.free_pages);
         let end = self.pager.shrunk_page_count();
@@ -220,6 +281,45 @@ impl Database {
         }
         write.commit()
     }
+}
+
+/// The mean fill (bytes in use over the page size) of the leaves that
+/// [`FILL_SAMPLE_DESCENTS`] seeded random descents from `root` reach; `None` for a tree of one
+/// leaf, which a rewrite cannot pack. Each node is checked as the read paths check it, and a
+/// descent is bounded by the tree height limit.
+fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<Option<f64>> {
+    let corrupt = |page_id, reason: String| {
+        crate::Error::Tree(redwood_btree::Error::Corrupt { page_id, reason })
+    };
+    let mut state = root.get() ^ 0x9e37_79b9_7f4a_7c15;
+    let mut fill_sum = 0.0;
+    for descent in 0..FILL_SAMPLE_DESCENTS {
+        let mut page_id = root;
+        let mut depth = 0;
+        loop {
+            let node = Node::load_for_read(store.read_page(page_id)?, page_id)?;
+            if node.kind() == NodeKind::Leaf {
+                if depth == 0 {
+                    return Ok(None);
+                }
+                let page_bytes = node.page_size().bytes();
+                fill_sum += (page_bytes - node.free_bytes()) as f64 / page_bytes as f64;
+                break;
+            }
+            depth += 1;
+            if depth >= TREE_HEIGHT_MAX {
+                let reason = format!("descent {descent} is deeper than {TREE_HEIGHT_MAX} levels");
+                return Err(corrupt(root, reason));
+            }
+            // xorshift64: any spread of choices will do, the same one every run.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let child = (state % (node.len() as u64 + 1)) as usize;
+            page_id = node.child_checked(child, page_id)?;
+        }
+    }
+    Ok(Some(fill_sum / FILL_SAMPLE_DESCENTS as f64))
 }
 
 /// Up to `limit` entries of `tree` after `after` (from the start if `None`).
