@@ -122,11 +122,25 @@ impl FreeMap {
 
     /// Hands out the lowest free page, growing the database (and beginning a new segment when
     /// the last one is full) if none is free.
+    #[cfg(test)]
     pub fn allocate(&mut self) -> Result<Allocation> {
-        if let Some(index) = self.find_free() {
+        self.allocate_from(PageId::new(0))
+    }
+
+    /// Hands out the lowest free page at or past `floor`, growing the database if there is
+    /// none (a compaction's first copy goes past the pages in use this way, so that its
+    /// second fills the space the first freed from the start).
+    pub fn allocate_from(&mut self, floor: PageId) -> Result<Allocation> {
+        // `search_from` is the lowest page that may be free; past a floor above it, lower
+        // pages may still be free, so it stays.
+        let floored = floor.get() > self.search_from;
+        if let Some(index) = self.find_free(self.search_from.max(floor.get())) {
             self.set_bit(index, true);
             self.free_count -= 1;
-            self.search_from = index + 1;
+            if !floored {
+                self.search_from = index + 1;
+            }
+            debug_assert!(index >= floor.get());
             return Ok(Allocation { page_id: PageId::new(index), new_segment: None });
         }
         let page_count_max = self.geometry.page_count_max();
@@ -142,7 +156,9 @@ impl FreeMap {
         let index = self.page_count;
         self.page_count += 1;
         self.set_bit(index, true);
-        self.search_from = self.page_count;
+        if !floored {
+            self.search_from = self.page_count;
+        }
         Ok(Allocation { page_id: PageId::new(index), new_segment })
     }
 
@@ -388,8 +404,8 @@ impl FreeMap {
         Ok(())
     }
 
-    fn find_free(&self) -> Option<u64> {
-        let mut index = self.search_from;
+    fn find_free(&self, from: u64) -> Option<u64> {
+        let mut index = from;
         while index < self.page_count {
             let below = (1u64 << (index % WORD_BITS)) - 1;
             let word = self.words[(index / WORD_BITS) as usize] | below;
@@ -453,6 +469,29 @@ mod tests {
         assert!(map.has_changed());
         assert!(map.is_dirty(PageId::new(2), MapCopy::Even));
         assert!(map.is_dirty(PageId::new(2), MapCopy::Odd));
+        assert!(map.violations(MapCopy::Even).is_empty());
+    }
+
+    #[test]
+    fn a_floor_skips_lower_free_pages_and_leaves_them_for_later() {
+        let mut map = FreeMap::new(tiny());
+        // Base data 4..8, segment 1 data 10..16.
+        let pages: Vec<u64> = (0..8).map(|_| map.allocate().unwrap().page_id.get()).collect();
+        assert_eq!(pages, [4, 5, 6, 7, 10, 11, 12, 13]);
+        for page in [5, 6, 12] {
+            map.free(PageId::new(page)).unwrap();
+        }
+        let floor = PageId::new(11);
+        assert_eq!(map.allocate_from(floor).unwrap().page_id.get(), 12, "the free page past it");
+        assert_eq!(map.allocate_from(floor).unwrap().page_id.get(), 14, "then growth");
+        assert_eq!(map.allocate_from(floor).unwrap().page_id.get(), 15);
+        let grown = map.allocate_from(floor).unwrap();
+        assert_eq!(grown.page_id.get(), 18, "a new segment begins past its reserved pages");
+        assert!(grown.new_segment.is_some());
+        assert_eq!(map.free_count(), 2);
+        assert_eq!(map.allocate().unwrap().page_id.get(), 5, "the lower pages stayed free");
+        assert_eq!(map.allocate().unwrap().page_id.get(), 6);
+        assert_eq!(map.allocate().unwrap().page_id.get(), 19);
         assert!(map.violations(MapCopy::Even).is_empty());
     }
 

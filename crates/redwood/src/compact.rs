@@ -124,21 +124,18 @@ impl Database {
         // Which tables the first rewrite copies: every one if the pages in use lie spread
         // through the files, else those whose leaves are sparse (a removal that emptied no page).
         let holes = self.has_holes();
-        let sparse = {
-            let read = self.begin_read()?;
-            let mut sparse = Vec::with_capacity(tables.len());
-            for table in &tables {
-                let fill = match catalog::lookup(&read.txn, &table.name)? {
-                    Some(entry) => sampled_leaf_fill(&read.txn, entry.root)?,
-                    None => None,
-                };
-                sparse.push(fill.is_some_and(|fill| fill < REWRITE_LEAF_FILL_MIN));
-            }
-            sparse
-        };
+        let sparse = self.sparse_tables(&tables)?;
+        // With no holes to copy into, the first copy goes past the pages in use, whole, so that
+        // the second has the old tree's space from the start to fill (a copy into the few holes
+        // there are would be stranded among the second copy's pages as new holes).
+        let floor = (!holes).then(|| PageId::new(self.pager.shrunk_page_count()));
         let (mut rewritten, mut passes) = ((0u64, 0u64), 0u32);
         while passes < REWRITE_PASSES_MAX {
-            let chosen: Vec<&TableInfo> = if passes == 0 {
+            // Sparse leaves alone take two copies, the first past the end of the file: only
+            // worth starting if no reader will hold the second back.
+            let chosen: Vec<&TableInfo> = if passes == 0 && !holes && self.stats().readers > 0 {
+                break;
+            } else if passes == 0 {
                 tables
                     .iter()
                     .zip(&sparse)
@@ -159,9 +156,10 @@ impl Database {
             at.tables += chosen.len() as u64;
             at.entries += chosen.iter().map(|table| table.entries).sum::<u64>();
             let (tables_before, entries_before) = (at.tables_done, at.entries_done);
+            let floor = if passes == 1 { floor } else { None };
             for table in chosen {
                 at.table = Some(table.name.clone());
-                if self.rewrite_table(&table.name, &mut at, &mut progress)? {
+                if self.rewrite_table(&table.name, floor, &mut at, &mut progress)? {
                     at.tables_done += 1;
                 }
             }
@@ -179,6 +177,23 @@ impl Database {
             bytes_after: self.files_bytes(),
             held_back: !outcome.log_restarted,
         })
+    }
+
+    /// For each of `tables`, whether a sample finds its leaves using less than
+    /// [`REWRITE_LEAF_FILL_MIN`] of their pages (a table gone since the list was taken, or of
+    /// one leaf, is not).
+    fn sparse_tables(&self, tables: &[TableInfo]) -> Result<Vec<bool>> {
+        let read = self.begin_read()?;
+        let mut sparse = Vec::with_capacity(tables.len());
+        for table in tables {
+            let fill = match catalog::lookup(&read.txn, &table.name)? {
+                Some(entry) => sampled_leaf_fill(&read.txn, entry.root)?,
+                None => None,
+            };
+            sparse.push(fill.is_some_and(|fill| fill < REWRITE_LEAF_FILL_MIN));
+        }
+        debug_assert_eq!(sparse.len(), tables.len());
+        Ok(sparse)
     }
 
     /// Whether the pages in use lie spread far enough past what they need that rewriting the
@@ -200,17 +215,19 @@ impl Database {
         stats.file_bytes.unwrap_or_default() + stats.log_bytes
     }
 
-    /// Copies table `name` into a new tree in key order and frees the old one, in one commit;
-    /// `false` if the table no longer exists.
+    /// Copies table `name` into a new tree in key order and frees the old one, in one commit,
+    /// allocating at or past `floor` if one is given; `false` if the table no longer exists.
     fn rewrite_table(
         &self,
         name: &str,
+        floor: Option<PageId>,
         at: &mut CompactProgress,
         progress: &mut impl FnMut(&CompactProgress),
     ) -> Result<bool> {
         let write = self.begin_write()?;
         {
             let mut state = write.state.borrow_mut();
+            state.txn.set_allocation_floor(floor);
             let state = &mut *state;
             // A table deleted since the list was taken is not counted as rewritten.
             let Some(entry) = state.live_entry(name)? else { return Ok(false) };

@@ -224,8 +224,14 @@ impl PageFile {
     /// Allocates the lowest free page, growing the database (and creating the next segment file)
     /// when none is free. The page's contents are undefined until written.
     pub fn allocate(&mut self) -> Result<PageId> {
+        self.allocate_from(PageId::new(0))
+    }
+
+    /// Allocates the lowest free page at or past `floor`, growing the database if none is
+    /// free there. Pages below the floor stay free for later allocations.
+    pub fn allocate_from(&mut self, floor: PageId) -> Result<PageId> {
         self.ensure_writable()?;
-        let allocation = self.free_map.allocate()?;
+        let allocation = self.free_map.allocate_from(floor)?;
         if let Some(segment) = allocation.new_segment {
             self.begin_segment_file(segment)?;
         }

@@ -38,6 +38,8 @@ pub struct WriteTxn<'p, L: PageLog> {
     pub(super) base_page_count: u64,
     /// The dirty-page count last reported to the cache (`PageCache::set_reserved`).
     pub(super) reserved_reported: usize,
+    /// The lowest page [`WriteTxn::set_allocation_floor`] lets this transaction allocate.
+    allocation_floor: PageId,
     finished: bool,
 }
 
@@ -80,6 +82,7 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             writes: 0,
             base_page_count,
             reserved_reported: 0,
+            allocation_floor: PageId::new(0),
             finished: false,
         }
     }
@@ -175,6 +178,14 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
             self.changes.allocated.insert(page_id);
         }
         Ok(())
+    }
+
+    /// Makes this transaction's later allocations take the lowest free page at or past `floor`
+    /// instead of the lowest free page (growing the database when none is free there); `None`
+    /// lifts it. `Database::compact` copies a table past the pages in use this way when there
+    /// are no holes to copy into, so that a second copy can fill what the first freed.
+    pub fn set_allocation_floor(&mut self, floor: Option<PageId>) {
+        self.allocation_floor = floor.unwrap_or(PageId::new(0));
     }
 
     /// Undoes everything since `savepoint` (which stays valid, so it can be rolled back to
@@ -389,7 +400,8 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
 impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
     fn allocate(&mut self) -> Result<PageId> {
         self.pager.ensure_healthy()?;
-        let page_id = self.pager.state_write().file.allocate()?;
+        let page_id = self.pager.state_write().file.allocate_from(self.allocation_floor)?;
+        debug_assert!(page_id >= self.allocation_floor);
         // A page this transaction freed and takes back is simply still allocated.
         if !self.changes.freed.remove(&page_id) {
             self.changes.allocated.insert(page_id);
