@@ -472,11 +472,14 @@ fn apply(
         }
         txn.write_page(page_id, page)?;
     }
-    for &page_id in &changes.freed {
-        txn.free(page_id)?;
-    }
+    // Roots move before pages are freed: the pager refuses to free a page a root slot still
+    // names, and a commit that replaces a root (a compaction's, or a tree that lost a level)
+    // frees the old one.
     for (slot, &root) in changes.roots.iter().enumerate() {
         txn.set_root(slot, root)?;
+    }
+    for &page_id in &changes.freed {
+        txn.free(page_id)?;
     }
     write.commit()
 }

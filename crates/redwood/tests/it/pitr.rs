@@ -144,6 +144,38 @@ fn a_restore_from_the_archive_alone_reaches_every_restore_point_and_lsn() {
     assert_eq!(restored(&latest), model);
 }
 
+/// A compaction's commits replace the catalog's root and free the old one: replaying them
+/// from the archive must move the root before it frees the page (found by the crash harness
+/// with `--archive`: the restore refused "page 5 is a root").
+#[test]
+fn a_restore_replays_a_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.redwood");
+    let db = archived(&path);
+    let value = [7u8; 100];
+    let keys: Vec<Vec<u8>> =
+        (0..3000u32).map(|n| n.wrapping_mul(2_654_435_761).to_be_bytes().to_vec()).collect();
+    let puts: Vec<(&[u8], &[u8])> = keys.iter().map(|key| (&key[..], &value[..])).collect();
+    commit(&db, &puts, None);
+    let write = db.begin_write().unwrap();
+    write.open_table("t").unwrap().retain(|key, _| key[3] % 2 == 0).unwrap();
+    write.commit().unwrap();
+    let before = contents(&db);
+    let report = db.compact(|_| {}).unwrap();
+    assert!(report.passes > 0, "{report:?}");
+    assert_eq!(contents(&db), before);
+    let after_lsn = commit(&db, &[(b"after", b"compaction")], None);
+    db.archive_log().unwrap();
+    let mut expected = before;
+    expected.insert(b"after".to_vec(), b"compaction".to_vec());
+    let out = dir.path().join("restored.redwood");
+    let archive = ArchiveTarget::beside(&path);
+    let none = Vec::<std::fs::File>::new;
+    let target = RestoreTarget::Lsn(after_lsn);
+    redwood::restore(none(), Some(&archive), &target, &out, |_, _| {}).unwrap();
+    assert_eq!(restored(&out), expected);
+}
+
 #[test]
 fn times_restore_the_last_commit_at_or_before_them_and_out_of_reach_is_named() {
     let dir = tempfile::tempdir().unwrap();
