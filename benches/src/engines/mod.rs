@@ -73,7 +73,7 @@ pub fn available() -> Vec<&'static str> {
 pub fn compaction_note(name: &str) -> &'static str {
     match name {
         "redwood" | "redwood-defaults" => {
-            "Database::compact: every table rewritten into the lowest free pages, then the files cut"
+            "Database::compact: tables rewritten into the lowest free pages, then the files cut"
         }
         "redb" => "Database::compact",
         "lmdb" => "none (LMDB reuses free pages; it never shrinks in place)",

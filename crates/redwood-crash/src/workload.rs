@@ -1,7 +1,7 @@
 //! The seeded workload of one cycle: write transactions over several tables (inserts, updates,
 //! removes, large values in overflow chains, table deletion, savepoints and rollbacks,
 //! aborts), with `Immediate` and `None` durability; explicit checkpoints of every mode;
-//! compactions (`Database::compact`: a rewrite of every table into the lowest free pages, then a
+//! compactions (`Database::compact`: the tables rewritten into the lowest free pages, then a
 //! shrinking checkpoint); and readers that hold a snapshot across later commits and must still
 //! see it. Every step is checked against the model as it happens.
 

@@ -29,6 +29,9 @@ pub(crate) struct FreeMap {
     free_count: u64,
     /// No page below this index is free.
     search_from: u64,
+    /// `(floor, next)`: no page in `floor..next` is free, so that allocations past one floor
+    /// (`allocate_from`) do not search again over the pages they took.
+    floor_search: (u64, u64),
     /// Per copy: map pages changed since that copy was last written.
     dirty: [BTreeSet<PageId>; 2],
     /// A bit changed since the last `take_dirty`.
@@ -71,6 +74,7 @@ impl FreeMap {
             words: vec![0; usize::try_from(word_count).expect("the map fits in memory")],
             free_count: 0,
             search_from: 0,
+            floor_search: (0, 0),
             dirty: Default::default(),
             changed: false,
         }
@@ -129,18 +133,27 @@ impl FreeMap {
 
     /// Hands out the lowest free page at or past `floor`, growing the database if there is
     /// none (a compaction's first copy goes past the pages in use this way, so that its
-    /// second fills the space the first freed from the start).
+    /// second fills the space the first freed from the start). A floor past the page count
+    /// grows the database by one page, at the page count: the pages up to the floor are not
+    /// skipped.
     pub fn allocate_from(&mut self, floor: PageId) -> Result<Allocation> {
         // `search_from` is the lowest page that may be free; past a floor above it, lower
-        // pages may still be free, so it stays.
-        let floored = floor.get() > self.search_from;
-        if let Some(index) = self.find_free(self.search_from.max(floor.get())) {
+        // pages may still be free, so it stays, and `floor_search` remembers where to go on.
+        let floor = floor.get();
+        let floored = floor > self.search_from;
+        let start = match self.floor_search {
+            (from, next) if floored && from == floor => next.max(floor),
+            _ => self.search_from.max(floor),
+        };
+        if let Some(index) = self.find_free(start) {
             self.set_bit(index, true);
             self.free_count -= 1;
-            if !floored {
+            if floored {
+                self.floor_search = (floor, index + 1);
+            } else {
                 self.search_from = index + 1;
             }
-            debug_assert!(index >= floor.get());
+            debug_assert!(index >= floor);
             return Ok(Allocation { page_id: PageId::new(index), new_segment: None });
         }
         let page_count_max = self.geometry.page_count_max();
@@ -156,7 +169,9 @@ impl FreeMap {
         let index = self.page_count;
         self.page_count += 1;
         self.set_bit(index, true);
-        if !floored {
+        if floored {
+            self.floor_search = (floor, self.page_count);
+        } else {
             self.search_from = self.page_count;
         }
         Ok(Allocation { page_id: PageId::new(index), new_segment })
@@ -171,6 +186,7 @@ impl FreeMap {
         self.set_bit(page_id.get(), false);
         self.free_count += 1;
         self.search_from = self.search_from.min(page_id.get());
+        self.floor_search.1 = self.floor_search.1.min(page_id.get());
         Ok(())
     }
 
@@ -187,6 +203,7 @@ impl FreeMap {
         } else {
             self.free_count += 1;
             self.search_from = self.search_from.min(page_id.get());
+            self.floor_search.1 = self.floor_search.1.min(page_id.get());
         }
         Ok(())
     }
@@ -239,6 +256,7 @@ impl FreeMap {
         }
         self.page_count = page_count;
         self.search_from = self.search_from.min(page_count);
+        self.floor_search.1 = self.floor_search.1.min(page_count);
         self.free_count = self.count_free();
         self.changed = true;
         debug_assert!(self.validate_loaded(MapCopy::Even).is_ok(), "nothing past the mark is used");
@@ -489,9 +507,16 @@ mod tests {
         assert_eq!(grown.page_id.get(), 18, "a new segment begins past its reserved pages");
         assert!(grown.new_segment.is_some());
         assert_eq!(map.free_count(), 2);
+        // A page freed past the floor, behind where the floored search had got to, is found.
+        map.free(PageId::new(13)).unwrap();
+        assert_eq!(map.allocate_from(floor).unwrap().page_id.get(), 13);
+        assert_eq!(map.allocate_from(floor).unwrap().page_id.get(), 19);
         assert_eq!(map.allocate().unwrap().page_id.get(), 5, "the lower pages stayed free");
         assert_eq!(map.allocate().unwrap().page_id.get(), 6);
-        assert_eq!(map.allocate().unwrap().page_id.get(), 19);
+        assert_eq!(map.allocate().unwrap().page_id.get(), 20);
+        // A floor past the page count grows by one page, at the count.
+        let count = map.page_count();
+        assert_eq!(map.allocate_from(PageId::new(count + 40)).unwrap().page_id.get(), count);
         assert!(map.violations(MapCopy::Even).is_empty());
     }
 

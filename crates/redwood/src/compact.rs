@@ -1,11 +1,13 @@
-//! `Database::compact` (issue 18): rewrites each table into the lowest free pages, then lets a
+//! `Database::compact` (issue 18): rewrites the tables into the lowest free pages, then lets a
 //! truncating checkpoint cut the files back to the highest page still in use.
 //!
 //! The mover is a rewrite, not a relocation of pages in place (ADR-23): each table is copied in
 //! key order into a new tree (and new overflow chains) in one write transaction, the old tree
 //! and chains are freed in the same transaction, and the catalog then gets the same treatment.
 //! The allocator hands out the lowest free page, so the copy fills the holes at the start of the
-//! files, and the pages past it end up free. Crash safety is the write path's (each table is one
+//! files, and the pages past it end up free. Files without holes whose leaves are sparse (every
+//! other key removed) take two copies of those tables: the first past the end of the file
+//! (`WriteTxn::set_allocation_floor`), the second back into the space the first freed. Crash safety is the write path's (each table is one
 //! ordinary commit: before it the old tree, after it the new one), and the shrink is the
 //! checkpoint's (`docs/RECOVERY.md`, "Giving file space back"). Readers keep their snapshots: a
 //! reader older than the rewrite holds the checkpoint back, and the files shrink at the first
@@ -45,12 +47,6 @@ const FILL_SAMPLE_DESCENTS: u64 = 32;
 /// inline cell short of it, about a quarter of a page).
 const REWRITE_LEAF_FILL_MIN: f64 = 0.6;
 
-/// Rewrites one compaction runs at most. When the file has few holes (every
-/// leaf half emptied, no page freed) the first rewrite lands past the end of the file and
-/// frees the old tree below it; the second, of every table, fills that space from the start,
-/// and the pages past it end up free. A third would find nothing more to gain, or churn.
-const REWRITE_PASSES_MAX: u32 = 2;
-
 /// Where a compaction is, for a progress display. Each rewrite (see [`CompactReport::passes`])
 /// raises the totals as it starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,12 +67,13 @@ pub struct CompactProgress {
 /// What a compaction did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompactReport {
-    /// Tables the last rewrite copied (0 when the pages were packed enough already).
+    /// Tables the last rewrite copied (0 when there was nothing to gain).
     pub tables: u64,
     /// Entries the last rewrite copied.
     pub entries: u64,
-    /// Rewrites that ran: 0 (packed enough already), 1, or 2 when the first landed past the
-    /// end of the file for want of holes below it.
+    /// Rewrites that ran: 0 (nothing to gain), 1 (every table, into the holes of files whose
+    /// pages lie spread out), or 2 (the tables with sparse leaves in files without holes:
+    /// first past the end of the file, then into the space that freed).
     pub passes: u32,
     /// Bytes of the data files and the log before.
     pub bytes_before: u64,
@@ -92,8 +89,8 @@ impl Database {
     /// Rewrites the tables into the lowest free pages and gives the file space past them
     /// back: the base file is cut and emptied segment files are removed. Every table is
     /// rewritten when the pages in use lie spread through the files; otherwise only the tables
-    /// whose leaves a sample finds sparse, and then, if that copy landed past the end of the
-    /// file, every table once more into the space it freed. Each table is one
+    /// whose leaves a sample finds sparse, twice: past the end of the file, then back into the
+    /// space that freed ([`CompactReport::passes`]). Each table is one
     /// transaction (the writer is held for one table at a time), readers keep their
     /// snapshots, and a crash at any point leaves each table either as it was or rewritten,
     /// with no commit lost. `progress` hears each batch of copied entries.
@@ -121,62 +118,74 @@ impl Database {
         let tables = self.begin_read()?.tables()?;
         let mut at =
             CompactProgress { table: None, tables_done: 0, tables: 0, entries_done: 0, entries: 0 };
-        // Which tables the first rewrite copies: every one if the pages in use lie spread
-        // through the files, else those whose leaves are sparse (a removal that emptied no page).
-        let holes = self.has_holes();
-        let sparse = self.sparse_tables(&tables)?;
-        // With no holes to copy into, the first copy goes past the pages in use, whole, so that
-        // the second has the old tree's space from the start to fill (a copy into the few holes
-        // there are would be stranded among the second copy's pages as new holes).
-        let floor = (!holes).then(|| PageId::new(self.pager.shrunk_page_count()));
-        let (mut rewritten, mut passes) = ((0u64, 0u64), 0u32);
-        while passes < REWRITE_PASSES_MAX {
-            // Sparse leaves alone take two copies, the first past the end of the file: only
-            // worth starting if no reader will hold the second back.
-            let chosen: Vec<&TableInfo> = if passes == 0 && !holes && self.stats().readers > 0 {
-                break;
-            } else if passes == 0 {
-                tables
-                    .iter()
-                    .zip(&sparse)
-                    .filter(|&(_, &sparse)| holes || sparse)
-                    .map(|(t, _)| t)
-                    .collect()
-            } else if self.has_holes() && self.stats().readers == 0 {
-                // A later pass only helps if it can reuse what the last one freed: not while
-                // a reader's snapshot still holds those pages.
-                tables.iter().collect()
-            } else {
-                break;
-            };
-            if chosen.is_empty() {
-                break;
+        let mut report = CompactReport {
+            tables: 0,
+            entries: 0,
+            passes: 0,
+            bytes_before,
+            bytes_after: 0,
+            held_back: false,
+        };
+        if self.has_holes() {
+            // The pages in use lie spread through the files: one copy of every table into the
+            // lowest free pages packs them.
+            let all: Vec<&TableInfo> = tables.iter().collect();
+            self.rewrite_pass(&all, None, &mut at, &mut progress, &mut report)?;
+        } else {
+            // No holes: only tables whose leaves are sparse gain, and they take two copies.
+            // The first goes past the end of the file, whole (copied into the few holes there
+            // are, it would be stranded among the second copy's pages as new holes); the
+            // second, of the same tables, fills the space the first freed from the start, and
+            // the first copy's pages end up past it, free.
+            let sparse = self.sparse_tables(&tables)?;
+            let chosen: Vec<&TableInfo> =
+                tables.iter().zip(&sparse).filter(|&(_, &sparse)| sparse).map(|(t, _)| t).collect();
+            if !chosen.is_empty() {
+                let floor = PageId::new(self.pager.shrunk_page_count());
+                let moved =
+                    self.rewrite_pass(&chosen, Some(floor), &mut at, &mut progress, &mut report)?;
+                self.rewrite_pass(&moved, None, &mut at, &mut progress, &mut report)?;
             }
-            passes += 1;
-            at.tables += chosen.len() as u64;
-            at.entries += chosen.iter().map(|table| table.entries).sum::<u64>();
-            let (tables_before, entries_before) = (at.tables_done, at.entries_done);
-            let floor = if passes == 1 { floor } else { None };
-            for table in chosen {
-                at.table = Some(table.name.clone());
-                if self.rewrite_table(&table.name, floor, &mut at, &mut progress)? {
-                    at.tables_done += 1;
-                }
-            }
-            at.table = None;
-            self.rewrite_catalog()?;
-            rewritten = (at.tables_done - tables_before, at.entries_done - entries_before);
         }
         progress(&at);
         let outcome = self.checkpoint(CheckpointMode::Truncate)?;
-        Ok(CompactReport {
-            tables: rewritten.0,
-            entries: rewritten.1,
-            passes,
-            bytes_before,
-            bytes_after: self.files_bytes(),
-            held_back: !outcome.log_restarted,
-        })
+        report.bytes_after = self.files_bytes();
+        report.held_back = !outcome.log_restarted;
+        Ok(report)
+    }
+
+    /// One copy of each of `chosen` (allocating at or past `floor` if one is given), then of
+    /// the catalog; the tables it copied (not those deleted meanwhile). Records the pass and
+    /// its counts in `report`.
+    fn rewrite_pass<'t>(
+        &self,
+        chosen: &[&'t TableInfo],
+        floor: Option<PageId>,
+        at: &mut CompactProgress,
+        progress: &mut impl FnMut(&CompactProgress),
+        report: &mut CompactReport,
+    ) -> Result<Vec<&'t TableInfo>> {
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        report.passes += 1;
+        at.tables += chosen.len() as u64;
+        at.entries += chosen.iter().map(|table| table.entries).sum::<u64>();
+        let (tables_before, entries_before) = (at.tables_done, at.entries_done);
+        let mut moved = Vec::with_capacity(chosen.len());
+        for &table in chosen {
+            at.table = Some(table.name.clone());
+            if self.rewrite_table(&table.name, floor, at, progress)? {
+                at.tables_done += 1;
+                moved.push(table);
+            }
+        }
+        at.table = None;
+        self.rewrite_catalog()?;
+        report.tables = at.tables_done - tables_before;
+        report.entries = at.entries_done - entries_before;
+        debug_assert!(moved.len() <= chosen.len() && report.passes <= 2);
+        Ok(moved)
     }
 
     /// For each of `tables`, whether a sample finds its leaves using less than
@@ -320,7 +329,7 @@ fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<Option<f64>>
                     return Ok(None);
                 }
                 let page_bytes = node.page_size().bytes();
-                fill_sum += (page_bytes - node.free_bytes()) as f64 / page_bytes as f64;
+                fill_sum += page_bytes.saturating_sub(node.free_bytes()) as f64 / page_bytes as f64;
                 break;
             }
             depth += 1;

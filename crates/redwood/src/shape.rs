@@ -147,7 +147,7 @@ pub(crate) fn walk(
                 page_id: page_id.get(),
                 kind: node.kind(),
                 cells: node.len(),
-                used_bytes: page_bytes - node.free_bytes(),
+                used_bytes: page_bytes.saturating_sub(node.free_bytes()),
                 page_bytes,
                 parent,
                 first_key_prefix,

@@ -181,8 +181,8 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     }
 
     /// Makes this transaction's later allocations take the lowest free page at or past `floor`
-    /// instead of the lowest free page (growing the database when none is free there); `None`
-    /// lifts it. `Database::compact` copies a table past the pages in use this way when there
+    /// instead of the lowest free page (growing the database when none is free there, by one
+    /// page at the page count if the floor lies past it); `None` lifts it. `Database::compact` copies a table past the pages in use this way when there
     /// are no holes to copy into, so that a second copy can fill what the first freed.
     pub fn set_allocation_floor(&mut self, floor: Option<PageId>) {
         self.allocation_floor = floor.unwrap_or(PageId::new(0));
@@ -401,7 +401,6 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
     fn allocate(&mut self) -> Result<PageId> {
         self.pager.ensure_healthy()?;
         let page_id = self.pager.state_write().file.allocate_from(self.allocation_floor)?;
-        debug_assert!(page_id >= self.allocation_floor);
         // A page this transaction freed and takes back is simply still allocated.
         if !self.changes.freed.remove(&page_id) {
             self.changes.allocated.insert(page_id);
