@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::limits::FRAMES_START_BYTES;
 use crate::recovery::{DamagedTail, scan, scan_salvaging};
 
-/// How many names `PATH.damaged-OFFSET[-N]` a saved tail may try before giving up.
+/// How many names `PATH.damaged-OFFSET-N` past the highest one found a saved tail tries
+/// before giving up (only another process creating them meanwhile could take them all).
 const TAIL_NAMES_MAX: u32 = 100;
 
 impl Wal {
@@ -179,19 +180,38 @@ impl Wal {
         Ok(saved_path)
     }
 
-    /// Creates `PATH.damaged-OFFSET` (or, if taken, `PATH.damaged-OFFSET-N`).
+    /// Creates `PATH.damaged-OFFSET`, or, if taken (a tail damaged at the same offset was
+    /// saved before), `PATH.damaged-OFFSET-N` with `N` past every such name there is: the names
+    /// never run out, so a database that keeps crashing at one place still opens.
     fn create_tail_file(&self, vfs: &dyn Vfs, offset: u64) -> Result<(PathBuf, Box<dyn Storage>)> {
         let base = format!("{}.damaged-{offset}", self.path.display());
-        for attempt in 0..TAIL_NAMES_MAX {
-            let name = if attempt == 0 { base.clone() } else { format!("{base}-{attempt}") };
-            let candidate = PathBuf::from(name);
-            match vfs.create(&candidate) {
-                Ok(storage) => return Ok((candidate, storage)),
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(error) => return Err(Error::io("create", &candidate, error)),
+        let create = |name: &str| match vfs.create(Path::new(name)) {
+            Ok(storage) => Ok(Some((PathBuf::from(name), storage))),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(error) => Err(Error::io("create", name, error)),
+        };
+        if let Some(created) = create(&base)? {
+            return Ok(created);
+        }
+        let dir = parent_dir(&self.path);
+        let names = vfs.list(dir).map_err(|error| Error::io("list", dir, error))?;
+        let base_name =
+            Path::new(&base).file_name().map(|name| name.to_string_lossy().into_owned());
+        let prefix = format!("{}-", base_name.unwrap_or_default());
+        let highest = names
+            .iter()
+            .filter_map(|path| {
+                path.file_name()?.to_str()?.strip_prefix(&prefix)?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        // Past the highest found; a few more in case another process takes names meanwhile.
+        for suffix in (highest + 1..).take(TAIL_NAMES_MAX as usize) {
+            if let Some(created) = create(&format!("{base}-{suffix}"))? {
+                return Ok(created);
             }
         }
-        let reason = format!("{TAIL_NAMES_MAX} names for the damaged tail are all taken");
+        let reason = format!("{TAIL_NAMES_MAX} names past {base}-{highest} are all taken");
         Err(Error::io("create", base, std::io::Error::other(reason)))
     }
 }

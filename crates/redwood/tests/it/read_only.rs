@@ -104,6 +104,27 @@ fn a_damaged_last_commit_is_reported_read_only_and_saved_before_a_writable_open_
     assert!(db.check_report(|_, _| {}).unwrap().is_clean());
 }
 
+/// A tail damaged at an offset where tails were saved before (a database that keeps crashing
+/// at one place) goes to a name past every earlier one: the names never run out and the
+/// database opens (the crash harness's long runs found the old limit of 100 names).
+#[test]
+fn a_saved_tail_takes_a_name_past_every_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.redwood");
+    database_with_log(&path, 3, 1);
+    let frames_start = damage_last_commit(&path);
+    let base = format!("{}.damaged-{frames_start}", wal(&path).display());
+    std::fs::write(&base, b"an earlier tail").unwrap();
+    for suffix in (1..=150).filter(|suffix| suffix % 7 != 0) {
+        std::fs::write(format!("{base}-{suffix}"), b"an earlier tail").unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    let saved = db.recovery_report().tail_saved_to.clone().expect("the tail was saved");
+    assert_eq!(saved, std::path::PathBuf::from(format!("{base}-151")));
+    assert_eq!(keys(&db), (0..30).collect::<Vec<_>>());
+    assert_eq!(std::fs::read(format!("{base}-150")).unwrap(), b"an earlier tail");
+}
+
 #[test]
 fn a_torn_tail_without_a_commit_after_it_is_reported_but_not_saved() {
     let dir = tempfile::tempdir().unwrap();
