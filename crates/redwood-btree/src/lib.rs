@@ -55,4 +55,4 @@ pub use node::{
 };
 pub use observer::{TreeEvent, TreeObserver};
 pub use salvage::{LostRange, Salvage};
-pub use tree::{Tree, TreeStats};
+pub use tree::{Tree, TreeBuilder, TreeStats};

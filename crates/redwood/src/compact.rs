@@ -16,13 +16,13 @@
 use std::ops::Bound;
 
 use redwood_btree::limits::TREE_HEIGHT_MAX;
-use redwood_btree::{Node, NodeKind, OwnedValue, Tree, Value as Stored};
+use redwood_btree::{Node, NodeKind, OwnedValue, Tree, TreeBuilder, Value as Stored};
 use redwood_overflow::ChainRef;
 use redwood_pager::{CheckpointMode, PageId, PageRead, PageWrite};
 
 use crate::catalog::{self, CATALOG_SLOT, TableEntry};
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::read::TableInfo;
 use crate::write::{TableState, free_table_pages};
 
@@ -226,10 +226,32 @@ impl Database {
 
     /// Copies table `name` into a new tree in key order and frees the old one, in one commit,
     /// allocating at or past `floor` if one is given; `false` if the table no longer exists.
+    /// The copy is built bottom up ([`TreeBuilder`]); a table with long keys, which the
+    /// builder does not take, is copied again through the insert path.
     fn rewrite_table(
         &self,
         name: &str,
         floor: Option<PageId>,
+        at: &mut CompactProgress,
+        progress: &mut impl FnMut(&CompactProgress),
+    ) -> Result<bool> {
+        let entries_done = at.entries_done;
+        match self.copy_table(name, floor, CopyBy::Builder, at, progress) {
+            Err(Error::Tree(redwood_btree::Error::KeyTooLarge { .. })) => {
+                // The attempt's transaction was rolled back: nothing of it stays.
+                at.entries_done = entries_done;
+                self.copy_table(name, floor, CopyBy::Inserts, at, progress)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// One attempt of [`Database::rewrite_table`], copying the way `how` says.
+    fn copy_table(
+        &self,
+        name: &str,
+        floor: Option<PageId>,
+        how: CopyBy,
         at: &mut CompactProgress,
         progress: &mut impl FnMut(&CompactProgress),
     ) -> Result<bool> {
@@ -241,7 +263,13 @@ impl Database {
             // A table deleted since the list was taken is not counted as rewritten.
             let Some(entry) = state.live_entry(name)? else { return Ok(false) };
             let old = Tree::open(entry.root);
-            let mut new = state.db.tree_observers.tree(name, Tree::create(&mut state.txn)?.root());
+            let mut sink = match how {
+                CopyBy::Builder => Sink::Built(TreeBuilder::new(&mut state.txn)?),
+                CopyBy::Inserts => {
+                    let tree = Tree::create(&mut state.txn)?;
+                    Sink::Inserted(state.db.tree_observers.tree(name, tree.root()))
+                }
+            };
             let mut after: Option<Vec<u8>> = None;
             let mut copied = 0u64;
             loop {
@@ -249,9 +277,9 @@ impl Database {
                 let Some((last, _)) = batch.last() else { break };
                 after = Some(last.clone());
                 for (key, value) in &batch {
-                    let previous = match value {
+                    let replaced = match value {
                         OwnedValue::Inline(bytes) => {
-                            new.insert_value(&mut state.txn, key, Stored::Inline(bytes))?
+                            sink.push(&mut state.txn, key, Stored::Inline(bytes))?
                         }
                         &OwnedValue::Overflow { first_page, length } => {
                             let chain = ChainRef { first_page, length };
@@ -259,10 +287,10 @@ impl Database {
                             let copy = redwood_overflow::write(&mut state.txn, &bytes)?;
                             let reference =
                                 Stored::Overflow { first_page: copy.first_page, length };
-                            new.insert_value(&mut state.txn, key, reference)?
+                            sink.push(&mut state.txn, key, reference)?
                         }
                     };
-                    if previous.is_some() {
+                    if replaced {
                         let reason = format!("table {name:?} holds one key twice");
                         let page_id = entry.root;
                         return Err(redwood_btree::Error::Corrupt { page_id, reason }.into());
@@ -275,15 +303,15 @@ impl Database {
             if copied != entry.len {
                 return Err(catalog::length_corrupt(&state.txn, name, "differs from its entries"));
             }
+            let root = sink.finish(&mut state.txn)?;
             free_table_pages(&mut state.txn, name, old)?;
-            let entry = TableEntry { root: new.root(), ..entry };
+            let entry = TableEntry { root, ..entry };
             state.tables.insert(name.to_owned(), TableState { entry: Some(entry), changed: true });
         }
         write.commit()?;
         Ok(true)
     }
 
-    /// Copies the catalog into a new tree and frees the old one, in one commit.
     fn rewrite_catalog(&self) -> Result<()> {
         let write = self.begin_write()?;
         {
@@ -346,6 +374,41 @@ fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<Option<f64>>
         }
     }
     Ok(Some(fill_sum / FILL_SAMPLE_DESCENTS as f64))
+}
+
+/// How a table's copy is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CopyBy {
+    /// Bottom up, each page written once ([`TreeBuilder`]): inline keys only.
+    Builder,
+    /// Through the insert path, for tables with long keys.
+    Inserts,
+}
+
+/// Where a table's copy goes.
+enum Sink {
+    Built(TreeBuilder),
+    Inserted(Tree),
+}
+
+impl Sink {
+    /// Adds one entry; whether it replaced one (a key the old tree held twice). The builder
+    /// refuses a repeated key as `Corrupt` itself.
+    fn push(&mut self, txn: &mut impl PageWrite, key: &[u8], value: Stored<'_>) -> Result<bool> {
+        match self {
+            Sink::Built(builder) => builder.push(txn, key, value).map(|()| false),
+            Sink::Inserted(tree) => tree.insert_value(txn, key, value).map(|old| old.is_some()),
+        }
+        .map_err(Into::into)
+    }
+
+    /// The new tree's root.
+    fn finish(self, txn: &mut impl PageWrite) -> Result<PageId> {
+        match self {
+            Sink::Built(builder) => Ok(builder.finish(txn)?.root()),
+            Sink::Inserted(tree) => Ok(tree.root()),
+        }
+    }
 }
 
 /// Up to `limit` entries of `tree` after `after` (from the start if `None`).

@@ -41,10 +41,12 @@ use crate::limits::{
 use crate::node::{Node, NodeKind, OwnedValue, Value, page_type};
 use crate::observer::{TreeEvent, TreeObserver};
 
+mod build;
 mod changes;
 mod check;
 mod split;
 mod write;
+pub use build::TreeBuilder;
 pub(crate) use changes::{Changes, Descent, PathStep, Step, load_path};
 pub use check::TreeStats;
 pub(crate) use split::Separator;

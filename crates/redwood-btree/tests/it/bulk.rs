@@ -119,7 +119,7 @@ impl PageWrite for CountingStore {
 
 /// Every node of each level, left to right (the root's level first), as (page, fill): the
 /// bytes its cells and slots use over the bytes they may use (the page less its headers).
-fn levels(tree: &Tree, store: &impl PageRead) -> Vec<Vec<(PageId, f64)>> {
+pub(crate) fn levels(tree: &Tree, store: &impl PageRead) -> Vec<Vec<(PageId, f64)>> {
     let mut levels = Vec::new();
     let mut level = vec![tree.root()];
     while !level.is_empty() {
@@ -139,7 +139,7 @@ fn levels(tree: &Tree, store: &impl PageRead) -> Vec<Vec<(PageId, f64)>> {
     levels
 }
 
-fn ascending_key(number: u32) -> Vec<u8> {
+pub(crate) fn ascending_key(number: u32) -> Vec<u8> {
     format!("key{number:08}").into_bytes()
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of `redwood-btree`: one binary, one module per scenario.
 
+mod build;
 mod bulk;
 mod corrupt;
 mod craft;
