@@ -13,10 +13,11 @@
 //! reader older than the rewrite holds the checkpoint back, and the files shrink at the first
 //! compaction or truncating checkpoint after it ends ([`CompactReport::held_back`]).
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use redwood_btree::limits::TREE_HEIGHT_MAX;
-use redwood_btree::{Node, NodeKind, OwnedValue, Tree, TreeBuilder, Value as Stored};
+use redwood_btree::{Node, NodeKind, Tree, TreeBuilder, Value as Stored};
 use redwood_overflow::ChainRef;
 use redwood_pager::{CheckpointMode, PageId, PageRead, PageWrite};
 
@@ -24,7 +25,7 @@ use crate::catalog::{self, CATALOG_SLOT, TableEntry};
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::read::TableInfo;
-use crate::write::{TableState, free_table_pages};
+use crate::write::TableState;
 
 /// Entries read from the old tree before they are written to the new one: the read borrows the
 /// transaction, the writes need it mutably, so the copy goes in batches.
@@ -272,17 +273,27 @@ impl Database {
             };
             let mut after: Option<Vec<u8>> = None;
             let mut copied = 0u64;
+            // Every chain the old tree's values name: freed with it, without a second scan.
+            let mut chains = BTreeMap::new();
             loop {
-                let batch = read_batch(&state.txn, &old, after.as_deref(), COPY_BATCH_ENTRIES)?;
-                let Some((last, _)) = batch.last() else { break };
-                after = Some(last.clone());
-                for (key, value) in &batch {
+                let batch = Batch::read(&state.txn, &old, after.as_deref(), COPY_BATCH_ENTRIES)?;
+                let Some(last) = batch.last_key() else { break };
+                after = Some(last.to_vec());
+                for (key, value) in batch.iter() {
                     let replaced = match value {
-                        OwnedValue::Inline(bytes) => {
+                        Stored::Inline(bytes) => {
                             sink.push(&mut state.txn, key, Stored::Inline(bytes))?
                         }
-                        &OwnedValue::Overflow { first_page, length } => {
+                        Stored::Overflow { first_page, length } => {
                             let chain = ChainRef { first_page, length };
+                            if chains.insert(first_page, chain).is_some() {
+                                let reason =
+                                    format!("two values of table {name:?} share the chain");
+                                let page_id = first_page;
+                                return Err(
+                                    redwood_btree::Error::Corrupt { page_id, reason }.into()
+                                );
+                            }
                             let bytes = redwood_overflow::read(&state.txn, chain)?;
                             let copy = redwood_overflow::write(&mut state.txn, &bytes)?;
                             let reference =
@@ -304,7 +315,10 @@ impl Database {
                 return Err(catalog::length_corrupt(&state.txn, name, "differs from its entries"));
             }
             let root = sink.finish(&mut state.txn)?;
-            free_table_pages(&mut state.txn, name, old)?;
+            old.destroy(&mut state.txn)?;
+            for chain in chains.into_values() {
+                redwood_overflow::free(&mut state.txn, chain)?;
+            }
             let entry = TableEntry { root, ..entry };
             state.tables.insert(name.to_owned(), TableState { entry: Some(entry), changed: true });
         }
@@ -320,10 +334,10 @@ impl Database {
             let Some(root) = txn.root(CATALOG_SLOT) else { return Ok(()) };
             let old = Tree::open(root);
             // The catalog is one entry per table: read whole.
-            let entries = read_batch(&*txn, &old, None, usize::MAX)?;
+            let entries = Batch::read(&*txn, &old, None, usize::MAX)?;
             let mut new = Tree::create(txn)?;
-            for (key, value) in &entries {
-                let OwnedValue::Inline(bytes) = value else {
+            for (key, value) in entries.iter() {
+                let Stored::Inline(bytes) = value else {
                     let reason = "a catalog entry is not inline".to_owned();
                     return Err(redwood_btree::Error::Corrupt { page_id: root, reason }.into());
                 };
@@ -411,17 +425,77 @@ impl Sink {
     }
 }
 
-/// Up to `limit` entries of `tree` after `after` (from the start if `None`).
-fn read_batch(
-    store: &impl PageRead,
-    tree: &Tree,
-    after: Option<&[u8]>,
-    limit: usize,
-) -> Result<Vec<(Vec<u8>, OwnedValue)>> {
-    let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-    let mut batch = Vec::new();
-    for item in tree.range(store, (lower, Bound::Unbounded)).take(limit) {
-        batch.push(item?.into_owned());
+/// Up to a number of entries of a tree, copied out of their leaves into one buffer (the read
+/// borrows the transaction, the copy's writes need it mutably): two allocations per batch, not
+/// two per entry.
+struct Batch {
+    /// Every key and inline value, back to back.
+    bytes: Vec<u8>,
+    /// Each entry: its key's end in `bytes`, and its value (an inline value's end, or a chain).
+    entries: Vec<(usize, BatchValue)>,
+}
+
+/// A [`Batch`] entry's value.
+enum BatchValue {
+    /// Inline, ending at this offset of the batch's bytes.
+    Inline(usize),
+    /// In an overflow chain.
+    Overflow(ChainRef),
+}
+
+impl Batch {
+    /// Up to `limit` entries of `tree` after `after` (from the start if `None`).
+    fn read(
+        store: &impl PageRead,
+        tree: &Tree,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Batch> {
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut batch = Batch { bytes: Vec::new(), entries: Vec::new() };
+        for item in tree.range(store, (lower, Bound::Unbounded)).take(limit) {
+            let item = item?;
+            batch.bytes.extend_from_slice(item.key());
+            let key_end = batch.bytes.len();
+            let value = match item.value() {
+                Stored::Inline(bytes) => {
+                    batch.bytes.extend_from_slice(bytes);
+                    BatchValue::Inline(batch.bytes.len())
+                }
+                Stored::Overflow { first_page, length } => {
+                    BatchValue::Overflow(ChainRef { first_page, length })
+                }
+            };
+            batch.entries.push((key_end, value));
+        }
+        Ok(batch)
     }
-    Ok(batch)
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries in order, borrowing the batch.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], Stored<'_>)> {
+        let mut start = 0;
+        self.entries.iter().map(move |(key_end, value)| {
+            let key = &self.bytes[start..*key_end];
+            let value = match *value {
+                BatchValue::Inline(end) => {
+                    start = end;
+                    Stored::Inline(&self.bytes[*key_end..end])
+                }
+                BatchValue::Overflow(chain) => {
+                    start = *key_end;
+                    Stored::Overflow { first_page: chain.first_page, length: chain.length }
+                }
+            };
+            (key, value)
+        })
+    }
+
+    /// The last entry's key.
+    fn last_key(&self) -> Option<&[u8]> {
+        self.iter().last().map(|(key, _)| key)
+    }
 }
