@@ -14,10 +14,8 @@
 //! compaction or truncating checkpoint after it ends ([`CompactReport::held_back`]).
 
 use std::collections::BTreeMap;
-use std::ops::Bound;
 
-use redwood_btree::limits::TREE_HEIGHT_MAX;
-use redwood_btree::{Node, NodeKind, Tree, TreeBuilder, Value as Stored};
+use redwood_btree::{Tree, TreeBuilder, Value as Stored};
 use redwood_overflow::ChainRef;
 use redwood_pager::{CheckpointMode, PageId, PageRead, PageWrite};
 
@@ -26,27 +24,10 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::read::TableInfo;
 use crate::write::TableState;
+use copy::{Batch, COPY_BATCH_ENTRIES, CopyBy, Sink};
 
-/// Entries read from the old tree before they are written to the new one: the read borrows the
-/// transaction, the writes need it mutably, so the copy goes in batches.
-const COPY_BATCH_ENTRIES: usize = 1024;
-
-/// How far past the pages in use (as a fraction of them) the highest page may lie before a
-/// compaction rewrites the tables. A rewrite into scattered holes itself ends past the pages
-/// in use (the 90%-deleted test: 497 pages for 359 in use, 0.38 past), so a smaller slack would
-/// rewrite packed tables again, into the holes the last rewrite left, for nothing.
-const REWRITE_SLACK_FRACTION: f64 = 0.6;
-
-/// Leaves a compaction samples per table, by seeded random descents, to tell how full its
-/// leaves are: enough for a mean within a few percent, few enough to cost a handful of reads
-/// per level.
-const FILL_SAMPLE_DESCENTS: u64 = 32;
-
-/// A table whose sampled leaves use less than this fraction of their pages is rewritten even
-/// when the file has no holes: removals that empty no page (every other key) leave every leaf
-/// half full, and a copy in key order packs them (its leaves end nearly full, at worst one
-/// inline cell short of it, about a quarter of a page).
-const REWRITE_LEAF_FILL_MIN: f64 = 0.6;
+mod copy;
+mod policy;
 
 /// Where a compaction is, for a progress display. Each rewrite (see [`CompactReport::passes`])
 /// raises the totals as it starts.
@@ -189,33 +170,28 @@ impl Database {
         Ok(moved)
     }
 
-    /// For each of `tables`, whether a sample finds its leaves using less than
-    /// [`REWRITE_LEAF_FILL_MIN`] of their pages (a table gone since the list was taken, or of
-    /// one leaf, is not).
+    /// For each of `tables`, whether a sample finds its leaves sparse ([`policy::sparse`]; a
+    /// table gone since the list was taken, or of one leaf, is not).
     fn sparse_tables(&self, tables: &[TableInfo]) -> Result<Vec<bool>> {
         let read = self.begin_read()?;
         let mut sparse = Vec::with_capacity(tables.len());
         for table in tables {
             let fill = match catalog::lookup(&read.txn, &table.name)? {
-                Some(entry) => sampled_leaf_fill(&read.txn, entry.root)?,
+                Some(entry) => copy::sampled_leaf_fill(&read.txn, entry.root)?,
                 None => None,
             };
-            sparse.push(fill.is_some_and(|fill| fill < REWRITE_LEAF_FILL_MIN));
+            sparse.push(policy::sparse(fill));
         }
         debug_assert_eq!(sparse.len(), tables.len());
         Ok(sparse)
     }
 
     /// Whether the pages in use lie spread far enough past what they need that rewriting the
-    /// tables would shrink the files: the highest page in use is more than
-    /// `1 + REWRITE_SLACK_FRACTION` times the pages in use away from the start. A rewrite
-    /// whose shrink a reader held back leaves the pages packed, so the next compaction only
-    /// checkpoints.
+    /// tables would shrink the files ([`policy::spread_out`]).
     fn has_holes(&self) -> bool {
         let stats = self.stats();
         let in_use = stats.page_count.saturating_sub(stats.free_pages);
-        let end = self.pager.shrunk_page_count();
-        end as f64 > in_use as f64 * (1.0 + REWRITE_SLACK_FRACTION)
+        policy::spread_out(in_use, self.pager.shrunk_page_count())
     }
 
     /// Bytes of the data files and the log now.
@@ -348,154 +324,5 @@ impl Database {
             old.destroy(txn)?;
         }
         write.commit()
-    }
-}
-
-/// The mean fill (bytes in use over the page size) of the leaves that
-/// [`FILL_SAMPLE_DESCENTS`] seeded random descents from `root` reach; `None` for a tree of one
-/// leaf, which a rewrite cannot pack. Each node is checked as the read paths check it, and a
-/// descent is bounded by the tree height limit.
-fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<Option<f64>> {
-    let corrupt = |page_id, reason: String| {
-        crate::Error::Tree(redwood_btree::Error::Corrupt { page_id, reason })
-    };
-    let mut state = root.get() ^ 0x9e37_79b9_7f4a_7c15;
-    let mut fill_sum = 0.0;
-    for descent in 0..FILL_SAMPLE_DESCENTS {
-        let mut page_id = root;
-        let mut depth = 0;
-        loop {
-            let node = Node::load_for_read(store.read_page(page_id)?, page_id)?;
-            if node.kind() == NodeKind::Leaf {
-                if depth == 0 {
-                    return Ok(None);
-                }
-                let page_bytes = node.page_size().bytes();
-                fill_sum += page_bytes.saturating_sub(node.free_bytes()) as f64 / page_bytes as f64;
-                break;
-            }
-            depth += 1;
-            if depth >= TREE_HEIGHT_MAX {
-                let reason = format!("descent {descent} is deeper than {TREE_HEIGHT_MAX} levels");
-                return Err(corrupt(root, reason));
-            }
-            // xorshift64: any spread of choices will do, the same one every run.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let child = (state % (node.len() as u64 + 1)) as usize;
-            page_id = node.child_checked(child, page_id)?;
-        }
-    }
-    Ok(Some(fill_sum / FILL_SAMPLE_DESCENTS as f64))
-}
-
-/// How a table's copy is made.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum CopyBy {
-    /// Bottom up, each page written once ([`TreeBuilder`]): inline keys only.
-    Builder,
-    /// Through the insert path, for tables with long keys.
-    Inserts,
-}
-
-/// Where a table's copy goes.
-enum Sink {
-    Built(TreeBuilder),
-    Inserted(Tree),
-}
-
-impl Sink {
-    /// Adds one entry; whether it replaced one (a key the old tree held twice). The builder
-    /// refuses a repeated key as `Corrupt` itself.
-    fn push(&mut self, txn: &mut impl PageWrite, key: &[u8], value: Stored<'_>) -> Result<bool> {
-        match self {
-            Sink::Built(builder) => builder.push(txn, key, value).map(|()| false),
-            Sink::Inserted(tree) => tree.insert_value(txn, key, value).map(|old| old.is_some()),
-        }
-        .map_err(Into::into)
-    }
-
-    /// The new tree's root.
-    fn finish(self, txn: &mut impl PageWrite) -> Result<PageId> {
-        match self {
-            Sink::Built(builder) => Ok(builder.finish(txn)?.root()),
-            Sink::Inserted(tree) => Ok(tree.root()),
-        }
-    }
-}
-
-/// Up to a number of entries of a tree, copied out of their leaves into one buffer (the read
-/// borrows the transaction, the copy's writes need it mutably): two allocations per batch, not
-/// two per entry.
-struct Batch {
-    /// Every key and inline value, back to back.
-    bytes: Vec<u8>,
-    /// Each entry: its key's end in `bytes`, and its value (an inline value's end, or a chain).
-    entries: Vec<(usize, BatchValue)>,
-}
-
-/// A [`Batch`] entry's value.
-enum BatchValue {
-    /// Inline, ending at this offset of the batch's bytes.
-    Inline(usize),
-    /// In an overflow chain.
-    Overflow(ChainRef),
-}
-
-impl Batch {
-    /// Up to `limit` entries of `tree` after `after` (from the start if `None`).
-    fn read(
-        store: &impl PageRead,
-        tree: &Tree,
-        after: Option<&[u8]>,
-        limit: usize,
-    ) -> Result<Batch> {
-        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut batch = Batch { bytes: Vec::new(), entries: Vec::new() };
-        for item in tree.range(store, (lower, Bound::Unbounded)).take(limit) {
-            let item = item?;
-            batch.bytes.extend_from_slice(item.key());
-            let key_end = batch.bytes.len();
-            let value = match item.value() {
-                Stored::Inline(bytes) => {
-                    batch.bytes.extend_from_slice(bytes);
-                    BatchValue::Inline(batch.bytes.len())
-                }
-                Stored::Overflow { first_page, length } => {
-                    BatchValue::Overflow(ChainRef { first_page, length })
-                }
-            };
-            batch.entries.push((key_end, value));
-        }
-        Ok(batch)
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// The entries in order, borrowing the batch.
-    fn iter(&self) -> impl Iterator<Item = (&[u8], Stored<'_>)> {
-        let mut start = 0;
-        self.entries.iter().map(move |(key_end, value)| {
-            let key = &self.bytes[start..*key_end];
-            let value = match *value {
-                BatchValue::Inline(end) => {
-                    start = end;
-                    Stored::Inline(&self.bytes[*key_end..end])
-                }
-                BatchValue::Overflow(chain) => {
-                    start = *key_end;
-                    Stored::Overflow { first_page: chain.first_page, length: chain.length }
-                }
-            };
-            (key, value)
-        })
-    }
-
-    /// The last entry's key.
-    fn last_key(&self) -> Option<&[u8]> {
-        self.iter().last().map(|(key, _)| key)
     }
 }
