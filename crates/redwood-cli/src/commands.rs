@@ -452,6 +452,7 @@ pub fn compact(out: &Output, open: Opener, path: &Path) -> Outcome {
         "bytes_before": report.bytes_before,
         "bytes_after": report.bytes_after,
         "held_back": report.held_back,
+        "interrupted": report.interrupted,
     });
     out.print(&document, || {
         let held = if report.held_back {

@@ -2,7 +2,7 @@
 //! removes, large values in overflow chains, table deletion, savepoints and rollbacks,
 //! aborts), with `Immediate` and `None` durability; explicit checkpoints of every mode;
 //! compactions (`Database::compact`: the tables rewritten into the lowest free pages, then a
-//! shrinking checkpoint); and readers that hold a snapshot across later commits and must still
+//! shrinking checkpoint; some stopped partway by their progress callback); and readers that hold a snapshot across later commits and must still
 //! see it. Every step is checked against the model as it happens.
 
 use rand::Rng;
@@ -66,7 +66,7 @@ impl<'db> Workload<'db> {
         for step in 0..steps {
             match rng.random_range(0..100) {
                 0..8 => self.checkpoint(rng, history, trace)?,
-                8..11 => self.compact(history, step, trace)?,
+                8..11 => self.compact(rng, history, step, trace)?,
                 11..18 if self.readers.len() < READERS_MAX => {
                     let reader = self.db.begin_read()?;
                     self.readers.push((reader, history.latest().clone()));
@@ -121,18 +121,29 @@ impl<'db> Workload<'db> {
     /// (they are verified later, as always).
     fn compact(
         &self,
+        rng: &mut ChaCha8Rng,
         history: &mut History,
         step: u32,
         trace: &mut Vec<String>,
     ) -> Result<(), Stop> {
-        let outcome = self.db.compact(|_| {});
+        // A third of them stopped by their progress callback after a few batches.
+        let stop_after: Option<u32> = rng.random_bool(0.3).then(|| rng.random_range(0..4));
+        let mut batches = 0u32;
+        let outcome = self.db.compact_stoppable(|_| {
+            batches += 1;
+            match stop_after {
+                Some(limit) if batches > limit => std::ops::ControlFlow::Break(()),
+                _ => std::ops::ControlFlow::Continue(()),
+            }
+        });
         let summary = match &outcome {
             Ok(report) => format!(
-                "{} tables rewritten, {} -> {} bytes{}",
+                "{} tables rewritten, {} -> {} bytes{}{}",
                 report.tables,
                 report.bytes_before,
                 report.bytes_after,
-                if report.held_back { ", shrink held back" } else { "" }
+                if report.held_back { ", shrink held back" } else { "" },
+                if report.interrupted { ", stopped" } else { "" }
             ),
             Err(error) => format!("failed ({error})"),
         };
@@ -146,7 +157,11 @@ impl<'db> Workload<'db> {
         if read_snapshot(&self.db.begin_read()?)? != *latest {
             return Err(Stop::Violation("the tables differ after a compaction".into()));
         }
-        history.durable = history.states.len() - 1;
+        // A finished compaction's checkpoint synced everything before it; a stopped one may
+        // have committed nothing.
+        if !report.interrupted {
+            history.durable = history.states.len() - 1;
+        }
         Ok(())
     }
 

@@ -14,6 +14,7 @@
 //! compaction or truncating checkpoint after it ends ([`CompactReport::held_back`]).
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use redwood_btree::{Tree, TreeBuilder, Value as Stored};
 use redwood_overflow::ChainRef;
@@ -65,6 +66,10 @@ pub struct CompactReport {
     /// older than the rewrite held it back, or (with a log archive) the log could not be
     /// shipped. They shrink at the next compaction or truncating checkpoint that can.
     pub held_back: bool,
+    /// The progress callback of [`Database::compact_stoppable`] asked to stop: the table being
+    /// copied then was left as it was, the later ones too, and the files were not cut. What
+    /// was copied stays; the next compaction goes on from the files as they are.
+    pub interrupted: bool,
 }
 
 impl Database {
@@ -75,7 +80,8 @@ impl Database {
     /// space that freed ([`CompactReport::passes`]). Each table is one
     /// transaction (the writer is held for one table at a time), readers keep their
     /// snapshots, and a crash at any point leaves each table either as it was or rewritten,
-    /// with no commit lost. `progress` hears each batch of copied entries.
+    /// with no commit lost. `progress` hears each batch of copied entries;
+    /// [`Database::compact_stoppable`] lets it stop the compaction.
     ///
     /// ```
     /// let db = redwood::Database::in_memory()?;
@@ -96,6 +102,40 @@ impl Database {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn compact(&self, mut progress: impl FnMut(&CompactProgress)) -> Result<CompactReport> {
+        self.compact_stoppable(|at| {
+            progress(at);
+            ControlFlow::Continue(())
+        })
+    }
+
+    /// [`Database::compact`], stopped as soon as `progress` returns `ControlFlow::Break` (it
+    /// is asked after every batch of copied entries, so within about a thousand entries): the
+    /// table being copied is left as it was ([`CompactReport::interrupted`]). Tables copied
+    /// before stay copied, and a later compaction resumes from the files as they are.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// let db = redwood::Database::in_memory()?;
+    /// let write = db.begin_write()?;
+    /// let mut table = write.open_table("t")?;
+    /// for n in 0u32..5000 {
+    ///     table.insert(n.to_be_bytes(), [7u8; 100])?;
+    /// }
+    /// drop(table);
+    /// write.commit()?;
+    /// let write = db.begin_write()?;
+    /// write.open_table("t")?.retain(|key, _| key[3] % 2 == 0)?;
+    /// write.commit()?;
+    /// let report = db.compact_stoppable(|_| ControlFlow::Break(()))?;
+    /// assert!(report.interrupted);
+    /// assert_eq!(db.begin_read()?.open_table("t")?.len(), 2500);
+    /// assert!(!db.compact(|_| {})?.interrupted);
+    /// # Ok::<(), redwood::Error>(())
+    /// ```
+    pub fn compact_stoppable(
+        &self,
+        mut progress: impl FnMut(&CompactProgress) -> ControlFlow<()>,
+    ) -> Result<CompactReport> {
         let bytes_before = self.files_bytes();
         let tables = self.begin_read()?.tables()?;
         let mut at =
@@ -107,12 +147,14 @@ impl Database {
             bytes_before,
             bytes_after: 0,
             held_back: false,
+            interrupted: false,
         };
         if self.has_holes() {
             // The pages in use lie spread through the files: one copy of every table into the
             // lowest free pages packs them.
             let all: Vec<&TableInfo> = tables.iter().collect();
-            self.rewrite_pass(&all, None, &mut at, &mut progress, &mut report)?;
+            report.interrupted =
+                self.rewrite_pass(&all, None, &mut at, &mut progress, &mut report)?.is_none();
         } else {
             // No holes: only tables whose leaves are sparse gain, and they take two copies.
             // The first goes past the end of the file, whole (copied into the few holes there
@@ -124,12 +166,26 @@ impl Database {
                 tables.iter().zip(&sparse).filter(|&(_, &sparse)| sparse).map(|(t, _)| t).collect();
             if !chosen.is_empty() {
                 let floor = PageId::new(self.pager.shrunk_page_count());
-                let moved =
-                    self.rewrite_pass(&chosen, Some(floor), &mut at, &mut progress, &mut report)?;
-                self.rewrite_pass(&moved, None, &mut at, &mut progress, &mut report)?;
+                let floored = Some(floor);
+                report.interrupted = match self.rewrite_pass(
+                    &chosen,
+                    floored,
+                    &mut at,
+                    &mut progress,
+                    &mut report,
+                )? {
+                    Some(moved) => self
+                        .rewrite_pass(&moved, None, &mut at, &mut progress, &mut report)?
+                        .is_none(),
+                    None => true,
+                };
             }
         }
-        progress(&at);
+        if report.interrupted || progress(&at).is_break() {
+            report.interrupted = true;
+            report.bytes_after = self.files_bytes();
+            return Ok(report);
+        }
         let outcome = self.checkpoint(CheckpointMode::Truncate)?;
         report.bytes_after = self.files_bytes();
         report.held_back = !outcome.log_restarted;
@@ -137,37 +193,46 @@ impl Database {
     }
 
     /// One copy of each of `chosen` (allocating at or past `floor` if one is given), then of
-    /// the catalog; the tables it copied (not those deleted meanwhile). Records the pass and
-    /// its counts in `report`.
+    /// the catalog; the tables it copied (not those deleted meanwhile), or `None` if
+    /// `progress` stopped it. Records the pass and its counts in `report`.
     fn rewrite_pass<'t>(
         &self,
         chosen: &[&'t TableInfo],
         floor: Option<PageId>,
         at: &mut CompactProgress,
-        progress: &mut impl FnMut(&CompactProgress),
+        progress: &mut impl FnMut(&CompactProgress) -> ControlFlow<()>,
         report: &mut CompactReport,
-    ) -> Result<Vec<&'t TableInfo>> {
+    ) -> Result<Option<Vec<&'t TableInfo>>> {
         if chosen.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         report.passes += 1;
         at.tables += chosen.len() as u64;
         at.entries += chosen.iter().map(|table| table.entries).sum::<u64>();
         let (tables_before, entries_before) = (at.tables_done, at.entries_done);
         let mut moved = Vec::with_capacity(chosen.len());
+        let mut stopped = false;
         for &table in chosen {
             at.table = Some(table.name.clone());
-            if self.rewrite_table(&table.name, floor, at, progress)? {
-                at.tables_done += 1;
-                moved.push(table);
+            match self.rewrite_table(&table.name, floor, at, progress)? {
+                TableCopy::Copied => {
+                    at.tables_done += 1;
+                    moved.push(table);
+                }
+                TableCopy::Gone => {}
+                TableCopy::Stopped => {
+                    stopped = true;
+                    break;
+                }
             }
         }
         at.table = None;
+        // The catalog too, so that what was copied lies packed with it.
         self.rewrite_catalog()?;
         report.tables = at.tables_done - tables_before;
         report.entries = at.entries_done - entries_before;
         debug_assert!(moved.len() <= chosen.len() && report.passes <= 2);
-        Ok(moved)
+        Ok((!stopped).then_some(moved))
     }
 
     /// For each of `tables`, whether a sample finds its leaves sparse ([`policy::sparse`]; a
@@ -202,7 +267,7 @@ impl Database {
     }
 
     /// Copies table `name` into a new tree in key order and frees the old one, in one commit,
-    /// allocating at or past `floor` if one is given; `false` if the table no longer exists.
+    /// allocating at or past `floor` if one is given ([`TableCopy`] says how it ended).
     /// The copy is built bottom up ([`TreeBuilder`]); a table with long keys, which the
     /// builder does not take, is copied again through the insert path.
     fn rewrite_table(
@@ -210,8 +275,8 @@ impl Database {
         name: &str,
         floor: Option<PageId>,
         at: &mut CompactProgress,
-        progress: &mut impl FnMut(&CompactProgress),
-    ) -> Result<bool> {
+        progress: &mut impl FnMut(&CompactProgress) -> ControlFlow<()>,
+    ) -> Result<TableCopy> {
         let entries_done = at.entries_done;
         match self.copy_table(name, floor, CopyBy::Builder, at, progress) {
             Err(Error::Tree(redwood_btree::Error::KeyTooLarge { .. })) => {
@@ -230,15 +295,15 @@ impl Database {
         floor: Option<PageId>,
         how: CopyBy,
         at: &mut CompactProgress,
-        progress: &mut impl FnMut(&CompactProgress),
-    ) -> Result<bool> {
+        progress: &mut impl FnMut(&CompactProgress) -> ControlFlow<()>,
+    ) -> Result<TableCopy> {
         let write = self.begin_write()?;
         {
             let mut state = write.state.borrow_mut();
             state.txn.set_allocation_floor(floor);
             let state = &mut *state;
             // A table deleted since the list was taken is not counted as rewritten.
-            let Some(entry) = state.live_entry(name)? else { return Ok(false) };
+            let Some(entry) = state.live_entry(name)? else { return Ok(TableCopy::Gone) };
             let old = Tree::open(entry.root);
             let mut sink = match how {
                 CopyBy::Builder => Sink::Built(TreeBuilder::new(&mut state.txn)?),
@@ -285,7 +350,12 @@ impl Database {
                 }
                 copied += batch.len() as u64;
                 at.entries_done += batch.len() as u64;
-                progress(at);
+                if progress(at).is_break() {
+                    // The write transaction is dropped, so rolled back: the table stays as
+                    // it was, and so do its entries' count in the progress.
+                    at.entries_done -= copied;
+                    return Ok(TableCopy::Stopped);
+                }
             }
             if copied != entry.len {
                 return Err(catalog::length_corrupt(&state.txn, name, "differs from its entries"));
@@ -299,7 +369,7 @@ impl Database {
             state.tables.insert(name.to_owned(), TableState { entry: Some(entry), changed: true });
         }
         write.commit()?;
-        Ok(true)
+        Ok(TableCopy::Copied)
     }
 
     fn rewrite_catalog(&self) -> Result<()> {
@@ -325,4 +395,15 @@ impl Database {
         }
         write.commit()
     }
+}
+
+/// How one table's copy ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TableCopy {
+    /// Copied and committed.
+    Copied,
+    /// Deleted since the list of tables was taken: nothing to copy.
+    Gone,
+    /// The progress callback stopped it: rolled back.
+    Stopped,
 }

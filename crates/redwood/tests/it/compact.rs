@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use std::ops::ControlFlow;
+
 use redwood::{CheckpointMode, Database};
 
 const ENTRIES: u32 = 100_000;
@@ -386,4 +388,57 @@ fn a_table_with_long_keys_compacts_through_the_insert_path() {
     for n in (0..4_000).filter(|&n| survives(n)) {
         assert_eq!(&table.get(long_key(n)).unwrap().unwrap()[..], &value(n)[..], "{n}");
     }
+}
+
+/// A compaction stopped by its progress callback partway through a table leaves that table as
+/// it was (its copy rolled back) and every table whole; the next compaction resumes from the
+/// files as they are and finishes the job.
+#[test]
+fn a_stopped_compaction_loses_nothing_and_the_next_one_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = builder().create(dir.path().join("db")).unwrap();
+    let write = db.begin_write().unwrap();
+    for table in ["a", "b", "c"] {
+        let mut table = write.open_table(table).unwrap();
+        for n in 0..ENTRIES / 4 {
+            table.insert(key(n), value(n)).unwrap();
+        }
+    }
+    write.commit().unwrap();
+    let write = db.begin_write().unwrap();
+    for table in ["a", "b", "c"] {
+        let kept = |key: &[u8]| survives(u32::from_be_bytes(key[4..8].try_into().unwrap()));
+        write.open_table(table).unwrap().retain(|key, _| kept(key)).unwrap();
+    }
+    write.commit().unwrap();
+    let expected = u64::from(ENTRIES / 4 / 10);
+    let mut seen = Vec::new();
+    let report = db
+        .compact_stoppable(|at| {
+            seen.push(at.clone());
+            // Stop in the second table, after its first batch.
+            if at.tables_done == 1 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .unwrap();
+    assert!(report.interrupted, "{report:?}");
+    assert_eq!((report.tables, report.entries), (1, expected), "the first table only: {report:?}");
+    let stopped_at = seen.last().unwrap();
+    assert_eq!(stopped_at.table.as_deref(), Some("b"), "{seen:?}");
+    db.check_integrity().unwrap();
+    let check_all = |db: &Database| {
+        let read = db.begin_read().unwrap();
+        for table in ["a", "b", "c"] {
+            let table = read.open_table(table).unwrap();
+            assert_eq!(table.len(), expected);
+            for n in (0..ENTRIES / 4).filter(|&n| survives(n)) {
+                assert_eq!(&table.get(key(n)).unwrap().unwrap()[..], &value(n)[..], "{n}");
+            }
+        }
+    };
+    check_all(&db);
+    let resumed = db.compact(|_| {}).unwrap();
+    assert!(!resumed.interrupted && resumed.passes >= 1, "{resumed:?}");
+    assert!(resumed.bytes_after * 3 < report.bytes_before, "{resumed:?} after {report:?}");
+    db.check_integrity().unwrap();
+    check_all(&db);
 }
