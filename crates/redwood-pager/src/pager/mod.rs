@@ -32,6 +32,7 @@ mod verify;
 mod wakeup;
 mod write;
 
+use rustc_hash::FxHashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -157,6 +158,12 @@ pub(crate) struct State {
     pub index: VersionIndex,
     pub roots: RootHistory,
     pub checkpoint_lsn: Lsn,
+    /// Pages that a commit of the current log generation allocated, freed or has a frame of,
+    /// the recovered ones included; emptied when the log restarts. A free page not in it was free when the
+    /// log last restarted and has been since: no reader's snapshot holds it, no state recovery
+    /// can return to holds it, and the log has no image of it. A write transaction that
+    /// allocates such a page may write it to its home location (ADR-14, amended).
+    pub touched_in_generation: FxHashSet<PageId>,
 }
 
 /// The transactional page store over a page file and a page log.
@@ -217,6 +224,14 @@ impl<L: PageLog> Pager<L> {
             RootHistory::new(checkpoint_lsn, std::array::from_fn(|slot| file.root(slot)));
         let mut last_commit = checkpoint_lsn;
         let mut replayed = 0u64;
+        // Every commit of the generation counts, those at or before the checkpoint too: a
+        // fallback to the older meta copy of the same generation would replay them.
+        let mut touched_in_generation = FxHashSet::default();
+        for commit in &recovered {
+            touched_in_generation.extend(commit.changes.allocated.iter().copied());
+            touched_in_generation.extend(commit.changes.freed.iter().copied());
+            touched_in_generation.extend(commit.pages.iter().map(|&(page_id, _)| page_id));
+        }
         for commit in recovered.into_iter().filter(|commit| commit.commit_lsn > checkpoint_lsn) {
             replayed += 1;
             replay(&mut file, &commit)?;
@@ -247,7 +262,7 @@ impl<L: PageLog> Pager<L> {
         );
         let page_size = file.page_size();
         let latest_roots = roots.latest();
-        let state = State { file, index, roots, checkpoint_lsn };
+        let state = State { file, index, roots, checkpoint_lsn, touched_in_generation };
         let log_bytes = AtomicU64::new(log.size_bytes());
         Ok(Pager {
             log_bytes,
@@ -412,6 +427,8 @@ impl<L: PageLog> Pager<L> {
             state.file.sync().inspect_err(|error| self.poison(error))?;
             log.restart(mode == CheckpointMode::Truncate)
                 .inspect_err(|error| self.poison(error))?;
+            // No commit of the new generation has touched a page yet.
+            state.touched_in_generation.clear();
             self.log_bytes.store(log.size_bytes(), Ordering::Relaxed);
             self.log_floor.store(state.checkpoint_lsn.get(), Ordering::Release);
             if shrunk || (mode == CheckpointMode::Truncate && no_older_reader) {

@@ -81,15 +81,20 @@ impl<L: PageLog> WriteTxn<'_, L> {
         Ok(())
     }
 
-    /// Whether `page_id` may go to its home location: a page no commit ever allocated (at or
-    /// past the page count the transaction began with), with no frame in this transaction's log
-    /// (recovery would take that frame over the file), and no savepoint to roll back to (a
-    /// rollback could not undo an overwrite of the file).
+    /// Whether `page_id` may go to its home location: a page this transaction allocated that
+    /// no snapshot and no state recovery can return to holds, so overwriting the file loses
+    /// nothing: one no commit ever allocated (at or past the page count the transaction began
+    /// with), or one free since the log last restarted (no commit of this generation allocated
+    /// or freed it, so the log has no image of it either). Not if it has a frame in this
+    /// transaction's log (recovery would take that frame over the file), nor with a savepoint
+    /// to roll back to (a rollback could not undo an overwrite of the file).
     fn may_write_home(&self, page_id: PageId) -> bool {
         self.pager.options.home_writes
-            && page_id.get() >= self.base_page_count
             && self.savepoints.is_empty()
             && !self.appended_last.contains_key(&page_id)
+            && (page_id.get() >= self.base_page_count
+                || (self.changes.allocated.contains(&page_id)
+                    && !self.pager.state_read().touched_in_generation.contains(&page_id)))
     }
 
     fn log_page(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {

@@ -292,9 +292,15 @@ impl<'p, L: PageLog> WriteTxn<'p, L> {
     /// roots (which must agree with its free-space map at the next checkpoint).
     fn publish(&mut self, commit_lsn: Lsn, positions: &[(PageId, LogPosition)]) -> Result<()> {
         let mut state = self.pager.state_write();
+        // Every page with a frame in this commit too: one spilled and then freed leaves a frame
+        // that recovery indexes, and a checkpoint would copy it over the file.
+        let touched = self.changes.allocated.iter().chain(&self.changes.freed);
+        let framed = self.appended_last.keys();
+        state.touched_in_generation.extend(touched.chain(framed).copied());
         for &page_id in &self.changes.home {
-            // Never committed before, so the index and the cache hold nothing of it; forgotten
-            // and superseded all the same, so no older image could ever shadow the file's.
+            // No commit of this log generation touched it, so the index holds nothing of it;
+            // a cached image (of its life before the log restarted, or of a page past an
+            // earlier end of the file) stays visible only to snapshots that cannot read it.
             state.index.forget(page_id);
             if let Some(cache) = &self.pager.cache {
                 cache.supersede(page_id, commit_lsn);
@@ -380,6 +386,45 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
 
     fn root(&self, slot: usize) -> Option<PageId> {
         self.changes.roots[slot]
+    }
+
+    /// Pages this transaction changed are read as `read_page` reads them; each stretch of
+    /// pages it has not changed is streamed as the last commit has them (`Pager::stream_at`:
+    /// runs read at once, around the cache).
+    fn stream_pages(
+        &self,
+        page_ids: &[PageId],
+        visit: &mut dyn FnMut(&crate::Page) -> bool,
+    ) -> Result<()> {
+        let changed = |page_id: &PageId| {
+            self.changes.dirty.contains_key(page_id)
+                || self.changes.spilled.contains_key(page_id)
+                || self.changes.home.contains(page_id)
+        };
+        let mut start = 0;
+        while start < page_ids.len() {
+            if changed(&page_ids[start]) {
+                if !visit(&self.read_page(page_ids[start])?) {
+                    return Ok(());
+                }
+                start += 1;
+                continue;
+            }
+            let end =
+                page_ids[start..].iter().position(changed).map_or(page_ids.len(), |n| start + n);
+            let mut going = true;
+            let stretch = &page_ids[start..end];
+            self.pager.stream_at(self.pager.last_commit(), stretch, &mut |page| {
+                going = visit(page);
+                going
+            })?;
+            if !going {
+                return Ok(());
+            }
+            debug_assert!(end > start);
+            start = end;
+        }
+        Ok(())
     }
 
     /// Pages this transaction has not changed are hinted as the last commit has them.

@@ -6,4 +6,6 @@ mod examples;
 mod log;
 mod pager;
 mod pager_model;
+mod reuse;
+mod stream;
 mod support;

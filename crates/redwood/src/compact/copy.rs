@@ -1,19 +1,25 @@
 //! The copy of one table: the old tree read in batches of entries copied into one buffer
-//! ([`Batch`]), the new one built bottom up or, for long keys, through inserts ([`Sink`]), and
-//! the sample of a tree's leaves that tells how full they are ([`sampled_leaf_fill`]).
+//! ([`Batch`]: its leaves streamed in key order, found from its interior nodes by
+//! [`tree_pages`], or through a range scan), the new one built bottom up or, for long keys,
+//! through inserts ([`Sink`]), and the sample of a tree's leaves that tells how full they are
+//! ([`sampled_leaf_fill`]).
 
 use std::ops::Bound;
 
 use redwood_btree::limits::TREE_HEIGHT_MAX;
-use redwood_btree::{Node, NodeKind, Tree, TreeBuilder, Value as Stored};
+use redwood_btree::{Node, NodeKind, StoredKey, Tree, TreeBuilder, Value as Stored};
 use redwood_overflow::ChainRef;
-use redwood_pager::{PageId, PageRead, PageWrite};
+use redwood_pager::{Page, PageId, PageRead, PageWrite};
 
 use crate::error::Result;
 
 /// Entries read from the old tree before they are written to the new one: the read borrows the
 /// transaction, the writes need it mutably, so the copy goes in batches.
 pub(super) const COPY_BATCH_ENTRIES: usize = 1024;
+
+/// Leaves streamed per batch of a builder's copy: about a thousand entries of small values in
+/// half-full leaves, and one stream of runs of up to `STREAM_RUN_PAGES_MAX` pages.
+pub(super) const COPY_BATCH_LEAVES: usize = 64;
 
 /// Leaves a compaction samples per table, by seeded random descents, to tell how full its
 /// leaves are: enough for a mean within a few percent, few enough to cost a handful of reads
@@ -25,9 +31,6 @@ const FILL_SAMPLE_DESCENTS: u64 = 32;
 /// leaf, which a rewrite cannot pack. Each node is checked as the read paths check it, and a
 /// descent is bounded by the tree height limit.
 pub(super) fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<Option<f64>> {
-    let corrupt = |page_id, reason: String| {
-        crate::Error::Tree(redwood_btree::Error::Corrupt { page_id, reason })
-    };
     let mut state = root.get() ^ 0x9e37_79b9_7f4a_7c15;
     let mut fill_sum = 0.0;
     for descent in 0..FILL_SAMPLE_DESCENTS {
@@ -57,6 +60,88 @@ pub(super) fn sampled_leaf_fill(store: &impl PageRead, root: PageId) -> Result<O
         }
     }
     Ok(Some(fill_sum / FILL_SAMPLE_DESCENTS as f64))
+}
+
+/// A damaged tree, found by a compaction's own walks.
+fn corrupt(page_id: PageId, reason: String) -> crate::Error {
+    crate::Error::Tree(redwood_btree::Error::Corrupt { page_id, reason })
+}
+
+/// Every page of a tree without long keys: its interior nodes and its leaves, each list in
+/// key order.
+#[derive(Debug, Default)]
+pub(super) struct TreePages {
+    pub interior: Vec<PageId>,
+    pub leaves: Vec<PageId>,
+}
+
+impl TreePages {
+    /// Frees every page: what `Tree::destroy` does for a tree without long keys, with no read
+    /// of its leaves (a leaf holding a long key is refused when it is streamed).
+    pub(super) fn free(&self, txn: &mut impl PageWrite) -> Result<()> {
+        for &page_id in self.leaves.iter().chain(&self.interior) {
+            txn.free(page_id)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pages of the tree at `root`, found from its interior nodes alone (the leaves are not
+/// read here): what a copy streams, each leaf read once and then freed. Every leaf must lie at
+/// the depth of the leftmost one; that depth is bounded by the height limit and the count of
+/// leaves by `leaves_max` (the file's page count), so a damaged tree is an error in bounded
+/// time and memory.
+pub(super) fn tree_pages(
+    store: &impl PageRead,
+    root: PageId,
+    leaves_max: u64,
+) -> Result<TreePages> {
+    // The interior levels above the leaves, from the leftmost descent.
+    let mut height = 0;
+    let mut page_id = root;
+    loop {
+        let node = Node::load_for_read(store.read_page(page_id)?, page_id)?;
+        if node.kind() == NodeKind::Leaf {
+            break;
+        }
+        height += 1;
+        if height >= TREE_HEIGHT_MAX {
+            let reason = format!("the leftmost descent is deeper than {TREE_HEIGHT_MAX} levels");
+            return Err(corrupt(root, reason));
+        }
+        page_id = node.child_checked(0, page_id)?;
+    }
+    let mut pages = TreePages::default();
+    if height == 0 {
+        pages.leaves.push(root);
+        return Ok(pages);
+    }
+    // Depth first over the interior levels (the root at depth 1), children in key order.
+    let mut stack = vec![(root, 1)];
+    while let Some((page_id, depth)) = stack.pop() {
+        let node = Node::load_for_read(store.read_page(page_id)?, page_id)?;
+        if node.kind() != NodeKind::Interior {
+            let reason = format!("a leaf at depth {depth}, above the leftmost one's ({height})");
+            return Err(corrupt(page_id, reason));
+        }
+        pages.interior.push(page_id);
+        let children = node.len() + 1;
+        if depth == height {
+            for child in 0..children {
+                pages.leaves.push(node.child_checked(child, page_id)?);
+            }
+            if (pages.leaves.len() + pages.interior.len()) as u64 > leaves_max {
+                let reason = format!("more pages than the file's {leaves_max}");
+                return Err(corrupt(root, reason));
+            }
+        } else {
+            for child in (0..children).rev() {
+                stack.push((node.child_checked(child, page_id)?, depth + 1));
+            }
+        }
+    }
+    debug_assert!(!pages.leaves.is_empty() && stack.is_empty());
+    Ok(pages)
 }
 
 /// How a table's copy is made.
@@ -145,6 +230,59 @@ impl Batch {
         Ok(batch)
     }
 
+    /// The entries of `leaves` (a stretch of what [`tree_pages`] found), streamed
+    /// (`PageRead::stream_pages`: runs read at once, around the cache). Each page must be a
+    /// leaf and is checked as the read paths check one; a long key, which the builder does not
+    /// take, is `KeyTooLarge`, so the caller copies the table through inserts instead.
+    pub(super) fn read_leaves(store: &impl PageRead, leaves: &[PageId]) -> Result<Batch> {
+        let page_bytes = store.page_size().bytes();
+        let mut batch =
+            Batch { bytes: Vec::with_capacity(leaves.len() * page_bytes), entries: Vec::new() };
+        let mut failed = None;
+        let mut next = 0;
+        store.stream_pages(leaves, &mut |page| {
+            let pushed = batch.push_leaf(page, leaves[next]);
+            next += 1;
+            pushed.map_err(|error| failed = Some(error)).is_ok()
+        })?;
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        debug_assert_eq!(next, leaves.len());
+        Ok(batch)
+    }
+
+    /// Copies the entries of the leaf `page` (page `page_id`) into the batch.
+    fn push_leaf(&mut self, page: &Page, page_id: PageId) -> Result<()> {
+        let node = Node::load_for_read(page, page_id)?;
+        if node.kind() != NodeKind::Leaf {
+            return Err(corrupt(page_id, "an interior node where a leaf belongs".to_owned()));
+        }
+        for index in 0..node.len() {
+            let key = match node.key(index) {
+                StoredKey::Inline(key) => key,
+                StoredKey::Long { prefix, tail } => {
+                    let bytes = prefix.len().saturating_add(tail.length as usize);
+                    let max_bytes = redwood_btree::limits::key_max_bytes(node.page_size());
+                    return Err(redwood_btree::Error::KeyTooLarge { bytes, max_bytes }.into());
+                }
+            };
+            self.bytes.extend_from_slice(key);
+            let key_end = self.bytes.len();
+            let value = match node.value(index) {
+                Stored::Inline(bytes) => {
+                    self.bytes.extend_from_slice(bytes);
+                    BatchValue::Inline(self.bytes.len())
+                }
+                Stored::Overflow { first_page, length } => {
+                    BatchValue::Overflow(ChainRef { first_page, length })
+                }
+            };
+            self.entries.push((key_end, value));
+        }
+        Ok(())
+    }
+
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -171,5 +309,84 @@ impl Batch {
     /// The last entry's key.
     pub(super) fn last_key(&self) -> Option<&[u8]> {
         self.iter().last().map(|(key, _)| key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use redwood_btree::{Node, Tree};
+    use redwood_pager::testing::MemPageStore;
+    use redwood_pager::{PageId, PageRead, PageSize, PageWrite};
+
+    use super::{Batch, tree_pages};
+
+    /// Writes an interior node over `page_id` whose children are `children` (separators 1, 2...).
+    fn interior(store: &mut MemPageStore, page_id: PageId, children: &[PageId]) {
+        let mut node = Node::new_interior(PageSize::DEFAULT, children[0]);
+        for (index, &child) in children[1..].iter().enumerate() {
+            let key = [index as u8 + 1];
+            node.insert_interior(index, &key[..], child).unwrap();
+        }
+        store.write_page(page_id, node.into_page()).unwrap();
+    }
+
+    fn leaf(store: &mut MemPageStore) -> PageId {
+        let page_id = store.allocate().unwrap();
+        store.write_page(page_id, Node::new_leaf(PageSize::DEFAULT).into_page()).unwrap();
+        page_id
+    }
+
+    #[test]
+    fn the_leaves_come_in_key_order_and_stream_back_every_entry() {
+        let mut store = MemPageStore::new(PageSize::DEFAULT);
+        let mut tree = Tree::create(&mut store).unwrap();
+        for n in 0u32..5000 {
+            tree.insert(&mut store, &n.to_be_bytes(), &[n as u8; 40]).unwrap();
+        }
+        let pages = tree_pages(&store, tree.root(), u64::MAX).unwrap();
+        let leaves = &pages.leaves;
+        assert!(leaves.len() > 50 && !pages.interior.is_empty(), "{pages:?}");
+        let mut entries = 0u32;
+        for stretch in leaves.chunks(7) {
+            let batch = Batch::read_leaves(&store, stretch).unwrap();
+            for (key, value) in batch.iter() {
+                assert_eq!(key, entries.to_be_bytes(), "in key order");
+                assert_eq!(value, redwood_btree::Value::Inline(&[entries as u8; 40]));
+                entries += 1;
+            }
+        }
+        assert_eq!(entries, 5000);
+        // Freed without a read of a leaf, the store holds only what it held before the tree.
+        let before = store.allocated().len() - leaves.len() - pages.interior.len();
+        pages.free(&mut store).unwrap();
+        assert_eq!(store.allocated().len(), before);
+        let one = Tree::create(&mut store).unwrap();
+        assert_eq!(tree_pages(&store, one.root(), u64::MAX).unwrap().leaves, vec![one.root()]);
+    }
+
+    #[test]
+    fn a_damaged_tree_is_corrupt_in_bounded_time() {
+        let mut store = MemPageStore::new(PageSize::DEFAULT);
+        let (a, b, c) = (leaf(&mut store), leaf(&mut store), leaf(&mut store));
+        let (inner, root) = (store.allocate().unwrap(), store.allocate().unwrap());
+        interior(&mut store, inner, &[a, b]);
+        // A leaf beside an interior node: leaves at two depths.
+        interior(&mut store, root, &[inner, c]);
+        let error = tree_pages(&store, root, u64::MAX).unwrap_err().to_string();
+        assert!(error.contains("a leaf at depth"), "{error}");
+        // An interior node that is its own child: the descent is cut at the height limit.
+        interior(&mut store, root, &[root, c]);
+        let error = tree_pages(&store, root, u64::MAX).unwrap_err().to_string();
+        assert!(error.contains("deeper than"), "{error}");
+        // Children shared so the walk would find more leaves than the file has pages.
+        let shared = store.allocate().unwrap();
+        interior(&mut store, shared, &[a, b, c]);
+        interior(&mut store, root, &[shared, shared, shared, shared]);
+        let error = tree_pages(&store, root, 8).unwrap_err().to_string();
+        assert!(error.contains("more pages"), "{error}");
+        // A leaf list that names an interior node: refused as the stream reads it.
+        let batch = Batch::read_leaves(&store, &[a, inner]).err().map(|error| error.to_string());
+        assert!(batch.is_some_and(|error| error.contains("interior node where a leaf")));
+        assert!(store.read_page(a).is_ok());
     }
 }

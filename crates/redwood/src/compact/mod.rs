@@ -25,7 +25,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::read::TableInfo;
 use crate::write::TableState;
-use copy::{Batch, COPY_BATCH_ENTRIES, CopyBy, Sink};
+use copy::{Batch, COPY_BATCH_ENTRIES, COPY_BATCH_LEAVES, CopyBy, Sink};
 
 mod copy;
 mod policy;
@@ -109,7 +109,8 @@ impl Database {
     }
 
     /// [`Database::compact`], stopped as soon as `progress` returns `ControlFlow::Break` (it
-    /// is asked after every batch of copied entries, so within about a thousand entries): the
+    /// is asked after every batch of copied entries: 64 leaves, or a thousand entries for a
+    /// table with long keys): the
     /// table being copied is left as it was ([`CompactReport::interrupted`]). Tables copied
     /// before stay copied, and a later compaction resumes from the files as they are.
     ///
@@ -174,9 +175,15 @@ impl Database {
                     &mut progress,
                     &mut report,
                 )? {
-                    Some(moved) => self
-                        .rewrite_pass(&moved, None, &mut at, &mut progress, &mut report)?
-                        .is_none(),
+                    Some(moved) => {
+                        // A checkpoint that restarts the log (when no reader is older) leaves
+                        // the pages the first copy freed untouched in the new generation, so
+                        // the second copy writes them home once instead of into the log and
+                        // again at the checkpoint (ADR-14, amended).
+                        self.checkpoint(CheckpointMode::Full)?;
+                        self.rewrite_pass(&moved, None, &mut at, &mut progress, &mut report)?
+                            .is_none()
+                    }
                     None => true,
                 };
             }
@@ -298,6 +305,7 @@ impl Database {
         progress: &mut impl FnMut(&CompactProgress) -> ControlFlow<()>,
     ) -> Result<TableCopy> {
         let write = self.begin_write()?;
+        let pages_max = self.pager.stats().page_count;
         {
             let mut state = write.state.borrow_mut();
             state.txn.set_allocation_floor(floor);
@@ -312,14 +320,36 @@ impl Database {
                     Sink::Inserted(state.db.tree_observers.tree(name, tree.root()))
                 }
             };
+            // The builder's copy streams the old leaves, found from the interior nodes, in
+            // batches (each read once, around the cache, then freed); the inserts' copy goes
+            // through range scans, which resolve long keys.
+            let old_pages = match how {
+                CopyBy::Builder => Some(copy::tree_pages(&state.txn, entry.root, pages_max)?),
+                CopyBy::Inserts => None,
+            };
+            let leaves = old_pages.as_ref().map(|pages| &pages.leaves);
+            let mut next_leaf = 0;
             let mut after: Option<Vec<u8>> = None;
             let mut copied = 0u64;
             // Every chain the old tree's values name: freed with it, without a second scan.
             let mut chains = BTreeMap::new();
             loop {
-                let batch = Batch::read(&state.txn, &old, after.as_deref(), COPY_BATCH_ENTRIES)?;
-                let Some(last) = batch.last_key() else { break };
-                after = Some(last.to_vec());
+                let batch = match &leaves {
+                    Some(leaves) if next_leaf == leaves.len() => break,
+                    Some(leaves) => {
+                        let end = leaves.len().min(next_leaf + COPY_BATCH_LEAVES);
+                        let batch = Batch::read_leaves(&state.txn, &leaves[next_leaf..end])?;
+                        next_leaf = end;
+                        batch
+                    }
+                    None => {
+                        let limit = COPY_BATCH_ENTRIES;
+                        let batch = Batch::read(&state.txn, &old, after.as_deref(), limit)?;
+                        let Some(last) = batch.last_key() else { break };
+                        after = Some(last.to_vec());
+                        batch
+                    }
+                };
                 for (key, value) in batch.iter() {
                     let replaced = match value {
                         Stored::Inline(bytes) => {
@@ -361,7 +391,11 @@ impl Database {
                 return Err(catalog::length_corrupt(&state.txn, name, "differs from its entries"));
             }
             let root = sink.finish(&mut state.txn)?;
-            old.destroy(&mut state.txn)?;
+            match &old_pages {
+                // Known already: freed without reading a leaf again.
+                Some(pages) => pages.free(&mut state.txn)?,
+                None => old.destroy(&mut state.txn)?,
+            }
             for chain in chains.into_values() {
                 redwood_overflow::free(&mut state.txn, chain)?;
             }
