@@ -27,10 +27,15 @@ pub const DIRTY_PAGES_MAX_DEFAULT: usize = 4096;
 pub const CHECKPOINT_BATCH_PAGES: usize = 256;
 /// The most pages `PageFile::write_pages` puts in one write.
 pub const WRITE_RUN_PAGES_MAX: usize = 256;
-/// The most pages `PageRead::stream_pages` reads with one `read_at` (256 KiB of 4 KiB pages):
+/// The most pages `PageRead::stream_pages` reads with one batched read (256 KiB of 4 KiB pages):
 /// large enough that a 2 MB value takes 8 reads, small enough that the state lock held over
 /// each read stays short for the writer.
 pub const STREAM_RUN_PAGES_MAX: usize = 64;
+/// The most pages the pager remembers as touched by the current log generation's commits
+/// (`TouchedPages`): about 4 MiB of ids. Past it, every page counts as touched until the log
+/// restarts, so pages reused from the free list go to the log as they did before ADR-14's
+/// amendment, and memory stays bounded however long a reader holds the restart back.
+pub const TOUCHED_PAGES_MAX: usize = 1 << 18;
 /// Prefetch requests queued at most; more are dropped (a prefetch is a hint).
 pub const PREFETCH_QUEUE_MAX: usize = 1024;
 /// The longest restore-point name, in bytes.

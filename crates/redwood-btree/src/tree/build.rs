@@ -1,7 +1,9 @@
 //! Building a tree bottom up from entries in ascending key order (`Database::compact`'s copy):
 //! each leaf is filled until the next cell does not fit, then written once with its right
 //! sibling link, and its successor's first key goes up as the separator; each interior level
-//! fills the same way. Nothing is searched, nothing is written twice.
+//! fills the same way. Nothing is searched, nothing is written twice. A source whose leaves
+//! are full already (a tree a builder built, copied again) hands them over whole
+//! ([`TreeBuilder::push_leaf`]): one page copy instead of a push per entry.
 //!
 //! The shape is the one an ascending load through [`Tree::insert_value`] leaves (its
 //! right-edge splits, see `split`): every node full but the last of each level. An interior
@@ -12,12 +14,12 @@
 //! suffix-truncated separator, which the insert path has; the builder answers it with
 //! `KeyTooLarge` and the caller inserts through [`Tree::insert_value`] instead.
 
-use redwood_pager::{PageId, PageSize, PageWrite};
+use redwood_pager::{Page, PageId, PageSize, PageWrite};
 
 use super::{Tree, check_sizes, write_node};
 use crate::error::{Error, Result};
 use crate::limits::{TREE_HEIGHT_MAX, key_max_bytes};
-use crate::node::{Node, OwnedKey, StoredKey, Value};
+use crate::node::{Node, NodeKind, OwnedKey, StoredKey, Value};
 
 /// A tree being built from entries given in strictly ascending key order
 /// ([`TreeBuilder::push`]), finished by [`TreeBuilder::finish`].
@@ -53,6 +55,17 @@ impl TreeBuilder {
         self.entries
     }
 
+    /// How full the open leaf is: its bytes in use over the page size (`0.0` before the first
+    /// entry). A caller with whole leaves to give ([`TreeBuilder::push_leaf`]) asks it, since a
+    /// whole leaf writes the open one out as it is.
+    pub fn open_leaf_fill(&self) -> f64 {
+        if self.entries == 0 {
+            return 0.0;
+        }
+        let page_bytes = self.page_size.bytes();
+        page_bytes.saturating_sub(self.leaf.1.free_bytes()) as f64 / page_bytes as f64
+    }
+
     /// Appends `value` under `key`, which must sort after every key pushed before (else
     /// `Corrupt`, naming the open leaf: the source the entries come from is out of order). A
     /// key past `limits::key_max_bytes` is `KeyTooLarge` (the builder takes inline keys only),
@@ -82,9 +95,73 @@ impl TreeBuilder {
             write_node(store, full_id, full)?;
             self.push_separator(store, 0, full_id, OwnedKey::Inline(key.to_vec()), next_id)?;
         }
-        self.last_key = Some(key.to_vec());
+        self.set_last_key(key);
         self.entries += 1;
         Ok(())
+    }
+
+    /// Appends every entry of the leaf `page` (page `page_id` of the source, loaded here with
+    /// every check of [`Node::load`], key order included) as one node, its page copied as it
+    /// is: for a source whose leaves are full already (a tree this builder built), a page copy
+    /// where [`TreeBuilder::push`] would take one call per entry. The open leaf, if it holds
+    /// entries, is written out first, linked to the copy, which becomes the open leaf. Returns
+    /// `false`, changing nothing, for a leaf with a long key or an overflow value (the chain
+    /// is the caller's to copy: push its entries one by one). Its first key must sort after
+    /// every key pushed before (else `Corrupt`, as for `push`); a page that is no leaf is
+    /// `Corrupt`.
+    pub fn push_leaf(
+        &mut self,
+        store: &mut impl PageWrite,
+        page: &Page,
+        page_id: PageId,
+    ) -> Result<bool> {
+        let node = Node::load(page, page_id)?;
+        if node.kind() != NodeKind::Leaf {
+            let reason = "the tree builder was given an interior node as a leaf".to_owned();
+            return Err(Error::Corrupt { page_id, reason });
+        }
+        let whole = (0..node.len()).all(|index| {
+            node.key(index).inline().is_some() && matches!(node.value(index), Value::Inline(_))
+        });
+        if !whole {
+            return Ok(false);
+        }
+        let Some(last) = node.len().checked_sub(1) else {
+            return Ok(true); // An empty leaf adds nothing.
+        };
+        let first = node.key(0).inline().expect("every key is inline");
+        if self.last_key.as_deref().is_some_and(|pushed| pushed >= first) {
+            let reason = "the tree builder was given keys out of order".to_owned();
+            return Err(Error::Corrupt { page_id, reason });
+        }
+        let mut copy = node.to_owned();
+        copy.set_right_sibling(None);
+        if self.entries == 0 {
+            // Nothing pushed yet: the open leaf is empty, and the copy takes its page.
+            debug_assert!(self.leaf.1.is_empty());
+            self.leaf.1 = copy;
+        } else {
+            let next_id = store.allocate()?;
+            let (full_id, mut full) = std::mem::replace(&mut self.leaf, (next_id, copy));
+            full.set_right_sibling(Some(next_id));
+            write_node(store, full_id, full)?;
+            self.push_separator(store, 0, full_id, OwnedKey::Inline(first.to_vec()), next_id)?;
+        }
+        let last_key = node.key(last).inline().expect("every key is inline");
+        self.set_last_key(last_key);
+        self.entries += node.len() as u64;
+        Ok(true)
+    }
+
+    /// Remembers `key` as the last pushed, reusing the buffer (no allocation per entry).
+    fn set_last_key(&mut self, key: &[u8]) {
+        match &mut self.last_key {
+            Some(last) => {
+                last.clear();
+                last.extend_from_slice(key);
+            }
+            None => self.last_key = Some(key.to_vec()),
+        }
     }
 
     /// Puts `separator` with `child` (the new last node of the level below, whose left

@@ -76,3 +76,87 @@ fn keys_out_of_order_or_past_the_inline_limit_are_refused_and_change_nothing() {
     assert_eq!(tree.get(&store, b"b").unwrap(), Some(b"1".to_vec()));
     assert_eq!(tree.get(&store, b"c").unwrap(), Some(b"4".to_vec()));
 }
+
+/// Builds a tree of `count` ascending entries with `push`.
+fn built(store: &mut MemPageStore, count: u32) -> Tree {
+    let mut builder = TreeBuilder::new(store).unwrap();
+    for number in 0..count {
+        builder.push(store, &ascending_key(number), Value::Inline(&value(number))).unwrap();
+    }
+    builder.finish(store).unwrap()
+}
+
+#[test]
+fn a_tree_rebuilt_from_whole_leaves_is_the_tree_they_came_from() {
+    use redwood_pager::PageRead;
+    for count in [0u32, 1, 40, 20_000] {
+        let mut store = MemPageStore::default();
+        let source = built(&mut store, count);
+        let leaves: Vec<_> =
+            levels(&source, &store).pop().unwrap().into_iter().map(|(id, _)| id).collect();
+        let mut builder = TreeBuilder::new(&mut store).unwrap();
+        for &leaf in &leaves {
+            let page = store.read_page(leaf).unwrap().to_page_buf();
+            assert!(builder.push_leaf(&mut store, &page, leaf).unwrap(), "taken whole");
+        }
+        assert_eq!(builder.entries(), u64::from(count));
+        let copy = builder.finish(&mut store).unwrap();
+        let fills = |levels: Vec<Vec<(redwood_pager::PageId, f64)>>| -> Vec<Vec<f64>> {
+            levels.into_iter().map(|level| level.into_iter().map(|(_, f)| f).collect()).collect()
+        };
+        assert_eq!(
+            fills(levels(&copy, &store)),
+            fills(levels(&source, &store)),
+            "{count} entries: the same nodes, equally full"
+        );
+        let mut claims = PageClaims::new();
+        let stats = copy.check_invariants(&store, &mut claims).unwrap();
+        assert_eq!(stats.entries, u64::from(count));
+        for number in (0..count).step_by(97) {
+            assert_eq!(copy.get(&store, &ascending_key(number)).unwrap(), Some(value(number)));
+        }
+        assert_eq!(copy.range(&store, ..).count(), count as usize, "the sibling links hold");
+    }
+}
+
+#[test]
+fn whole_leaves_mix_with_entries_and_refuse_what_they_cannot_take() {
+    use redwood_pager::PageRead;
+    let mut store = MemPageStore::default();
+    let source = built(&mut store, 200);
+    let leaves: Vec<_> =
+        levels(&source, &store).pop().unwrap().into_iter().map(|(id, _)| id).collect();
+    let page = |store: &MemPageStore, id| store.read_page(id).unwrap().to_page_buf();
+    let mut builder = TreeBuilder::new(&mut store).unwrap();
+    builder.push(&mut store, b"a", Value::Inline(b"first")).unwrap();
+    let first = page(&store, leaves[0]);
+    assert!(builder.push_leaf(&mut store, &first, leaves[0]).unwrap());
+    // The same leaf again: keys out of order.
+    let error = builder.push_leaf(&mut store, &first, leaves[0]).unwrap_err();
+    assert!(matches!(error, Error::Corrupt { .. }), "{error}");
+    builder.push(&mut store, &ascending_key(199_999), Value::Inline(b"last")).unwrap();
+    // An interior node is no leaf.
+    let root = page(&store, source.root());
+    let error = builder.push_leaf(&mut store, &root, source.root()).unwrap_err();
+    assert!(matches!(error, Error::Corrupt { .. }), "{error}");
+    // A leaf holding an overflow value is left to the caller, unchanged.
+    let mut chained = MemPageStore::default();
+    let mut tree = Tree::create(&mut chained).unwrap();
+    let chain = Value::Overflow { first_page: redwood_pager::PageId::new(7), length: 3000 };
+    tree.insert_value(&mut chained, b"zz", chain).unwrap();
+    let leaf = chained.read_page(tree.root()).unwrap().to_page_buf();
+    assert!(!builder.push_leaf(&mut store, &leaf, tree.root()).unwrap());
+    let entries = builder.entries();
+    assert_eq!(entries, 2 + first_len(&store, leaves[0]), "the refused leaf added nothing");
+    let copy = builder.finish(&mut store).unwrap();
+    assert_eq!(copy.range(&store, ..).count() as u64, entries);
+    assert_eq!(copy.get(&store, b"a").unwrap(), Some(b"first".to_vec()));
+    assert_eq!(copy.get(&store, &ascending_key(0)).unwrap(), Some(value(0)));
+    copy.check_invariants(&store, &mut PageClaims::new()).unwrap();
+}
+
+/// Entries in the leaf `page_id`.
+fn first_len(store: &MemPageStore, page_id: redwood_pager::PageId) -> u64 {
+    use redwood_pager::PageRead;
+    redwood_btree::Node::load(store.read_page(page_id).unwrap(), page_id).unwrap().len() as u64
+}

@@ -15,6 +15,7 @@
 
 mod check;
 mod open;
+mod runs;
 mod shrink;
 
 pub use shrink::ReleasedTail;
@@ -298,50 +299,6 @@ impl PageFile {
         self.free_map.check_user_page(page_id)?;
         self.read_raw(page_id, page)?;
         check_not_pager_owned(page, page_id)
-    }
-
-    /// Reads the run of consecutive pages from `first` into `pages` (a whole number of pages,
-    /// all in `first`'s segment) with one read, and verifies each as [`PageFile::read_page`]
-    /// does: what a read of pages that will not be read again soon (an overflow chain) uses.
-    pub fn read_run(&self, first: PageId, pages: &mut [u8]) -> Result<()> {
-        self.ensure_healthy()?;
-        let page_bytes = self.geometry().page_size().bytes();
-        let count = pages.len() / page_bytes;
-        assert!(count > 0 && pages.len() == count * page_bytes, "a run is whole pages");
-        // First, so a damaged id near `u64::MAX` is refused before any arithmetic on it: a
-        // page below the page count leaves room for the run's ids.
-        self.free_map.check_user_page(first)?;
-        let last = first.get().checked_add(count as u64 - 1).map(PageId::new);
-        let Some(last) = last else {
-            let reason = format!("a run of {count} pages from here passes the last page id");
-            return Err(Error::Corrupt { page_id: first, reason });
-        };
-        let segment = self.geometry().segment_of(first);
-        assert_eq!(self.geometry().segment_of(last), segment, "a run lies in one segment");
-        for index in 0..count as u64 {
-            self.free_map.check_user_page(PageId::new(first.get() + index))?;
-        }
-        let storage = &self.segments[segment.get() as usize];
-        match storage.read_at(self.geometry().offset_in_segment(first), pages) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
-                let path = segment_path(&self.path, segment);
-                let reason = format!(
-                    "a run of {count} pages from here passes the end of {}",
-                    path.display()
-                );
-                return Err(Error::Corrupt { page_id: first, reason });
-            }
-            Err(error) => return Err(Error::io("read", segment_path(&self.path, segment), error)),
-        }
-        self.counters.pages_read.fetch_add(count as u64, Ordering::Relaxed);
-        for (index, bytes) in pages.chunks_exact(page_bytes).enumerate() {
-            let page_id = PageId::new(first.get() + index as u64);
-            let page = Page::from_bytes(bytes).expect("a chunk of the page size is a page");
-            page.verify(page_id)?;
-            check_not_pager_owned(page, page_id)?;
-        }
-        Ok(())
     }
 
     /// Writes a sealed page (see [`Page::seal`](crate::Page::seal)) to the page its header names, which must lie

@@ -1,9 +1,9 @@
 //! The in-memory index of page versions in the log, and the history of root slots: what lets a
 //! reader find, for each page, the newest version at or before its snapshot.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::limits::ROOT_SLOTS;
+use crate::limits::{ROOT_SLOTS, TOUCHED_PAGES_MAX};
 use crate::{LogPosition, Lsn, PageId};
 
 /// The root slots as of one commit.
@@ -114,6 +114,42 @@ impl VersionIndex {
     }
 }
 
+/// The pages the current log generation's commits allocated, freed or logged (see
+/// `State::touched_in_generation`), up to [`TOUCHED_PAGES_MAX`]; past that it forgets them and
+/// answers that every page was touched, until the log restarts ([`TouchedPages::clear`]).
+#[derive(Debug, Default)]
+pub(crate) struct TouchedPages {
+    pages: FxHashSet<PageId>,
+    /// Too many to remember: every page counts as touched.
+    all: bool,
+}
+
+impl TouchedPages {
+    /// Records `pages` as touched.
+    pub fn extend(&mut self, pages: impl IntoIterator<Item = PageId>) {
+        for page_id in pages {
+            if self.all {
+                return;
+            }
+            self.pages.insert(page_id);
+            if self.pages.len() > TOUCHED_PAGES_MAX {
+                self.pages = FxHashSet::default();
+                self.all = true;
+            }
+        }
+    }
+
+    /// Whether a commit of this generation may have touched `page_id`.
+    pub fn contains(&self, page_id: PageId) -> bool {
+        self.all || self.pages.contains(&page_id)
+    }
+
+    /// The log restarted: no page is touched, and the memory goes back.
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 /// The root slots after each commit since the last checkpoint, plus the one in force at it.
 #[derive(Debug)]
 pub(crate) struct RootHistory {
@@ -183,6 +219,18 @@ mod tests {
         assert_eq!(index.lookup(page, Lsn::new(6)), None, "now read from the data file");
         assert_eq!(index.lookup(page, Lsn::new(8)), Some(position(7)));
         assert_eq!(index.version_count(), 1);
+    }
+
+    #[test]
+    fn touched_pages_are_bounded_and_then_count_every_page() {
+        let mut touched = TouchedPages::default();
+        touched.extend([PageId::new(3), PageId::new(9)]);
+        assert!(touched.contains(PageId::new(3)) && !touched.contains(PageId::new(4)));
+        touched.extend((10..10 + TOUCHED_PAGES_MAX as u64).map(PageId::new));
+        assert!(touched.all && touched.pages.is_empty(), "past the bound it forgets");
+        assert!(touched.contains(PageId::new(4)), "and every page counts as touched");
+        touched.clear();
+        assert!(!touched.contains(PageId::new(3)) && !touched.contains(PageId::new(4)));
     }
 
     #[test]

@@ -32,7 +32,6 @@ mod verify;
 mod wakeup;
 mod write;
 
-use rustc_hash::FxHashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -41,7 +40,7 @@ use crate::{
     LogIdentity, LogPosition, LogReader, Lsn, Page, PageBuf, PageCache, PageClaims, PageFile,
     PageGuard, PageId, PageLog, PageSize, PagerCounters, RecoveredCommit, Violation,
 };
-use index::{RootHistory, VersionIndex};
+use index::{RootHistory, TouchedPages, VersionIndex};
 pub use read::ReadTxn;
 pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointWorker};
 use snapshots::Snapshots;
@@ -162,8 +161,9 @@ pub(crate) struct State {
     /// the recovered ones included; emptied when the log restarts. A free page not in it was free when the
     /// log last restarted and has been since: no reader's snapshot holds it, no state recovery
     /// can return to holds it, and the log has no image of it. A write transaction that
-    /// allocates such a page may write it to its home location (ADR-14, amended).
-    pub touched_in_generation: FxHashSet<PageId>,
+    /// allocates such a page may write it to its home location (ADR-14, amended). Bounded
+    /// (`TOUCHED_PAGES_MAX`): past it every page counts as touched until the restart.
+    pub touched_in_generation: TouchedPages,
 }
 
 /// The transactional page store over a page file and a page log.
@@ -226,10 +226,10 @@ impl<L: PageLog> Pager<L> {
         let mut replayed = 0u64;
         // Every commit of the generation counts, those at or before the checkpoint too: a
         // fallback to the older meta copy of the same generation would replay them.
-        let mut touched_in_generation = FxHashSet::default();
+        let mut touched_in_generation = TouchedPages::default();
         for commit in &recovered {
-            touched_in_generation.extend(commit.changes.allocated.iter().copied());
-            touched_in_generation.extend(commit.changes.freed.iter().copied());
+            let changes = &commit.changes;
+            touched_in_generation.extend(changes.allocated.iter().chain(&changes.freed).copied());
             touched_in_generation.extend(commit.pages.iter().map(|&(page_id, _)| page_id));
         }
         for commit in recovered.into_iter().filter(|commit| commit.commit_lsn > checkpoint_lsn) {
@@ -658,12 +658,12 @@ impl<L: PageLog> Pager<L> {
         })
     }
 
-    /// `PageRead::stream_pages` for `snapshot`: a page the cache holds comes from it; a run of
+    /// `PageRead::stream_pages` for `snapshot`: a page the cache holds comes from it; runs of
     /// consecutive pages whose version is the data file's (none in the log for this snapshot),
-    /// within one segment, is read with one `read_at` into a buffer of this call's, not into
-    /// the cache; any other page is read as `read_at` reads it. The state lock is held over
-    /// each run's read, as `read_at` holds it over a page's, so no checkpoint rewrites the run
-    /// meanwhile.
+    /// each within one segment, up to `STREAM_RUN_PAGES_MAX` pages in all, are read with one
+    /// batched read (`PageFile::read_runs`) into a buffer of this thread's, not into the cache;
+    /// any other page is read as `read_at` reads it. The state lock is held over each batch's
+    /// read, as `read_at` holds it over a page's, so no checkpoint rewrites it meanwhile.
     fn stream_at(
         &self,
         snapshot: Lsn,
@@ -688,6 +688,7 @@ impl<L: PageLog> Pager<L> {
         page_bytes: usize,
         run: &mut Vec<u8>,
     ) -> Result<()> {
+        let runs = &mut Vec::new();
         let mut index = 0;
         while index < page_ids.len() {
             let first = page_ids[index];
@@ -709,26 +710,45 @@ impl<L: PageLog> Pager<L> {
                 continue;
             }
             let geometry = state.file.geometry();
-            let mut end = index + 1;
-            while end < page_ids.len()
-                && end - index < crate::limits::STREAM_RUN_PAGES_MAX
-                && first.get().checked_add((end - index) as u64) == Some(page_ids[end].get())
-                && geometry.segment_of(page_ids[end]) == geometry.segment_of(first)
-                && in_file(page_ids[end])
-            {
-                end += 1;
+            // Runs of consecutive pages, up to `STREAM_RUN_PAGES_MAX` pages in all, read with
+            // one batched read; a later run starts only at a page the cache does not hold
+            // (which the next round serves) and whose version is the file's.
+            runs.clear();
+            let mut end = index;
+            let mut total = 0;
+            while end < page_ids.len() && total < crate::limits::STREAM_RUN_PAGES_MAX {
+                let start = page_ids[end];
+                let cached = || {
+                    self.cache.as_ref().is_some_and(|cache| cache.get(start, snapshot).is_some())
+                };
+                if end > index && (!in_file(start) || cached()) {
+                    break;
+                }
+                let mut count = 1;
+                while end + count < page_ids.len()
+                    && total + count < crate::limits::STREAM_RUN_PAGES_MAX
+                    && start.get().checked_add(count as u64) == Some(page_ids[end + count].get())
+                    && geometry.segment_of(page_ids[end + count]) == geometry.segment_of(start)
+                    && in_file(page_ids[end + count])
+                {
+                    count += 1;
+                }
+                runs.push((start, count));
+                total += count;
+                end += count;
             }
-            let run_bytes = (end - index) * page_bytes;
+            let run_bytes = total * page_bytes;
             if run.len() < run_bytes {
                 run.resize(run_bytes, 0);
             }
-            state.file.read_run(first, &mut run[..run_bytes])?;
+            state.file.read_runs(runs, &mut run[..run_bytes])?;
             drop(state);
             for bytes in run[..run_bytes].chunks_exact(page_bytes) {
                 if !visit(Page::from_bytes(bytes).expect("a chunk of the page size is a page")) {
                     return Ok(());
                 }
             }
+            debug_assert!(end > index);
             index = end;
         }
         Ok(())

@@ -94,7 +94,7 @@ impl<L: PageLog> WriteTxn<'_, L> {
             && !self.appended_last.contains_key(&page_id)
             && (page_id.get() >= self.base_page_count
                 || (self.changes.allocated.contains(&page_id)
-                    && !self.pager.state_read().touched_in_generation.contains(&page_id)))
+                    && !self.pager.state_read().touched_in_generation.contains(page_id)))
     }
 
     fn log_page(&mut self, page_id: PageId, mut page: PageBuf) -> Result<()> {

@@ -4,6 +4,7 @@
 //! through inserts ([`Sink`]), and the sample of a tree's leaves that tells how full they are
 //! ([`sampled_leaf_fill`]).
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use redwood_btree::limits::TREE_HEIGHT_MAX;
@@ -67,8 +68,8 @@ fn corrupt(page_id: PageId, reason: String) -> crate::Error {
     crate::Error::Tree(redwood_btree::Error::Corrupt { page_id, reason })
 }
 
-/// Every page of a tree without long keys: its interior nodes and its leaves, each list in
-/// key order.
+/// Every page of a tree without long keys: its interior nodes (parents before children, depth
+/// first) and its leaves (in key order).
 #[derive(Debug, Default)]
 pub(super) struct TreePages {
     pub interior: Vec<PageId>,
@@ -124,6 +125,13 @@ pub(super) fn tree_pages(
             let reason = format!("a leaf at depth {depth}, above the leftmost one's ({height})");
             return Err(corrupt(page_id, reason));
         }
+        // A long separator owns a tail chain that freeing the listed pages would leak: such a
+        // tree is copied through the insert path, and freed by `Tree::destroy`.
+        if let Some(long) = (0..node.len()).find(|&index| node.key(index).tail().is_some()) {
+            let bytes = usize::try_from(node.key(long).total_bytes()).unwrap_or(usize::MAX);
+            let max_bytes = redwood_btree::limits::key_max_bytes(node.page_size());
+            return Err(redwood_btree::Error::KeyTooLarge { bytes, max_bytes }.into());
+        }
         pages.interior.push(page_id);
         let children = node.len() + 1;
         if depth == height {
@@ -142,6 +150,94 @@ pub(super) fn tree_pages(
     }
     debug_assert!(!pages.leaves.is_empty() && stack.is_empty());
     Ok(pages)
+}
+
+/// Where a table's copy reads the old tree from, batch by batch.
+pub(super) enum Source {
+    /// Its leaves, listed from the interior nodes ([`tree_pages`]) and streamed
+    /// [`COPY_BATCH_LEAVES`] at a time (each read once, around the cache, then freed): the
+    /// builder's copy.
+    Leaves { pages: TreePages, next: usize },
+    /// Range scans of [`COPY_BATCH_ENTRIES`] entries, which resolve long keys: the inserts'
+    /// copy.
+    Range { tree: Tree, after: Option<Vec<u8>> },
+}
+
+impl Source {
+    pub(super) fn leaves(pages: TreePages) -> Source {
+        Source::Leaves { pages, next: 0 }
+    }
+
+    pub(super) fn range(tree: Tree) -> Source {
+        Source::Range { tree, after: None }
+    }
+
+    /// The next batch; `None` after the last entry.
+    pub(super) fn next_batch(&mut self, store: &impl PageRead) -> Result<Option<Batch>> {
+        match self {
+            Source::Leaves { pages, next } => {
+                if *next == pages.leaves.len() {
+                    return Ok(None);
+                }
+                let end = pages.leaves.len().min(*next + COPY_BATCH_LEAVES);
+                let batch = Batch::read_leaves(store, &pages.leaves[*next..end])?;
+                *next = end;
+                Ok(Some(batch))
+            }
+            Source::Range { tree, after } => {
+                let batch = Batch::read(store, tree, after.as_deref(), COPY_BATCH_ENTRIES)?;
+                let Some(last) = batch.last_key() else { return Ok(None) };
+                *after = Some(last.to_vec());
+                Ok(Some(batch))
+            }
+        }
+    }
+
+    /// Frees the old tree's pages (its chains are the caller's): from the list when there is
+    /// one, without reading a leaf again; else through `Tree::destroy`, which also frees long
+    /// keys' tails.
+    pub(super) fn free_old(self, txn: &mut impl PageWrite) -> Result<()> {
+        match self {
+            Source::Leaves { pages, .. } => pages.free(txn),
+            Source::Range { tree, .. } => Ok(tree.destroy(txn)?),
+        }
+    }
+}
+
+/// Copies one [`Batch`] item of table `table` (old root `root`, named in errors) into `sink`,
+/// recording each overflow chain the old values name in `chains` (a chain two values share is
+/// `Corrupt`) and copying it.
+pub(super) struct Copier<'c> {
+    pub sink: &'c mut Sink,
+    pub chains: &'c mut BTreeMap<PageId, ChainRef>,
+    pub table: &'c str,
+    pub root: PageId,
+}
+
+impl Copier<'_> {
+    pub(super) fn copy(self, txn: &mut impl PageWrite, item: Copied<'_>) -> Result<()> {
+        let replaced = match item {
+            Copied::Leaf(page, page_id) => self.sink.push_leaf(txn, page, page_id)?,
+            Copied::Entry(key, Stored::Inline(bytes)) => {
+                self.sink.push(txn, key, Stored::Inline(bytes))?
+            }
+            Copied::Entry(key, Stored::Overflow { first_page, length }) => {
+                let chain = ChainRef { first_page, length };
+                if self.chains.insert(first_page, chain).is_some() {
+                    let reason = format!("two values of table {:?} share the chain", self.table);
+                    return Err(corrupt(first_page, reason));
+                }
+                let bytes = redwood_overflow::read(txn, chain)?;
+                let copy = redwood_overflow::write(txn, &bytes)?;
+                let reference = Stored::Overflow { first_page: copy.first_page, length };
+                self.sink.push(txn, key, reference)?
+            }
+        };
+        if replaced {
+            return Err(corrupt(self.root, format!("table {:?} holds one key twice", self.table)));
+        }
+        Ok(())
+    }
 }
 
 /// How a table's copy is made.
@@ -175,6 +271,36 @@ impl Sink {
         .map_err(Into::into)
     }
 
+    /// Adds every entry of the leaf `page` (page `page_id` of the old tree, every key and
+    /// value inline): as one node, its page copied, when the builder's open leaf is as full as
+    /// [`policy::whole_leaf`] asks (or empty), else entry by entry, so a copy that packs
+    /// partly full leaves is not cut short by a whole one. Whether a key was replaced, as for
+    /// [`Sink::push`].
+    pub(super) fn push_leaf(
+        &mut self,
+        txn: &mut impl PageWrite,
+        page: &Page,
+        page_id: PageId,
+    ) -> Result<bool> {
+        if let Sink::Built(builder) = self {
+            let fill = builder.open_leaf_fill();
+            if (builder.entries() == 0 || super::policy::whole_leaf(fill))
+                && builder.push_leaf(txn, page, page_id)?
+            {
+                return Ok(false);
+            }
+        }
+        let node = Node::load_for_read(page, page_id)?;
+        let mut replaced = false;
+        for index in 0..node.len() {
+            let StoredKey::Inline(key) = node.key(index) else {
+                return Err(corrupt(page_id, "a whole leaf holds a long key".to_owned()));
+            };
+            replaced |= self.push(txn, key, node.value(index))?;
+        }
+        Ok(replaced)
+    }
+
     /// The new tree's root.
     pub(super) fn finish(self, txn: &mut impl PageWrite) -> Result<PageId> {
         match self {
@@ -186,12 +312,21 @@ impl Sink {
 
 /// Up to a number of entries of a tree, copied out of their leaves into one buffer (the read
 /// borrows the transaction, the copy's writes need it mutably): two allocations per batch, not
-/// two per entry.
+/// two per entry. A leaf full enough to be copied whole is kept as its page.
 pub(super) struct Batch {
-    /// Every key and inline value, back to back.
+    /// Every key and inline value, back to back, and every whole leaf's page.
     bytes: Vec<u8>,
-    /// Each entry: its key's end in `bytes`, and its value (an inline value's end, or a chain).
-    entries: Vec<(usize, BatchValue)>,
+    items: Vec<Item>,
+    /// Entries in all, those of whole leaves included.
+    entries: usize,
+}
+
+/// One [`Batch`] item.
+enum Item {
+    /// An entry: its key's end in the batch's bytes, and its value.
+    Entry(usize, BatchValue),
+    /// A whole leaf, old page `PageId`, its page ending at this offset of the batch's bytes.
+    Leaf(usize, PageId),
 }
 
 /// A [`Batch`] entry's value.
@@ -202,7 +337,36 @@ enum BatchValue {
     Overflow(ChainRef),
 }
 
+/// What a [`Batch`] holds, in key order.
+pub(super) enum Copied<'b> {
+    /// One entry.
+    Entry(&'b [u8], Stored<'b>),
+    /// A whole leaf (every key and value inline) and the old page it came from.
+    Leaf(&'b Page, PageId),
+}
+
 impl Batch {
+    fn new(capacity_bytes: usize) -> Batch {
+        Batch { bytes: Vec::with_capacity(capacity_bytes), items: Vec::new(), entries: 0 }
+    }
+
+    /// Copies an entry into the batch.
+    fn push_entry(&mut self, key: &[u8], value: Stored<'_>) {
+        self.bytes.extend_from_slice(key);
+        let key_end = self.bytes.len();
+        let value = match value {
+            Stored::Inline(bytes) => {
+                self.bytes.extend_from_slice(bytes);
+                BatchValue::Inline(self.bytes.len())
+            }
+            Stored::Overflow { first_page, length } => {
+                BatchValue::Overflow(ChainRef { first_page, length })
+            }
+        };
+        self.items.push(Item::Entry(key_end, value));
+        self.entries += 1;
+    }
+
     /// Up to `limit` entries of `tree` after `after` (from the start if `None`).
     pub(super) fn read(
         store: &impl PageRead,
@@ -211,21 +375,10 @@ impl Batch {
         limit: usize,
     ) -> Result<Batch> {
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut batch = Batch { bytes: Vec::new(), entries: Vec::new() };
+        let mut batch = Batch::new(0);
         for item in tree.range(store, (lower, Bound::Unbounded)).take(limit) {
             let item = item?;
-            batch.bytes.extend_from_slice(item.key());
-            let key_end = batch.bytes.len();
-            let value = match item.value() {
-                Stored::Inline(bytes) => {
-                    batch.bytes.extend_from_slice(bytes);
-                    BatchValue::Inline(batch.bytes.len())
-                }
-                Stored::Overflow { first_page, length } => {
-                    BatchValue::Overflow(ChainRef { first_page, length })
-                }
-            };
-            batch.entries.push((key_end, value));
+            batch.push_entry(item.key(), item.value());
         }
         Ok(batch)
     }
@@ -236,8 +389,7 @@ impl Batch {
     /// take, is `KeyTooLarge`, so the caller copies the table through inserts instead.
     pub(super) fn read_leaves(store: &impl PageRead, leaves: &[PageId]) -> Result<Batch> {
         let page_bytes = store.page_size().bytes();
-        let mut batch =
-            Batch { bytes: Vec::with_capacity(leaves.len() * page_bytes), entries: Vec::new() };
+        let mut batch = Batch::new(leaves.len() * page_bytes);
         let mut failed = None;
         let mut next = 0;
         store.stream_pages(leaves, &mut |page| {
@@ -252,63 +404,79 @@ impl Batch {
         Ok(batch)
     }
 
-    /// Copies the entries of the leaf `page` (page `page_id`) into the batch.
+    /// Copies the leaf `page` (page `page_id`) into the batch: whole if it is full enough
+    /// ([`policy::whole_leaf`]) and holds no long key and no overflow value, else entry by
+    /// entry.
     fn push_leaf(&mut self, page: &Page, page_id: PageId) -> Result<()> {
         let node = Node::load_for_read(page, page_id)?;
         if node.kind() != NodeKind::Leaf {
             return Err(corrupt(page_id, "an interior node where a leaf belongs".to_owned()));
         }
+        let page_bytes = node.page_size().bytes();
+        let fill = page_bytes.saturating_sub(node.free_bytes()) as f64 / page_bytes as f64;
+        let inline = |index| {
+            matches!(node.key(index), StoredKey::Inline(_))
+                && matches!(node.value(index), Stored::Inline(_))
+        };
+        if super::policy::whole_leaf(fill) && (0..node.len()).all(inline) {
+            self.bytes.extend_from_slice(page.as_bytes());
+            self.items.push(Item::Leaf(self.bytes.len(), page_id));
+            self.entries += node.len();
+            return Ok(());
+        }
         for index in 0..node.len() {
             let key = match node.key(index) {
                 StoredKey::Inline(key) => key,
-                StoredKey::Long { prefix, tail } => {
-                    let bytes = prefix.len().saturating_add(tail.length as usize);
+                long @ StoredKey::Long { .. } => {
+                    let bytes = usize::try_from(long.total_bytes()).unwrap_or(usize::MAX);
                     let max_bytes = redwood_btree::limits::key_max_bytes(node.page_size());
                     return Err(redwood_btree::Error::KeyTooLarge { bytes, max_bytes }.into());
                 }
             };
-            self.bytes.extend_from_slice(key);
-            let key_end = self.bytes.len();
-            let value = match node.value(index) {
-                Stored::Inline(bytes) => {
-                    self.bytes.extend_from_slice(bytes);
-                    BatchValue::Inline(self.bytes.len())
-                }
-                Stored::Overflow { first_page, length } => {
-                    BatchValue::Overflow(ChainRef { first_page, length })
-                }
-            };
-            self.entries.push((key_end, value));
+            self.push_entry(key, node.value(index));
         }
         Ok(())
     }
 
+    /// Entries in the batch, those of whole leaves included.
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries
     }
 
-    /// The entries in order, borrowing the batch.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], Stored<'_>)> {
+    /// The items in order, borrowing the batch.
+    pub(super) fn iter(&self) -> impl Iterator<Item = Copied<'_>> {
         let mut start = 0;
-        self.entries.iter().map(move |(key_end, value)| {
-            let key = &self.bytes[start..*key_end];
-            let value = match *value {
-                BatchValue::Inline(end) => {
-                    start = end;
-                    Stored::Inline(&self.bytes[*key_end..end])
-                }
-                BatchValue::Overflow(chain) => {
-                    start = *key_end;
-                    Stored::Overflow { first_page: chain.first_page, length: chain.length }
-                }
-            };
-            (key, value)
+        self.items.iter().map(move |item| match *item {
+            Item::Leaf(end, page_id) => {
+                let bytes = &self.bytes[start..end];
+                start = end;
+                Copied::Leaf(Page::from_bytes(bytes).expect("a whole page"), page_id)
+            }
+            Item::Entry(key_end, ref value) => {
+                let key = &self.bytes[start..key_end];
+                let value = match *value {
+                    BatchValue::Inline(end) => {
+                        start = end;
+                        Stored::Inline(&self.bytes[key_end..end])
+                    }
+                    BatchValue::Overflow(chain) => {
+                        start = key_end;
+                        Stored::Overflow { first_page: chain.first_page, length: chain.length }
+                    }
+                };
+                Copied::Entry(key, value)
+            }
         })
     }
 
-    /// The last entry's key.
+    /// The last entry's key (of a batch read by [`Batch::read`], which holds entries only).
     pub(super) fn last_key(&self) -> Option<&[u8]> {
-        self.iter().last().map(|(key, _)| key)
+        self.iter()
+            .filter_map(|item| match item {
+                Copied::Entry(key, _) => Some(key),
+                Copied::Leaf(..) => None,
+            })
+            .last()
     }
 }
 
@@ -346,16 +514,29 @@ mod tests {
         let pages = tree_pages(&store, tree.root(), u64::MAX).unwrap();
         let leaves = &pages.leaves;
         assert!(leaves.len() > 50 && !pages.interior.is_empty(), "{pages:?}");
-        let mut entries = 0u32;
+        let (mut entries, mut whole) = (0u32, 0);
         for stretch in leaves.chunks(7) {
             let batch = Batch::read_leaves(&store, stretch).unwrap();
-            for (key, value) in batch.iter() {
-                assert_eq!(key, entries.to_be_bytes(), "in key order");
-                assert_eq!(value, redwood_btree::Value::Inline(&[entries as u8; 40]));
-                entries += 1;
+            for item in batch.iter() {
+                let mut check = |key: &[u8], value| {
+                    assert_eq!(key, entries.to_be_bytes(), "in key order");
+                    assert_eq!(value, redwood_btree::Value::Inline(&[entries as u8; 40]));
+                    entries += 1;
+                };
+                match item {
+                    super::Copied::Entry(key, value) => check(key, value),
+                    super::Copied::Leaf(page, page_id) => {
+                        whole += 1;
+                        let node = Node::load(page, page_id).unwrap();
+                        for index in 0..node.len() {
+                            check(node.key(index).inline().unwrap(), node.value(index));
+                        }
+                    }
+                }
             }
         }
         assert_eq!(entries, 5000);
+        assert!(whole >= leaves.len() - 1, "an ascending load's full leaves come whole: {whole}");
         // Freed without a read of a leaf, the store holds only what it held before the tree.
         let before = store.allocated().len() - leaves.len() - pages.interior.len();
         pages.free(&mut store).unwrap();
@@ -384,6 +565,21 @@ mod tests {
         interior(&mut store, root, &[shared, shared, shared, shared]);
         let error = tree_pages(&store, root, 8).unwrap_err().to_string();
         assert!(error.contains("more pages"), "{error}");
+        // A long separator (its tail chain is the tree's): refused, so the copy goes through
+        // the insert path and `Tree::destroy` frees the chain with the node.
+        let mut long = Node::new_interior(PageSize::DEFAULT, a);
+        let prefix = vec![9u8; redwood_btree::limits::key_prefix_bytes(PageSize::DEFAULT)];
+        let tail = redwood_btree::KeyTail { first_page: c, length: 100 };
+        long.insert_interior(0, redwood_btree::StoredKey::Long { prefix: &prefix, tail }, b)
+            .unwrap();
+        store.write_page(inner, long.into_page()).unwrap();
+        interior(&mut store, root, &[inner, shared]);
+        let error = tree_pages(&store, root, u64::MAX).unwrap_err();
+        assert!(
+            matches!(error, crate::Error::Tree(redwood_btree::Error::KeyTooLarge { .. })),
+            "{error}"
+        );
+        interior(&mut store, inner, &[a, b]);
         // A leaf list that names an interior node: refused as the stream reads it.
         let batch = Batch::read_leaves(&store, &[a, inner]).err().map(|error| error.to_string());
         assert!(batch.is_some_and(|error| error.contains("interior node where a leaf")));

@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use redwood_btree::{Tree, TreeBuilder, Value as Stored};
-use redwood_overflow::ChainRef;
 use redwood_pager::{CheckpointMode, PageId, PageRead, PageWrite};
 
 use crate::catalog::{self, CATALOG_SLOT, TableEntry};
@@ -25,7 +24,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::read::TableInfo;
 use crate::write::TableState;
-use copy::{Batch, COPY_BATCH_ENTRIES, COPY_BATCH_LEAVES, CopyBy, Sink};
+use copy::{Batch, Copied, Copier, CopyBy, Sink, Source};
 
 mod copy;
 mod policy;
@@ -312,7 +311,6 @@ impl Database {
             let state = &mut *state;
             // A table deleted since the list was taken is not counted as rewritten.
             let Some(entry) = state.live_entry(name)? else { return Ok(TableCopy::Gone) };
-            let old = Tree::open(entry.root);
             let mut sink = match how {
                 CopyBy::Builder => Sink::Built(TreeBuilder::new(&mut state.txn)?),
                 CopyBy::Inserts => {
@@ -320,63 +318,24 @@ impl Database {
                     Sink::Inserted(state.db.tree_observers.tree(name, tree.root()))
                 }
             };
-            // The builder's copy streams the old leaves, found from the interior nodes, in
-            // batches (each read once, around the cache, then freed); the inserts' copy goes
-            // through range scans, which resolve long keys.
-            let old_pages = match how {
-                CopyBy::Builder => Some(copy::tree_pages(&state.txn, entry.root, pages_max)?),
-                CopyBy::Inserts => None,
+            let mut source = match how {
+                CopyBy::Builder => {
+                    Source::leaves(copy::tree_pages(&state.txn, entry.root, pages_max)?)
+                }
+                CopyBy::Inserts => Source::range(Tree::open(entry.root)),
             };
-            let leaves = old_pages.as_ref().map(|pages| &pages.leaves);
-            let mut next_leaf = 0;
-            let mut after: Option<Vec<u8>> = None;
             let mut copied = 0u64;
             // Every chain the old tree's values name: freed with it, without a second scan.
             let mut chains = BTreeMap::new();
-            loop {
-                let batch = match &leaves {
-                    Some(leaves) if next_leaf == leaves.len() => break,
-                    Some(leaves) => {
-                        let end = leaves.len().min(next_leaf + COPY_BATCH_LEAVES);
-                        let batch = Batch::read_leaves(&state.txn, &leaves[next_leaf..end])?;
-                        next_leaf = end;
-                        batch
-                    }
-                    None => {
-                        let limit = COPY_BATCH_ENTRIES;
-                        let batch = Batch::read(&state.txn, &old, after.as_deref(), limit)?;
-                        let Some(last) = batch.last_key() else { break };
-                        after = Some(last.to_vec());
-                        batch
-                    }
-                };
-                for (key, value) in batch.iter() {
-                    let replaced = match value {
-                        Stored::Inline(bytes) => {
-                            sink.push(&mut state.txn, key, Stored::Inline(bytes))?
-                        }
-                        Stored::Overflow { first_page, length } => {
-                            let chain = ChainRef { first_page, length };
-                            if chains.insert(first_page, chain).is_some() {
-                                let reason =
-                                    format!("two values of table {name:?} share the chain");
-                                let page_id = first_page;
-                                return Err(
-                                    redwood_btree::Error::Corrupt { page_id, reason }.into()
-                                );
-                            }
-                            let bytes = redwood_overflow::read(&state.txn, chain)?;
-                            let copy = redwood_overflow::write(&mut state.txn, &bytes)?;
-                            let reference =
-                                Stored::Overflow { first_page: copy.first_page, length };
-                            sink.push(&mut state.txn, key, reference)?
-                        }
+            while let Some(batch) = source.next_batch(&state.txn)? {
+                for item in batch.iter() {
+                    let copier = Copier {
+                        sink: &mut sink,
+                        chains: &mut chains,
+                        table: name,
+                        root: entry.root,
                     };
-                    if replaced {
-                        let reason = format!("table {name:?} holds one key twice");
-                        let page_id = entry.root;
-                        return Err(redwood_btree::Error::Corrupt { page_id, reason }.into());
-                    }
+                    copier.copy(&mut state.txn, item)?;
                 }
                 copied += batch.len() as u64;
                 at.entries_done += batch.len() as u64;
@@ -391,11 +350,7 @@ impl Database {
                 return Err(catalog::length_corrupt(&state.txn, name, "differs from its entries"));
             }
             let root = sink.finish(&mut state.txn)?;
-            match &old_pages {
-                // Known already: freed without reading a leaf again.
-                Some(pages) => pages.free(&mut state.txn)?,
-                None => old.destroy(&mut state.txn)?,
-            }
+            source.free_old(&mut state.txn)?;
             for chain in chains.into_values() {
                 redwood_overflow::free(&mut state.txn, chain)?;
             }
@@ -416,8 +371,8 @@ impl Database {
             // The catalog is one entry per table: read whole.
             let entries = Batch::read(&*txn, &old, None, usize::MAX)?;
             let mut new = Tree::create(txn)?;
-            for (key, value) in entries.iter() {
-                let Stored::Inline(bytes) = value else {
+            for item in entries.iter() {
+                let Copied::Entry(key, Stored::Inline(bytes)) = item else {
                     let reason = "a catalog entry is not inline".to_owned();
                     return Err(redwood_btree::Error::Corrupt { page_id: root, reason }.into());
                 };

@@ -1,7 +1,8 @@
 //! What a compaction copies, decided from figures alone (no I/O, so it is tested on its own):
 //! whether the pages in use lie spread through the files (then every table is copied once, into
 //! the lowest free pages), and otherwise which tables' leaves are sparse enough to be worth two
-//! copies (first past the end of the file, then back into the space that freed).
+//! copies (first past the end of the file, then back into the space that freed), and which
+//! leaves a copy takes whole.
 
 /// How far past the pages in use (as a fraction of them) the highest page may lie before a
 /// compaction rewrites the tables. A rewrite into scattered holes itself ends past the pages
@@ -27,6 +28,18 @@ pub(super) fn spread_out(in_use: u64, end: u64) -> bool {
 /// worth copying in files without holes: under [`REWRITE_LEAF_FILL_MIN`].
 pub(super) fn sparse(fill: Option<f64>) -> bool {
     fill.is_some_and(|fill| fill < REWRITE_LEAF_FILL_MIN)
+}
+
+/// A leaf at least this full is copied whole, its page as it is, when the copy's open leaf is
+/// this full too (or empty), rather than entry by entry: a copy's own leaves are at worst one
+/// inline cell (about a quarter page) short of full, so the second copy of a table takes every
+/// leaf whole, and packing leaves this full would gain little.
+const WHOLE_LEAF_FILL_MIN: f64 = 0.75;
+
+/// Whether a leaf `fill` full is copied whole (see [`WHOLE_LEAF_FILL_MIN`]); `fill` of the
+/// copy's open leaf is asked the same (an empty one, `0.0`, is the caller's case).
+pub(super) fn whole_leaf(fill: f64) -> bool {
+    fill >= WHOLE_LEAF_FILL_MIN
 }
 
 #[cfg(test)]
@@ -55,5 +68,13 @@ mod tests {
         assert!(!sparse(Some(0.6)));
         assert!(!sparse(Some(0.98)), "a copy's own leaves");
         assert!(!sparse(None), "a tree of one leaf has nothing to pack");
+    }
+
+    #[test]
+    fn only_leaves_near_full_are_copied_whole() {
+        assert!(whole_leaf(0.98), "a copy's own leaves");
+        assert!(whole_leaf(0.75), "one quarter-page cell short");
+        assert!(!whole_leaf(0.74));
+        assert!(!whole_leaf(0.5), "half a leaf is packed entry by entry");
     }
 }
