@@ -158,9 +158,9 @@ pub(crate) struct State {
     pub roots: RootHistory,
     pub checkpoint_lsn: Lsn,
     /// Pages that a commit of the current log generation allocated, freed or has a frame of,
-    /// the recovered ones included; emptied when the log restarts. A free page not in it was free when the
-    /// log last restarted and has been since: no reader's snapshot holds it, no state recovery
-    /// can return to holds it, and the log has no image of it. A write transaction that
+    /// the recovered ones included; emptied when the log restarts. A free page not in it was
+    /// free when the log last restarted and has been since: no reader's snapshot holds it, no
+    /// state recovery can return to holds it, and the log has no image of it. A write transaction that
     /// allocates such a page may write it to its home location (ADR-14, amended). Bounded
     /// (`TOUCHED_PAGES_MAX`): past it every page counts as touched until the restart.
     pub touched_in_generation: TouchedPages,
