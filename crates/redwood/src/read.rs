@@ -14,7 +14,7 @@ use crate::access::AccessGuard;
 use crate::catalog::{self, TableEntry};
 use crate::definition::TableSpec;
 use crate::error::{Error, Result};
-use crate::types::{Encode, Key, Value, encode_self, encode_to_vec};
+use crate::types::{Encode, Key, Value, encode_borrowed, encode_self};
 
 /// A read transaction: a consistent snapshot of every table.
 ///
@@ -166,7 +166,7 @@ impl<'t, 'db, K: Key, V: Value> ReadOnlyTable<'t, 'db, K, V> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn get(&self, key: impl Encode<K>) -> Result<Option<AccessGuard<'t, V>>> {
-        let key = encode_to_vec(&key)?;
+        let key = encode_borrowed(&key)?;
         let tree = Tree::open(self.entry.root);
         let root = match self.root_page.get() {
             Some(root) => root,

@@ -13,7 +13,7 @@ use crate::access::AccessGuard;
 use crate::catalog;
 use crate::error::Result;
 use crate::read::{bytes_of, encode_bounds};
-use crate::types::{Encode, Key, Value, encode_to_vec};
+use crate::types::{Encode, Key, Value, encode_borrowed};
 use crate::write::{WriteState, WriteTransaction, free_chain};
 use crate::write_scan::Scan;
 
@@ -66,7 +66,7 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn insert(&mut self, key: impl Encode<K>, value: impl Encode<V>) -> Result<bool> {
-        let (key, value) = (encode_to_vec(&key)?, encode_to_vec(&value)?);
+        let (key, value) = (encode_borrowed(&key)?, encode_borrowed(&value)?);
         insert(&mut self.txn.state.borrow_mut(), &self.name, &key, &value)
     }
 
@@ -83,7 +83,7 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn remove(&mut self, key: impl Encode<K>) -> Result<bool> {
-        let key = encode_to_vec(&key)?;
+        let key = encode_borrowed(&key)?;
         remove(&mut self.txn.state.borrow_mut(), &self.name, &key)
     }
 
@@ -100,7 +100,7 @@ impl<'t, 'db, K: Key, V: Value> Table<'t, 'db, K, V> {
     /// # Ok::<(), redwood::Error>(())
     /// ```
     pub fn get(&self, key: impl Encode<K>) -> Result<Option<AccessGuard<'t, V>>> {
-        let key = encode_to_vec(&key)?;
+        let key = encode_borrowed(&key)?;
         let state = self.txn.state.borrow();
         let entry = state.open_entry(&self.name)?;
         let Some(value) = Tree::open(entry.root).get_value(&state.txn, &key)? else {

@@ -53,15 +53,32 @@ impl Step {
 /// or merge changes any page: a damaged parent found halfway up fails the operation before
 /// anything is computed from it. Each page is read again (the descent only looked at it), so
 /// it is checked again to be an interior node with the child taken.
-pub(crate) fn load_path(store: &impl PageRead, path: &[PathStep]) -> Result<Vec<Step>> {
+///
+/// A node the transaction holds (`PageWrite::page_mut`) is taken as [`Node::load_held`] takes
+/// a held leaf, without the full checks again: it had them when it was first loaded or built,
+/// and debug builds check it in full here. In a million-entry load every split reloaded its
+/// path, and the repeated checks of the same few hundred interior nodes were 13% of the load
+/// (`benches/scripts/profile_row.py --row bulk_load`).
+pub(crate) fn load_path(store: &mut impl PageWrite, path: &[PathStep]) -> Result<Vec<Step>> {
     path.iter()
         .map(|&PathStep { page_id, child_index }| {
-            let node = read_node(store, page_id)?;
+            let node = match store.page_mut(page_id)? {
+                Some(held) => {
+                    let node = Node::load_held(&**held, page_id)?;
+                    debug_assert!(
+                        node.check_invariants().is_ok(),
+                        "a page the transaction holds is a valid node: {:?}",
+                        node.check_invariants()
+                    );
+                    node.to_owned()
+                }
+                None => read_node(store, page_id)?.to_owned(),
+            };
             if node.kind() != NodeKind::Interior || child_index > node.len() {
                 let reason = format!("read again, not an interior node with child {child_index}");
                 return Err(Error::Corrupt { page_id, reason });
             }
-            Ok(Step { page_id, node: node.to_owned(), child_index })
+            Ok(Step { page_id, node, child_index })
         })
         .collect()
 }

@@ -21,7 +21,7 @@ const NODE_HEADERS_BYTES: usize = 64;
 
 /// Which pages a [`CountingStore`] holds for `page_mut`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Hold {
+pub(crate) enum Hold {
     /// Every stored page (as `MemPageStore` does).
     All,
     /// The pages written since the last [`CountingStore::begin`], as a write transaction does.
@@ -32,8 +32,8 @@ enum Hold {
 
 /// A `MemPageStore` that counts `write_page` and `page_mut` calls per page and holds pages
 /// for `page_mut` as its [`Hold`] says.
-struct CountingStore {
-    inner: MemPageStore,
+pub(crate) struct CountingStore {
+    pub(crate) inner: MemPageStore,
     hold: Hold,
     written: BTreeSet<PageId>,
     writes: BTreeMap<PageId, u64>,
@@ -41,7 +41,7 @@ struct CountingStore {
 }
 
 impl CountingStore {
-    fn new(hold: Hold) -> Self {
+    pub(crate) fn new(hold: Hold) -> Self {
         Self {
             inner: MemPageStore::default(),
             hold,
@@ -52,7 +52,7 @@ impl CountingStore {
     }
 
     /// Starts a new "transaction": no page is held until written again.
-    fn begin(&mut self) {
+    pub(crate) fn begin(&mut self) {
         self.written.clear();
     }
 
@@ -208,6 +208,32 @@ fn a_descending_load_keeps_the_even_split() {
     let leaves = levels(&tree, &store).pop().unwrap();
     let (_, but_first) = leaves.split_first().unwrap();
     assert!(but_first.iter().all(|&(_, fill)| (0.45..0.6).contains(&fill)), "{leaves:?}");
+}
+
+/// A split reads the path above its leaf again; the parents the transaction holds are taken in
+/// place (`page_mut`), not read and checked in full again, and the tree comes out the same as
+/// from a store that holds nothing.
+#[test]
+fn a_split_takes_the_parents_the_transaction_holds_in_place() {
+    let load = |hold: Hold| {
+        let mut store = CountingStore::new(hold);
+        let mut tree = Tree::create(&mut store).unwrap();
+        for number in 0..3_000u64 {
+            let scattered = number.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1_000_000;
+            tree.insert(&mut store, &ascending_key(scattered as u32), &[5u8; 40]).unwrap();
+        }
+        (tree, store)
+    };
+    let (tree, held) = load(Hold::Written);
+    let levels_held = levels(&tree, &held);
+    assert!(levels_held.len() >= 2, "the load has parents: {}", levels_held.len());
+    let root = tree.root();
+    assert!(held.page_muts_of(root) > 0, "splits took the held root in place");
+    let (other_tree, unheld) = load(Hold::Nothing);
+    assert_eq!(other_tree.root(), root);
+    assert_eq!(levels(&other_tree, &unheld), levels_held, "the same tree either way");
+    let stats = tree.check_invariants(&held, &mut PageClaims::new()).unwrap();
+    assert_eq!(stats.entries, 3_000);
 }
 
 #[test]

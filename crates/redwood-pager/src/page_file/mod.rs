@@ -339,6 +339,8 @@ impl PageFile {
                 self.segments[segment.get() as usize].write_at(offset, pages[index].as_bytes())
             } else {
                 run.clear();
+                // Sized once: grown page by page, a 2 MB run was copied again at each doubling.
+                run.reserve_exact((end - index) * geometry.page_size().bytes());
                 for page in &pages[index..end] {
                     run.extend_from_slice(page.as_bytes());
                 }

@@ -28,8 +28,8 @@ impl<L: PageLog> WriteTxn<'_, L> {
         let mut by_age: Vec<(u64, PageId)> = self
             .changes
             .dirty
-            .keys()
-            .map(|page_id| (self.written_at.get(page_id).copied().unwrap_or(0), *page_id))
+            .iter()
+            .map(|(&page_id, dirty)| (dirty.written_at, page_id))
             .collect();
         let count = (by_age.len() / SPILL_DIVISOR).max(1);
         by_age.select_nth_unstable(count - 1);
@@ -40,8 +40,7 @@ impl<L: PageLog> WriteTxn<'_, L> {
         coldest.sort_unstable();
         let mut home = Vec::new();
         for page_id in coldest {
-            let page = self.changes.dirty.remove(&page_id).expect("a dirty page");
-            self.written_at.remove(&page_id);
+            let page = self.changes.dirty.remove(&page_id).expect("a dirty page").page;
             if self.may_write_home(page_id) {
                 home.push(self.sealed_for_home(page_id, page));
             } else {
@@ -59,10 +58,13 @@ impl<L: PageLog> WriteTxn<'_, L> {
     pub(super) fn write_out_at_commit(&mut self) -> Result<()> {
         let new_pages = self.changes.dirty.keys().filter(|&&id| self.may_write_home(id)).count();
         let home = !self.changes.home.is_empty() || new_pages >= HOME_WRITE_MIN_PAGES;
-        let dirty = std::mem::take(&mut self.changes.dirty);
-        self.written_at.clear();
+        let mut dirty: Vec<(PageId, PageBuf)> = std::mem::take(&mut self.changes.dirty)
+            .into_iter()
+            .map(|(page_id, dirty)| (page_id, dirty.page))
+            .collect();
+        // In page order, so runs of new pages go out as one write.
+        dirty.sort_unstable_by_key(|&(page_id, _)| page_id);
         let mut batch = Vec::new();
-        // In page order (the dirty map's), so runs of new pages go out as one write.
         for (page_id, page) in dirty {
             if home && self.may_write_home(page_id) {
                 batch.push(self.sealed_for_home(page_id, page));

@@ -117,6 +117,15 @@ pub trait Encode<T: Value> {
     /// Appends the encoding of `self` as a `T` to `out`; [`EncodeError`] if it has none (a
     /// `serde` type whose `Serialize` fails).
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+
+    /// The encoding of `self` as a `T` when it already lies in memory as it is (a byte or
+    /// string type's encoding is its bytes): lookups and inserts then read it in place instead
+    /// of copying it first, which for a 2 MB value is a pass over 2 MB. `None`, the default,
+    /// when [`Encode::encode`] must build it. When it is `Some`, it is exactly what `encode`
+    /// appends.
+    fn as_encoded(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Encodes `value` as a `T` into a fresh buffer.
@@ -124,6 +133,17 @@ pub(crate) fn encode_to_vec<T: Value>(value: &impl Encode<T>) -> Result<Vec<u8>,
     let mut out = Vec::new();
     value.encode(&mut out)?;
     Ok(out)
+}
+
+/// `value`'s encoding as a `T`: borrowed when it already lies in memory as it is
+/// ([`Encode::as_encoded`]), built into a fresh buffer otherwise.
+pub(crate) fn encode_borrowed<T: Value, E: Encode<T>>(
+    value: &E,
+) -> Result<std::borrow::Cow<'_, [u8]>, EncodeError> {
+    match value.as_encoded() {
+        Some(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+        None => encode_to_vec(value).map(std::borrow::Cow::Owned),
+    }
 }
 
 /// Appends `value`'s self-delimiting element form: its plain encoding, read back as a `T` and

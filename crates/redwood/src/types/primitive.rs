@@ -28,6 +28,10 @@ impl<B: AsRef<[u8]> + ?Sized> Encode<&'static [u8]> for B {
         out.extend_from_slice(self.as_ref());
         Ok(())
     }
+
+    fn as_encoded(&self) -> Option<&[u8]> {
+        Some(self.as_ref())
+    }
 }
 
 impl Value for Vec<u8> {
@@ -63,6 +67,10 @@ impl<B: AsRef<[u8]> + ?Sized> Encode<Vec<u8>> for B {
         out.extend_from_slice(self.as_ref());
         Ok(())
     }
+
+    fn as_encoded(&self) -> Option<&[u8]> {
+        Some(self.as_ref())
+    }
 }
 
 impl Value for &'static str {
@@ -87,6 +95,10 @@ impl<S: AsRef<str> + ?Sized> Encode<&'static str> for S {
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.extend_from_slice(self.as_ref().as_bytes());
         Ok(())
+    }
+
+    fn as_encoded(&self) -> Option<&[u8]> {
+        Some(self.as_ref().as_bytes())
     }
 }
 
@@ -126,6 +138,10 @@ impl<S: AsRef<str> + ?Sized> Encode<String> for S {
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.extend_from_slice(self.as_ref().as_bytes());
         Ok(())
+    }
+
+    fn as_encoded(&self) -> Option<&[u8]> {
+        Some(self.as_ref().as_bytes())
     }
 }
 
@@ -401,5 +417,38 @@ impl<T: TupleElement, E: Encode<T>, const N: usize> Encode<[T; N]> for [E; N] {
             super::encode_element::<T>(element, out)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `encode` appends.
+    fn encoded<T: Value>(value: &impl Encode<T>) -> Vec<u8> {
+        let mut out = Vec::new();
+        value.encode(&mut out).expect("these types always encode");
+        out
+    }
+
+    #[test]
+    fn the_bytes_and_strings_lent_in_place_are_what_encode_appends() {
+        let bytes: &[u8] = b"\x00value\xff";
+        assert_eq!(Encode::<&[u8]>::as_encoded(&bytes), Some(&encoded::<&[u8]>(&bytes)[..]));
+        let owned = bytes.to_vec();
+        assert_eq!(Encode::<Vec<u8>>::as_encoded(&owned), Some(&encoded::<Vec<u8>>(&owned)[..]));
+        assert_eq!(Encode::<&[u8]>::as_encoded(&[0u8; 0]), Some(&[][..]));
+        let text = "Grüße";
+        assert_eq!(Encode::<&str>::as_encoded(&text), Some(&encoded::<&str>(&text)[..]));
+        let string = text.to_owned();
+        assert_eq!(Encode::<String>::as_encoded(&string), Some(&encoded::<String>(&string)[..]));
+    }
+
+    #[test]
+    fn types_whose_encoding_is_built_lend_nothing() {
+        // Integers are stored big-endian with the sign flipped: not their bytes in memory.
+        assert_eq!(Encode::<u64>::as_encoded(&7u64), None);
+        assert_eq!(Encode::<i32>::as_encoded(&-1i32), None);
+        assert_eq!(Encode::<Option<u64>>::as_encoded(&Some(7u64)), None);
     }
 }
