@@ -2,8 +2,9 @@
 //! that catches undefined behaviour: `CountingAllocator` (ADR-10), through
 //! `crates/redwood-telemetry/tests/heap.rs`, and the buffer pool's slab and pin protocol
 //! (ADR-12), through the unit tests of `slab`, `frame` and `pool` in `redwood-bufpool` (small
-//! slabs: the huge-page advice, a system call, starts at 32 MiB). (io_uring's submissions cannot
-//! run under miri: it does not model the kernel.)
+//! slabs: the huge-page advice, a system call, starts at 32 MiB), and the pager's prefetch of a
+//! write transaction's page (`page::prefetch`, through `page::tests::a_prefetch`). (io_uring's
+//! submissions cannot run under miri: it does not model the kernel.)
 //!
 //! It installs what it needs: a nightly toolchain (minimal profile) with the `miri` and
 //! `rust-src` components, through rustup.
@@ -17,6 +18,7 @@ use anyhow::{Context, Result, bail};
 const TARGETS: &[&[&str]] = &[
     &["-p", "redwood-telemetry", "--test", "heap"],
     &["-p", "redwood-bufpool", "--lib", "--", "slab", "frame::tests", "pool::tests"],
+    &["-p", "redwood-pager", "--lib", "--", "page::tests::a_prefetch"],
 ];
 
 /// Installs nightly with miri if missing, then runs each target under it.

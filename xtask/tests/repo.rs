@@ -528,6 +528,10 @@ const UNSAFE_ALLOWED: &[(&str, &str)] = &[
         "PageCache::unpin/repin are unsafe: pins guard frame reuse",
     ),
     ("crates/redwood-pager/src/guard.rs", "a page guard releases its cache pin (PageCache::unpin)"),
+    (
+        "crates/redwood-pager/src/page.rs",
+        "a prefetch of a page's lines (the intrinsic takes a pointer)",
+    ),
     ("crates/redwood-bufpool/src/slab.rs", "the buffer pool's page memory: one slab of raw frames"),
     ("crates/redwood-bufpool/src/pool.rs", "reads and fills slab frames under the pin protocol"),
     ("crates/redwood-telemetry/tests/heap.rs", "the allocator's test calls its unsafe methods"),

@@ -391,6 +391,35 @@ impl PageBuf {
     }
 }
 
+/// Bytes of a page [`prefetch`] asks for: a 4 KiB page whole, the first 4 KiB of a larger one.
+const PREFETCH_BYTES_MAX: usize = 4096;
+
+/// Asks the CPU to fetch `page` (its first [`PREFETCH_BYTES_MAX`] bytes) into its caches, every
+/// line at once, before a binary search reads it: the search's probes then wait for about one
+/// memory latency instead of one each (a probe's cell is on another line, and which one
+/// depends on the probe before). For the write transaction's own pages, which live on the
+/// heap (the cache's frames have their own, `redwood-bufpool`'s `Slab::prefetch`). Measured on
+/// `bulk_load` (a million random inserts into one transaction's 65,000 pages), four
+/// alternating pairs of runs: 3.01-3.50 s without, 2.72-2.89 s with. Reads nothing in Rust's
+/// sense, so it is harmless whatever the page holds; does nothing off x86-64.
+#[inline]
+#[expect(unsafe_code, reason = "the prefetch intrinsic takes a raw pointer; see SAFETY")]
+pub(crate) fn prefetch(page: &Page) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let bytes = page.as_bytes();
+        for line in (0..bytes.len().min(PREFETCH_BYTES_MAX)).step_by(64) {
+            // SAFETY: SSE is part of the x86-64 baseline, so the instruction exists; a prefetch
+            // never faults and is not a memory access in Rust's model, whatever the address
+            // (this one lies inside `bytes`, `line < bytes.len()`).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().wrapping_add(line).cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = page;
+}
+
 fn corrupt(page_id: PageId, reason: &str) -> Error {
     Error::Corrupt { page_id, reason: reason.to_owned() }
 }
@@ -398,6 +427,22 @@ fn corrupt(page_id: PageId, reason: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prefetch reads nothing and changes nothing, on a page of any size (miri checks the
+    /// pointers it forms stay inside the page).
+    #[test]
+    fn a_prefetch_leaves_the_page_as_it_was() {
+        // Under miri a 64 KiB page's checksum alone takes tens of seconds.
+        let sizes: &[u32] = if cfg!(miri) { &[4096] } else { &[4096, 8192, 65536] };
+        for &bytes in sizes {
+            let page_size = PageSize::new(bytes).unwrap();
+            let page = sealed(page_size, PageId::new(7));
+            let before = page.as_bytes().to_vec();
+            prefetch(&page);
+            assert_eq!(page.as_bytes(), &before[..]);
+            assert!(page.verify(PageId::new(7)).is_ok());
+        }
+    }
 
     fn sealed(page_size: PageSize, page_id: PageId) -> PageBuf {
         let mut page = PageBuf::zeroed(page_size);

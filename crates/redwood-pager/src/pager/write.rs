@@ -380,6 +380,8 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
 
     fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>> {
         if let Some(dirty) = self.changes.dirty.get(&page_id) {
+            // The caller is about to search it: all of its lines are fetched at once.
+            crate::page::prefetch(&dirty.page);
             return Ok(PageGuard::borrowed(&dirty.page));
         }
         if let Some(&position) = self.changes.spilled.get(&page_id) {
