@@ -224,32 +224,33 @@ impl<P: DerefMut<Target = Page>> Node<P> {
         self.assert_checked();
         assert_eq!(self.kind, NodeKind::Leaf, "leaf cells go into leaves");
         let key = key.into();
-        let raw_key_bytes = key_field(key, self.page_size());
-        let mut cell =
-            Vec::with_capacity(LEAF_CELL_HEADER_BYTES + key_area_bytes(key) + OVERFLOW_REF_BYTES);
-        cell.extend_from_slice(&raw_key_bytes.to_le_bytes());
-        match value {
+        let raw_key_bytes = key_field(key, self.page_size()).to_le_bytes();
+        // The cell's pieces, written straight into the page: no buffer per insert.
+        let mut overflow_ref = [0; OVERFLOW_REF_BYTES];
+        let (value_field, value_part): (u32, &[u8]) = match value {
             Value::Inline(bytes) => {
                 assert!(
                     bytes.len() <= inline_value_max_bytes(self.page_size()),
                     "long values overflow"
                 );
-                cell.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                push_key(&mut cell, key);
-                cell.extend_from_slice(bytes);
+                (bytes.len() as u32, bytes)
             }
             Value::Overflow { first_page, length } => {
                 assert!(
                     (1..=OVERFLOW_VALUE_MAX_BYTES).contains(&length),
                     "overflow lengths are checked against the limit"
                 );
-                cell.extend_from_slice(&(OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32).to_le_bytes());
-                push_key(&mut cell, key);
-                cell.extend_from_slice(&first_page.get().to_le_bytes());
-                cell.extend_from_slice(&length.to_le_bytes());
+                overflow_ref[..8].copy_from_slice(&first_page.get().to_le_bytes());
+                overflow_ref[8..].copy_from_slice(&length.to_le_bytes());
+                (OVERFLOW_FLAG | OVERFLOW_REF_BYTES as u32, &overflow_ref)
             }
-        }
-        self.insert_cell(index, &cell)
+        };
+        let (key_bytes, key_ref) = key_parts(key);
+        let value_field = value_field.to_le_bytes();
+        self.insert_cell_parts(
+            index,
+            &[&raw_key_bytes, &value_field, key_bytes, &key_ref, value_part],
+        )
     }
 
     /// Inserts an interior cell at `index`: keys from `key` on (up to the next cell) live under
@@ -362,18 +363,32 @@ impl<P: DerefMut<Target = Page>> Node<P> {
     }
 
     fn insert_cell(&mut self, index: usize, cell: &[u8]) -> std::result::Result<(), Full> {
+        self.insert_cell_parts(index, &[cell])
+    }
+
+    /// [`Node::insert_cell`] of the cell `parts` make up, in order.
+    fn insert_cell_parts(
+        &mut self,
+        index: usize,
+        parts: &[&[u8]],
+    ) -> std::result::Result<(), Full> {
         // Programmer errors: positions come from a search of this node or its length.
         self.assert_checked();
         assert!(index <= self.len(), "insert position within the node");
-        if cell.len() + SLOT_BYTES > self.free_bytes() {
+        let cell_bytes: usize = parts.iter().map(|part| part.len()).sum();
+        if cell_bytes + SLOT_BYTES > self.free_bytes() {
             return Err(Full);
         }
         let slots_end = SLOTS_OFFSET + (self.len() + 1) * SLOT_BYTES;
-        if self.content_start() < slots_end + cell.len() {
+        if self.content_start() < slots_end + cell_bytes {
             self.compact();
         }
-        let start = self.content_start() - cell.len();
-        self.bytes_mut()[start..start + cell.len()].copy_from_slice(cell);
+        let start = self.content_start() - cell_bytes;
+        let mut at = start;
+        for part in parts {
+            self.bytes_mut()[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
         let count = self.len();
         let slot = SLOTS_OFFSET + index * SLOT_BYTES;
         self.bytes_mut().copy_within(slot..SLOTS_OFFSET + count * SLOT_BYTES, slot + SLOT_BYTES);
@@ -477,6 +492,35 @@ fn key_field(key: StoredKey<'_>, page_size: PageSize) -> u16 {
 }
 
 /// Appends `key`'s cell bytes: the inline key, or the prefix and the tail reference.
+/// The pieces of `key` as a cell holds it, [`push_key`]'s bytes: the inline key or the prefix,
+/// then the tail's reference (empty for an inline key).
+fn key_parts(key: StoredKey<'_>) -> (&[u8], LongKeyRef) {
+    match key {
+        StoredKey::Inline(bytes) => (bytes, LongKeyRef::default()),
+        StoredKey::Long { prefix, tail } => {
+            let mut reference = [0; LONG_KEY_REF_BYTES];
+            reference[..8].copy_from_slice(&tail.first_page.get().to_le_bytes());
+            reference[8..].copy_from_slice(&tail.length.to_le_bytes());
+            (prefix, LongKeyRef { bytes: reference, len: LONG_KEY_REF_BYTES })
+        }
+    }
+}
+
+/// A long key's tail reference as a cell holds it, or nothing (an inline key).
+#[derive(Default)]
+struct LongKeyRef {
+    bytes: [u8; LONG_KEY_REF_BYTES],
+    len: usize,
+}
+
+impl std::ops::Deref for LongKeyRef {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 fn push_key(cell: &mut Vec<u8>, key: StoredKey<'_>) {
     match key {
         StoredKey::Inline(bytes) => cell.extend_from_slice(bytes),
