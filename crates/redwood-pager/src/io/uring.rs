@@ -1,10 +1,11 @@
-//! `UringVfs`: files whose reads, writes and syncs go through io_uring (Linux, feature
-//! `io-uring`). Names are handled as `OsVfs` handles them, directory syncs included.
+//! `UringVfs`: files whose batched reads go through io_uring (Linux, feature `io-uring`). Names
+//! are handled as `OsVfs` handles them, directory syncs included; single reads and writes and
+//! `fdatasync` are plain system calls (ADR-25: the ring gains nothing on one operation, and its
+//! fsync ran on a kernel worker thread, 19% slower per durable commit).
 //!
-//! Each file owns a small ring behind a mutex. Every call submits its entries (one, or a batch of
-//! reads for `read_many`) and reaps all of their completions before returning, so a buffer the
-//! caller lends is never used by the kernel after the call: that is the whole safety argument for
-//! the `unsafe` pushes below.
+//! Each file owns a small ring behind a mutex. `read_many` submits a batch of reads and reaps
+//! all of their completions before returning, so a buffer the caller lends is never used by the
+//! kernel after the call: that is the whole safety argument for the `unsafe` pushes below.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -12,7 +13,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use io_uring::{IoUring, opcode, squeue, types};
+use io_uring::{IoUring, opcode, types};
 
 use super::{OsVfs, Storage, Vfs, parent_dir};
 
@@ -62,26 +63,6 @@ impl std::fmt::Debug for UringFile {
 impl UringFile {
     fn fd(&self) -> types::Fd {
         types::Fd(self.file.as_raw_fd())
-    }
-
-    /// Submits `entry`, waits for its completion and returns its result.
-    #[expect(
-        unsafe_code,
-        reason = "io_uring submission: the kernel reads the entry's buffer pointer"
-    )]
-    fn submit(&self, entry: &squeue::Entry) -> io::Result<u32> {
-        let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        // SAFETY: the entry points at a buffer the caller borrows for the whole of this call,
-        // and we return only after reaping this entry's completion (the ring holds no other:
-        // one operation at a time under the mutex), so the kernel never touches the buffer after
-        // the borrow ends. The file descriptor lives as long as `self`.
-        unsafe { ring.submission().push(entry) }
-            .map_err(|_| io::Error::other("io_uring submission queue full"))?;
-        wait_for(&mut ring, 1);
-        let completion =
-            ring.completion().next().ok_or_else(|| io::Error::other("no io_uring completion"))?;
-        let result = completion.result();
-        u32::try_from(result).map_err(|_| io::Error::from_raw_os_error(-result))
     }
 }
 
@@ -178,9 +159,10 @@ impl Storage for UringFile {
         self.file.set_len(len)
     }
 
+    /// A plain `fdatasync`: through the ring, the kernel ran it on an io-wq worker thread, a
+    /// wake-up and a switch more per durable commit (ADR-25).
     fn sync_data(&self) -> io::Result<()> {
-        let entry = opcode::Fsync::new(self.fd()).flags(types::FsyncFlags::DATASYNC).build();
-        self.submit(&entry).map(drop)
+        self.file.sync_data()
     }
 
     fn try_lock(&self) -> io::Result<bool> {
