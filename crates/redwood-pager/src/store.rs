@@ -64,6 +64,15 @@ pub trait PageWrite: PageRead {
         Ok(None)
     }
 
+    /// Whether [`PageWrite::page_mut`] would hand out `page_id`: the page is this transaction's
+    /// own image, written by it, so a layer that checked the page when it first loaded or built
+    /// it may read it again without checking it again. Changes nothing (unlike `page_mut`,
+    /// which counts as a write). The default holds none.
+    fn holds(&self, page_id: PageId) -> bool {
+        let _ = page_id;
+        false
+    }
+
     /// Frees an allocated page.
     fn free(&mut self, page_id: PageId) -> Result<()>;
 

@@ -491,7 +491,6 @@ fn key_field(key: StoredKey<'_>, page_size: PageSize) -> u16 {
     }
 }
 
-/// Appends `key`'s cell bytes: the inline key, or the prefix and the tail reference.
 /// The pieces of `key` as a cell holds it, [`push_key`]'s bytes: the inline key or the prefix,
 /// then the tail's reference (empty for an inline key).
 fn key_parts(key: StoredKey<'_>) -> (&[u8], LongKeyRef) {
@@ -521,6 +520,7 @@ impl std::ops::Deref for LongKeyRef {
     }
 }
 
+/// Appends `key`'s cell bytes: the inline key, or the prefix and the tail reference.
 fn push_key(cell: &mut Vec<u8>, key: StoredKey<'_>) {
     match key {
         StoredKey::Inline(bytes) => cell.extend_from_slice(bytes),

@@ -34,8 +34,9 @@ pub(crate) struct Descent {
     pub(crate) rightmost: bool,
 }
 
-/// One loaded step of a descent: the node (with the full checks, an owned copy to modify), its
-/// page and the child index taken from it.
+/// One loaded step of a descent: the node (an owned copy to modify, with the full checks or, for
+/// a node the transaction holds, the trust it had when first loaded), its page and the child
+/// index taken from it.
 pub(crate) struct Step {
     pub(crate) page_id: PageId,
     pub(crate) node: Node,
@@ -49,30 +50,32 @@ impl Step {
     }
 }
 
-/// Loads every interior node on `path` with the full checks, as owned copies, before a split
-/// or merge changes any page: a damaged parent found halfway up fails the operation before
-/// anything is computed from it. Each page is read again (the descent only looked at it), so
-/// it is checked again to be an interior node with the child taken.
+/// Loads every interior node on `path` as owned copies, before a split or merge changes any
+/// page: a node read from the store gets the full checks, so a damaged parent found halfway up
+/// fails the operation before anything is computed from it. Each page is read again (the
+/// descent only looked at it), so it is checked again to be an interior node with the child
+/// taken.
 ///
-/// A node the transaction holds (`PageWrite::page_mut`) is taken as [`Node::load_held`] takes
-/// a held leaf, without the full checks again: it had them when it was first loaded or built,
-/// and debug builds check it in full here. In a million-entry load every split reloaded its
+/// A node the transaction holds (`PageWrite::holds`) is taken as [`Node::load_held`] takes a
+/// held leaf, without the full checks again: it had them when it was first loaded or built.
+/// Debug builds check it in full all the same (a failure, `Corrupt`, is a bug in whatever
+/// wrote it). In a million-entry load every split reloaded its
 /// path, and the repeated checks of the same few hundred interior nodes were 13% of the load
 /// (`benches/scripts/profile_row.py --row bulk_load`).
-pub(crate) fn load_path(store: &mut impl PageWrite, path: &[PathStep]) -> Result<Vec<Step>> {
+pub(crate) fn load_path(store: &impl PageWrite, path: &[PathStep]) -> Result<Vec<Step>> {
     path.iter()
         .map(|&PathStep { page_id, child_index }| {
-            let node = match store.page_mut(page_id)? {
-                Some(held) => {
-                    let node = Node::load_held(&**held, page_id)?;
-                    debug_assert!(
-                        node.check_invariants().is_ok(),
-                        "a page the transaction holds is a valid node: {:?}",
-                        node.check_invariants()
-                    );
-                    node.to_owned()
-                }
-                None => read_node(store, page_id)?.to_owned(),
+            let node = if store.holds(page_id) {
+                let node = Node::load_held(store.read_page(page_id)?, page_id)?;
+                #[cfg(debug_assertions)]
+                node.check_invariants().map_err(|reason| {
+                    let reason =
+                        format!("a page the transaction holds is not a valid node: {reason}");
+                    Error::Corrupt { page_id, reason }
+                })?;
+                node.to_owned()
+            } else {
+                read_node(store, page_id)?.to_owned()
             };
             if node.kind() != NodeKind::Interior || child_index > node.len() {
                 let reason = format!("read again, not an interior node with child {child_index}");

@@ -12,8 +12,8 @@
 //! leaves nothing to rebalance, is made in that page in place: no copy, no full check, no
 //! `write_page`; in a bulk load that is every insert but the first into each leaf and the
 //! splits. Otherwise the leaf becomes an owned copy (`Node<PageBuf>`), and the interior nodes
-//! a split or merge changes are loaded then, with the full checks, as owned copies
-//! (`changes::load_path`).
+//! a split or merge changes are loaded then, as owned copies, with the full checks unless the
+//! transaction holds them (`changes::load_path`).
 //!
 //! Pages from disk are never trusted to be well formed (their checksums only prove they were
 //! written so): every descent is bounded by `limits::TREE_HEIGHT_MAX`, every node is checked

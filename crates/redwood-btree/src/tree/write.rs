@@ -12,8 +12,8 @@
 //!   removal leaving a non-root leaf underfull) the leaf is an owned copy, with the full checks
 //!   for a page read from the store (a held page's copy keeps its trust), and the change is
 //!   planned in `Changes`: the interior nodes a split or merge changes are loaded then
-//!   (`load_path`, full checks, owned copies), and every page is written only once every check
-//!   has passed.
+//!   (`load_path`, owned copies, with the full checks for pages read from the store), and every
+//!   page is written only once every check has passed.
 //!
 //! Whether a change stays in place is decided before the page is touched, by the same
 //! arithmetic the owned path applies, so a declined change leaves the held page as it was and
@@ -161,8 +161,8 @@ impl Tree {
     /// Descends to the leaf that holds (or would hold) `key`, recording the interior levels as
     /// page ids and child indexes. Each node is a view of the store's page with the lookup
     /// checks only ([`Node::load_for_lookup`], then a checked search): nothing is copied, and
-    /// the nodes a split or merge changes get the full checks when it loads them
-    /// (`load_path`). The leaf is only recognised here; the caller takes it.
+    /// the nodes a split or merge changes are checked when it loads them (`load_path`: in full,
+    /// unless the transaction holds them). The leaf is only recognised here; the caller takes it.
     pub(super) fn descend(&self, store: &impl PageRead, key: &[u8]) -> Result<Descent> {
         let (mut path, mut rightmost) = (Vec::new(), true);
         let mut page_id = self.root;

@@ -46,6 +46,7 @@ pub struct WriteTxn<'p, L: PageLog> {
 /// A page changed in memory, and when it was last written.
 #[derive(Clone, Debug)]
 pub(super) struct Dirty {
+    /// The transaction's current image of the page.
     pub page: PageBuf,
     /// [`WriteTxn::writes`] at the page's last write: the lowest are the coldest.
     pub written_at: u64,
@@ -380,7 +381,8 @@ impl<L: PageLog> PageRead for WriteTxn<'_, L> {
 
     fn read_page(&self, page_id: PageId) -> Result<PageGuard<'_>> {
         if let Some(dirty) = self.changes.dirty.get(&page_id) {
-            // The caller is about to search it: all of its lines are fetched at once.
+            // The caller reads it next, most often with a binary search: its lines are fetched
+            // at once.
             crate::page::prefetch(&dirty.page);
             return Ok(PageGuard::borrowed(&dirty.page));
         }
@@ -485,6 +487,10 @@ impl<L: PageLog> PageWrite for WriteTxn<'_, L> {
         }
         self.report_reserved();
         Ok(())
+    }
+
+    fn holds(&self, page_id: PageId) -> bool {
+        self.changes.dirty.contains_key(&page_id)
     }
 
     fn page_mut(&mut self, page_id: PageId) -> Result<Option<&mut PageBuf>> {
