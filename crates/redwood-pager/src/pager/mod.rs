@@ -44,6 +44,7 @@ use index::{RootHistory, TouchedPages, VersionIndex};
 pub use read::ReadTxn;
 pub use scheduler::{CheckpointInputs, CheckpointPolicy, CheckpointWorker};
 use snapshots::Snapshots;
+use verify::lost_copies;
 pub use write::{Savepoint, WriteTxn};
 
 std::thread_local! {
@@ -479,12 +480,19 @@ impl<L: PageLog> Pager<L> {
             // The plan is in page order, so runs of consecutive pages go out as one write.
             self.state_read().file.write_pages(&pages)?;
         }
-        let mut state = self.state_write();
         // First make the copied pages durable and prove the data files hold them; only then
         // does the meta data (and with it recovery and every reader) trust the files up to
-        // `target`.
+        // `target`. The long part, the pages' `fdatasync` and reading them back, runs under
+        // the read lock: readers go on (the writer lock, held throughout, keeps every writer
+        // out, so nothing else writes the files meanwhile).
+        let lost = {
+            let state = self.state_read();
+            state.file.sync_pages()?;
+            lost_copies(&state, &plan)
+        };
+        let mut state = self.state_write();
         state.file.sync()?;
-        self.verify_copied(&mut state, &plan)?;
+        self.repair_lost(&mut state, &lost)?;
         let latest = state.roots.latest();
         for (slot, root) in latest.into_iter().enumerate() {
             state.file.set_root(slot, root)?;

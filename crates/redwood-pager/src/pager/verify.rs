@@ -10,30 +10,26 @@ use crate::error::{Error, Result};
 use crate::{LogPosition, LogReader, PageBuf, PageId, PageLog};
 
 impl<L: PageLog> Pager<L> {
-    /// Proves the data files hold the images of `copied` (synced), repairing what they lost.
-    /// Fails with `Corrupt` naming the page if a repair does not hold either; nothing of the
-    /// checkpoint has been trusted yet then, and readers keep using the log.
-    pub(super) fn verify_copied(
+    /// Rewrites the copies the data files lost ([`lost_copies`]) from the log, syncs them and
+    /// proves they hold now. Fails with `Corrupt` naming the page if a repair does not hold
+    /// either; nothing of the checkpoint has been trusted yet then, and readers keep using the
+    /// log.
+    pub(super) fn repair_lost(
         &self,
         state: &mut State,
-        copied: &[(PageId, LogPosition)],
+        lost: &[(PageId, LogPosition)],
     ) -> Result<()> {
-        let mut on_file = PageBuf::zeroed(state.file.page_size());
-        let lost: Vec<(PageId, LogPosition)> = copied
-            .iter()
-            .copied()
-            .filter(|&(page_id, position)| !holds(state, page_id, position, &mut on_file))
-            .collect();
         if lost.is_empty() {
             return Ok(());
         }
         let mut image = PageBuf::zeroed(state.file.page_size());
-        for &(_, position) in &lost {
+        for &(_, position) in lost {
             self.reader.read_page(position, &mut image)?;
             state.file.write_page(&image)?;
         }
         state.file.sync()?;
-        for &(page_id, position) in &lost {
+        let mut on_file = PageBuf::zeroed(state.file.page_size());
+        for &(page_id, position) in lost {
             if !holds(state, page_id, position, &mut on_file) {
                 let reason = format!(
                     "the data file does not keep the checkpointed image ({})",
@@ -45,6 +41,21 @@ impl<L: PageLog> Pager<L> {
         self.counters.lost_writes_repaired.fetch_add(lost.len() as u64, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// The copies of `copied` (synced) the data files do not hold: each page is read back, and
+/// one that does not verify or does not carry its log image's LSN was lost. Reads only, so it
+/// runs under the state's read lock.
+pub(super) fn lost_copies(
+    state: &State,
+    copied: &[(PageId, LogPosition)],
+) -> Vec<(PageId, LogPosition)> {
+    let mut on_file = PageBuf::zeroed(state.file.page_size());
+    copied
+        .iter()
+        .copied()
+        .filter(|&(page_id, position)| !holds(state, page_id, position, &mut on_file))
+        .collect()
 }
 
 /// Whether the data file's `page_id` verifies and carries the LSN of the log image at `position`.

@@ -804,6 +804,47 @@ fn a_prefetch_for_an_ended_reader_is_dropped() {
     pager.stop_prefetch();
 }
 
+/// A checkpoint syncs the pages it copied and reads them back under the state's read lock:
+/// readers go on meanwhile; only the meta data's update takes the write lock. A reader's call
+/// is made from inside the data file's first sync of the checkpoint, on another thread, and
+/// must return while that sync is still in progress (a bounded wait: it waits for the call, it
+/// measures no time).
+#[test]
+fn readers_go_on_while_a_checkpoint_syncs_and_reads_back_its_pages() {
+    use std::sync::Mutex;
+    let vfs = SimVfs::new(41);
+    let pager = Arc::new(open_store_roomy(&vfs).unwrap());
+    let mut model = Model::new();
+    let mut txn = pager.begin_write().unwrap();
+    mutate(&mut txn, &mut model, 2, 12, 1).unwrap();
+    txn.commit(Durability::Immediate).unwrap();
+    let went_on: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let probe = {
+        let (pager, went_on) = (Arc::clone(&pager), Arc::clone(&went_on));
+        move |op: &redwood_pager::io::sim::OpInfo| {
+            let first_sync = op.kind == OpKind::Sync && op.path == Path::new("db");
+            if first_sync && went_on.lock().unwrap().is_empty() {
+                let (done, finished) = std::sync::mpsc::channel();
+                let reader = Arc::clone(&pager);
+                std::thread::spawn(move || {
+                    let _ = reader.geometry();
+                    let _ = done.send(());
+                });
+                let returned = finished.recv_timeout(std::time::Duration::from_secs(20)).is_ok();
+                went_on.lock().unwrap().push(returned);
+            }
+            false
+        }
+    };
+    let never = Fault::eio(OpKind::Sync, Trigger::When(Arc::new(probe)), Repeat::Once);
+    vfs.set_faults(FaultConfig::none().with(never));
+    pager.checkpoint(CheckpointMode::Full).unwrap();
+    // The probe holds the pager: clearing the faults lets it go.
+    vfs.set_faults(FaultConfig::none());
+    assert_eq!(*went_on.lock().unwrap(), [true], "a reader went on during the data sync");
+    check_view(&pager.begin_read().unwrap(), &model, "after the checkpoint");
+}
+
 /// A data-file write the storage loses during a checkpoint (here: misdirected far away) is
 /// caught by reading the page back, rewritten from the log, and the checkpoint goes on.
 #[test]
